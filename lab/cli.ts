@@ -1,0 +1,151 @@
+import { spawnSync } from 'node:child_process';
+import { resolve } from 'node:path';
+import { Command, CommanderError, Option } from 'commander';
+import { Listr } from 'listr2';
+import pc from 'picocolors';
+import { InputError, LabError } from './errors';
+import { renderPlan, planLab } from './network/plan';
+import { down } from './ops/down';
+import { labNames, resolveTarget, selectLab } from './ops/select';
+import { type StageRunner, up } from './ops/up';
+import { NetnsRuntime } from './runtime/netns';
+import { inspectLabs } from './status/inspect';
+import { renderLab } from './status/table';
+import { loadTopology } from './topology/resolve';
+
+// Commander verbs only: each one parses its arguments and calls into lab/ops.
+
+const DEFAULT_TOPOLOGY = resolve(__dirname, '../scenarios/topologies/default.yaml');
+
+const runtime = () => new NetnsRuntime();
+
+const fileOption = () => new Option('-f, --file <topology>', 'topology file (YAML)').default(DEFAULT_TOPOLOGY, 'scenarios/topologies/default.yaml');
+const nameOption = () => new Option('-n, --name <lab>', 'lab name (overrides the topology name)');
+
+/** One line per stage with its time, via listr2 (plain lines when not on a terminal). */
+const listrRunner: StageRunner = async (stages) => {
+  const tty = process.stdout.isTTY === true && !process.env.CI;
+  await new Listr(
+    stages.map((s) => ({
+      title: s.title,
+      task: async (_ctx: unknown, task: { title: string }) => {
+        const t0 = performance.now();
+        const detail = await s.run();
+        task.title = `${s.title}: ${detail ?? 'done'} ${pc.dim(`(${((performance.now() - t0) / 1000).toFixed(2)} s)`)}`;
+      },
+    })),
+    { renderer: tty ? 'default' : 'simple', exitOnError: true, rendererOptions: {} },
+  ).run();
+};
+
+export function buildProgram(): Command {
+  const program = new Command('lab')
+    .description('k8s-dataplane-lab: a Kubernetes-like dataplane from real kernel objects')
+    .enablePositionalOptions()
+    .exitOverride()
+    .configureOutput({ outputError: (s, write) => write(pc.red(s)) });
+
+  program
+    .command('up')
+    .description('bring a lab up from a topology file (the default lab without -f)')
+    .addOption(fileOption())
+    .addOption(nameOption())
+    .option('--reconfigure', 'replace a lab of the same name that is up with another topology')
+    .option('--json', 'print the resulting lab as JSON instead of a table')
+    .action(async (o: { file: string; name?: string; reconfigure?: boolean; json?: boolean }) => {
+      const topo = loadTopology(o.file, o.name !== undefined ? { name: o.name } : {});
+      const t0 = performance.now();
+      const res = await up(topo, runtime(), { reconfigure: o.reconfigure === true, runStages: o.json ? undefined : listrRunner });
+      if (o.json) return void console.log(JSON.stringify(res.view, null, 2));
+      if (!res.created) console.log(`lab '${topo.name}' is already up with this topology; nothing changed`);
+      console.log(renderLab(res.view));
+      if (res.created) console.log(pc.dim(`up in ${((performance.now() - t0) / 1000).toFixed(2)} s`));
+    });
+
+  program
+    .command('down')
+    .description('remove every object of a lab (found in the kernel by its prefix)')
+    .addOption(nameOption())
+    .option('-f, --file <topology>', 'take the lab name from this topology file')
+    .option('--all', 'remove every lab')
+    .action(async (o: { name?: string; file?: string; all?: boolean }) => {
+      const rt = runtime();
+      const name = o.name ?? (o.file ? loadTopology(o.file).name : undefined);
+      const labs = o.all ? await labNames(rt) : [await selectLab(rt, name, 'down')].filter((x): x is string => !!x);
+      if (!labs.length) return void console.log('no lab is up; nothing to remove');
+      for (const lab of labs) console.log(`lab ${lab}: removed ${await down(rt, lab)} namespace(s) and everything in them`);
+    });
+
+  program
+    .command('status')
+    .description('what is up, read from the kernel')
+    .addOption(nameOption())
+    .option('--json', 'print as JSON: { labs: [...] }')
+    .action(async (o: { name?: string; json?: boolean }) => {
+      const labs = await inspectLabs(runtime(), o.name);
+      if (o.json) return void console.log(JSON.stringify({ labs }, null, 2));
+      if (!labs.length) return void console.log(o.name ? `lab '${o.name}' is not up` : 'no lab is up');
+      console.log(labs.map(renderLab).join('\n\n'));
+    });
+
+  program
+    .command('exec')
+    .description("run a command inside a node's or pod's namespace ('@lab' for the underlay namespace)")
+    .addOption(nameOption())
+    .argument('<target>', 'node or pod name')
+    .argument('<command...>', 'the command and its arguments')
+    .passThroughOptions()
+    .action(async (target: string, command: string[], o: { name?: string }) => {
+      const rt = runtime();
+      const lab = await selectLab(rt, o.name, 'exec');
+      if (!lab) throw new LabError('no lab is up', 2);
+      const ns = await resolveTarget(rt, lab, target);
+      const argv = command[0] === '--' ? command.slice(1) : command; // passThroughOptions keeps a '--'
+      if (!argv.length) throw InputError.of('command', '', 'nothing to run: give a command after the target');
+      const [cmd, ...args] = rt.interactiveArgv(ns, argv);
+      const r = spawnSync(cmd!, args, { stdio: 'inherit' });
+      process.exitCode = r.status ?? 1;
+    });
+
+  program
+    .command('plan')
+    .description('print the commands `up` would run, without running them')
+    .addOption(fileOption())
+    .addOption(nameOption())
+    .action((o: { file: string; name?: string }) => {
+      process.stdout.write(renderPlan(planLab(loadTopology(o.file, o.name !== undefined ? { name: o.name } : {}))));
+    });
+
+  program
+    .command('validate')
+    .description('check a topology file and print it resolved (every address decided)')
+    .addOption(fileOption())
+    .action((o: { file: string }) => {
+      console.log(JSON.stringify(loadTopology(o.file), null, 2));
+    });
+
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  try {
+    await buildProgram().parseAsync(argv, { from: 'user' });
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (e) {
+    if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2; // usage errors: commander printed them
+    if (e instanceof InputError) {
+      console.error(pc.red(`invalid input:\n${e.message}`));
+      return 2;
+    }
+    if (e instanceof LabError) {
+      console.error(pc.red(e.message));
+      return e.exitCode;
+    }
+    console.error(pc.red(e instanceof Error ? (e.stack ?? e.message) : String(e)));
+    return 1;
+  }
+}
+
+if (require.main === module) {
+  void main(process.argv.slice(2)).then((code) => process.exit(code));
+}

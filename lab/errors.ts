@@ -1,0 +1,49 @@
+// Errors the CLI turns into exit codes: 2 for bad input or a missing environment feature,
+// 1 for anything that failed while running.
+
+export class LabError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: 1 | 2 = 1,
+  ) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+/** One problem in an input file, located by line:col when the file gave one. */
+export interface InputIssue {
+  file: string;
+  path: string; // e.g. nodes[1].ip
+  message: string;
+  line?: number;
+  col?: number;
+}
+
+export function formatIssue(i: InputIssue): string {
+  const where = i.line !== undefined ? `${i.file}:${i.line}:${i.col ?? 1}` : i.file;
+  return i.path ? `${where}: ${i.path}: ${i.message}` : `${where}: ${i.message}`;
+}
+
+/** Bad topology, scenario or CLI input: nothing has been created when this is thrown. */
+export class InputError extends LabError {
+  constructor(readonly issues: InputIssue[]) {
+    super(issues.map(formatIssue).join('\n'), 2);
+  }
+  static of(file: string, path: string, message: string): InputError {
+    return new InputError([{ file, path, message }]);
+  }
+}
+
+/** A command run by the lab failed; carries what it printed. */
+export class CommandError extends LabError {
+  constructor(
+    readonly argv: readonly string[],
+    readonly code: number | null,
+    readonly stderr: string,
+    readonly where = '',
+  ) {
+    const first = stderr.trim().split('\n').slice(0, 6).join('\n  ');
+    super(`${where ? where + ': ' : ''}${argv.join(' ')} exited ${code ?? 'by signal'}${first ? `:\n  ${first}` : ''}`);
+  }
+}

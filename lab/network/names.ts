@@ -1,0 +1,50 @@
+import { createHash } from 'node:crypto';
+
+// Every object the lab creates is named from the lab's prefix, so that `down` can find it
+// in the kernel without any state file:
+//   kdl.<lab>                 the lab's own namespace: underlay segments and their gateways
+//   kdl.<lab>.<node>          a node
+//   kdl.<lab>.<node>.<pod>    a pod on that node
+// Lab, node and pod names are DNS labels (no dots), so splitting on '.' is unambiguous.
+
+export const PREFIX = 'kdl';
+
+export const labNamespace = (lab: string) => `${PREFIX}.${lab}`;
+export const nodeNamespace = (lab: string, node: string) => `${PREFIX}.${lab}.${node}`;
+export const podNamespace = (lab: string, node: string, pod: string) => `${PREFIX}.${lab}.${node}.${pod}`;
+
+export type NamespaceRole =
+  | { role: 'lab'; lab: string }
+  | { role: 'node'; lab: string; node: string }
+  | { role: 'pod'; lab: string; node: string; pod: string };
+
+export function parseNamespace(ns: string): NamespaceRole | undefined {
+  const parts = ns.split('.');
+  if (parts[0] !== PREFIX || parts.some((p) => p === '')) return undefined;
+  const [, lab, node, pod] = parts;
+  if (lab === undefined || parts.length > 4) return undefined;
+  if (node === undefined) return { role: 'lab', lab };
+  if (pod === undefined) return { role: 'node', lab, node };
+  return { role: 'pod', lab, node, pod };
+}
+
+const hex = (text: string, n: number) => createHash('sha256').update(text).digest('hex').slice(0, n);
+
+/** The node-side end of a pod's veth, named as the CNI bridge plugin names it (veth + 8 hex). */
+export const podVethName = (lab: string, pod: string) => `veth${hex(`${lab}/${pod}`, 8)}`;
+/** The lab-namespace end of a node's underlay link. */
+export const underlayPortName = (lab: string, node: string) => `ul${hex(`${lab}/${node}`, 8)}`;
+/** The bridge of underlay segment i in the lab's namespace. */
+export const segmentBridgeName = (i: number) => `underlay${i}`;
+export const vxlanName = (vni: number) => `flannel.${vni}`;
+
+/**
+ * Deterministic, locally administered unicast MACs: a lab built twice has the same addresses,
+ * so captures are comparable, and every node knows its peers' flannel MACs up front
+ * (flannel learns them from its store; here the plan computes them).
+ */
+export function macFor(lab: string, ns: string, ifname: string): string {
+  const h = createHash('sha256').update(`${lab}/${ns}/${ifname}`).digest();
+  const bytes = [(h[0]! & 0xfc) | 0x02, h[1]!, h[2]!, h[3]!, h[4]!, h[5]!];
+  return bytes.map((b) => b.toString(16).padStart(2, '0')).join(':');
+}

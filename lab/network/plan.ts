@@ -1,0 +1,177 @@
+import { parseCidr } from '../topology/ipv4';
+import type { Topology } from '../topology/types';
+import {
+  labNamespace,
+  macFor,
+  nodeNamespace,
+  podNamespace,
+  podVethName,
+  segmentBridgeName,
+  underlayPortName,
+  vxlanName,
+} from './names';
+
+// Topology → what to build, as data. Pure: no process is started here.
+//
+// Order of application:
+//   1. namespaces  every namespace, in one `ip -batch` (lab namespace first)
+//   2. links       one `ip -batch` inside the lab namespace creates the underlay segments and
+//                  every veth pair, placing both ends straight into node and pod namespaces
+//                  (`link add X netns A ... peer name eth0 netns B`), so no link ever
+//                  appears in the host's own namespace
+//   3. configure   per node: sysctls, one `ip -batch`, one `bridge -batch` (fdb);
+//                  per pod: one `ip -batch`. Chains run in parallel, steps of a chain in order.
+
+export type Tool = 'ip' | 'bridge' | 'sysctl';
+
+/** One batched command in one namespace: `ip -batch` / `bridge -batch` lines, or sysctl key=value. */
+export interface Step {
+  ns: string;
+  tool: Tool;
+  lines: string[];
+}
+
+export interface LabPlan {
+  lab: string;
+  namespaces: string[];
+  links: Step[];
+  configure: Step[][];
+}
+
+export function planLab(topo: Topology): LabPlan {
+  const lab = topo.name;
+  const labNs = labNamespace(lab);
+  const { cluster } = topo;
+  const mac = (ns: string, ifname: string) => macFor(lab, ns, ifname);
+  const nodeNs = (n: string) => nodeNamespace(lab, n);
+  const nodeByName = new Map(topo.nodes.map((n) => [n.name, n]));
+  const podNs = (pod: { node: string; name: string }) => podNamespace(lab, pod.node, pod.name);
+
+  const namespaces = [labNs, ...topo.nodes.map((n) => nodeNs(n.name)), ...topo.pods.map(podNs)];
+
+  // --- links: segments with their gateways, then every veth pair -------------------------
+  const links: string[] = ['link set lo up'];
+  cluster.underlay.forEach((seg, i) => {
+    const br = segmentBridgeName(i);
+    links.push(
+      `link add ${br} address ${mac(labNs, br)} type bridge`,
+      `link set ${br} addrgenmode none`,
+      `addr add ${seg.gateway}/${parseCidr(seg.cidr)!.prefix} dev ${br}`,
+      `link set ${br} up`,
+    );
+  });
+  for (const n of topo.nodes) {
+    const port = underlayPortName(lab, n.name);
+    const br = segmentBridgeName(cluster.underlay.findIndex((s) => s.cidr === n.underlay));
+    links.push(
+      `link add ${port} address ${mac(labNs, port)} type veth peer name eth0 netns ${nodeNs(n.name)} address ${mac(nodeNs(n.name), 'eth0')}`,
+      `link set ${port} addrgenmode none`,
+      `link set ${port} master ${br} up`,
+    );
+  }
+  for (const p of topo.pods) {
+    const veth = podVethName(lab, p.name);
+    const ns = nodeNs(p.node);
+    links.push(
+      `link add ${veth} netns ${ns} address ${mac(ns, veth)} type veth peer name eth0 netns ${podNs(p)} address ${mac(podNs(p), 'eth0')}`,
+    );
+  }
+  // The lab namespace routes between segments (if there are several) but has no uplink and
+  // no default route: a packet for anywhere else is dropped here and never leaves the lab.
+  const labSteps: Step[] = [
+    { ns: labNs, tool: 'sysctl', lines: [`net.ipv4.ip_forward=${cluster.underlay.length > 1 ? 1 : 0}`] },
+    { ns: labNs, tool: 'ip', lines: links },
+  ];
+
+  // --- configure: nodes ---------------------------------------------------------------------
+  const vx = vxlanName(cluster.vni);
+  const configure: Step[][] = topo.nodes.map((n) => {
+    const ns = nodeNs(n.name);
+    const subnetPrefix = parseCidr(n.podSubnet)!.prefix;
+    const segPrefix = parseCidr(n.underlay)!.prefix;
+    const ip: string[] = [
+      'link set lo up',
+      'link set eth0 addrgenmode none',
+      'link set eth0 up',
+      `addr add ${n.ip}/${segPrefix} dev eth0`,
+      // A real node has a default route; this one points at the lab's own gateway (no uplink).
+      `route add default via ${n.gateway} dev eth0`,
+      `link add cni0 address ${mac(ns, 'cni0')} mtu ${cluster.mtu} type bridge`,
+      'link set cni0 addrgenmode none',
+      `addr add ${n.cni0}/${subnetPrefix} dev cni0`,
+      'link set cni0 up',
+    ];
+    for (const p of topo.pods.filter((p) => p.node === n.name)) {
+      const veth = podVethName(lab, p.name);
+      // hairpin on, as flannel's CNI config asks of the bridge plugin (hairpinMode: true)
+      ip.push(`link set ${veth} addrgenmode none`, `link set ${veth} mtu ${cluster.mtu} master cni0 up`, `link set ${veth} type bridge_slave hairpin on`);
+    }
+    const fdb: string[] = [];
+    const others = topo.nodes.filter((o) => o.name !== n.name);
+    if (cluster.backend === 'vxlan') {
+      ip.push(
+        `link add ${vx} address ${vtepMac(lab, n.name, cluster.vni)} type vxlan id ${cluster.vni} local ${n.ip} dev eth0 dstport ${cluster.port} nolearning`,
+        `link set ${vx} addrgenmode none`,
+        `link set ${vx} mtu ${cluster.mtu} up`,
+        `addr add ${n.vtep}/32 dev ${vx}`,
+      );
+      for (const other of others) {
+        const peerMac = vtepMac(lab, other.name, cluster.vni);
+        ip.push(
+          `route add ${other.podSubnet} via ${other.vtep} dev ${vx} onlink`,
+          `neigh add ${other.vtep} lladdr ${peerMac} dev ${vx} nud permanent`,
+        );
+        fdb.push(`fdb add ${peerMac} dev ${vx} dst ${other.ip} self permanent`);
+      }
+    } else {
+      for (const other of others) ip.push(`route add ${other.podSubnet} via ${other.ip} dev eth0`);
+    }
+    const chain: Step[] = [
+      { ns, tool: 'sysctl', lines: ['net.ipv4.ip_forward=1'] },
+      { ns, tool: 'ip', lines: ip },
+    ];
+    if (fdb.length) chain.push({ ns, tool: 'bridge', lines: fdb });
+    return chain;
+  });
+
+  // --- configure: pods (routes as flannel's CNI config gives them) ---------------------------
+  for (const p of topo.pods) {
+    const node = nodeByName.get(p.node)!;
+    const subnetPrefix = parseCidr(node.podSubnet)!.prefix;
+    configure.push([
+      {
+        ns: podNs(p),
+        tool: 'ip',
+        lines: [
+          'link set lo up',
+          'link set eth0 addrgenmode none',
+          `link set eth0 mtu ${cluster.mtu} up`,
+          `addr add ${p.ip}/${subnetPrefix} dev eth0`,
+          `route add default via ${node.cni0} dev eth0`,
+          `route add ${cluster.podCIDR} via ${node.cni0} dev eth0`,
+        ],
+      },
+    ]);
+  }
+
+  return { lab, namespaces, links: labSteps, configure };
+}
+
+/** flannel.<vni>'s MAC on a node: every peer's neigh and fdb entries need it. */
+export function vtepMac(lab: string, node: string, vni: number): string {
+  return macFor(lab, nodeNamespace(lab, node), vxlanName(vni));
+}
+
+/** The plan as the commands it stands for, for golden files and `lab plan`. */
+export function renderPlan(plan: LabPlan): string {
+  const out: string[] = [`# lab ${plan.lab}`, '## namespaces (ip -batch)', ...plan.namespaces.map((ns) => `netns add ${ns}`)];
+  const step = (s: Step) => {
+    const head = s.tool === 'sysctl' ? `sysctl -w (in ${s.ns})` : `${s.tool} -n ${s.ns} -batch`;
+    out.push(`## ${head}`, ...s.lines);
+  };
+  out.push('# links');
+  plan.links.forEach(step);
+  out.push('# configure');
+  plan.configure.forEach((chain) => chain.forEach(step));
+  return out.join('\n') + '\n';
+}

@@ -1,0 +1,18 @@
+import { labNamespace } from '../network/names';
+import type { Runtime } from '../runtime/runtime';
+import { removeRecord } from '../state/store';
+
+/**
+ * Removes everything of a lab, found by its prefix in the kernel (no state record needed):
+ * processes inside its namespaces, then the namespaces, which takes every link, bridge,
+ * VXLAN device, route and rule inside them along. Idempotent. Returns how many were removed.
+ */
+export async function down(rt: Runtime, lab: string): Promise<number> {
+  const root = labNamespace(lab);
+  const mine = (await rt.listNamespaces()).filter((ns) => ns === root || ns.startsWith(`${root}.`));
+  // Pods first, then nodes, then the lab namespace: veths die with either end anyway.
+  mine.sort((a, b) => b.split('.').length - a.split('.').length);
+  await rt.deleteNamespaces(mine);
+  removeRecord(lab);
+  return mine.length;
+}

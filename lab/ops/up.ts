@@ -1,0 +1,163 @@
+import { isDeepStrictEqual } from 'node:util';
+import { LabError } from '../errors';
+import { labNamespace } from '../network/names';
+import { type LabPlan, planLab } from '../network/plan';
+import type { Runtime } from '../runtime/runtime';
+import { isAlive, readRecord, removeRecord, writeRecord } from '../state/store';
+import { inspectLabs, type LabView } from '../status/inspect';
+import type { Topology } from '../topology/types';
+import { mapLimit } from '../util/pool';
+import { checkEnvironment } from './environment';
+import { down } from './down';
+
+export interface Stage {
+  title: string;
+  /** returns a short detail for the progress line */
+  run: () => Promise<string | void>;
+}
+
+/** Runs stages in order; the CLI swaps in a listr2 renderer, the bench a silent one. */
+export type StageRunner = (stages: Stage[]) => Promise<void>;
+
+export const runQuietly: StageRunner = async (stages) => {
+  for (const s of stages) await s.run();
+};
+
+export interface UpOptions {
+  /** tear down a lab of the same name first, even if it was built from another topology */
+  reconfigure?: boolean;
+  /** parallel batches while configuring nodes and pods */
+  concurrency?: number;
+  runStages?: StageRunner;
+}
+
+export interface UpResult {
+  view: LabView;
+  /** false when the same lab was already up and nothing was changed */
+  created: boolean;
+}
+
+/**
+ * Brings a lab up. Idempotent: the same topology already up is left as it is. Leftovers of an
+ * interrupted run are removed first. If any stage fails, everything created is removed again.
+ */
+export async function up(topo: Topology, rt: Runtime, opts: UpOptions = {}): Promise<UpResult> {
+  checkEnvironment();
+  const lab = topo.name;
+  const rec = readRecord(lab);
+  const present = (await rt.listNamespaces()).filter((ns) => ns === labNamespace(lab) || ns.startsWith(`${labNamespace(lab)}.`));
+  if (rec?.status === 'creating' && rec.pid !== process.pid && isAlive(rec.pid))
+    throw new LabError(`lab '${lab}' is being brought up right now by process ${rec.pid}`, 2);
+  if (rec?.status === 'up' && present.length && !opts.reconfigure) {
+    const same = isDeepStrictEqual({ ...rec.topology, source: '' }, { ...topo, source: '' });
+    if (!same)
+      throw new LabError(
+        `lab '${lab}' is already up from ${rec.topology.source} with a different topology: run 'lab down --name ${lab}' first, or 'lab up --reconfigure'`,
+        2,
+      );
+    const [view] = await inspectLabs(rt, lab);
+    if (view && view.missing.length === 0) return { view, created: false };
+  }
+  if (present.length || rec) await down(rt, lab); // leftovers, or --reconfigure
+
+  const plan = planLab(topo);
+  const run = opts.runStages ?? runQuietly;
+  let view: LabView | undefined;
+  writeRecord({ lab, runtime: rt.kind, status: 'creating', pid: process.pid, createdAt: new Date().toISOString(), topology: topo });
+  const onSignal = () => {
+    /* handled below: the rollback runs when the current stage's promise settles */
+    interrupted = true;
+  };
+  let interrupted = false;
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    await run(stagesFor(plan, topo, rt, opts.concurrency ?? 8, () => interrupted, (v) => (view = v)));
+    writeRecord({ lab, runtime: rt.kind, status: 'up', pid: process.pid, createdAt: new Date().toISOString(), topology: topo });
+    return { view: { ...view!, state: 'up' }, created: true }; // the record, read during verify, said 'creating'
+  } catch (e) {
+    await down(rt, lab).catch(() => undefined);
+    removeRecord(lab);
+    throw e;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+function stagesFor(
+  plan: LabPlan,
+  topo: Topology,
+  rt: Runtime,
+  concurrency: number,
+  interrupted: () => boolean,
+  setView: (v: LabView) => void,
+): Stage[] {
+  const guard = () => {
+    if (interrupted()) throw new LabError('interrupted: removing what was created', 1);
+  };
+  const veths = topo.nodes.length + topo.pods.length;
+  return [
+    {
+      title: 'namespaces',
+      run: async () => {
+        await rt.createNamespaces(plan.namespaces);
+        guard();
+        return `${plan.namespaces.length} created (1 lab, ${topo.nodes.length} nodes, ${topo.pods.length} pods)`;
+      },
+    },
+    {
+      title: 'links',
+      run: async () => {
+        for (const s of plan.links) await rt.applyStep(s);
+        guard();
+        return `${topo.cluster.underlay.length} underlay segment(s), ${veths} veth pairs`;
+      },
+    },
+    {
+      title: 'configure',
+      run: async () => {
+        await mapLimit(plan.configure, concurrency, async (chain) => {
+          for (const s of chain) {
+            guard();
+            await rt.applyStep(s);
+          }
+        });
+        guard();
+        const batches = plan.configure.reduce((n, c) => n + c.length, 0);
+        const net = topo.cluster.backend === 'vxlan' ? `flannel.${topo.cluster.vni} vxlan (port ${topo.cluster.port}, MTU ${topo.cluster.mtu})` : 'host-gw routes';
+        return `${batches} batches, cni0 on every node, ${net}`;
+      },
+    },
+    {
+      title: 'verify',
+      run: async () => {
+        const [view] = await inspectLabs(rt, topo.name);
+        if (!view) throw new LabError('nothing of the lab is visible in the kernel after up');
+        verifyView(view, topo);
+        setView(view);
+        return 'every node and pod has its addresses in the kernel';
+      },
+    },
+  ];
+}
+
+/** Checks the kernel's view against the topology: a cheap guard against a half-applied batch. */
+function verifyView(view: LabView, topo: Topology): void {
+  const problems: string[] = [];
+  const has = (ifs: { name: string; addresses: string[]; state: string }[], name: string, addrPrefix: string) =>
+    ifs.some((i) => i.name === name && i.addresses.some((a) => a.startsWith(`${addrPrefix}/`)));
+  for (const n of topo.nodes) {
+    const v = view.nodes.find((x) => x.name === n.name);
+    if (!v) problems.push(`node ${n.name}: namespace missing`);
+    else {
+      if (!has(v.interfaces, 'eth0', n.ip)) problems.push(`node ${n.name}: eth0 lacks ${n.ip}`);
+      if (!has(v.interfaces, 'cni0', n.cni0)) problems.push(`node ${n.name}: cni0 lacks ${n.cni0}`);
+    }
+  }
+  for (const p of topo.pods) {
+    const v = view.pods.find((x) => x.name === p.name);
+    if (!v || !has(v.interfaces, 'eth0', p.ip)) problems.push(`pod ${p.name}: eth0 lacks ${p.ip}`);
+  }
+  if (problems.length) throw new LabError(`the kernel does not hold what was planned:\n  ${problems.join('\n  ')}`);
+}

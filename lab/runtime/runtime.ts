@@ -1,0 +1,20 @@
+import type { Step } from '../network/plan';
+import type { RuntimeKind } from '../topology/types';
+import type { ExecResult, RunOptions } from './executor';
+
+/**
+ * What a runtime knows: create and remove the lab's namespaces, apply one batched step inside
+ * one, and run a command in one. Planning never depends on which runtime applies it.
+ */
+export interface Runtime {
+  readonly kind: RuntimeKind;
+  /** every namespace with the lab prefix that exists right now (from the kernel) */
+  listNamespaces(): Promise<string[]>;
+  createNamespaces(names: readonly string[]): Promise<void>;
+  /** stops every process inside, then removes the namespaces; missing ones are fine */
+  deleteNamespaces(names: readonly string[]): Promise<void>;
+  applyStep(step: Step): Promise<void>;
+  run(ns: string, argv: readonly string[], opts?: RunOptions): Promise<ExecResult>;
+  /** argv that runs a command interactively inside ns (stdio inherited by the caller) */
+  interactiveArgv(ns: string, argv: readonly string[]): string[];
+}

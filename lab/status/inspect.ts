@@ -1,0 +1,129 @@
+import { labNamespace, parseNamespace } from '../network/names';
+import { planLab } from '../network/plan';
+import type { Runtime } from '../runtime/runtime';
+import { isAlive, listRecords, readRecord } from '../state/store';
+import { mapLimit } from '../util/pool';
+
+// What is up, read from the kernel (`ip -j -d addr` in every lab namespace), with the state
+// record only adding what the kernel cannot say (the topology file, whether `up` finished).
+
+export interface InterfaceView {
+  name: string;
+  index: number;
+  kind: string; // veth, bridge, vxlan, loopback...
+  mac: string;
+  mtu: number;
+  state: string;
+  addresses: string[]; // CIDR form
+  master?: string;
+  /** the other end of a veth: its ifindex, and the namespace id it lives in (as the kernel reports it) */
+  peerIndex?: number;
+  vxlan?: { vni: number; port: number; local?: string; dev?: number };
+}
+
+export interface NamespaceView {
+  namespace: string;
+  interfaces: InterfaceView[];
+}
+
+export type LabState = 'up' | 'creating' | 'interrupted' | 'incomplete' | 'unknown';
+
+export interface LabView {
+  name: string;
+  runtime: string;
+  state: LabState;
+  topology?: string; // file it was brought up from
+  backend?: string;
+  underlay: NamespaceView;
+  nodes: (NamespaceView & { name: string })[];
+  pods: (NamespaceView & { name: string; node: string })[];
+  /** namespaces the record expects but the kernel does not have */
+  missing: string[];
+}
+
+/** Labs that exist in the kernel or in a state record, optionally only the named one. */
+export async function inspectLabs(rt: Runtime, only?: string): Promise<LabView[]> {
+  const all = await rt.listNamespaces();
+  const byLab = new Map<string, string[]>();
+  for (const ns of all) {
+    const r = parseNamespace(ns);
+    if (r) byLab.set(r.lab, [...(byLab.get(r.lab) ?? []), ns]);
+  }
+  for (const lab of listRecords()) if (!byLab.has(lab)) byLab.set(lab, []);
+  const labs = [...byLab.keys()].filter((l) => only === undefined || l === only).sort();
+  return Promise.all(labs.map((lab) => inspectLab(rt, lab, byLab.get(lab)!)));
+}
+
+async function inspectLab(rt: Runtime, lab: string, namespaces: string[]): Promise<LabView> {
+  const views = await mapLimit(namespaces, 8, (ns) => inspectNamespace(rt, ns));
+  const rec = readRecord(lab);
+  const expected = rec ? planLab(rec.topology).namespaces : [];
+  const missing = expected.filter((ns) => !namespaces.includes(ns));
+  let state: LabState = 'unknown';
+  if (rec?.status === 'creating') state = isAlive(rec.pid) ? 'creating' : 'interrupted';
+  else if (rec?.status === 'up') state = missing.length ? 'incomplete' : 'up';
+  const view: LabView = {
+    name: lab,
+    runtime: rec?.runtime ?? rt.kind,
+    state,
+    ...(rec ? { topology: rec.topology.source, backend: rec.topology.cluster.backend } : {}),
+    underlay: { namespace: labNamespace(lab), interfaces: [] },
+    nodes: [],
+    pods: [],
+    missing,
+  };
+  for (const v of views) {
+    const r = parseNamespace(v.namespace);
+    if (r?.role === 'lab') view.underlay = v;
+    else if (r?.role === 'node') view.nodes.push({ name: r.node, ...v });
+    else if (r?.role === 'pod') view.pods.push({ name: r.pod, node: r.node, ...v });
+  }
+  // Nodes and pods in topology order when the record has it, by name otherwise.
+  const order = new Map((rec?.topology ? [...rec.topology.nodes, ...rec.topology.pods] : []).map((x, i) => [x.name, i]));
+  const cmp = (a: { name: string }, b: { name: string }) =>
+    (order.get(a.name) ?? 1e9) - (order.get(b.name) ?? 1e9) || a.name.localeCompare(b.name);
+  view.nodes.sort(cmp);
+  view.pods.sort(cmp);
+  return view;
+}
+
+interface IpAddrJson {
+  ifindex: number;
+  ifname: string;
+  link_index?: number;
+  mtu: number;
+  operstate: string;
+  master?: string;
+  address?: string;
+  link_type?: string;
+  linkinfo?: { info_kind?: string; info_data?: { id?: number; port?: number; local?: string; link?: number } };
+  addr_info?: { family: string; local: string; prefixlen: number }[];
+}
+
+export async function inspectNamespace(rt: Runtime, ns: string): Promise<NamespaceView> {
+  const res = await rt.run(ns, ['ip', '-j', '-d', 'addr', 'show'], { check: false });
+  if (res.code !== 0) return { namespace: ns, interfaces: [] }; // vanished meanwhile
+  return { namespace: ns, interfaces: parseIpAddrJson(res.stdout) };
+}
+
+export function parseIpAddrJson(text: string): InterfaceView[] {
+  const rows = JSON.parse(text || '[]') as IpAddrJson[];
+  return rows.map((r) => {
+    const info = r.linkinfo?.info_data;
+    const kind = r.linkinfo?.info_kind ?? r.link_type ?? 'unknown';
+    const v: InterfaceView = {
+      name: r.ifname,
+      index: r.ifindex,
+      kind,
+      mac: r.address ?? '',
+      mtu: r.mtu,
+      state: r.operstate,
+      addresses: (r.addr_info ?? []).filter((a) => a.family === 'inet').map((a) => `${a.local}/${a.prefixlen}`),
+    };
+    if (r.master) v.master = r.master;
+    if (kind === 'veth' && r.link_index !== undefined) v.peerIndex = r.link_index;
+    if (kind === 'vxlan' && info)
+      v.vxlan = { vni: info.id ?? 0, port: info.port ?? 0, ...(info.local ? { local: info.local } : {}), ...(info.link !== undefined ? { dev: info.link } : {}) };
+    return v;
+  });
+}

@@ -1,0 +1,225 @@
+import { InputError, type InputIssue } from '../errors';
+import { type Cidr, contains, containsCidr, formatCidr, formatIp, isBroadcast, nth, overlaps, parseCidr, parseIp, size, subnet } from './ipv4';
+import { topologySchema, type TopologyInput } from './schema';
+import type { Backend, Topology, TopologyNode, TopologyPod, PodPort } from './types';
+import { formatPath as pathText, YamlSource } from './yaml-source';
+
+/** Loads, validates and resolves a topology file: every address decided, every rule checked. */
+export function loadTopology(file: string, overrides: { name?: string } = {}): Topology {
+  return resolveSource(YamlSource.fromFile(file), overrides);
+}
+
+export function loadTopologyText(text: string, file = '<inline>', overrides: { name?: string } = {}): Topology {
+  return resolveSource(YamlSource.fromText(text, file), overrides);
+}
+
+function resolveSource(src: YamlSource, overrides: { name?: string }): Topology {
+  const input = src.parse(topologySchema);
+  if (overrides.name !== undefined) input.name = overrides.name;
+  return resolveTopology(input, src);
+}
+
+type Path = (string | number)[];
+
+/** Semantic checks and deterministic allocation. All problems are collected before throwing. */
+export function resolveTopology(input: TopologyInput, src: YamlSource): Topology {
+  const issues: InputIssue[] = [];
+  const fail = (path: Path, message: string) => issues.push(src.issue(path, message));
+
+  const cidrAt = (text: string, path: Path): Cidr | undefined => {
+    const c = parseCidr(text);
+    if (!c) fail(path, parseCidr(text, false) ? `${text} has host bits set` : `${text} is not a valid CIDR`);
+    return c;
+  };
+  const ipAt = (text: string, path: Path): number | undefined => {
+    const n = parseIp(text);
+    if (n === undefined) fail(path, `${text} is not a valid IPv4 address`);
+    return n;
+  };
+
+  const c = input.cluster;
+  const podCIDR = cidrAt(c.podCIDR, ['cluster', 'podCIDR']);
+  const serviceCIDR = cidrAt(c.serviceCIDR, ['cluster', 'serviceCIDR']);
+  const underlayTexts = typeof c.underlay === 'string' ? [c.underlay] : c.underlay;
+  const underlayPath = (i: number): Path => (typeof c.underlay === 'string' ? ['cluster', 'underlay'] : ['cluster', 'underlay', i]);
+  const underlay = underlayTexts.map((t, i) => {
+    const u = cidrAt(t, underlayPath(i));
+    if (u && u.prefix > 29) fail(underlayPath(i), `${t} is too small for a gateway and nodes (at most /29)`);
+    return u;
+  });
+
+  // Cluster-wide ranges must not overlap: a packet's address must say which network it belongs to.
+  const ranges: [string, Path, Cidr | undefined][] = [
+    ['podCIDR', ['cluster', 'podCIDR'], podCIDR],
+    ['serviceCIDR', ['cluster', 'serviceCIDR'], serviceCIDR],
+    ...underlay.map((u, i): [string, Path, Cidr | undefined] => [`underlay ${underlayTexts[i]}`, underlayPath(i), u]),
+  ];
+  for (let i = 0; i < ranges.length; i++)
+    for (let j = 0; j < i; j++) {
+      const [na, , a] = ranges[j]!;
+      const [nb, pb, b] = ranges[i]!;
+      if (a && b && overlaps(a, b)) fail(pb, `${nb} (${formatCidr(b)}) overlaps ${na} (${formatCidr(a)})`);
+    }
+  if (podCIDR && podCIDR.prefix > c.nodeSubnetPrefix)
+    fail(['cluster', 'nodeSubnetPrefix'], `/${c.nodeSubnetPrefix} node subnets do not fit in podCIDR ${c.podCIDR}`);
+
+  // Names: nodes and pods share one space (exec takes either) and become namespace names.
+  const names = new Map<string, Path>();
+  const claimName = (name: string, path: Path) => {
+    const prev = names.get(name);
+    if (prev) fail([...path, 'name'], `duplicate name '${name}' (also ${pathText(prev)})`);
+    else names.set(name, path);
+  };
+
+  // Node addresses: given ones first, so allocation never hands out a taken address.
+  const usedIps = new Map<number, Path>();
+  const claimIp = (ip: number, path: Path, what: string) => {
+    const prev = usedIps.get(ip);
+    if (prev) fail(path, `duplicate IP ${formatIp(ip)} (${what}; also ${pathText(prev)})`);
+    else usedIps.set(ip, path);
+  };
+  const gateways = underlay.map((u) => (u ? nth(u, 1) : undefined));
+  const nodeIps: (number | undefined)[] = input.nodes.map((n, i) => {
+    const path: Path = ['nodes', i];
+    claimName(n.name, path);
+    if (n.ip === undefined) return undefined;
+    const ip = ipAt(n.ip, [...path, 'ip']);
+    if (ip === undefined) return undefined;
+    const seg = underlay.findIndex((u) => u && contains(u, ip));
+    if (seg < 0) fail([...path, 'ip'], `${n.ip} is not inside the underlay (${underlayTexts.join(', ')})`);
+    else if (ip === underlay[seg]!.base || isBroadcast(underlay[seg]!, ip))
+      fail([...path, 'ip'], `${n.ip} is the network or broadcast address of ${underlayTexts[seg]}`);
+    else if (ip === gateways[seg]) fail([...path, 'ip'], `${n.ip} is the underlay gateway of ${underlayTexts[seg]}`);
+    else claimIp(ip, [...path, 'ip'], `node ${n.name}`);
+    return ip;
+  });
+  for (const g of gateways) if (g !== undefined) usedIps.set(g, ['cluster', 'underlay']);
+  nodeIps.forEach((ip, i) => {
+    if (ip !== undefined || !underlay[0]) return;
+    const u = underlay[0];
+    for (let k = 2; k < size(u.prefix) - 1; k++) {
+      if (!usedIps.has(nth(u, k))) {
+        nodeIps[i] = nth(u, k);
+        usedIps.set(nth(u, k), ['nodes', i, 'ip']);
+        return;
+      }
+    }
+    fail(['nodes', i], `no free underlay address left in ${underlayTexts[0]}`);
+  });
+
+  // Pod subnets: inside podCIDR, disjoint; missing ones take the next free /nodeSubnetPrefix.
+  const subnets: (Cidr | undefined)[] = input.nodes.map((n, i) => {
+    if (n.podSubnet === undefined) return undefined;
+    const path: Path = ['nodes', i, 'podSubnet'];
+    const s = cidrAt(n.podSubnet, path);
+    if (!s) return undefined;
+    if (podCIDR && !containsCidr(podCIDR, s)) fail(path, `${n.podSubnet} is not inside podCIDR ${c.podCIDR}`);
+    if (s.prefix > 29) fail(path, `${n.podSubnet} is too small (at most /29: .0 flannel, .1 cni0, pods)`);
+    return s;
+  });
+  subnets.forEach((s, i) => {
+    if (!s) return;
+    subnets.forEach((t, j) => {
+      if (j < i && t && overlaps(s, t))
+        fail(['nodes', i, 'podSubnet'], `${formatCidr(s)} overlaps ${input.nodes[j]!.name}'s pod subnet ${formatCidr(t)}`);
+    });
+  });
+  if (podCIDR) {
+    let next = 0;
+    const count = size(podCIDR.prefix) / size(c.nodeSubnetPrefix);
+    subnets.forEach((s, i) => {
+      if (s || input.nodes[i]!.podSubnet !== undefined) return;
+      while (next < count && subnets.some((t) => t && overlaps(t, subnet(podCIDR, c.nodeSubnetPrefix, next)))) next++;
+      if (next >= count) fail(['nodes', i], `no free /${c.nodeSubnetPrefix} left in podCIDR ${c.podCIDR}`);
+      else subnets[i] = subnet(podCIDR, c.nodeSubnetPrefix, next++);
+    });
+  }
+
+  // host-gw routes pod subnets via node IPs: every node must be on one L2 segment.
+  if (c.backend === 'host-gw') {
+    const segOf = (ip: number | undefined) => (ip === undefined ? -1 : underlay.findIndex((u) => u && contains(u, ip)));
+    const first = segOf(nodeIps[0]);
+    nodeIps.forEach((ip, i) => {
+      const seg = segOf(ip);
+      if (i > 0 && first >= 0 && seg >= 0 && seg !== first)
+        fail(['nodes', i, 'ip'], `host-gw needs every node on one L2 segment: ${formatIp(ip!)} is not in ${underlayTexts[first]} with ${input.nodes[0]!.name}`);
+    });
+  }
+
+  // Pods: on an existing node, inside its subnet, never .0 (flannel.N) or .1 (cni0).
+  const nodeIndex = new Map(input.nodes.map((n, i) => [n.name, i]));
+  const podIps: (number | undefined)[] = input.pods.map((p, i) => {
+    const path: Path = ['pods', i];
+    claimName(p.name, path);
+    const ni = nodeIndex.get(p.node);
+    if (ni === undefined) {
+      fail([...path, 'node'], `no node named '${p.node}' (nodes: ${input.nodes.map((n) => n.name).join(', ')})`);
+      return undefined;
+    }
+    if (p.ip === undefined) return undefined;
+    const ip = ipAt(p.ip, [...path, 'ip']);
+    const s = subnets[ni];
+    if (ip === undefined || !s) return undefined;
+    if (!contains(s, ip)) fail([...path, 'ip'], `${p.ip} is not in ${p.node}'s pod subnet ${formatCidr(s)}`);
+    else if (ip === s.base) fail([...path, 'ip'], `${p.ip} is ${p.node}'s flannel address (<subnet>.0)`);
+    else if (ip === nth(s, 1)) fail([...path, 'ip'], `${p.ip} is ${p.node}'s cni0 address (<subnet>.1)`);
+    else if (isBroadcast(s, ip)) fail([...path, 'ip'], `${p.ip} is the broadcast address of ${formatCidr(s)}`);
+    else claimIp(ip, [...path, 'ip'], `pod ${p.name}`);
+    return ip;
+  });
+  input.pods.forEach((p, i) => {
+    const ni = nodeIndex.get(p.node);
+    const s = ni === undefined ? undefined : subnets[ni];
+    if (podIps[i] !== undefined || !s) return;
+    for (let k = 2; k < size(s.prefix) - 1; k++) {
+      if (!usedIps.has(nth(s, k))) {
+        podIps[i] = nth(s, k);
+        usedIps.set(nth(s, k), ['pods', i, 'ip']);
+        return;
+      }
+    }
+    fail(['pods', i], `no free address left in ${p.node}'s pod subnet ${formatCidr(s)}`);
+  });
+
+  if (issues.length) throw new InputError(issues);
+
+  const backend: Backend = c.backend;
+  const mtu = c.mtu ?? (backend === 'vxlan' ? 1450 : 1500);
+  const nodes: TopologyNode[] = input.nodes.map((n, i) => {
+    const ip = nodeIps[i]!;
+    const seg = underlay.findIndex((u) => u && contains(u, ip));
+    const s = subnets[i]!;
+    return {
+      name: n.name,
+      ip: formatIp(ip),
+      underlay: formatCidr(underlay[seg]!),
+      gateway: formatIp(gateways[seg]!),
+      podSubnet: formatCidr(s),
+      cni0: formatIp(nth(s, 1)),
+      vtep: formatIp(s.base),
+    };
+  });
+  const pods: TopologyPod[] = input.pods.map((p, i) => ({
+    name: p.name,
+    node: p.node,
+    ip: formatIp(podIps[i]!),
+    labels: p.labels,
+    ports: p.ports.map((x): PodPort => (typeof x === 'number' ? { port: x, protocol: 'TCP' } : { port: x.port, protocol: x.protocol, ...(x.name ? { name: x.name } : {}) })),
+  }));
+  return {
+    name: input.name,
+    runtime: input.runtime,
+    source: src.file,
+    cluster: {
+      podCIDR: formatCidr(podCIDR!),
+      serviceCIDR: formatCidr(serviceCIDR!),
+      underlay: underlay.map((u, i) => ({ cidr: formatCidr(u!), gateway: formatIp(gateways[i]!) })),
+      backend,
+      vni: c.vxlan.vni,
+      port: c.vxlan.port,
+      mtu,
+    },
+    nodes,
+    pods,
+  };
+}

@@ -1,0 +1,67 @@
+import { z } from 'zod';
+
+// The topology file as written by a user. Defaults and allocation happen in resolve.ts,
+// so this schema only says what may be written; strict objects make unknown keys errors.
+
+/** DNS-label names: they become parts of network namespace names (kdl.<lab>.<node>.<pod>). */
+export const NAME_RE = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
+const nameOf = (what: string, max: number) =>
+  z
+    .string()
+    .max(max, { error: `${what} names are at most ${max} characters` })
+    .regex(NAME_RE, {
+      error: `not a valid ${what} name: use lowercase letters, digits and '-' (it names a network namespace)`,
+    });
+
+export const labName = nameOf('lab', 32);
+const ipv4 = z.string().regex(/^\d{1,3}(\.\d{1,3}){3}$/, { error: 'not an IPv4 address' });
+const cidr = z.string().regex(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, { error: 'not an IPv4 CIDR (a.b.c.d/len)' });
+const port = z.number().int().min(1).max(65535);
+
+const podPort = z.union([
+  port,
+  z.strictObject({ port, protocol: z.enum(['TCP', 'UDP']).default('TCP'), name: z.string().optional() }),
+]);
+
+export const nodeSchema = z.strictObject({
+  name: nameOf('node', 63),
+  ip: ipv4.optional(),
+  podSubnet: cidr.optional(),
+});
+
+export const podSchema = z.strictObject({
+  name: nameOf('pod', 63),
+  node: z.string(),
+  ip: ipv4.optional(),
+  labels: z.record(z.string(), z.string()).default({}),
+  ports: z.array(podPort).default([]),
+});
+
+export const clusterSchema = z.strictObject({
+  podCIDR: cidr.default('10.42.0.0/16'),
+  /** prefix length of each node's pod subnet when it is allocated */
+  nodeSubnetPrefix: z.number().int().min(16).max(29).default(24),
+  serviceCIDR: cidr.default('10.43.0.0/16'),
+  /** the underlay segments; each becomes a bridge in the lab's own namespace, gateway = .1 */
+  underlay: z.union([cidr, z.array(cidr).min(1)]).default('192.168.205.0/24'),
+  backend: z.enum(['vxlan', 'host-gw']).default('vxlan'),
+  vxlan: z
+    .strictObject({
+      vni: z.number().int().min(1).max(16777215).default(1),
+      port: port.default(8472),
+    })
+    .default({ vni: 1, port: 8472 }),
+  /** pod network MTU; default 1450 for vxlan (50 bytes of encapsulation), 1500 for host-gw */
+  mtu: z.number().int().min(576).max(9000).optional(),
+});
+
+export const topologySchema = z.strictObject({
+  name: labName,
+  runtime: z.enum(['netns']).default('netns'),
+  cluster: clusterSchema.default(clusterSchema.parse({})),
+  nodes: z.array(nodeSchema).min(1, { error: 'a lab needs at least one node' }),
+  pods: z.array(podSchema).default([]),
+});
+
+export type TopologyInput = z.infer<typeof topologySchema>;
+export type PodPortInput = z.infer<typeof podPort>;
