@@ -93,8 +93,13 @@ function stagesFor(
   interrupted: () => boolean,
   setView: (v: LabView) => void,
 ): Stage[] {
-  const guard = () => {
+  const stop = () => {
     if (interrupted()) throw new LabError('interrupted: removing what was created', 1);
+  };
+  const guard = async (stage: string) => {
+    stop();
+    // Tests kill `up` half-way: this holds it between two stages so the kill lands there.
+    if (process.env.KDL_TEST_PAUSE_AFTER === stage) await new Promise((r) => setTimeout(r, 60_000));
   };
   const veths = topo.nodes.length + topo.pods.length;
   return [
@@ -102,7 +107,7 @@ function stagesFor(
       title: 'namespaces',
       run: async () => {
         await rt.createNamespaces(plan.namespaces);
-        guard();
+        await guard('namespaces');
         return `${plan.namespaces.length} created (1 lab, ${topo.nodes.length} nodes, ${topo.pods.length} pods)`;
       },
     },
@@ -110,7 +115,7 @@ function stagesFor(
       title: 'links',
       run: async () => {
         for (const s of plan.links) await rt.applyStep(s);
-        guard();
+        await guard('links');
         return `${topo.cluster.underlay.length} underlay segment(s), ${veths} veth pairs`;
       },
     },
@@ -119,11 +124,11 @@ function stagesFor(
       run: async () => {
         await mapLimit(plan.configure, concurrency, async (chain) => {
           for (const s of chain) {
-            guard();
+            stop();
             await rt.applyStep(s);
           }
         });
-        guard();
+        await guard('configure');
         const batches = plan.configure.reduce((n, c) => n + c.length, 0);
         const net = topo.cluster.backend === 'vxlan' ? `flannel.${topo.cluster.vni} vxlan (port ${topo.cluster.port}, MTU ${topo.cluster.mtu})` : 'host-gw routes';
         return `${batches} batches, cni0 on every node, ${net}`;

@@ -1,6 +1,6 @@
 import { InputError, type InputIssue } from '../errors';
 import { type Cidr, contains, containsCidr, formatCidr, formatIp, isBroadcast, nth, overlaps, parseCidr, parseIp, size, subnet } from './ipv4';
-import { topologySchema, type TopologyInput } from './schema';
+import { labName, topologySchema, type TopologyInput } from './schema';
 import type { Backend, Topology, TopologyNode, TopologyPod, PodPort } from './types';
 import { formatPath as pathText, YamlSource } from './yaml-source';
 
@@ -15,7 +15,12 @@ export function loadTopologyText(text: string, file = '<inline>', overrides: { n
 
 function resolveSource(src: YamlSource, overrides: { name?: string }): Topology {
   const input = src.parse(topologySchema);
-  if (overrides.name !== undefined) input.name = overrides.name;
+  if (overrides.name !== undefined) {
+    // The override names namespaces just like `name:` in the file, so it obeys the same rule.
+    const checked = labName.safeParse(overrides.name);
+    if (!checked.success) throw InputError.of('--name', '', `'${overrides.name}': ${checked.error.issues[0]?.message ?? 'not a valid lab name'}`);
+    input.name = checked.data;
+  }
   return resolveTopology(input, src);
 }
 
@@ -25,6 +30,10 @@ type Path = (string | number)[];
 export function resolveTopology(input: TopologyInput, src: YamlSource): Topology {
   const issues: InputIssue[] = [];
   const fail = (path: Path, message: string) => issues.push(src.issue(path, message));
+  const other = (path: Path) => {
+    const at = src.locate(path);
+    return at ? `${pathText(path)} at line ${at.line}` : pathText(path);
+  };
 
   const cidrAt = (text: string, path: Path): Cidr | undefined => {
     const c = parseCidr(text);
@@ -67,7 +76,7 @@ export function resolveTopology(input: TopologyInput, src: YamlSource): Topology
   const names = new Map<string, Path>();
   const claimName = (name: string, path: Path) => {
     const prev = names.get(name);
-    if (prev) fail([...path, 'name'], `duplicate name '${name}' (also ${pathText(prev)})`);
+    if (prev) fail([...path, 'name'], `duplicate name '${name}' (also ${other([...prev, 'name'])})`);
     else names.set(name, path);
   };
 
@@ -75,7 +84,7 @@ export function resolveTopology(input: TopologyInput, src: YamlSource): Topology
   const usedIps = new Map<number, Path>();
   const claimIp = (ip: number, path: Path, what: string) => {
     const prev = usedIps.get(ip);
-    if (prev) fail(path, `duplicate IP ${formatIp(ip)} (${what}; also ${pathText(prev)})`);
+    if (prev) fail(path, `duplicate IP ${formatIp(ip)} (${what}; also ${other(prev)})`);
     else usedIps.set(ip, path);
   };
   const gateways = underlay.map((u) => (u ? nth(u, 1) : undefined));

@@ -1,0 +1,63 @@
+import { spawn } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { LocalExecutor } from '../runtime/executor';
+import { NetnsRuntime } from '../runtime/netns';
+
+// Helpers for tests that build labs on the real kernel. They need root; outside CI a non-root
+// run skips them with the reason printed, in CI (CI=true) a non-root run fails instead.
+
+export const isRoot = process.getuid?.() === 0;
+
+export function describeKernel(name: string, fn: () => void): void {
+  if (isRoot) return describe(name, fn);
+  if (process.env.CI) throw new Error(`${name}: kernel tests need root and CI=true is set`);
+  // eslint-disable-next-line no-console
+  console.warn(`skipping '${name}': kernel tests need root`);
+  describe.skip(name, fn);
+}
+
+export const rt = new NetnsRuntime();
+export const host = new LocalExecutor();
+
+export const REPO = join(__dirname, '..', '..');
+export const topologyFile = (name: string) => join(REPO, 'scenarios', 'topologies', name);
+
+/** Lab namespaces that exist now (from /run/netns). */
+export function labNamespaces(lab?: string): string[] {
+  let all: string[] = [];
+  try {
+    all = readdirSync('/run/netns');
+  } catch {
+    /* none yet */
+  }
+  return all.filter((n) => (lab ? n === `kdl.${lab}` || n.startsWith(`kdl.${lab}.`) : n.startsWith('kdl.'))).sort();
+}
+
+/** Runs argv in a lab namespace and returns stdout; fails the test on a non-zero exit. */
+export async function nsRun(ns: string, argv: string[], check = true): Promise<string> {
+  return (await rt.run(ns, argv, { check, timeoutMs: 30000 })).stdout;
+}
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the real CLI (tsx lab/cli.ts) as a user would. */
+export function cli(args: string[], opts: { env?: NodeJS.ProcessEnv; onSpawn?: (pid: number) => void } = {}): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(join(REPO, 'node_modules', '.bin', 'tsx'), [join(REPO, 'lab', 'cli.ts'), ...args], {
+      cwd: REPO,
+      env: { ...process.env, NO_COLOR: '1', ...opts.env },
+    });
+    if (child.pid) opts.onSpawn?.(child.pid);
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
