@@ -47,7 +47,8 @@ export const clusterSchema = z.strictObject({
   backend: z.enum(['vxlan', 'host-gw']).default('vxlan'),
   vxlan: z
     .strictObject({
-      vni: z.number().int().min(1).max(16777215).default(1),
+      // flannel.<vni> must fit IFNAMSIZ (15 characters): at most 7 digits, below the 24-bit limit.
+      vni: z.number().int().min(1).max(9999999, { error: 'at most 9999999: flannel.<vni> is an interface name (15 characters)' }).default(1),
       port: port.default(8472),
     })
     .default({ vni: 1, port: 8472 }),

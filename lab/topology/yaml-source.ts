@@ -57,7 +57,8 @@ export class YamlSource {
 
   /** Validates the document with a zod schema; every schema problem becomes a located issue. */
   parse<T extends z.ZodType>(schema: T): z.output<T> {
-    const result = schema.safeParse(this.data ?? {});
+    // reportInput: without it zod leaves `input` out of every issue, and a wrong type would read as missing.
+    const result = schema.safeParse(this.data ?? {}, { reportInput: true });
     if (result.success) return result.data;
     const issues: InputIssue[] = [];
     for (const i of result.error.issues) {
