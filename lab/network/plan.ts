@@ -13,14 +13,14 @@ import {
 
 // Topology → what to build, as data. Pure: no process is started here.
 //
-// Order of application:
-//   1. namespaces  every namespace, in one `ip -batch` (lab namespace first)
-//   2. links       one `ip -batch` inside the lab namespace creates the underlay segments and
-//                  every veth pair, placing both ends straight into node and pod namespaces
-//                  (`link add X netns A ... peer name eth0 netns B`), so no link ever
-//                  appears in the host's own namespace
-//   3. configure   per node: sysctls, one `ip -batch`, one `bridge -batch` (fdb);
-//                  per pod: one `ip -batch`. Chains run in parallel, steps of a chain in order.
+// Order of application: the namespaces (one `ip -batch`, lab namespace first), then phases in
+// order; the steps of one phase are independent and may run in parallel.
+//   links       one `ip -batch` inside the lab namespace creates the underlay segments and
+//               every veth pair, placing both ends straight into node and pod namespaces
+//               (`link add X netns A ... peer name eth0 netns B`), so no link ever appears
+//               in the host's own namespace
+//   configure   per node: sysctls and one `ip -batch`; per pod: one `ip -batch`
+//   neighbours  per node: one `bridge -batch` of fdb entries (needs flannel.<vni> to exist)
 
 export type Tool = 'ip' | 'bridge' | 'sysctl';
 
@@ -31,11 +31,15 @@ export interface Step {
   lines: string[];
 }
 
+export interface Phase {
+  name: 'links' | 'configure' | 'neighbours';
+  steps: Step[];
+}
+
 export interface LabPlan {
   lab: string;
   namespaces: string[];
-  links: Step[];
-  configure: Step[][];
+  phases: Phase[];
 }
 
 export function planLab(topo: Topology): LabPlan {
@@ -85,7 +89,9 @@ export function planLab(topo: Topology): LabPlan {
 
   // --- configure: nodes ---------------------------------------------------------------------
   const vx = vxlanName(cluster.vni);
-  const configure: Step[][] = topo.nodes.map((n) => {
+  const configure: Step[] = [];
+  const neighbours: Step[] = [];
+  for (const n of topo.nodes) {
     const ns = nodeNs(n.name);
     const subnetPrefix = parseCidr(n.podSubnet)!.prefix;
     const segPrefix = parseCidr(n.underlay)!.prefix;
@@ -126,20 +132,15 @@ export function planLab(topo: Topology): LabPlan {
     } else {
       for (const other of others) ip.push(`route add ${other.podSubnet} via ${other.ip} dev eth0`);
     }
-    const chain: Step[] = [
-      { ns, tool: 'sysctl', lines: ['net.ipv4.ip_forward=1'] },
-      { ns, tool: 'ip', lines: ip },
-    ];
-    if (fdb.length) chain.push({ ns, tool: 'bridge', lines: fdb });
-    return chain;
-  });
+    configure.push({ ns, tool: 'sysctl', lines: ['net.ipv4.ip_forward=1'] }, { ns, tool: 'ip', lines: ip });
+    if (fdb.length) neighbours.push({ ns, tool: 'bridge', lines: fdb });
+  }
 
   // --- configure: pods (routes as flannel's CNI config gives them) ---------------------------
   for (const p of topo.pods) {
     const node = nodeByName.get(p.node)!;
     const subnetPrefix = parseCidr(node.podSubnet)!.prefix;
-    configure.push([
-      {
+    configure.push({
         ns: podNs(p),
         tool: 'ip',
         lines: [
@@ -150,11 +151,15 @@ export function planLab(topo: Topology): LabPlan {
           `route add default via ${node.cni0} dev eth0`,
           `route add ${cluster.podCIDR} via ${node.cni0} dev eth0`,
         ],
-      },
-    ]);
+    });
   }
 
-  return { lab, namespaces, links: labSteps, configure };
+  const phases: Phase[] = [
+    { name: 'links', steps: labSteps },
+    { name: 'configure', steps: configure },
+  ];
+  if (neighbours.length) phases.push({ name: 'neighbours', steps: neighbours });
+  return { lab, namespaces, phases };
 }
 
 /** flannel.<vni>'s MAC on a node: every peer's neigh and fdb entries need it. */
@@ -169,9 +174,9 @@ export function renderPlan(plan: LabPlan): string {
     const head = s.tool === 'sysctl' ? `sysctl -w (in ${s.ns})` : `${s.tool} -n ${s.ns} -batch`;
     out.push(`## ${head}`, ...s.lines);
   };
-  out.push('# links');
-  plan.links.forEach(step);
-  out.push('# configure');
-  plan.configure.forEach((chain) => chain.forEach(step));
+  for (const phase of plan.phases) {
+    out.push(`# ${phase.name}`);
+    phase.steps.forEach(step);
+  }
   return out.join('\n') + '\n';
 }

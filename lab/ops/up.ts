@@ -1,12 +1,11 @@
 import { isDeepStrictEqual } from 'node:util';
 import { LabError } from '../errors';
 import { labNamespace } from '../network/names';
-import { type LabPlan, planLab } from '../network/plan';
+import { type LabPlan, type Phase, planLab } from '../network/plan';
 import type { Runtime } from '../runtime/runtime';
 import { isAlive, readRecord, removeRecord, writeRecord } from '../state/store';
 import { inspectLabs, type LabView } from '../status/inspect';
 import type { Topology } from '../topology/types';
-import { mapLimit } from '../util/pool';
 import { checkEnvironment } from './environment';
 import { down } from './down';
 
@@ -26,8 +25,6 @@ export const runQuietly: StageRunner = async (stages) => {
 export interface UpOptions {
   /** tear down a lab of the same name first, even if it was built from another topology */
   reconfigure?: boolean;
-  /** parallel batches while configuring nodes and pods */
-  concurrency?: number;
   runStages?: StageRunner;
 }
 
@@ -72,7 +69,7 @@ export async function up(topo: Topology, rt: Runtime, opts: UpOptions = {}): Pro
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
-    await run(stagesFor(plan, topo, rt, opts.concurrency ?? 8, () => interrupted, (v) => (view = v)));
+    await run(stagesFor(plan, topo, rt, () => interrupted, (v) => (view = v)));
     writeRecord({ lab, runtime: rt.kind, status: 'up', pid: process.pid, createdAt: new Date().toISOString(), topology: topo });
     return { view: { ...view!, state: 'up' }, created: true }; // the record, read during verify, said 'creating'
   } catch (e) {
@@ -89,19 +86,14 @@ function stagesFor(
   plan: LabPlan,
   topo: Topology,
   rt: Runtime,
-  concurrency: number,
   interrupted: () => boolean,
   setView: (v: LabView) => void,
 ): Stage[] {
-  const stop = () => {
-    if (interrupted()) throw new LabError('interrupted: removing what was created', 1);
-  };
   const guard = async (stage: string) => {
-    stop();
+    if (interrupted()) throw new LabError('interrupted: removing what was created', 1);
     // Tests kill `up` half-way: this holds it between two stages so the kill lands there.
     if (process.env.KDL_TEST_PAUSE_AFTER === stage) await new Promise((r) => setTimeout(r, 60_000));
   };
-  const veths = topo.nodes.length + topo.pods.length;
   return [
     {
       title: 'namespaces',
@@ -111,29 +103,16 @@ function stagesFor(
         return `${plan.namespaces.length} created (1 lab, ${topo.nodes.length} nodes, ${topo.pods.length} pods)`;
       },
     },
-    {
-      title: 'links',
-      run: async () => {
-        for (const s of plan.links) await rt.applyStep(s);
-        await guard('links');
-        return `${topo.cluster.underlay.length} underlay segment(s), ${veths} veth pairs`;
-      },
-    },
-    {
-      title: 'configure',
-      run: async () => {
-        await mapLimit(plan.configure, concurrency, async (chain) => {
-          for (const s of chain) {
-            stop();
-            await rt.applyStep(s);
-          }
-        });
-        await guard('configure');
-        const batches = plan.configure.reduce((n, c) => n + c.length, 0);
-        const net = topo.cluster.backend === 'vxlan' ? `flannel.${topo.cluster.vni} vxlan (port ${topo.cluster.port}, MTU ${topo.cluster.mtu})` : 'host-gw routes';
-        return `${batches} batches, cni0 on every node, ${net}`;
-      },
-    },
+    ...plan.phases.map(
+      (phase): Stage => ({
+        title: phase.name,
+        run: async () => {
+          await rt.applySteps(phase.steps);
+          await guard(phase.name);
+          return phaseDetail(phase.name, phase.steps.length, topo);
+        },
+      }),
+    ),
     {
       title: 'verify',
       run: async () => {
@@ -145,6 +124,18 @@ function stagesFor(
       },
     },
   ];
+}
+
+function phaseDetail(phase: Phase['name'], batches: number, topo: Topology): string {
+  const c = topo.cluster;
+  switch (phase) {
+    case 'links':
+      return `${c.underlay.length} underlay segment(s), ${topo.nodes.length + topo.pods.length} veth pairs`;
+    case 'configure':
+      return `${batches} batches: addresses, routes, cni0 bridges, ${c.backend === 'vxlan' ? `flannel.${c.vni} (VNI ${c.vni}, UDP ${c.port}, MTU ${c.mtu})` : 'host-gw routes'}`;
+    case 'neighbours':
+      return `fdb entries on ${batches} node(s)`;
+  }
 }
 
 /** Checks the kernel's view against the topology: a cheap guard against a half-applied batch. */

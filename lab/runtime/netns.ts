@@ -1,10 +1,16 @@
-import { readdir, readlink, stat } from 'node:fs/promises';
+import { mkdtemp, readdir, readlink, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CommandError } from '../errors';
 import { PREFIX } from '../network/names';
 import type { Step } from '../network/plan';
 import { type Executor, type ExecResult, LocalExecutor, type RunOptions } from './executor';
 import type { Runtime } from './runtime';
 
 const NETNS_DIR = '/run/netns';
+/** processes xargs keeps running at once: the work is mostly in the kernel, under RTNL */
+const FAN_OUT = 8;
+const READ_STREAMS = 4;
 
 /**
  * Nodes and pods as network namespaces on this host. Only `ip netns add/del` touch anything
@@ -42,15 +48,58 @@ export class NetnsRuntime implements Runtime {
     if (left.length) throw new Error(`could not remove namespaces: ${left.join(', ')}`);
   }
 
-  async applyStep(step: Step): Promise<void> {
-    const where = `${step.tool} in ${step.ns}`;
-    if (step.tool === 'sysctl') {
-      // nsenter joins only the network namespace: sysctls under net/ follow it, and it costs
-      // less than `ip netns exec` (which also builds a mount namespace).
-      await this.exec.run(['nsenter', `--net=${NETNS_DIR}/${step.ns}`, 'sysctl', '-q', '-w', ...step.lines], { where });
-    } else {
-      await this.exec.run([step.tool, '-n', step.ns, '-batch', '-'], { input: step.lines.join('\n') + '\n', where });
+  /**
+   * Node's spawn costs ~2.7 ms a process here (it forks a large process), more than the `ip`
+   * it starts; so one `xargs -P` starts every batch of a phase instead. Each line is
+   * `nsenter --net=<ns> <tool> ...`: nsenter joins only the network namespace, which costs
+   * ~25% less than `ip -n` (that also builds a mount namespace and remounts /sys each time).
+   * The lines are argv words (namespace names, our own temp file paths, sysctl key=value),
+   * never a shell.
+   */
+  async applySteps(steps: readonly Step[]): Promise<void> {
+    if (!steps.length) return;
+    const dir = await mkdtemp(join(tmpdir(), 'kdl-batch-'));
+    try {
+      const files = new Map<string, Step>();
+      const lines: string[] = [];
+      for (const [i, step] of steps.entries()) {
+        const enter = `--net=${NETNS_DIR}/${step.ns}`;
+        if (step.tool === 'sysctl') {
+          lines.push(`${enter} sysctl -q -w ${step.lines.join(' ')}`);
+        } else {
+          const file = join(dir, `${i}.${step.ns}.${step.tool}`);
+          await writeFile(file, step.lines.join('\n') + '\n');
+          files.set(file, step);
+          lines.push(`${enter} ${step.tool} -batch ${file}`);
+        }
+      }
+      const r = await this.exec.run(['xargs', '-L', '1', '-P', String(FAN_OUT), 'nsenter'], { input: lines.join('\n') + '\n', check: false });
+      if (r.code !== 0) throw new CommandError(['xargs', 'nsenter', '...'], r.code, explainBatchError(r.stderr, files), 'applying batches');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
     }
+  }
+
+  async readAddresses(names: readonly string[]): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    if (!names.length) return out;
+    // READ_STREAMS ordered streams: line k of a stream is its k-th namespace's JSON.
+    const per = Math.ceil(names.length / READ_STREAMS);
+    const groups = Array.from({ length: READ_STREAMS }, (_, i) => names.slice(i * per, (i + 1) * per)).filter((g) => g.length);
+    await Promise.all(
+      groups.map(async (group) => {
+        const input = group.map((ns) => `--net=${NETNS_DIR}/${ns} ip -j -d addr show\n`).join('');
+        const r = await this.exec.run(['xargs', '-L', '1', '-P', '1', 'nsenter'], { input, check: false });
+        const lines = r.stdout.split('\n').filter((l) => l.startsWith('['));
+        if (r.code === 0 && lines.length === group.length) return group.forEach((ns, i) => out.set(ns, lines[i]!));
+        // Some namespace vanished meanwhile: ask one by one to keep names and answers paired.
+        for (const ns of group) {
+          const one = await this.exec.run(['ip', '-n', ns, '-j', '-d', 'addr', 'show'], { check: false });
+          if (one.code === 0) out.set(ns, one.stdout);
+        }
+      }),
+    );
+    return out;
   }
 
   run(ns: string, argv: readonly string[], opts?: RunOptions): Promise<ExecResult> {
@@ -102,4 +151,13 @@ async function killProcessesIn(names: readonly string[]): Promise<void> {
     pids = await find();
   }
   signal(pids, 'SIGKILL');
+}
+
+/** Turns `Command failed FILE:LINE` into the namespace and the line of the batch that failed. */
+function explainBatchError(stderr: string, files: Map<string, Step>): string {
+  return stderr.replace(/Command failed (\S+):(\d+)/g, (all, file: string, line: string) => {
+    const step = files.get(file);
+    const text = step?.lines[Number(line) - 1];
+    return step && text !== undefined ? `${step.tool} batch in ${step.ns}, line ${line}: ${text}` : all;
+  });
 }

@@ -13,7 +13,10 @@ export interface Runtime {
   createNamespaces(names: readonly string[]): Promise<void>;
   /** stops every process inside, then removes the namespaces; missing ones are fine */
   deleteNamespaces(names: readonly string[]): Promise<void>;
-  applyStep(step: Step): Promise<void>;
+  /** applies independent steps (one phase of a plan), in parallel where the runtime can */
+  applySteps(steps: readonly Step[]): Promise<void>;
+  /** `ip -j -d addr show` of each namespace; a namespace that vanished meanwhile is left out */
+  readAddresses(names: readonly string[]): Promise<Map<string, string>>;
   run(ns: string, argv: readonly string[], opts?: RunOptions): Promise<ExecResult>;
   /** argv that runs a command interactively inside ns (stdio inherited by the caller) */
   interactiveArgv(ns: string, argv: readonly string[]): string[];

@@ -2,7 +2,6 @@ import { labNamespace, parseNamespace } from '../network/names';
 import { planLab } from '../network/plan';
 import type { Runtime } from '../runtime/runtime';
 import { isAlive, listRecords, readRecord } from '../state/store';
-import { mapLimit } from '../util/pool';
 
 // What is up, read from the kernel (`ip -j -d addr` in every lab namespace), with the state
 // record only adding what the kernel cannot say (the topology file, whether `up` finished).
@@ -55,7 +54,8 @@ export async function inspectLabs(rt: Runtime, only?: string): Promise<LabView[]
 }
 
 async function inspectLab(rt: Runtime, lab: string, namespaces: string[]): Promise<LabView> {
-  const views = await mapLimit(namespaces, 8, (ns) => inspectNamespace(rt, ns));
+  const json = await rt.readAddresses(namespaces);
+  const views = [...json].map(([namespace, text]): NamespaceView => ({ namespace, interfaces: parseIpAddrJson(text) }));
   const rec = readRecord(lab);
   const expected = rec ? planLab(rec.topology).namespaces : [];
   const missing = expected.filter((ns) => !namespaces.includes(ns));
@@ -98,12 +98,6 @@ interface IpAddrJson {
   link_type?: string;
   linkinfo?: { info_kind?: string; info_data?: { id?: number; port?: number; local?: string; link?: number } };
   addr_info?: { family: string; local: string; prefixlen: number }[];
-}
-
-export async function inspectNamespace(rt: Runtime, ns: string): Promise<NamespaceView> {
-  const res = await rt.run(ns, ['ip', '-j', '-d', 'addr', 'show'], { check: false });
-  if (res.code !== 0) return { namespace: ns, interfaces: [] }; // vanished meanwhile
-  return { namespace: ns, interfaces: parseIpAddrJson(res.stdout) };
 }
 
 export function parseIpAddrJson(text: string): InterfaceView[] {

@@ -29,7 +29,7 @@ const cases: [string, string][] = [
 ];
 
 /** Every step of a plan, links first. */
-const steps = (plan: LabPlan): Step[] => [...plan.links, ...plan.configure.flat()];
+const steps = (plan: LabPlan): Step[] => plan.phases.flatMap((p) => p.steps);
 const stepOf = (plan: LabPlan, ns: string, tool: Step['tool']): Step | undefined => steps(plan).find((s) => s.ns === ns && s.tool === tool);
 const linesOf = (plan: LabPlan, ns: string, tool: Step['tool']) => stepOf(plan, ns, tool)?.lines ?? [];
 
@@ -158,7 +158,7 @@ describe('flannel MACs agree between peers', () => {
 describe('namespaces', () => {
   it.each(cases)('%s: every namespace named in the links batch is created first', (file) => {
     const plan = planLab(topology(file));
-    const named = plan.links.flatMap((s) => s.lines).flatMap((l) => [...l.matchAll(/\bnetns (\S+)/g)].map((m) => m[1]!));
+    const named = plan.phases.find((p) => p.name === 'links')!.steps.flatMap((s) => s.lines).flatMap((l) => [...l.matchAll(/\bnetns (\S+)/g)].map((m) => m[1]!));
     expect(named.length).toBeGreaterThan(0);
     for (const ns of named) expect(plan.namespaces).toContain(ns);
     // and every step runs in a namespace the plan creates

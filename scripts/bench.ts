@@ -1,0 +1,138 @@
+// npm run bench -- up [--json] [--sizes 10,50,100] [--runs 3]
+//
+// Wall time of `up` and `down` (in-process, so CLI start-up is not counted) for vxlan labs of
+// N nodes with 2 pods each, beside a floor: the same number of namespaces and veth pairs (one
+// end on a bridge) made by raw `ip -batch` in one go, which no lab can beat.
+//
+// The kernel tears namespaces down asynchronously: `ip netns del` returns at once and the
+// cleanup then holds RTNL for seconds, slowing whatever comes next. So every measured phase
+// starts on a settled kernel, and the cleanup after `down` is reported as a column of its own.
+import { Command } from 'commander';
+import Table from 'cli-table3';
+import { down } from '../lab/ops/down';
+import { up } from '../lab/ops/up';
+import { LocalExecutor } from '../lab/runtime/executor';
+import { NetnsRuntime } from '../lab/runtime/netns';
+import { loadTopologyText } from '../lab/topology/resolve';
+
+interface Row {
+  nodes: number;
+  pods: number;
+  upSeconds: number;
+  downSeconds: number;
+  /** after `down` returned, until the kernel's namespace cleanup let go of RTNL */
+  cleanupSeconds: number;
+  floorSeconds: number;
+  ratio: number; // up / floor
+  runs: number;
+}
+
+const rt = new NetnsRuntime();
+const sh = new LocalExecutor();
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const time = async (fn: () => Promise<unknown>) => {
+  const t0 = performance.now();
+  await fn();
+  return (performance.now() - t0) / 1000;
+};
+
+function topologyText(lab: string, nodes: number, podsPerNode: number): string {
+  const lines = [`name: ${lab}`, 'cluster: { backend: vxlan }', 'nodes:'];
+  for (let i = 0; i < nodes; i++) lines.push(`  - { name: n${i} }`);
+  lines.push('pods:');
+  for (let i = 0; i < nodes; i++) for (let j = 0; j < podsPerNode; j++) lines.push(`  - { name: p${i}-${j}, node: n${i} }`);
+  return lines.join('\n');
+}
+
+const PROBE_NS = 'kdl.bench-probe';
+/** Waits until the kernel has finished tearing down namespaces; returns the seconds it took.
+ *  A veth add/del needs RTNL, which the asynchronous cleanup holds while it runs. */
+async function settle(): Promise<number> {
+  const t0 = performance.now();
+  await sh.run(['ip', 'netns', 'add', PROBE_NS]);
+  try {
+    for (let fast = 0; fast < 2; ) {
+      const took = await time(async () => {
+        await sh.run(['ip', '-n', PROBE_NS, 'link', 'add', 'name', 'pa', 'type', 'veth', 'peer', 'name', 'pb']);
+        await sh.run(['ip', '-n', PROBE_NS, 'link', 'del', 'pa']);
+      });
+      fast = took < 0.03 ? fast + 1 : 0;
+      if (!fast) await new Promise((r) => setTimeout(r, 50));
+    }
+  } finally {
+    await sh.run(['ip', 'netns', 'del', PROBE_NS], { check: false });
+  }
+  return (performance.now() - t0) / 1000;
+}
+
+/** The same count of namespaces and veth pairs by hand, in two `ip -batch` runs; returns seconds to create. */
+async function floor(namespaces: number, veths: number): Promise<number> {
+  const names = Array.from({ length: namespaces }, (_, i) => `kdl.benchfloor.${i}`);
+  const create = async () => {
+    await sh.run(['ip', '-batch', '-'], { input: names.map((n) => `netns add ${n}\n`).join('') });
+    const lines = ['link add br0 type bridge', 'link set br0 up'];
+    for (let i = 0; i < veths; i++) {
+      const peerNs = names[1 + (i % (namespaces - 1))]!;
+      lines.push(`link add v${i} type veth peer name e${i} netns ${peerNs}`, `link set v${i} master br0 up`);
+    }
+    await sh.run(['ip', '-n', names[0]!, '-batch', '-'], { input: lines.join('\n') + '\n' });
+  };
+  const seconds = await time(create);
+  await sh.run(['ip', '-force', '-batch', '-'], { input: names.map((n) => `netns del ${n}\n`).join(''), check: false });
+  return seconds;
+}
+
+async function benchUp(sizes: number[], runs: number, log: (s: string) => void): Promise<Row[]> {
+  const rows: Row[] = [];
+  for (const nodes of sizes) {
+    const pods = nodes * 2;
+    const lab = `bench-${nodes}`;
+    const topo = loadTopologyText(topologyText(lab, nodes, 2), `<bench ${nodes}>`);
+    await down(rt, lab); // leftovers of an interrupted bench
+    const ups: number[] = [];
+    const downs: number[] = [];
+    const cleanups: number[] = [];
+    const floors: number[] = [];
+    for (let r = 0; r < runs; r++) {
+      await settle();
+      ups.push(await time(() => up(topo, rt)));
+      downs.push(await time(() => down(rt, lab)));
+      cleanups.push(await settle());
+      floors.push(await floor(1 + nodes + pods, nodes + pods));
+      await settle();
+      log(`  ${nodes} nodes run ${r + 1}/${runs}: up ${ups.at(-1)!.toFixed(2)} s, down ${downs.at(-1)!.toFixed(2)} s (+${cleanups.at(-1)!.toFixed(2)} s kernel cleanup), floor ${floors.at(-1)!.toFixed(2)} s`);
+    }
+    const upS = median(ups);
+    const floorS = median(floors);
+    rows.push({ nodes, pods, upSeconds: round(upS), downSeconds: round(median(downs)), cleanupSeconds: round(median(cleanups)), floorSeconds: round(floorS), ratio: round(upS / floorS), runs });
+  }
+  return rows;
+}
+
+const round = (x: number) => Math.round(x * 1000) / 1000;
+
+async function main() {
+  const program = new Command('bench')
+    .argument('[what]', 'what to measure: up', 'up')
+    .option('--json', 'print the rows as a JSON array')
+    .option('--sizes <list>', 'node counts', '10,50,100')
+    .option('--runs <n>', 'runs per size (the median is reported)', '3')
+    .parse(process.argv);
+  const [what] = program.args.length ? program.args : ['up'];
+  const o = program.opts<{ json?: boolean; sizes: string; runs: string }>();
+  if (what !== 'up') throw new Error(`unknown benchmark '${what}' (known: up)`);
+  const sizes = o.sizes.split(',').map(Number);
+  const log = o.json ? () => undefined : (s: string) => console.error(s);
+  const rows = await benchUp(sizes, Number(o.runs), log);
+  if (o.json) return console.log(JSON.stringify(rows, null, 2));
+  const t = new Table({ head: ['nodes', 'pods', 'up (s)', 'down (s)', 'kernel cleanup (s)', 'floor (s)', 'up / floor'], style: { head: [] } });
+  for (const r of rows)
+    t.push([r.nodes, r.pods, r.upSeconds.toFixed(2), r.downSeconds.toFixed(2), r.cleanupSeconds.toFixed(2), r.floorSeconds.toFixed(2), `${r.ratio.toFixed(2)}x`]);
+  console.log(t.toString());
+  console.log(`median of ${o.runs} runs; floor = the same namespaces and veth pairs (one end on a bridge) by raw ip -batch`);
+}
+
+main().catch((e) => {
+  console.error(e instanceof Error ? e.message : e);
+  process.exit(1);
+});
