@@ -102,18 +102,21 @@ export function resolveTopology(input: TopologyInput, src: YamlSource): Topology
     else claimIp(ip, [...path, 'ip'], `node ${n.name}`);
     return ip;
   });
+  /** The first address from .2 up that nothing has claimed (.0 and .1 are the subnet's own). */
+  const allocate = (c: Cidr, path: Path): number | undefined => {
+    for (let k = 2; k < size(c.prefix) - 1; k++) {
+      if (!usedIps.has(nth(c, k))) {
+        usedIps.set(nth(c, k), path);
+        return nth(c, k);
+      }
+    }
+    return undefined;
+  };
   for (const g of gateways) if (g !== undefined) usedIps.set(g, ['cluster', 'underlay']);
   nodeIps.forEach((ip, i) => {
     if (ip !== undefined || !underlay[0]) return;
-    const u = underlay[0];
-    for (let k = 2; k < size(u.prefix) - 1; k++) {
-      if (!usedIps.has(nth(u, k))) {
-        nodeIps[i] = nth(u, k);
-        usedIps.set(nth(u, k), ['nodes', i, 'ip']);
-        return;
-      }
-    }
-    fail(['nodes', i], `no free underlay address left in ${underlayTexts[0]}`);
+    nodeIps[i] = allocate(underlay[0], ['nodes', i, 'ip']);
+    if (nodeIps[i] === undefined) fail(['nodes', i], `no free underlay address left in ${underlayTexts[0]}`);
   });
 
   // Pod subnets: inside podCIDR, disjoint; missing ones take the next free /nodeSubnetPrefix.
@@ -180,14 +183,8 @@ export function resolveTopology(input: TopologyInput, src: YamlSource): Topology
     const ni = nodeIndex.get(p.node);
     const s = ni === undefined ? undefined : subnets[ni];
     if (podIps[i] !== undefined || !s) return;
-    for (let k = 2; k < size(s.prefix) - 1; k++) {
-      if (!usedIps.has(nth(s, k))) {
-        podIps[i] = nth(s, k);
-        usedIps.set(nth(s, k), ['pods', i, 'ip']);
-        return;
-      }
-    }
-    fail(['pods', i], `no free address left in ${p.node}'s pod subnet ${formatCidr(s)}`);
+    podIps[i] = allocate(s, ['pods', i, 'ip']);
+    if (podIps[i] === undefined) fail(['pods', i], `no free address left in ${p.node}'s pod subnet ${formatCidr(s)}`);
   });
 
   if (issues.length) throw new InputError(issues);
