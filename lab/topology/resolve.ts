@@ -1,7 +1,9 @@
 import { InputError, type InputIssue } from '../errors';
 import { type Cidr, contains, containsCidr, formatCidr, formatIp, isBroadcast, nth, overlaps, parseCidr, parseIp, size, subnet } from './ipv4';
 import { labName, topologySchema, type TopologyInput } from './schema';
-import type { Backend, Topology, TopologyNode, TopologyPod, PodPort } from './types';
+import { existsSync } from 'node:fs';
+import { dirname, resolve as resolvePath } from 'node:path';
+import type { Backend, PodPort, RuleFileSpec, ServicePortSpec, Topology, TopologyNode, TopologyPod } from './types';
 import { formatPath as pathText, YamlSource } from './yaml-source';
 
 /** Loads, validates and resolves a topology file: every address decided, every rule checked. */
@@ -103,8 +105,8 @@ export function resolveTopology(input: TopologyInput, src: YamlSource): Topology
     return ip;
   });
   /** The first address from .2 up that nothing has claimed (.0 and .1 are the subnet's own). */
-  const allocate = (c: Cidr, path: Path): number | undefined => {
-    for (let k = 2; k < size(c.prefix) - 1; k++) {
+  const allocate = (c: Cidr, path: Path, from = 2): number | undefined => {
+    for (let k = from; k < size(c.prefix) - 1; k++) {
       if (!usedIps.has(nth(c, k))) {
         usedIps.set(nth(c, k), path);
         return nth(c, k);
@@ -187,6 +189,67 @@ export function resolveTopology(input: TopologyInput, src: YamlSource): Topology
     if (podIps[i] === undefined) fail(['pods', i], `no free address left in ${p.node}'s pod subnet ${formatCidr(s)}`);
   });
 
+  // Services: cluster IPs inside serviceCIDR (allocated from .10 up), node ports unique.
+  const svcNames = new Map<string, Path>();
+  const clusterIps: (number | undefined)[] = input.services.map((svc, i) => {
+    const path: Path = ['services', i];
+    const key = `${svc.namespace}/${svc.name}`;
+    const prev = svcNames.get(key);
+    if (prev) fail([...path, 'name'], `duplicate service '${key}' (also ${other([...prev, 'name'])})`);
+    else svcNames.set(key, path);
+    const seen = new Set<string>();
+    svc.ports.forEach((p, j) => {
+      const pp: Path = [...path, 'ports', j];
+      if (svc.ports.length > 1 && !p.name) fail([...pp, 'name'], 'a service with several ports must name each of them');
+      const id = `${p.port}/${p.protocol}`;
+      if (seen.has(id)) fail([...pp, 'port'], `port ${id} appears twice in this service`);
+      seen.add(id);
+      if (p.nodePort !== undefined && svc.type !== 'NodePort') fail([...pp, 'nodePort'], `nodePort is only for type NodePort (this service is ${svc.type})`);
+    });
+    if (svc.clusterIP === undefined) return undefined;
+    const ip = ipAt(svc.clusterIP, [...path, 'clusterIP']);
+    if (ip === undefined || !serviceCIDR) return undefined;
+    if (!contains(serviceCIDR, ip)) fail([...path, 'clusterIP'], `${svc.clusterIP} is not inside serviceCIDR ${c.serviceCIDR}`);
+    else if (ip === serviceCIDR.base || isBroadcast(serviceCIDR, ip)) fail([...path, 'clusterIP'], `${svc.clusterIP} is the network or broadcast address of ${c.serviceCIDR}`);
+    else claimIp(ip, [...path, 'clusterIP'], `service ${key}`);
+    return ip;
+  });
+  clusterIps.forEach((ip, i) => {
+    if (ip !== undefined || !serviceCIDR || input.services[i]!.clusterIP !== undefined) return;
+    clusterIps[i] = allocate(serviceCIDR, ['services', i, 'clusterIP'], 10);
+    if (clusterIps[i] === undefined) fail(['services', i], `no free cluster IP left in ${c.serviceCIDR}`);
+  });
+  const nodePorts = new Map<number, Path>();
+  input.services.forEach((svc, i) =>
+    svc.ports.forEach((p, j) => {
+      if (p.nodePort === undefined) return;
+      const prev = nodePorts.get(p.nodePort);
+      if (prev) fail(['services', i, 'ports', j, 'nodePort'], `nodePort ${p.nodePort} is taken (also ${other(prev)})`);
+      else nodePorts.set(p.nodePort, ['services', i, 'ports', j, 'nodePort']);
+    }),
+  );
+  let nextNodePort = 30000;
+  const servicePorts = input.services.map((svc) =>
+    svc.ports.map((p): ServicePortSpec => {
+      let nodePort = p.nodePort;
+      if (svc.type === 'NodePort' && nodePort === undefined) {
+        while (nodePorts.has(nextNodePort)) nextNodePort++;
+        nodePort = nextNodePort;
+        nodePorts.set(nodePort, []);
+      }
+      return { name: p.name ?? '', port: p.port, targetPort: p.targetPort ?? p.port, protocol: p.protocol, ...(nodePort !== undefined ? { nodePort } : {}) };
+    }),
+  );
+
+  // The user's own rule files: relative to the topology file, on nodes that exist.
+  const baseDir = src.file === '<inline>' ? process.cwd() : dirname(resolvePath(src.file));
+  const rules: RuleFileSpec[] = input.proxy.rules.map((r, i) => {
+    const file = resolvePath(baseDir, r.file);
+    if (!existsSync(file)) fail(['proxy', 'rules', i, 'file'], `no such file: ${file}`);
+    if (r.nodes !== '*') r.nodes.forEach((n, j) => nodeIndex.has(n) || fail(['proxy', 'rules', i, 'nodes', j], `no node named '${n}'`));
+    return { nodes: r.nodes, tool: r.tool, file, mode: r.mode };
+  });
+
   if (issues.length) throw new InputError(issues);
 
   const backend: Backend = c.backend;
@@ -225,7 +288,16 @@ export function resolveTopology(input: TopologyInput, src: YamlSource): Topology
       port: c.vxlan.port,
       mtu,
     },
+    proxy: { mode: input.proxy.mode, masqueradeBit: input.proxy.masqueradeBit, scheduler: input.proxy.scheduler, rules },
     nodes,
     pods,
+    services: input.services.map((svc, i) => ({
+      name: svc.name,
+      namespace: svc.namespace,
+      type: svc.type,
+      clusterIP: formatIp(clusterIps[i]!),
+      selector: svc.selector,
+      ports: servicePorts[i]!,
+    })),
   };
 }

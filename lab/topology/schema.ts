@@ -56,12 +56,50 @@ export const clusterSchema = z.strictObject({
   mtu: z.number().int().min(576).max(9000).optional(),
 });
 
+const servicePort = z.strictObject({
+  name: z.string().regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/, { error: 'port names are DNS labels' }).optional(),
+  port,
+  /** a number, or the name of a pod port */
+  targetPort: z.union([port, z.string()]).optional(),
+  protocol: z.enum(['TCP', 'UDP']).default('TCP'),
+  nodePort: z.number().int().min(30000, { error: 'nodePort must be in 30000-32767' }).max(32767, { error: 'nodePort must be in 30000-32767' }).optional(),
+});
+
+export const serviceSchema = z.strictObject({
+  name: nameOf('service', 63),
+  /** the Kubernetes namespace: it appears in rule comments and chain-name hashes (ns/name:port) */
+  namespace: nameOf('namespace', 63).default('default'),
+  type: z.enum(['ClusterIP', 'NodePort']).default('ClusterIP'),
+  clusterIP: ipv4.optional(),
+  selector: z.record(z.string(), z.string()),
+  ports: z.array(servicePort).min(1, { error: 'a service needs at least one port' }),
+});
+
+/** A user's own rule file for some nodes: installed instead of, or after, the generated rules. */
+const ruleFile = z.strictObject({
+  nodes: z.union([z.literal('*'), z.array(z.string())]).default('*'),
+  tool: z.enum(['iptables-restore', 'nft', 'ipset', 'ipvsadm']),
+  file: z.string(),
+  mode: z.enum(['replace', 'append']).default('append'),
+});
+
+export const proxySchema = z.strictObject({
+  mode: z.enum(['iptables', 'ipvs', 'nftables', 'none']).default('iptables'),
+  /** kube-proxy's --iptables-masquerade-bit: the mark is 1 << bit (14 → 0x4000) */
+  masqueradeBit: z.number().int().min(0).max(31).default(14),
+  /** IPVS scheduler (ipvsadm -s) */
+  scheduler: z.enum(['rr', 'wrr', 'lc', 'wlc', 'lblc', 'lblcr', 'dh', 'sh', 'sed', 'nq']).default('rr'),
+  rules: z.array(ruleFile).default([]),
+});
+
 export const topologySchema = z.strictObject({
   name: labName,
   runtime: z.enum(['netns']).default('netns'),
   cluster: clusterSchema.default(clusterSchema.parse({})),
+  proxy: proxySchema.default(proxySchema.parse({})),
   nodes: z.array(nodeSchema).min(1, { error: 'a lab needs at least one node' }),
   pods: z.array(podSchema).default([]),
+  services: z.array(serviceSchema).default([]),
 });
 
 export type TopologyInput = z.infer<typeof topologySchema>;

@@ -27,6 +27,39 @@ export interface TopologyPod {
   ports: PodPort[];
 }
 
+export type ProxyMode = 'iptables' | 'ipvs' | 'nftables' | 'none';
+
+export interface ServicePortSpec {
+  name: string; // '' when unnamed
+  port: number;
+  targetPort: number | string; // a number, or a pod port's name
+  protocol: 'TCP' | 'UDP';
+  nodePort?: number; // NodePort services only
+}
+
+export interface TopologyService {
+  name: string;
+  namespace: string;
+  type: 'ClusterIP' | 'NodePort';
+  clusterIP: string;
+  selector: Record<string, string>;
+  ports: ServicePortSpec[];
+}
+
+export interface RuleFileSpec {
+  nodes: '*' | string[];
+  tool: 'iptables-restore' | 'nft' | 'ipset' | 'ipvsadm';
+  file: string; // absolute
+  mode: 'replace' | 'append';
+}
+
+export interface ProxySpec {
+  mode: ProxyMode;
+  masqueradeBit: number;
+  scheduler: string;
+  rules: RuleFileSpec[];
+}
+
 export interface Topology {
   name: string;
   runtime: RuntimeKind;
@@ -40,6 +73,8 @@ export interface Topology {
     port: number;
     mtu: number;
   };
+  proxy: ProxySpec;
   nodes: TopologyNode[];
   pods: TopologyPod[];
+  services: TopologyService[];
 }
