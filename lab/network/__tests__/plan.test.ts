@@ -178,6 +178,8 @@ describe('namespaces', () => {
       'kdl.default.node1.web-1',
       'kdl.default.node2.web-2',
       'kdl.default.node3.web-3',
+      'kdl.default.node2.nginx-test-1',
+      'kdl.default.node3.nginx-test-2',
     ]);
   });
 

@@ -86,7 +86,9 @@ describe('the checked-in topologies', () => {
       ['client', 'node1', '10.42.0.65'],
       ['web-1', 'node1', '10.42.0.66'],
       ['web-2', 'node2', '10.42.1.9'],
-      ['web-3', 'node3', '10.42.2.6'],
+      ['web-3', 'node3', '10.42.2.9'],
+      ['nginx-test-1', 'node2', '10.42.1.6'],
+      ['nginx-test-2', 'node3', '10.42.2.6'],
     ]);
     expect(topo.pods[0]!.labels).toEqual({ app: 'client' });
     expect(topo.pods[0]!.ports).toEqual([]);
