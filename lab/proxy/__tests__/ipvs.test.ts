@@ -1,0 +1,210 @@
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadTopology } from '../../topology/resolve';
+import type { Topology } from '../../topology/types';
+import { danglingJumps, parseTables } from '../iptables';
+import { clusterIPs, IPSETS, IPVS_DEVICE, IPVS_DEVICE_CREATE, ipsetMembers, ipvsRules, parseIpvsadm } from '../ipvs';
+import { type ProxyModel, type ProxyNode, proxyModel } from '../model';
+
+const REPO = join(__dirname, '../../..');
+const GOLDEN = join(__dirname, 'golden');
+const UPDATE = process.env.UPDATE_GOLDEN === '1';
+
+/** Compares with golden/<name>; `UPDATE_GOLDEN=1 npx jest` rewrites the file instead. */
+function expectGolden(name: string, actual: string) {
+  const file = join(GOLDEN, name);
+  if (UPDATE) {
+    mkdirSync(GOLDEN, { recursive: true });
+    writeFileSync(file, actual);
+    return;
+  }
+  if (!existsSync(file)) throw new Error(`missing golden file ${file}: run UPDATE_GOLDEN=1 npx jest ${__filename}`);
+  expect(actual).toBe(readFileSync(file, 'utf8'));
+}
+
+const TOPOLOGIES: Record<string, string> = {
+  default: join(REPO, 'scenarios/topologies/default.yaml'),
+  ipvsfix: join(__dirname, 'fixtures/ipvs.yaml'),
+};
+const load = (name: string): Topology => loadTopology(TOPOLOGIES[name]!);
+const nodesOf = (t: Topology): ProxyNode[] => t.nodes.map((n) => ({ name: n.name, ip: n.ip }));
+/** every (topology, node) pair */
+const cases: [string, string][] = Object.keys(TOPOLOGIES).flatMap((name) => nodesOf(load(name)).map((n): [string, string] => [name, n.name]));
+const setup = (name: string, node: string): { topo: Topology; model: ProxyModel; node: ProxyNode } => {
+  const topo = load(name);
+  return { topo, model: proxyModel(topo), node: nodesOf(topo).find((n) => n.name === node)! };
+};
+
+/** `ipset restore` text → set name → { type, members }, in the order written. */
+function parseIpset(text: string): Map<string, { type: string; members: string[] }> {
+  const sets = new Map<string, { type: string; members: string[] }>();
+  for (const line of text.split('\n')) {
+    const w = line.trim().split(/\s+/);
+    if (w[0] === 'create') sets.set(w[1]!, { type: w[2]!, members: [] });
+    else if (w[0] === 'add') sets.get(w[1]!)!.members.push(w[2]!);
+  }
+  return sets;
+}
+
+describe('golden IPVS rules', () => {
+  it.each([
+    ['default', 'node1'],
+    ['ipvsfix', 'node1'],
+  ])('%s / %s renders as golden/<topology>.<node>.ipvs-link|ipset|ipvs-iptables|ipvsadm', (name, node) => {
+    const { model, node: n } = setup(name, node);
+    const r = ipvsRules(model, n);
+    expectGolden(`${name}.${node}.ipvs-link`, `${r.link.join('\n')}\n`);
+    expectGolden(`${name}.${node}.ipset`, r.ipset);
+    expectGolden(`${name}.${node}.ipvs-iptables`, r.iptables);
+    expectGolden(`${name}.${node}.ipvsadm`, r.ipvsadm);
+  });
+
+  it.each(cases)('%s / %s: the same input gives the same text', (name, node) => {
+    const a = setup(name, node);
+    const b = setup(name, node);
+    expect(ipvsRules(b.model, b.node)).toEqual(ipvsRules(a.model, a.node));
+  });
+});
+
+describe('structure', () => {
+  it.each(cases)('%s / %s: no jump to an undeclared chain', (name, node) => {
+    const { model, node: n } = setup(name, node);
+    expect(danglingJumps(ipvsRules(model, n).iptables)).toEqual([]);
+  });
+
+  it.each(cases)('%s / %s: the iptables rules match only on sets the ipset text creates', (name, node) => {
+    const { model, node: n } = setup(name, node);
+    const r = ipvsRules(model, n);
+    const created = new Set(parseIpset(r.ipset).keys());
+    const used = parseTables(r.iptables).rules.flatMap((rule) => (rule.opts.get('--match-set') ?? '').split(' ').slice(0, 1).filter(Boolean));
+    expect(used.length).toBeGreaterThan(0);
+    for (const s of used) expect(created).toContain(s);
+  });
+
+  it.each(cases)('%s / %s: every clusterIP:port is in KUBE-CLUSTER-IP and is a virtual service', (name, node) => {
+    const { model, node: n } = setup(name, node);
+    const r = ipvsRules(model, n);
+    const sets = parseIpset(r.ipset);
+    const ipvs = parseIpvsadm(r.ipvsadm);
+    expect(ipvs.clear).toBe(true);
+    expect(sets.get('KUBE-CLUSTER-IP')?.type).toBe('hash:ip,port');
+    for (const sp of model.services) {
+      expect(sets.get('KUBE-CLUSTER-IP')!.members).toContain(`${sp.clusterIP},${sp.protocol.toLowerCase()}:${sp.port}`);
+      expect(ipvs.services.get(`${sp.protocol} ${sp.clusterIP}:${sp.port}`)?.scheduler).toBe(model.scheduler);
+    }
+    expect(sets.get('KUBE-CLUSTER-IP')!.members).toHaveLength(model.services.length);
+  });
+
+  it.each(cases)("%s / %s: node ports are virtual services on the node's own address, and in KUBE-NODE-PORT-<proto>", (name, node) => {
+    const { model, node: n } = setup(name, node);
+    const r = ipvsRules(model, n);
+    const sets = parseIpset(r.ipset);
+    const ipvs = parseIpvsadm(r.ipvsadm);
+    const withNodePort = model.services.filter((sp) => sp.nodePort !== undefined);
+    for (const sp of withNodePort) {
+      expect(ipvs.services.has(`${sp.protocol} ${n.ip}:${sp.nodePort}`)).toBe(true);
+      expect(sets.get(`KUBE-NODE-PORT-${sp.protocol}`)!.members).toContain(String(sp.nodePort));
+    }
+    expect(sets.get('KUBE-NODE-PORT-TCP')?.type).toBe('bitmap:port');
+    expect(sets.get('KUBE-NODE-PORT-UDP')?.type).toBe('bitmap:port');
+    // nothing else: one virtual service per cluster IP:port and per node port
+    expect(ipvs.services.size).toBe(model.services.length + withNodePort.length);
+  });
+
+  it.each(cases)('%s / %s: every endpoint is a masquerading real server exactly once per virtual service', (name, node) => {
+    const { model, node: n } = setup(name, node);
+    const ipvs = parseIpvsadm(ipvsRules(model, n).ipvsadm);
+    for (const sp of model.services) {
+      const vips = [`${sp.clusterIP}:${sp.port}`, ...(sp.nodePort !== undefined ? [`${n.ip}:${sp.nodePort}`] : [])];
+      for (const vip of vips) {
+        const reals = ipvs.services.get(`${sp.protocol} ${vip}`)!.reals;
+        expect(reals.map((x) => x.address).sort()).toEqual(sp.endpoints.map((ep) => `${ep.ip}:${ep.port}`).sort());
+        expect(new Set(reals.map((x) => x.address)).size).toBe(reals.length);
+        for (const x of reals) expect(x).toMatchObject({ forward: 'masq', weight: 1 });
+      }
+    }
+  });
+
+  it.each(cases)('%s / %s: KUBE-LOOP-BACK holds exactly the endpoints on this node', (name, node) => {
+    const { model, node: n } = setup(name, node);
+    const loop = parseIpset(ipvsRules(model, n).ipset).get('KUBE-LOOP-BACK')!;
+    expect(loop.type).toBe('hash:ip,port,ip');
+    const want = new Set(model.services.flatMap((sp) => sp.endpoints.filter((ep) => ep.node === n.name).map((ep) => `${ep.ip},${sp.protocol.toLowerCase()}:${ep.port},${ep.ip}`)));
+    expect(new Set(loop.members)).toEqual(want);
+    expect(loop.members).toHaveLength(want.size);
+  });
+
+  it.each(cases)('%s / %s: kube-ipvs0 gets every cluster IP as /32, once, and the batch never creates the device', (name, node) => {
+    const { model, node: n } = setup(name, node);
+    const { link } = ipvsRules(model, n);
+    expect(link[0]).toBe(`addr flush dev ${IPVS_DEVICE}`);
+    expect(link.slice(1)).toEqual(clusterIPs(model).map((ip) => `addr add ${ip}/32 dev ${IPVS_DEVICE}`));
+    expect(new Set(clusterIPs(model))).toEqual(new Set(model.services.map((s) => s.clusterIP)));
+    expect(link.some((l) => l.startsWith('link add'))).toBe(false);
+    expect(IPVS_DEVICE_CREATE).toEqual([`link add ${IPVS_DEVICE} type ifb`]);
+  });
+
+  it.each(cases)('%s / %s: every set is created with -exist and flushed before members are added (re-sync)', (name, node) => {
+    const { model, node: n } = setup(name, node);
+    const lines = ipvsRules(model, n).ipset.trimEnd().split('\n');
+    for (const s of Object.values(IPSETS)) {
+      const create = lines.findIndex((l) => l.startsWith(`create ${s.name} ${s.type} `));
+      expect(lines[create]).toMatch(/ -exist$/);
+      expect(lines[create + 1]).toBe(`flush ${s.name}`);
+      lines.forEach((l, i) => l.startsWith(`add ${s.name} `) && expect(i).toBeGreaterThan(create + 1));
+    }
+    expect(ipsetMembers(model, n).get('KUBE-IPVS-IPS')).toEqual(clusterIPs(model));
+  });
+
+  it('kube-proxy order: KUBE-SERVICES returns localhost first, accepts cluster IPs last; hairpin MASQUERADE comes before the mark RETURN', () => {
+    const { model, node } = setup('default', 'node1');
+    const rules = parseTables(ipvsRules(model, node).iptables).rules;
+    const chain = (c: string) => rules.filter((r) => r.table === 'nat' && r.chain === c).map((r) => r.text);
+    expect(chain('KUBE-SERVICES')).toEqual([
+      '-A KUBE-SERVICES -s 127.0.0.0/8 -j RETURN',
+      '-A KUBE-SERVICES -m comment --comment "Kubernetes service cluster ip + port for masquerade purpose" -m set --match-set KUBE-CLUSTER-IP dst,dst ! -s 10.42.0.0/16 -j KUBE-MARK-MASQ',
+      '-A KUBE-SERVICES -m addrtype --dst-type LOCAL -j KUBE-NODE-PORT',
+      '-A KUBE-SERVICES -m set --match-set KUBE-CLUSTER-IP dst,dst -j ACCEPT',
+    ]);
+    expect(chain('KUBE-POSTROUTING')[0]).toContain('--match-set KUBE-LOOP-BACK dst,dst,src -j MASQUERADE');
+    expect(chain('KUBE-POSTROUTING')[1]).toBe('-A KUBE-POSTROUTING -m mark ! --mark 0x4000/0x4000 -j RETURN');
+    expect(chain('KUBE-NODE-PORT')).toEqual(['-A KUBE-NODE-PORT -p tcp -m comment --comment "Kubernetes nodeport TCP port for masquerade purpose" -m set --match-set KUBE-NODE-PORT-TCP dst -j KUBE-MARK-MASQ']);
+    // IPVS mode's KUBE-FORWARD has no INVALID drop (the iptables mode's has)
+    expect(rules.filter((r) => r.chain === 'KUBE-FORWARD').map((r) => r.opts.get('--ctstate'))).not.toContain('INVALID');
+  });
+
+  it('the fixture: lc scheduler, UDP and TCP on one port, a named port only some pods have, services without endpoints', () => {
+    const { model, node } = setup('ipvsfix', 'node2');
+    const ipvs = parseIpvsadm(ipvsRules(model, node).ipvsadm);
+    expect([...ipvs.services.values()].every((s) => s.scheduler === 'lc')).toBe(true);
+    expect(ipvs.services.get('UDP 10.43.0.10:53')?.reals.map((r) => r.address)).toEqual(['10.42.0.10:53', '10.42.1.10:53']);
+    expect(ipvs.services.get('TCP 10.43.0.10:53')?.reals.map((r) => r.address)).toEqual(['10.42.0.10:53', '10.42.1.10:53']);
+    expect(ipvs.services.get('TCP 10.43.1.5:80')?.reals).toHaveLength(3);
+    expect(ipvs.services.get('TCP 10.43.1.5:443')?.reals.map((r) => r.address)).toEqual(['10.42.0.20:8443', '10.42.1.20:8443']);
+    expect(ipvs.services.get('UDP 192.168.205.3:30514')?.reals.map((r) => r.address)).toEqual(['10.42.1.30:5514']);
+    expect(ipvs.services.get('TCP 10.43.9.9:80')?.reals).toEqual([]);
+    expect(ipvs.services.get('TCP 192.168.205.3:30999')?.reals).toEqual([]);
+    expect(ipvs.services.has('TCP 192.168.205.4:30999')).toBe(false); // node1's address is node1's business
+  });
+});
+
+describe('parseIpvsadm', () => {
+  it('reads what ipvsadm -S -n writes', () => {
+    const p = parseIpvsadm('-A -t 10.43.0.10:80 -s rr\n-a -t 10.43.0.10:80 -r 10.42.0.66:80 -m -w 1\n-A -u 10.43.0.10:53 -s lc\n');
+    expect(p.clear).toBe(false);
+    expect([...p.services.keys()]).toEqual(['TCP 10.43.0.10:80', 'UDP 10.43.0.10:53']);
+    expect(p.services.get('TCP 10.43.0.10:80')?.reals).toEqual([{ address: '10.42.0.66:80', forward: 'masq', weight: 1 }]);
+  });
+
+  it.each([
+    ['-a -t 10.43.0.10:80 -r 10.42.0.66:80 -m -w 1', /undeclared/],
+    ['-A -t 10.43.0.10:80', /-s/],
+    ['-A -t 10.43.0.10:80 -s rr\n-A -t 10.43.0.10:80 -s rr', /twice/],
+    ['-A -t 10.43.0.10 -s rr', /ip:port/],
+    ['-A -t 10.43.0.10:80 -u 10.43.0.10:80 -s rr', /exactly one/],
+    ['-X', /-t \/ -u|unknown/],
+    ['-C now', /no arguments/],
+  ])('rejects %j', (text, why) => {
+    expect(() => parseIpvsadm(text)).toThrow(why);
+  });
+});
