@@ -21,8 +21,12 @@ export class RestoreTable {
     return this;
   }
   add(chain: string, ...words: string[]): this {
+    return this.line(chain, words.join(' '));
+  }
+  /** A rule given as its text after `-A <chain> ` */
+  line(chain: string, rest: string): this {
     this.chain(chain);
-    this.rules.push(`-A ${chain} ${words.join(' ')}`);
+    this.rules.push(`-A ${chain} ${rest}`);
     return this;
   }
   render(): string {
@@ -94,15 +98,19 @@ export function iptablesRules(model: ProxyModel, _node: ProxyNode): string {
       nat.add(ext, ...comment(`masquerade traffic for ${sp.id} external destinations`), '-j', 'KUBE-MARK-MASQ');
       nat.add(ext, '-j', svc);
     }
+    // The per-endpoint rules are most of a large ruleset: written as whole lines, with the
+    // service's shared words built once (same text as add() would produce).
     const n = sp.endpoints.length;
+    const p = proto(sp);
+    const idComment = comment(sp.id).join(' ');
     sp.endpoints.forEach((ep, i) => {
       const sep = sepChain(sp, ep);
       const target = `${ep.ip}:${ep.port}`;
-      const pick = i < n - 1 ? ['-m', 'statistic', '--mode', 'random', '--probability', probability(n, i)] : [];
-      nat.add(svc, ...comment(`${sp.id} -> ${target}`), ...pick, '-j', sep);
+      const pick = i < n - 1 ? ` -m statistic --mode random --probability ${probability(n, i)}` : '';
+      nat.line(svc, `${comment(`${sp.id} -> ${target}`).join(' ')}${pick} -j ${sep}`);
       // hairpin: an endpoint reaching itself through the service must be masqueraded
-      nat.add(sep, '-s', `${ep.ip}/32`, ...comment(sp.id), '-j', 'KUBE-MARK-MASQ');
-      nat.add(sep, ...comment(sp.id), '-p', proto(sp), '-m', proto(sp), '-j', 'DNAT', '--to-destination', target);
+      nat.line(sep, `-s ${ep.ip}/32 ${idComment} -j KUBE-MARK-MASQ`);
+      nat.line(sep, `${idComment} -p ${p} -m ${p} -j DNAT --to-destination ${target}`);
     });
   }
   // Must stay last: anything addressed to this node that no cluster-IP rule took may be a node port.

@@ -1,6 +1,6 @@
-import { createHash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 import { parseIp } from '../topology/ipv4';
-import type { ProxyMode, Topology } from '../topology/types';
+import type { ProxyMode, Topology, TopologyPod } from '../topology/types';
 
 // What kube-proxy knows on every node, derived from the topology: service ports with their
 // endpoints (pods chosen by the selector). Every rule generator (iptables, ipvs, nftables)
@@ -47,9 +47,17 @@ export interface ProxyNode {
 }
 
 export function proxyModel(topo: Topology): ProxyModel {
+  // addresses as numbers once, not twice per comparison: sorting 50k endpoints parses a lot
+  const keys = new Map<string, number>();
+  const ipKey = (ip: string) => {
+    let k = keys.get(ip);
+    if (k === undefined) keys.set(ip, (k = parseIp(ip)!));
+    return k;
+  };
   const services: ServicePortModel[] = [];
+  const select = podSelector(topo.pods);
   for (const svc of topo.services) {
-    const pods = topo.pods.filter((p) => Object.entries(svc.selector).every(([k, v]) => p.labels[k] === v));
+    const pods = select(svc.selector);
     for (const sp of svc.ports) {
       const endpoints: Endpoint[] = [];
       for (const pod of pods) {
@@ -57,7 +65,7 @@ export function proxyModel(topo: Topology): ProxyModel {
         const port = typeof sp.targetPort === 'number' ? sp.targetPort : pod.ports.find((p) => p.name === sp.targetPort && p.protocol === sp.protocol)?.port;
         if (port !== undefined) endpoints.push({ ip: pod.ip, port, pod: pod.name, node: pod.node });
       }
-      endpoints.sort((a, b) => parseIp(a.ip)! - parseIp(b.ip)! || a.port - b.port);
+      endpoints.sort((a, b) => ipKey(a.ip) - ipKey(b.ip) || a.port - b.port);
       services.push({
         namespace: svc.namespace,
         service: svc.name,
@@ -72,8 +80,27 @@ export function proxyModel(topo: Topology): ProxyModel {
       });
     }
   }
-  services.sort((a, b) => parseIp(a.clusterIP)! - parseIp(b.clusterIP)! || a.port - b.port || a.protocol.localeCompare(b.protocol));
+  services.sort((a, b) => ipKey(a.clusterIP) - ipKey(b.clusterIP) || a.port - b.port || a.protocol.localeCompare(b.protocol));
   return { mode: topo.proxy.mode, mark: 1 << topo.proxy.masqueradeBit >>> 0, scheduler: topo.proxy.scheduler, clusterCIDR: topo.cluster.podCIDR, services };
+}
+
+/**
+ * Pods matching a label selector, through an index of label=value → pods: thousands of
+ * services over tens of thousands of pods would otherwise test every pod for every service.
+ * An empty selector selects no pod (a Service without a selector has no automatic endpoints).
+ */
+function podSelector(pods: readonly TopologyPod[]): (selector: Record<string, string>) => TopologyPod[] {
+  const index = new Map<string, Set<TopologyPod>>();
+  for (const p of pods) for (const [k, v] of Object.entries(p.labels)) {
+    const key = `${k}=${v}`;
+    index.set(key, (index.get(key) ?? new Set()).add(p));
+  }
+  return (selector) => {
+    const sets = Object.entries(selector).map(([k, v]) => index.get(`${k}=${v}`) ?? new Set<TopologyPod>());
+    if (!sets.length) return [];
+    sets.sort((a, b) => a.size - b.size);
+    return [...sets[0]!].filter((p) => sets.every((s) => s.has(p)));
+  };
 }
 
 export function servicePortName(namespace: string, name: string, port: string): string {
@@ -105,7 +132,11 @@ export function base32(buf: Uint8Array): string {
   return out;
 }
 
-const hash16 = (text: string) => base32(createHash('sha256').update(text).digest()).slice(0, 16);
+// crypto.hash (Node >= 20.12) is the one-shot form, about twice as fast as createHash for
+// the tens of thousands of names a large lab needs; 16 base32 characters use 10 bytes.
+const sha256 = (text: string): Buffer =>
+  typeof hash === 'function' ? (hash('sha256', text, 'buffer') as unknown as Buffer) : createHash('sha256').update(text).digest();
+export const hash16 = (text: string) => base32(sha256(text).subarray(0, 10));
 
 export const portProtoHash = (sp: Pick<ServicePortModel, 'id' | 'protocol'>) => hash16(sp.id + sp.protocol.toLowerCase());
 export const svcChain = (sp: ServicePortModel) => `KUBE-SVC-${portProtoHash(sp)}`;
