@@ -5,12 +5,15 @@ import { Listr } from 'listr2';
 import pc from 'picocolors';
 import { InputError, LabError } from './errors';
 import { renderPlan, planLab } from './network/plan';
+import { apply } from './ops/apply';
 import { down } from './ops/down';
+import { connect } from './probe/connect';
 import { labNames, resolveTarget, selectLab } from './ops/select';
 import { type StageRunner, up } from './ops/up';
 import { NetnsRuntime } from './runtime/netns';
 import { inspectLabs } from './status/inspect';
-import { renderLab } from './status/table';
+import { proxyModel } from './proxy/model';
+import { renderLab, renderServices } from './status/table';
 import { loadTopology } from './topology/resolve';
 
 // Commander verbs only: each one parses its arguments and calls into lab/ops.
@@ -21,6 +24,11 @@ const runtime = () => new NetnsRuntime();
 
 const fileOption = () => new Option('-f, --file <topology>', 'topology file (YAML)').default(DEFAULT_TOPOLOGY, 'scenarios/topologies/default.yaml');
 const nameOption = () => new Option('-n, --name <lab>', 'lab name (overrides the topology name)');
+const proxyOption = () => new Option('--proxy <mode>', "kube-proxy mode (overrides the topology's proxy.mode): iptables, nftables, ipvs or none");
+const overrides = (o: { name?: string; proxy?: string }) => ({
+  ...(o.name !== undefined ? { name: o.name } : {}),
+  ...(o.proxy !== undefined ? { proxyMode: o.proxy } : {}),
+});
 
 /** One line per stage with its time, via listr2 (plain lines when not on a terminal). */
 const listrRunner: StageRunner = async (stages) => {
@@ -38,6 +46,11 @@ const listrRunner: StageRunner = async (stages) => {
   ).run();
 };
 
+function intArg(name: string, v: string): number {
+  if (!/^\d+$/.test(v)) throw InputError.of(name, '', `not a whole number: '${v}'`);
+  return Number(v);
+}
+
 export function buildProgram(): Command {
   const program = new Command('lab')
     .description('k8s-dataplane-lab: a Kubernetes-like dataplane from real kernel objects')
@@ -50,15 +63,18 @@ export function buildProgram(): Command {
     .description('bring a lab up from a topology file (the default lab without -f)')
     .addOption(fileOption())
     .addOption(nameOption())
+    .addOption(proxyOption())
     .option('--reconfigure', 'replace a lab of the same name that is up with another topology')
     .option('--json', 'print the resulting lab as JSON instead of a table')
-    .action(async (o: { file: string; name?: string; reconfigure?: boolean; json?: boolean }) => {
-      const topo = loadTopology(o.file, o.name !== undefined ? { name: o.name } : {});
+    .action(async (o: { file: string; name?: string; proxy?: string; reconfigure?: boolean; json?: boolean }) => {
+      const topo = loadTopology(o.file, overrides(o));
       const t0 = performance.now();
       const res = await up(topo, runtime(), { reconfigure: o.reconfigure === true, runStages: o.json ? undefined : listrRunner });
       if (o.json) return void console.log(JSON.stringify(res.view, null, 2));
       if (!res.created) console.log(`lab '${topo.name}' is already up with this topology; nothing changed`);
       console.log(renderLab(res.view));
+      const services = renderServices(proxyModel(topo));
+      if (services) console.log(services);
       if (res.created) console.log(pc.dim(`up in ${((performance.now() - t0) / 1000).toFixed(2)} s`));
     });
 
@@ -108,12 +124,51 @@ export function buildProgram(): Command {
     });
 
   program
+    .command('apply')
+    .description('change a running lab to match its topology file: pods added/removed, services and rules re-synced')
+    .addOption(fileOption())
+    .addOption(nameOption())
+    .addOption(proxyOption())
+    .action(async (o: { file: string; name?: string; proxy?: string }) => {
+      const topo = loadTopology(o.file, overrides(o));
+      const r = await apply(topo, runtime(), listrRunner);
+      const eps = Object.entries(r.endpoints).map(([id, n]) => `${id}: ${n}`).join(', ');
+      console.log(`lab ${topo.name}: ${r.added.length} pod(s) added, ${r.removed.length} removed; rules re-synced on ${r.nodes} node(s)${eps ? `; endpoints ${eps}` : ''}`);
+    });
+
+  program
+    .command('connect')
+    .description('connect from a node or pod to ip:port (a pod, a cluster IP, a node port) and show which pod answered')
+    .addOption(nameOption())
+    .argument('<from>', 'node or pod name')
+    .argument('<address>', 'ip:port')
+    .option('-c, --count <n>', 'connections to make', (v) => intArg('--count', v), 1)
+    .option('--udp', 'send UDP datagrams instead of TCP connects')
+    .option('--json', 'print every attempt as JSON')
+    .action(async (from: string, address: string, o: { name?: string; count: number; udp?: boolean; json?: boolean }) => {
+      const m = /^([\d.]+):(\d+)$/.exec(address);
+      if (!m) throw InputError.of('address', '', `expected ip:port, got '${address}'`);
+      const rt = runtime();
+      const lab = await selectLab(rt, o.name, 'connect');
+      if (!lab) throw new LabError('no lab is up', 2);
+      const r = await connect(rt, await resolveTarget(rt, lab, from), m[1]!, Number(m[2]), { count: o.count, protocol: o.udp ? 'UDP' : 'TCP' });
+      if (o.json) return void console.log(JSON.stringify(r, null, 2));
+      const peers = new Map<string, Set<string>>();
+      for (const a of r.attempts) if (a.pod) peers.set(a.pod, (peers.get(a.pod) ?? new Set()).add(a.peer?.split(':')[0] ?? '?'));
+      for (const [pod, n] of Object.entries(r.byPod).sort())
+        console.log(`${pod.padEnd(20)} ${String(n).padStart(6)}  peer seen: ${[...peers.get(pod)!].join(', ')}`);
+      if (r.failed) console.log(pc.red(`${r.failed} of ${r.attempts.length} failed: ${r.attempts.find((a) => !a.ok)?.error ?? ''}`));
+      process.exitCode = r.failed ? 1 : 0;
+    });
+
+  program
     .command('plan')
     .description('print the commands `up` would run, without running them')
     .addOption(fileOption())
     .addOption(nameOption())
-    .action((o: { file: string; name?: string }) => {
-      process.stdout.write(renderPlan(planLab(loadTopology(o.file, o.name !== undefined ? { name: o.name } : {}))));
+    .addOption(proxyOption())
+    .action((o: { file: string; name?: string; proxy?: string }) => {
+      process.stdout.write(renderPlan(planLab(loadTopology(o.file, overrides(o)))));
     });
 
   program

@@ -1,4 +1,6 @@
 // npm run bench -- up [--json] [--sizes 10,50,100] [--runs 3]
+// npm run bench -- rules [--json] [--services 100,1000,5000] [--endpoints 10] [--modes iptables,nftables] [--runs 3]
+//   (see bench-rules.ts)
 //
 // Wall time of `up` and `down` (in-process, so CLI start-up is not counted) for vxlan labs of
 // N nodes with 2 pods each, beside a floor: the same number of namespaces and veth pairs (one
@@ -18,6 +20,8 @@ import { up } from '../lab/ops/up';
 import { LocalExecutor } from '../lab/runtime/executor';
 import { NetnsRuntime } from '../lab/runtime/netns';
 import { loadTopologyText } from '../lab/topology/resolve';
+import type { ProxyMode } from '../lab/topology/types';
+import { benchRules, type RulesRow } from './bench-rules';
 
 interface Row {
   nodes: number;
@@ -153,16 +157,23 @@ const round = (x: number) => Math.round(x * 1000) / 1000;
 
 async function main() {
   const program = new Command('bench')
-    .argument('[what]', 'what to measure: up', 'up')
+    .argument('[what]', 'what to measure: up | rules', 'up')
     .option('--json', 'print the rows as a JSON array')
-    .option('--sizes <list>', 'node counts', '10,50,100')
+    .option('--sizes <list>', 'up: node counts', '10,50,100')
+    .option('--services <list>', 'rules: service counts', '100,1000,5000')
+    .option('--endpoints <n>', 'rules: endpoints per service', '10')
+    .option('--modes <list>', 'rules: proxy modes', 'iptables,nftables')
     .option('--runs <n>', 'runs per size (the median is reported)', '3')
     .parse(process.argv);
   const [what] = program.args.length ? program.args : ['up'];
-  const o = program.opts<{ json?: boolean; sizes: string; runs: string }>();
-  if (what !== 'up') throw new Error(`unknown benchmark '${what}' (known: up)`);
-  const sizes = o.sizes.split(',').map(Number);
+  const o = program.opts<{ json?: boolean; sizes: string; services: string; endpoints: string; modes: string; runs: string }>();
   const log = o.json ? () => undefined : (s: string) => console.error(s);
+  if (what === 'rules') {
+    const rows = await benchRules(o.services.split(',').map(Number), Number(o.endpoints), o.modes.split(',') as ProxyMode[], Number(o.runs), log);
+    return o.json ? console.log(JSON.stringify(rows, null, 2)) : printRules(rows, o.runs);
+  }
+  if (what !== 'up') throw new Error(`unknown benchmark '${what}' (known: up, rules)`);
+  const sizes = o.sizes.split(',').map(Number);
   const rows = await benchUp(sizes, Number(o.runs), log);
   if (o.json) return console.log(JSON.stringify(rows, null, 2));
   const t = new Table({
@@ -177,6 +188,22 @@ async function main() {
   console.log(t.toString());
   console.log(`median of ${o.runs} runs (floor: the minimum). floor = the same namespaces and veth pairs (one end on a bridge) by raw ip -batch;`);
   console.log('same work raw = the batches up runs, written out beforehand and replayed by ip -batch + xargs nsenter, without Node or read-back');
+}
+
+function printRules(rows: RulesRow[], runs: string): void {
+  const t = new Table({
+    head: ['services x eps', 'mode', 'lines', 'generate (ms)', 'install (s)', 'floor (s)', 'ratio', 're-sync (s)', 'floor (s)', 'ratio'],
+    style: { head: [] },
+  });
+  for (const r of rows)
+    t.push([
+      `${r.services} x ${r.endpoints}`, r.mode, r.lines, r.generateMs.toFixed(1),
+      r.installSeconds.toFixed(3), r.installFloorSeconds.toFixed(3), `${(r.installSeconds / r.installFloorSeconds).toFixed(2)}x`,
+      r.resyncSeconds.toFixed(3), r.resyncFloorSeconds.toFixed(3), `${(r.resyncSeconds / r.resyncFloorSeconds).toFixed(2)}x`,
+    ]);
+  console.log(t.toString());
+  console.log(`median of ${runs} runs (generate: of at least 10). install = into a node namespace without rules; re-sync = the same rules again, replacing them;`);
+  console.log('floor = the same text from a file by the bare tool (nsenter --net=NS iptables-restore FILE / nft -f FILE)');
 }
 
 main().catch((e) => {

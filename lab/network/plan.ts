@@ -1,5 +1,6 @@
 import { parseCidr } from '../topology/ipv4';
-import type { Topology } from '../topology/types';
+import { planProxy } from '../proxy/plan';
+import type { Topology, TopologyPod } from '../topology/types';
 import {
   labNamespace,
   macFor,
@@ -21,18 +22,25 @@ import {
 //               in the host's own namespace
 //   configure   per node: sysctls and one `ip -batch`; per pod: one `ip -batch`
 //   neighbours  per node: one `bridge -batch` of fdb entries (needs flannel.<vni> to exist)
+//   ipsets, proxy, rules
+//               kube-proxy's rules per node (lab/proxy/plan.ts), then the user's own rule files
 
-export type Tool = 'ip' | 'bridge' | 'sysctl';
+/** Each tool reads one batch: `ip|bridge -batch F`, `iptables-restore F`, `nft -f F`, `ipset restore -file F`, `ipvsadm -R < F`. */
+export type Tool = 'ip' | 'bridge' | 'sysctl' | 'iptables-restore' | 'nft' | 'ipset' | 'ipvsadm';
 
-/** One batched command in one namespace: `ip -batch` / `bridge -batch` lines, or sysctl key=value. */
+/** One batched command in one namespace: the batch's lines, or sysctl key=value. */
 export interface Step {
   ns: string;
   tool: Tool;
   lines: string[];
+  /** iptables-restore --noflush / ipvsadm without clearing: add to what is there */
+  append?: boolean;
 }
 
+export type PhaseName = 'links' | 'configure' | 'neighbours' | 'ipsets' | 'proxy' | 'rules';
+
 export interface Phase {
-  name: 'links' | 'configure' | 'neighbours';
+  name: PhaseName;
   steps: Step[];
 }
 
@@ -48,7 +56,6 @@ export function planLab(topo: Topology): LabPlan {
   const { cluster } = topo;
   const mac = (ns: string, ifname: string) => macFor(lab, ns, ifname);
   const nodeNs = (n: string) => nodeNamespace(lab, n);
-  const nodeByName = new Map(topo.nodes.map((n) => [n.name, n]));
   const podNs = (pod: { node: string; name: string }) => podNamespace(lab, pod.node, pod.name);
 
   const namespaces = [labNs, ...topo.nodes.map((n) => nodeNs(n.name)), ...topo.pods.map(podNs)];
@@ -73,13 +80,7 @@ export function planLab(topo: Topology): LabPlan {
       `link set ${port} master ${br} up`,
     );
   }
-  for (const p of topo.pods) {
-    const veth = podVethName(lab, p.name);
-    const ns = nodeNs(p.node);
-    links.push(
-      `link add ${veth} netns ${ns} address ${mac(ns, veth)} type veth peer name eth0 netns ${podNs(p)} address ${mac(podNs(p), 'eth0')}`,
-    );
-  }
+  for (const p of topo.pods) links.push(podLink(lab, p));
   // The lab namespace routes between segments (if there are several) but has no uplink and
   // no default route: a packet for anywhere else is dropped here and never leaves the lab.
   const labSteps: Step[] = [
@@ -107,11 +108,7 @@ export function planLab(topo: Topology): LabPlan {
       `addr add ${n.cni0}/${subnetPrefix} dev cni0`,
       'link set cni0 up',
     ];
-    for (const p of topo.pods.filter((p) => p.node === n.name)) {
-      const veth = podVethName(lab, p.name);
-      // hairpin on, as flannel's CNI config asks of the bridge plugin (hairpinMode: true)
-      ip.push(`link set ${veth} addrgenmode none`, `link set ${veth} mtu ${cluster.mtu} master cni0 up`, `link set ${veth} type bridge_slave hairpin on`);
-    }
+    for (const p of topo.pods.filter((p) => p.node === n.name)) ip.push(...podPortLines(topo, p));
     const fdb: string[] = [];
     const others = topo.nodes.filter((o) => o.name !== n.name);
     if (cluster.backend === 'vxlan') {
@@ -137,29 +134,69 @@ export function planLab(topo: Topology): LabPlan {
   }
 
   // --- configure: pods (routes as flannel's CNI config gives them) ---------------------------
-  for (const p of topo.pods) {
-    const node = nodeByName.get(p.node)!;
-    const subnetPrefix = parseCidr(node.podSubnet)!.prefix;
-    configure.push({
-        ns: podNs(p),
-        tool: 'ip',
-        lines: [
-          'link set lo up',
-          'link set eth0 addrgenmode none',
-          `link set eth0 mtu ${cluster.mtu} up`,
-          `addr add ${p.ip}/${subnetPrefix} dev eth0`,
-          `route add default via ${node.cni0} dev eth0`,
-          `route add ${cluster.podCIDR} via ${node.cni0} dev eth0`,
-        ],
-    });
-  }
+  for (const p of topo.pods) configure.push(podConfigure(topo, p));
 
   const phases: Phase[] = [
     { name: 'links', steps: labSteps },
     { name: 'configure', steps: configure },
   ];
   if (neighbours.length) phases.push({ name: 'neighbours', steps: neighbours });
+  phases.push(...planProxy(topo));
   return { lab, namespaces, phases };
+}
+
+// --- one pod's share of the plan: `up` uses it for every pod, `apply` for pods added later ----
+
+/** The pod's veth pair, created in the lab namespace with each end placed in its namespace. */
+function podLink(lab: string, p: TopologyPod): string {
+  const veth = podVethName(lab, p.name);
+  const ns = nodeNamespace(lab, p.node);
+  const pns = podNamespace(lab, p.node, p.name);
+  return `link add ${veth} netns ${ns} address ${macFor(lab, ns, veth)} type veth peer name eth0 netns ${pns} address ${macFor(lab, pns, 'eth0')}`;
+}
+
+/** The node's end of the pod's veth as a cni0 port. */
+function podPortLines(topo: Topology, p: TopologyPod): string[] {
+  const veth = podVethName(topo.name, p.name);
+  // hairpin on, as flannel's CNI config asks of the bridge plugin (hairpinMode: true): with
+  // br_netfilter a pod's packet to its own service is DNATed back out of the port it came in.
+  return [`link set ${veth} addrgenmode none`, `link set ${veth} mtu ${topo.cluster.mtu} master cni0 up`, `link set ${veth} type bridge_slave hairpin on`];
+}
+
+function podConfigure(topo: Topology, p: TopologyPod): Step {
+  const node = topo.nodes.find((n) => n.name === p.node)!;
+  return {
+    ns: podNamespace(topo.name, p.node, p.name),
+    tool: 'ip',
+    lines: [
+      'link set lo up',
+      'link set eth0 addrgenmode none',
+      `link set eth0 mtu ${topo.cluster.mtu} up`,
+      `addr add ${p.ip}/${parseCidr(node.podSubnet)!.prefix} dev eth0`,
+      `route add default via ${node.cni0} dev eth0`,
+      `route add ${topo.cluster.podCIDR} via ${node.cni0} dev eth0`,
+    ],
+  };
+}
+
+/** Pods added to a running lab: their namespaces, then the same steps `up` would have run for them. */
+export function planPods(topo: Topology, pods: readonly TopologyPod[]): { namespaces: string[]; phases: Phase[] } {
+  const lab = topo.name;
+  const nodeSide = new Map<string, string[]>();
+  for (const p of pods) nodeSide.set(p.node, [...(nodeSide.get(p.node) ?? []), ...podPortLines(topo, p)]);
+  return {
+    namespaces: pods.map((p) => podNamespace(lab, p.node, p.name)),
+    phases: [
+      { name: 'links', steps: pods.length ? [{ ns: labNamespace(lab), tool: 'ip', lines: pods.map((p) => podLink(lab, p)) }] : [] },
+      {
+        name: 'configure',
+        steps: [
+          ...[...nodeSide].map(([node, lines]): Step => ({ ns: nodeNamespace(lab, node), tool: 'ip', lines })),
+          ...pods.map((p) => podConfigure(topo, p)),
+        ],
+      },
+    ],
+  };
 }
 
 /** flannel.<vni>'s MAC on a node: every peer's neigh and fdb entries need it. */
@@ -171,7 +208,7 @@ export function vtepMac(lab: string, node: string, vni: number): string {
 export function renderPlan(plan: LabPlan): string {
   const out: string[] = [`# lab ${plan.lab}`, '## namespaces (ip -batch)', ...plan.namespaces.map((ns) => `netns add ${ns}`)];
   const step = (s: Step) => {
-    const head = s.tool === 'sysctl' ? `sysctl -w (in ${s.ns})` : `${s.tool} -n ${s.ns} -batch`;
+    const head = `${s.tool === 'sysctl' ? 'sysctl -w' : toolCommand(s).join(' ')} (in ${s.ns})`;
     out.push(`## ${head}`, ...s.lines);
   };
   for (const phase of plan.phases) {
@@ -179,4 +216,23 @@ export function renderPlan(plan: LabPlan): string {
     phase.steps.forEach(step);
   }
   return out.join('\n') + '\n';
+}
+
+/** The command a step runs, reading its batch from `file`, or from stdin when no file is given. */
+export function toolCommand(s: Pick<Step, 'tool' | 'append'>, file?: string): string[] {
+  switch (s.tool) {
+    case 'ip':
+    case 'bridge':
+      return [s.tool, '-batch', file ?? '-'];
+    case 'iptables-restore':
+      return ['iptables-restore', ...(s.append ? ['--noflush'] : []), ...(file ? [file] : [])];
+    case 'nft':
+      return ['nft', '-f', file ?? '-'];
+    case 'ipset':
+      return ['ipset', 'restore', ...(file ? ['-file', file] : [])];
+    case 'ipvsadm':
+      return ['ipvsadm', '-R']; // stdin only
+    case 'sysctl':
+      return ['sysctl', '-q', '-w'];
+  }
 }

@@ -1,6 +1,8 @@
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { LabError } from '../errors';
+import { probeIpvs } from '../proxy/kernel-features';
+import type { Topology } from '../topology/types';
 
 // What the netns runtime needs from the machine, checked before anything is created.
 
@@ -23,6 +25,36 @@ export function which(cmd: string): string | undefined {
     }
   }
   return undefined;
+}
+
+/** The tools a topology needs beyond the runtime's own: its proxy mode, rule files, pod servers. */
+export function toolsFor(topo: Topology): Record<string, string> {
+  const tools: Record<string, string> = { ...NETNS_TOOLS };
+  const need = (tool: string) => (tools[tool] = RULE_TOOLS[tool]!);
+  if (topo.proxy.mode === 'iptables') need('iptables-restore');
+  if (topo.proxy.mode === 'nftables') need('nft');
+  if (topo.proxy.mode === 'ipvs') ['iptables-restore', 'ipset', 'ipvsadm'].forEach(need);
+  for (const r of topo.proxy.rules) need(r.tool);
+  if (topo.pods.length) need('socat');
+  return tools;
+}
+
+const RULE_TOOLS: Record<string, string> = {
+  'iptables-restore': 'iptables',
+  nft: 'nftables',
+  ipset: 'ipset',
+  ipvsadm: 'ipvsadm',
+  socat: 'socat',
+};
+
+/** Everything `up` needs from this machine for this topology, checked before anything is created. */
+export async function checkTopologyEnvironment(topo: Topology): Promise<void> {
+  checkEnvironment(toolsFor(topo));
+  if (topo.proxy.mode === 'ipvs') {
+    const ipvs = await probeIpvs();
+    if (!ipvs.ok)
+      throw new LabError(`proxy.mode ipvs (${topo.source}) needs IPVS in the kernel, and this kernel has none: ${ipvs.missing} is not set.\n${ipvs.detail}\n${ipvs.hint}`, 2);
+  }
 }
 
 export function checkEnvironment(tools: Record<string, string> = NETNS_TOOLS): void {

@@ -6,7 +6,8 @@ import type { Runtime } from '../runtime/runtime';
 import { isAlive, readRecord, removeRecord, writeRecord } from '../state/store';
 import { inspectLabs, type LabView } from '../status/inspect';
 import type { Topology } from '../topology/types';
-import { checkEnvironment } from './environment';
+import { listenerDaemon, planListeners } from '../pods/servers';
+import { checkTopologyEnvironment } from './environment';
 import { down } from './down';
 
 export interface Stage {
@@ -39,7 +40,7 @@ export interface UpResult {
  * interrupted run are removed first. If any stage fails, everything created is removed again.
  */
 export async function up(topo: Topology, rt: Runtime, opts: UpOptions = {}): Promise<UpResult> {
-  checkEnvironment();
+  await checkTopologyEnvironment(topo);
   const lab = topo.name;
   const rec = readRecord(lab);
   const present = (await rt.listNamespaces()).filter((ns) => ns === labNamespace(lab) || ns.startsWith(`${labNamespace(lab)}.`));
@@ -114,6 +115,15 @@ function stagesFor(
       }),
     ),
     {
+      title: 'servers',
+      run: async () => {
+        const listeners = planListeners(topo);
+        await rt.startDaemons(listeners.map(listenerDaemon));
+        await guard('servers');
+        return `${listeners.length} listener(s) in ${new Set(listeners.map((l) => l.pod)).size} pod(s) answering with their name`;
+      },
+    },
+    {
       title: 'verify',
       run: async () => {
         const [view] = await inspectLabs(rt, topo.name);
@@ -129,6 +139,14 @@ function stagesFor(
 function phaseDetail(phase: Phase['name'], batches: number, topo: Topology): string {
   const c = topo.cluster;
   switch (phase) {
+    case 'ipsets':
+      return `kube-ipvs0 and ipsets on ${topo.nodes.length} node(s)`;
+    case 'proxy': {
+      const ports = topo.services.reduce((n, s) => n + s.ports.length, 0);
+      return `kube-proxy ${topo.proxy.mode} mode: ${ports} service port(s), ${batches} batch(es) on ${topo.nodes.length} node(s)`;
+    }
+    case 'rules':
+      return `user rule file(s): ${batches} batch(es)`;
     case 'links':
       return `${c.underlay.length} underlay segment(s), ${topo.nodes.length + topo.pods.length} veth pairs`;
     case 'configure':

@@ -1,9 +1,12 @@
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, readdir, readlink, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CommandError } from '../errors';
 import { PREFIX } from '../network/names';
-import type { Step } from '../network/plan';
+import { type Step, toolCommand } from '../network/plan';
+import type { Daemon } from '../pods/servers';
 import { type Executor, type ExecResult, LocalExecutor, type RunOptions } from './executor';
 import type { Runtime } from './runtime';
 
@@ -57,6 +60,32 @@ export class NetnsRuntime implements Runtime {
    * never a shell.
    */
   async applySteps(steps: readonly Step[]): Promise<void> {
+    const batched = steps.filter((s) => s.tool === 'ip' || s.tool === 'bridge' || s.tool === 'sysctl');
+    const rules = steps.filter((s) => !batched.includes(s));
+    await Promise.all([this.applyBatches(batched), this.applyRules(rules)]);
+  }
+
+  /**
+   * Rule batches (iptables-restore, nft, ipset, ipvsadm) are one per node and their errors name
+   * only a line ("line 12 failed"), so each gets its own process: the error can then name the
+   * node and quote the line.
+   */
+  private async applyRules(steps: readonly Step[]): Promise<void> {
+    const queue = [...steps];
+    const errors: string[] = [];
+    const worker = async () => {
+      for (let step = queue.shift(); step; step = queue.shift()) {
+        const text = step.lines.join('\n') + '\n';
+        const argv = ['nsenter', `--net=${NETNS_DIR}/${step.ns}`, ...toolCommand(step)];
+        const r = await this.exec.run(argv, { input: text, check: false, timeoutMs: 120_000 });
+        if (r.code !== 0) errors.push(`${toolCommand(step).join(' ')} in ${step.ns} failed: ${explainRuleError(r.stderr.trim(), step)}`);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(FAN_OUT, queue.length) }, worker));
+    if (errors.length) throw new CommandError(['nsenter', '...'], 1, errors.join('\n'), 'installing rules');
+  }
+
+  private async applyBatches(steps: readonly Step[]): Promise<void> {
     if (!steps.length) return;
     const dir = await mkdtemp(join(tmpdir(), 'kdl-batch-'));
     try {
@@ -100,6 +129,43 @@ export class NetnsRuntime implements Runtime {
       }),
     );
     return out;
+  }
+
+  /**
+   * Starts each daemon detached inside its namespace (nsenter execs it, so the pid is the
+   * daemon's) and waits until its port is bound, read from /proc/<pid>/net/{tcp,udp}: that
+   * file shows the sockets of the process's own network namespace, so no process is spawned
+   * to ask. `down` stops them with the namespaces.
+   */
+  async startDaemons(daemons: readonly Daemon[], timeoutMs = 10_000): Promise<void> {
+    const pending = daemons.map((d) => {
+      const child = spawn('nsenter', [`--net=${NETNS_DIR}/${d.ns}`, ...d.argv], {
+        detached: true,
+        stdio: 'ignore',
+        env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', ...d.env },
+      });
+      const state = { d, child, exited: undefined as string | undefined };
+      child.on('error', (e) => (state.exited = e.message));
+      child.on('exit', (code, sig) => (state.exited = `exited (${sig ?? `code ${code}`})`));
+      child.unref();
+      return state;
+    });
+    const deadline = Date.now() + timeoutMs;
+    let waiting = pending;
+    while (waiting.length) {
+      const failed = waiting.filter((w) => w.exited);
+      if (failed.length)
+        throw new Error(`could not start: ${failed.map((w) => `${w.d.argv.join(' ')} in ${w.d.ns}: ${w.exited}`).join('; ')}`);
+      waiting = waiting.filter((w) => !w.child.pid || !isBound(w.child.pid, w.d.ready.port, w.d.ready.protocol));
+      if (!waiting.length) break;
+      if (Date.now() > deadline)
+        throw new Error(`not listening after ${timeoutMs} ms: ${waiting.map((w) => `${w.d.ready.protocol}/${w.d.ready.port} in ${w.d.ns}`).join(', ')}`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+
+  stopProcesses(names: readonly string[]): Promise<void> {
+    return killProcessesIn(names);
   }
 
   run(ns: string, argv: readonly string[], opts?: RunOptions): Promise<ExecResult> {
@@ -159,5 +225,29 @@ function explainBatchError(stderr: string, files: Map<string, Step>): string {
     const step = files.get(file);
     const text = step?.lines[Number(line) - 1];
     return step && text !== undefined ? `${step.tool} batch in ${step.ns}, line ${line}: ${text}` : all;
+  });
+}
+
+/** Quotes the batch line a rule tool complained about (iptables-restore, nft, ipset name only its number). */
+function explainRuleError(stderr: string, step: Step): string {
+  const m = /line:? (\d+)|^[^:\s]*:(\d+):\d+/m.exec(stderr);
+  const n = Number(m?.[1] ?? m?.[2]);
+  const text = n ? step.lines[n - 1] : undefined;
+  return text !== undefined ? `${stderr}\n  line ${n}: ${text}` : stderr;
+}
+
+/** Is `port` bound (TCP: listening, UDP: bound) in the network namespace of process `pid`? */
+function isBound(pid: number, port: number, protocol: 'TCP' | 'UDP'): boolean {
+  let table = '';
+  try {
+    table = readFileSync(`/proc/${pid}/net/${protocol === 'TCP' ? 'tcp' : 'udp'}`, 'utf8');
+  } catch {
+    return false;
+  }
+  const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
+  const state = protocol === 'TCP' ? '0A' : '07'; // TCP_LISTEN, TCP_CLOSE (a bound UDP socket)
+  return table.split('\n').some((line) => {
+    const f = line.trim().split(/\s+/);
+    return f[1]?.endsWith(`:${hexPort}`) === true && f[3] === state;
   });
 }

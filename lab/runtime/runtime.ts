@@ -1,4 +1,5 @@
 import type { Step } from '../network/plan';
+import type { Daemon } from '../pods/servers';
 import type { RuntimeKind } from '../topology/types';
 import type { ExecResult, RunOptions } from './executor';
 
@@ -17,6 +18,10 @@ export interface Runtime {
   applySteps(steps: readonly Step[]): Promise<void>;
   /** `ip -j -d addr show` of each namespace; a namespace that vanished meanwhile is left out */
   readAddresses(names: readonly string[]): Promise<Map<string, string>>;
+  /** starts long-running processes inside namespaces and waits until each listens */
+  startDaemons(daemons: readonly Daemon[]): Promise<void>;
+  /** stops every process inside these namespaces (SIGTERM, then SIGKILL) */
+  stopProcesses(names: readonly string[]): Promise<void>;
   run(ns: string, argv: readonly string[], opts?: RunOptions): Promise<ExecResult>;
   /** argv that runs a command interactively inside ns (stdio inherited by the caller) */
   interactiveArgv(ns: string, argv: readonly string[]): string[];

@@ -1,6 +1,7 @@
 import Table from 'cli-table3';
 import pc from 'picocolors';
 import type { InterfaceView, LabView } from './inspect';
+import type { ProxyModel } from '../proxy/model';
 
 // The human view of a lab: one row per interface that matters (eth0, cni0, flannel.N),
 // addresses and MACs as the kernel reports them.
@@ -25,4 +26,19 @@ export function renderLab(view: LabView): string {
 
 function stateColor(s: LabView['state']): string {
   return s === 'up' ? pc.green(s) : s === 'creating' ? pc.yellow(s) : pc.red(s);
+}
+
+/** The services kube-proxy's rules implement, one line per service port with its endpoints. */
+export function renderServices(model: ProxyModel): string {
+  if (!model.services.length) return '';
+  const t = new Table({ head: ['service', 'type', 'cluster IP', 'node port', 'endpoints'], style: { head: [], border: [] } });
+  for (const sp of model.services)
+    t.push([
+      sp.id,
+      sp.type,
+      `${sp.clusterIP}:${sp.port}/${sp.protocol}`,
+      sp.nodePort !== undefined ? String(sp.nodePort) : '',
+      sp.endpoints.length ? sp.endpoints.map((e) => `${e.pod} ${e.ip}:${e.port}`).join('\n') : pc.yellow('none (rejected)'),
+    ]);
+  return `kube-proxy ${model.mode} mode, masquerade mark 0x${model.mark.toString(16)}\n${t.toString()}`;
 }

@@ -1,22 +1,34 @@
 import { InputError, type InputIssue } from '../errors';
 import { type Cidr, contains, containsCidr, formatCidr, formatIp, isBroadcast, nth, overlaps, parseCidr, parseIp, size, subnet } from './ipv4';
-import { labName, topologySchema, type TopologyInput } from './schema';
-import { existsSync } from 'node:fs';
+import { labName, proxySchema, topologySchema, type TopologyInput } from './schema';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve as resolvePath } from 'node:path';
 import type { Backend, PodPort, RuleFileSpec, ServicePortSpec, Topology, TopologyNode, TopologyPod } from './types';
 import { formatPath as pathText, YamlSource } from './yaml-source';
 
 /** Loads, validates and resolves a topology file: every address decided, every rule checked. */
-export function loadTopology(file: string, overrides: { name?: string } = {}): Topology {
+/** What the command line may change of a topology file without editing it. */
+export interface Overrides {
+  name?: string;
+  /** --proxy: kube-proxy's mode */
+  proxyMode?: string;
+}
+
+export function loadTopology(file: string, overrides: Overrides = {}): Topology {
   return resolveSource(YamlSource.fromFile(file), overrides);
 }
 
-export function loadTopologyText(text: string, file = '<inline>', overrides: { name?: string } = {}): Topology {
+export function loadTopologyText(text: string, file = '<inline>', overrides: Overrides = {}): Topology {
   return resolveSource(YamlSource.fromText(text, file), overrides);
 }
 
-function resolveSource(src: YamlSource, overrides: { name?: string }): Topology {
+function resolveSource(src: YamlSource, overrides: Overrides): Topology {
   const input = src.parse(topologySchema);
+  if (overrides.proxyMode !== undefined) {
+    const mode = proxySchema.shape.mode.safeParse(overrides.proxyMode);
+    if (!mode.success) throw InputError.of('--proxy', '', `'${overrides.proxyMode}': expected iptables, ipvs, nftables or none`);
+    input.proxy.mode = mode.data;
+  }
   if (overrides.name !== undefined) {
     // The override names namespaces just like `name:` in the file, so it obeys the same rule.
     const checked = labName.safeParse(overrides.name);
@@ -247,7 +259,14 @@ export function resolveTopology(input: TopologyInput, src: YamlSource): Topology
     const file = resolvePath(baseDir, r.file);
     if (!existsSync(file)) fail(['proxy', 'rules', i, 'file'], `no such file: ${file}`);
     if (r.nodes !== '*') r.nodes.forEach((n, j) => nodeIndex.has(n) || fail(['proxy', 'rules', i, 'nodes', j], `no node named '${n}'`));
-    return { nodes: r.nodes, tool: r.tool, file, mode: r.mode };
+    // Read now, so the plan stays pure and `apply` sees an edited file as a changed topology.
+    let text = '';
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (e) {
+      fail(['proxy', 'rules', i, 'file'], `cannot read ${file}: ${(e as Error).message}`);
+    }
+    return { nodes: r.nodes, tool: r.tool, file, mode: r.mode, text };
   });
 
   if (issues.length) throw new InputError(issues);

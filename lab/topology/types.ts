@@ -51,6 +51,7 @@ export interface RuleFileSpec {
   tool: 'iptables-restore' | 'nft' | 'ipset' | 'ipvsadm';
   file: string; // absolute
   mode: 'replace' | 'append';
+  text: string; // the file's content, read when the topology was loaded
 }
 
 export interface ProxySpec {

@@ -1,0 +1,110 @@
+import { isDeepStrictEqual } from 'node:util';
+import { LabError } from '../errors';
+import { labNamespace, podNamespace } from '../network/names';
+import { planPods } from '../network/plan';
+import { listenerDaemon, planListeners } from '../pods/servers';
+import { proxyModel } from '../proxy/model';
+import { planProxy } from '../proxy/plan';
+import type { Runtime } from '../runtime/runtime';
+import { readRecord, writeRecord } from '../state/store';
+import type { Topology, TopologyPod } from '../topology/types';
+import { checkTopologyEnvironment } from './environment';
+import { runQuietly, type Stage, type StageRunner } from './up';
+
+// Changes a running lab the way a cluster changes under kube-proxy: pods come and go, services
+// and rules change; kube-proxy re-syncs. Nodes and the cluster's network are fixed while up.
+//
+// Order, so traffic never goes to something that is not there: new pods and their listeners
+// first, then every node's rules re-synced (each batch replaces its tables in one
+// transaction), then the pods that left are removed.
+
+export interface ApplyResult {
+  added: string[];
+  removed: string[];
+  /** pods whose listeners were restarted because their ports changed */
+  restarted: string[];
+  /** node count whose rules were re-synced */
+  nodes: number;
+  /** service port id → endpoint count after the change */
+  endpoints: Record<string, number>;
+}
+
+export async function apply(topo: Topology, rt: Runtime, runStages: StageRunner = runQuietly): Promise<ApplyResult> {
+  const lab = topo.name;
+  const rec = readRecord(lab);
+  const present = (await rt.listNamespaces()).filter((ns) => ns === labNamespace(lab) || ns.startsWith(`${labNamespace(lab)}.`));
+  if (rec?.status !== 'up' || !present.length) throw new LabError(`lab '${lab}' is not up: bring it up with 'lab up' first`, 2);
+  const old = rec.topology;
+  const fixed = (t: Topology) => ({ name: t.name, runtime: t.runtime, cluster: t.cluster, nodes: t.nodes, mode: t.proxy.mode, bit: t.proxy.masqueradeBit });
+  if (!isDeepStrictEqual(fixed(old), fixed(topo))) {
+    const what = (['cluster', 'nodes', 'runtime'] as const).filter((k) => !isDeepStrictEqual(old[k], topo[k]));
+    if (old.proxy.mode !== topo.proxy.mode || old.proxy.masqueradeBit !== topo.proxy.masqueradeBit) what.push('proxy.mode/masqueradeBit' as never);
+    throw new LabError(
+      `${topo.source}: apply changes pods, services and rule files of a running lab; ${what.join(', ')} changed: use 'lab up --reconfigure' to rebuild`,
+      2,
+    );
+  }
+  await checkTopologyEnvironment(topo);
+
+  const key = (p: TopologyPod) => `${p.name}@${p.node}/${p.ip}`; // moved or readdressed = removed + added
+  const oldKeys = new Set(old.pods.map(key));
+  const newKeys = new Set(topo.pods.map(key));
+  const added = topo.pods.filter((p) => !oldKeys.has(key(p)));
+  const removed = old.pods.filter((p) => !newKeys.has(key(p)));
+
+  // listeners of pods that stay but listen differently now (ports edited, or became an endpoint)
+  const listenersOf = (t: Topology, pod: string) => planListeners(t).filter((l) => l.pod === pod).map((l) => `${l.protocol}/${l.port}`);
+  const restarted = topo.pods.filter((p) => oldKeys.has(key(p)) && !isDeepStrictEqual(listenersOf(old, p.name), listenersOf(topo, p.name)));
+
+  const podPlan = planPods(topo, added);
+  const newListeners = planListeners(topo).filter((l) => added.some((p) => p.name === l.pod) || restarted.some((p) => p.name === l.pod));
+  const stages: Stage[] = [];
+  // A pod that moved or changed address keeps its name, hence its namespace and veth names:
+  // the old one has to go before the new one can be made.
+  const replaced = removed.filter((p) => added.some((a) => a.name === p.name));
+  const gone = removed.filter((p) => !replaced.includes(p));
+  if (added.length)
+    stages.push({
+      title: 'pods added',
+      run: async () => {
+        await rt.deleteNamespaces(replaced.map((p) => podNamespace(lab, p.node, p.name)));
+        await rt.createNamespaces(podPlan.namespaces);
+        for (const phase of podPlan.phases) await rt.applySteps(phase.steps);
+        return added.map((p) => p.name).join(', ');
+      },
+    });
+  if (newListeners.length)
+    stages.push({
+      title: 'servers',
+      run: async () => {
+        await rt.stopProcesses(restarted.map((p) => podNamespace(lab, p.node, p.name)));
+        await rt.startDaemons(newListeners.map(listenerDaemon));
+        return `${newListeners.length} listener(s) started`;
+      },
+    });
+  const proxyPhases = planProxy(topo, { resync: true });
+  stages.push({
+    title: 'rules re-synced',
+    run: async () => {
+      for (const phase of proxyPhases) await rt.applySteps(phase.steps);
+      return `${topo.proxy.mode} mode on ${topo.nodes.length} node(s)`;
+    },
+  });
+  if (gone.length)
+    stages.push({
+      title: 'pods removed',
+      run: async () => {
+        await rt.deleteNamespaces(gone.map((p) => podNamespace(lab, p.node, p.name)));
+        return gone.map((p) => p.name).join(', ');
+      },
+    });
+  await runStages(stages);
+  writeRecord({ ...rec, topology: topo });
+  return {
+    added: added.map((p) => p.name),
+    removed: removed.map((p) => p.name),
+    restarted: restarted.map((p) => p.name),
+    nodes: topo.nodes.length,
+    endpoints: Object.fromEntries(proxyModel(topo).services.map((s) => [s.id, s.endpoints.length])),
+  };
+}

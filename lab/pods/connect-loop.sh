@@ -1,0 +1,15 @@
+#!/bin/bash
+# count connects (or datagrams) to host:port from inside a namespace, one line per attempt:
+#   <socat exit code> TAB <the reply, newlines folded>
+# Arguments are checked by the caller (an IPv4 address, a port number, counts).
+# usage: connect-loop.sh tcp|udp HOST PORT COUNT TIMEOUT_S
+proto=$1 host=$2 port=$3 count=$4 t=$5
+for ((i = 0; i < count; i++)); do
+  if [ "$proto" = udp ]; then
+    out=$(echo probe | socat -T "$t" - "UDP:$host:$port" 2>&1)
+  else
+    out=$(socat -T "$t" - "TCP:$host:$port,connect-timeout=$t" </dev/null 2>&1)
+  fi
+  code=$?
+  printf '%s\t%s\n' "$code" "${out//$'\n'/ }"
+done

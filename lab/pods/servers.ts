@@ -1,0 +1,55 @@
+import { join } from 'node:path';
+import { podNamespace } from '../network/names';
+import { proxyModel } from '../proxy/model';
+import type { Topology } from '../topology/types';
+
+// Every pod that declares a port, or is a service endpoint, gets a listener that answers with
+// its own name and the peer it saw (reply.sh under socat), so a client can tell which endpoint
+// served it and whether its source address was rewritten on the way.
+
+export const REPLY_SCRIPT = join(__dirname, 'reply.sh');
+export const CONNECT_LOOP_SCRIPT = join(__dirname, 'connect-loop.sh');
+
+export interface Listener {
+  pod: string;
+  node: string;
+  ns: string;
+  port: number;
+  protocol: 'TCP' | 'UDP';
+}
+
+/** What a long-running process in a namespace is: argv, environment, and when it is ready. */
+export interface Daemon {
+  ns: string;
+  argv: string[];
+  env: Record<string, string>;
+  /** ready once this port is bound in the namespace */
+  ready: { port: number; protocol: 'TCP' | 'UDP' };
+}
+
+export function planListeners(topo: Topology): Listener[] {
+  const want = new Map<string, Listener>();
+  const add = (pod: string, port: number, protocol: 'TCP' | 'UDP') => {
+    const p = topo.pods.find((x) => x.name === pod)!;
+    want.set(`${pod}/${protocol}/${port}`, { pod, node: p.node, ns: podNamespace(topo.name, p.node, pod), port, protocol });
+  };
+  for (const p of topo.pods) for (const port of p.ports) add(p.name, port.port, port.protocol);
+  for (const sp of proxyModel(topo).services) for (const ep of sp.endpoints) add(ep.pod, ep.port, sp.protocol);
+  return [...want.values()].sort((a, b) => a.ns.localeCompare(b.ns) || a.port - b.port || a.protocol.localeCompare(b.protocol));
+}
+
+/** socat parses its address arguments: a path with separators in it would be misread. */
+function socatSafe(path: string): string {
+  if (!/^[\w./-]+$/.test(path)) throw new Error(`the pod server script's path cannot be given to socat (it has spaces or ,:!): ${path}`);
+  return path;
+}
+
+export function listenerDaemon(l: Listener): Daemon {
+  const address = l.protocol === 'TCP' ? `TCP-LISTEN:${l.port},reuseaddr,fork` : `UDP-RECVFROM:${l.port},fork,ip-pktinfo`;
+  return {
+    ns: l.ns,
+    argv: ['socat', address, `EXEC:${socatSafe(REPLY_SCRIPT)}`],
+    env: { KDL_POD: l.pod, KDL_NODE: l.node, KDL_PORT: String(l.port), KDL_PROTO: l.protocol.toLowerCase() },
+    ready: { port: l.port, protocol: l.protocol },
+  };
+}

@@ -1,0 +1,69 @@
+import { nodeNamespace } from '../network/names';
+import type { Phase, Step, Tool } from '../network/plan';
+import type { RuleFileSpec, Topology } from '../topology/types';
+import { iptablesRules } from './iptables';
+import { IPVS_DEVICE_CREATE, ipvsRules } from './ipvs';
+import { type ProxyModel, type ProxyNode, proxyModel } from './model';
+import { nftablesRules } from './nftables';
+
+// kube-proxy's rules as plan phases, per node. Pure, like the rest of the plan.
+//   ipsets  (ipvs mode) the kube-ipvs0 device and the ipsets: iptables rules match on the sets
+//   proxy   one iptables-restore / nft -f / ipvsadm -R per node; each replaces what it owns
+//           atomically (whole filter+nat tables, the `kube-proxy` nft table, the IPVS table)
+//   rules   the user's own files with mode 'append', one phase per file, in file order
+// A user file with mode 'replace' takes the place of the generated batch of the same tool.
+
+/** One node's generated batches, keyed by the tool that installs them. */
+export type NodeRules = Partial<Record<Tool, string[]>>;
+
+const lines = (text: string) => text.replace(/\n+$/, '').split('\n');
+
+/** The generated rules of one node (the same text on every node in most modes: cached per model). */
+export function generatedRules(model: ProxyModel, node: ProxyNode): NodeRules {
+  switch (model.mode) {
+    case 'none':
+      return {};
+    case 'iptables':
+      return { 'iptables-restore': lines(iptablesRules(model, node)) };
+    case 'nftables':
+      return { nft: lines(nftablesRules(model, node)) };
+    case 'ipvs': {
+      const r = ipvsRules(model, node);
+      return { ip: r.link, ipset: lines(r.ipset), 'iptables-restore': lines(r.iptables), ipvsadm: lines(r.ipvsadm) };
+    }
+  }
+}
+
+const appliesTo = (r: RuleFileSpec, node: string) => r.nodes === '*' || r.nodes.includes(node);
+const FIRST_PHASE: Partial<Record<Tool, 'ipsets'>> = { ip: 'ipsets', ipset: 'ipsets' };
+
+export interface ProxyPlanOptions {
+  /** re-sync of a running lab: devices the first install created exist already */
+  resync?: boolean;
+}
+
+export function planProxy(topo: Topology, opts: ProxyPlanOptions = {}): Phase[] {
+  const model = proxyModel(topo);
+  const ipsets: Step[] = [];
+  const proxy: Step[] = [];
+  for (const n of topo.nodes) {
+    const ns = nodeNamespace(topo.name, n.name);
+    const rules = generatedRules(model, { name: n.name, ip: n.ip });
+    // kube-ipvs0 cannot be created idempotently in a batch (`link replace` is refused): only once
+    if (rules.ip && !opts.resync) rules.ip = [...IPVS_DEVICE_CREATE, ...rules.ip];
+    for (const r of topo.proxy.rules) if (r.mode === 'replace' && appliesTo(r, n.name)) rules[r.tool] = lines(r.text);
+    for (const [tool, text] of Object.entries(rules) as [Tool, string[]][]) {
+      (FIRST_PHASE[tool] === 'ipsets' ? ipsets : proxy).push({ ns, tool, lines: text });
+    }
+  }
+  const phases: Phase[] = [];
+  if (ipsets.length) phases.push({ name: 'ipsets', steps: ipsets });
+  if (proxy.length) phases.push({ name: 'proxy', steps: proxy });
+  for (const r of topo.proxy.rules.filter((r) => r.mode === 'append')) {
+    const steps = topo.nodes
+      .filter((n) => appliesTo(r, n.name))
+      .map((n): Step => ({ ns: nodeNamespace(topo.name, n.name), tool: r.tool, lines: lines(r.text), append: true }));
+    if (steps.length) phases.push({ name: 'rules', steps });
+  }
+  return phases;
+}
