@@ -35,6 +35,8 @@ export interface Step {
   lines: string[];
   /** iptables-restore --noflush / ipvsadm without clearing: add to what is there */
   append?: boolean;
+  /** a user's file the lines came from (`proxy.rules[i]`): errors then point into it */
+  origin?: { file: string; path: string };
 }
 
 export type PhaseName = 'links' | 'configure' | 'neighbours' | 'ipsets' | 'proxy' | 'rules';

@@ -6,7 +6,10 @@
 proto=$1 host=$2 port=$3 count=$4 t=$5
 for ((i = 0; i < count; i++)); do
   if [ "$proto" = udp ]; then
-    out=$(echo probe | socat -T "$t" - "UDP:$host:$port" 2>&1)
+    # bash's own connected UDP socket: send one datagram, read the one reply with a single
+    # read(2) (dd count=1; bash's read would take one byte of it; socat would wait out its
+    # half-close timeout after every reply)
+    out=$({ exec 3<>"/dev/udp/$host/$port" && printf 'probe\n' >&3 && timeout "$t" dd bs=65536 count=1 status=none <&3; } 2>&1)
   else
     out=$(socat -T "$t" - "TCP:$host:$port,connect-timeout=$t" </dev/null 2>&1)
   fi

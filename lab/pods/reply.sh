@@ -6,6 +6,9 @@
 # A request line starting with GET/HEAD gets the same text as an HTTP/1.0 response (curl, wget).
 reply="pod=${KDL_POD} node=${KDL_NODE} peer=${SOCAT_PEERADDR}:${SOCAT_PEERPORT} local=${SOCAT_SOCKADDR:-$SOCAT_IP_DSTADDR}:${SOCAT_SOCKPORT:-$KDL_PORT} proto=${KDL_PROTO}"
 if [ "$KDL_PROTO" = udp ]; then
+  # take the datagram first (one read): exiting before socat has written it to us makes its
+  # write fail (EPIPE), and socat then drops the reply
+  dd bs=65536 count=1 status=none >/dev/null
   printf '%s\n' "$reply"
   exit 0
 fi

@@ -51,19 +51,27 @@ export function planProxy(topo: Topology, opts: ProxyPlanOptions = {}): Phase[] 
     const rules = generatedRules(model, { name: n.name, ip: n.ip });
     // kube-ipvs0 cannot be created idempotently in a batch (`link replace` is refused): only once
     if (rules.ip && !opts.resync) rules.ip = [...IPVS_DEVICE_CREATE, ...rules.ip];
-    for (const r of topo.proxy.rules) if (r.mode === 'replace' && appliesTo(r, n.name)) rules[r.tool] = lines(r.text);
+    const origins: Partial<Record<Tool, Step['origin']>> = {};
+    topo.proxy.rules.forEach((r, i) => {
+      if (r.mode !== 'replace' || !appliesTo(r, n.name)) return;
+      rules[r.tool] = lines(r.text);
+      origins[r.tool] = { file: r.file, path: `proxy.rules[${i}]` };
+    });
     for (const [tool, text] of Object.entries(rules) as [Tool, string[]][]) {
-      (FIRST_PHASE[tool] === 'ipsets' ? ipsets : proxy).push({ ns, tool, lines: text });
+      const origin = origins[tool];
+      (FIRST_PHASE[tool] === 'ipsets' ? ipsets : proxy).push({ ns, tool, lines: text, ...(origin ? { origin } : {}) });
     }
   }
   const phases: Phase[] = [];
   if (ipsets.length) phases.push({ name: 'ipsets', steps: ipsets });
   if (proxy.length) phases.push({ name: 'proxy', steps: proxy });
-  for (const r of topo.proxy.rules.filter((r) => r.mode === 'append')) {
+  topo.proxy.rules.forEach((r, i) => {
+    if (r.mode !== 'append') return;
+    const origin = { file: r.file, path: `proxy.rules[${i}]` };
     const steps = topo.nodes
       .filter((n) => appliesTo(r, n.name))
-      .map((n): Step => ({ ns: nodeNamespace(topo.name, n.name), tool: r.tool, lines: lines(r.text), append: true }));
+      .map((n): Step => ({ ns: nodeNamespace(topo.name, n.name), tool: r.tool, lines: lines(r.text), append: true, origin }));
     if (steps.length) phases.push({ name: 'rules', steps });
-  }
+  });
   return phases;
 }

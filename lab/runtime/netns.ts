@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { mkdtemp, readdir, readlink, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CommandError } from '../errors';
+import { CommandError, LabError } from '../errors';
 import { PREFIX } from '../network/names';
 import { type Step, toolCommand } from '../network/plan';
 import type { Daemon } from '../pods/servers';
@@ -78,10 +78,16 @@ export class NetnsRuntime implements Runtime {
         const text = step.lines.join('\n') + '\n';
         const argv = ['nsenter', `--net=${NETNS_DIR}/${step.ns}`, ...toolCommand(step)];
         const r = await this.exec.run(argv, { input: text, check: false, timeoutMs: 120_000 });
-        if (r.code !== 0) errors.push(`${toolCommand(step).join(' ')} in ${step.ns} failed: ${explainRuleError(r.stderr.trim(), step)}`);
+        if (r.code === 0) continue;
+        const what = `${toolCommand(step).join(' ')} in ${step.ns} failed: ${explainRuleError(r.stderr.trim(), step)}`;
+        // a user's own file is input: say which file, and fail as bad input does
+        if (step.origin) userErrors.push(`${step.origin.file}: ${step.origin.path}: ${what}`);
+        else errors.push(what);
       }
     };
+    const userErrors: string[] = [];
     await Promise.all(Array.from({ length: Math.min(FAN_OUT, queue.length) }, worker));
+    if (userErrors.length) throw new LabError(`a rule file of yours was refused:\n${[...new Set(userErrors)].join('\n')}`, 2);
     if (errors.length) throw new CommandError(['nsenter', '...'], 1, errors.join('\n'), 'installing rules');
   }
 
@@ -233,7 +239,8 @@ function explainRuleError(stderr: string, step: Step): string {
   const m = /line:? (\d+)|^[^:\s]*:(\d+):\d+/m.exec(stderr);
   const n = Number(m?.[1] ?? m?.[2]);
   const text = n ? step.lines[n - 1] : undefined;
-  return text !== undefined ? `${stderr}\n  line ${n}: ${text}` : stderr;
+  if (text === undefined) return stderr;
+  return `${stderr}\n  ${step.origin ? `${step.origin.file}:${n}` : `line ${n}`}: ${text}`;
 }
 
 /** Is `port` bound (TCP: listening, UDP: bound) in the network namespace of process `pid`? */

@@ -40,7 +40,14 @@ describe.each<[ProxyMode]>([['iptables'], ['nftables']])('services in %s mode', 
   const file = join(dir, 'lab.yaml');
   // plus a service whose selector matches no pod: kube-proxy rejects it at once
   const EMPTY = '10.43.0.40';
-  const yaml = `${withMode(DEFAULT_YAML, mode)}  - { name: empty, clusterIP: ${EMPTY}, selector: { app: none }, ports: [{ port: 80 }] }\n`;
+  // and a UDP service over the web pods (their listeners on 5353/udp follow from it)
+  const DNS = '10.43.0.53';
+  const yaml = [
+    withMode(DEFAULT_YAML, mode).trimEnd(),
+    `  - { name: empty, clusterIP: ${EMPTY}, selector: { app: none }, ports: [{ port: 80 }] }`,
+    `  - { name: dns, clusterIP: ${DNS}, selector: { app: web }, ports: [{ name: dns, port: 53, targetPort: 5353, protocol: UDP }] }`,
+    '',
+  ].join('\n');
   writeFileSync(file, yaml);
   const topo = loadTopology(file, { name: lab });
 
@@ -136,6 +143,14 @@ describe.each<[ProxyMode]>([['iptables'], ['nftables']])('services in %s mode', 
       } finally {
         await nsRun(ns('node1'), ['ip', 'link', 'set', port, 'type', 'bridge_slave', 'hairpin', 'on']);
       }
+    });
+
+    test('UDP: datagrams to a UDP cluster IP reach every endpoint on its target port', async () => {
+      const r = await connect(rt, CLIENT, DNS, 53, { count: 30, protocol: 'UDP' });
+      expect(r.failed).toBe(0);
+      expect(Object.keys(r.byPod).sort()).toEqual(['web-1', 'web-2', 'web-3']);
+      expect(new Set(r.attempts.map((a) => a.local))).toEqual(new Set(['10.42.0.66:5353', '10.42.1.9:5353', '10.42.2.9:5353']));
+      expect(new Set(r.attempts.map((a) => a.peer?.split(':')[0]))).toEqual(new Set(['10.42.0.65']));
     });
 
     test('a service without endpoints is refused at once (ICMP port unreachable), not left to time out', async () => {
