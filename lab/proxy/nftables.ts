@@ -1,5 +1,4 @@
-import { createHash } from 'node:crypto';
-import { base32, type Endpoint, markHex, type ProxyModel, type ProxyNode, type ServicePortModel } from './model';
+import { base32, type Endpoint, markHex, type ProxyModel, type ProxyNode, type ServicePortModel, sha256 } from './model';
 
 // kube-proxy's nftables mode (GA in Kubernetes 1.33), as text for `nft -f`: one table
 // `ip kube-proxy`, replaced atomically. Layout, names and comments follow kube-proxy's
@@ -35,7 +34,7 @@ const CHAIN_NAME_BASE_LENGTH_MAX = 256 - 16;
 
 /** kube-proxy's hashAndTruncate: first 8 characters of base32(sha256(name)), '-', name; cut to 240. */
 export function hashAndTruncate(name: string): string {
-  const hashed = `${base32(createHash('sha256').update(name).digest()).slice(0, 8)}-${name}`;
+  const hashed = `${base32(sha256(name).subarray(0, 5))}-${name}`; // 8 base32 characters = 5 bytes
   return hashed.length > CHAIN_NAME_BASE_LENGTH_MAX ? `${hashed.slice(0, CHAIN_NAME_BASE_LENGTH_MAX - 3)}...` : hashed;
 }
 
@@ -169,9 +168,11 @@ export function nftablesRules(model: ProxyModel, node: ProxyNode): string {
   const serviceIPs = set('map', SERVICE_IPS, 'ipv4_addr . inet_proto . inet_service : verdict', 'ClusterIP, ExternalIP and LoadBalancer IP traffic');
   const serviceNodePorts = set('map', SERVICE_NODEPORTS, 'inet_proto . inet_service : verdict', 'NodePort traffic');
 
+  const seenIPs = new Set<string>();
   for (const sp of model.services) {
     const p = proto(sp);
-    if (!clusterIPs.elements.includes(sp.clusterIP)) clusterIPs.elements.push(sp.clusterIP);
+    if (!seenIPs.has(sp.clusterIP)) clusterIPs.elements.push(sp.clusterIP);
+    seenIPs.add(sp.clusterIP);
     if (!sp.endpoints.length) {
       // No endpoint: no nat chains at all, only a reject in the filter chains (so that the
       // client hears "connection refused" at once instead of waiting for a timeout).
@@ -184,7 +185,8 @@ export function nftablesRules(model: ProxyModel, node: ProxyNode): string {
     serviceIPs.elements.push(`${sp.clusterIP} . ${p} . ${sp.port} : goto ${svc.name}`);
     // Off-cluster clients of a cluster IP are masqueraded: the reply must come back this way.
     svc.rules.push(`ip daddr ${sp.clusterIP} ${p} dport ${sp.port} ip saddr != ${model.clusterCIDR} jump ${MARK_MASQ}`);
-    svc.rules.push(`numgen random mod ${sp.endpoints.length} vmap { ${sp.endpoints.map((ep, i) => `${i} : goto ${nftEndpointChain(sp, ep)}`).join(', ')} }`);
+    const epChains = sp.endpoints.map((ep) => nftEndpointChain(sp, ep)); // hashed once, used twice
+    svc.rules.push(`numgen random mod ${sp.endpoints.length} vmap { ${epChains.map((c, i) => `${i} : goto ${c}`).join(', ')} }`);
     if (sp.nodePort !== undefined) {
       // externalTrafficPolicy: Cluster – the endpoint may be on another node, so masquerade.
       const ext = chain(nftExternalChain(sp));
@@ -192,8 +194,8 @@ export function nftablesRules(model: ProxyModel, node: ProxyNode): string {
       serviceNodePorts.elements.push(`${p} . ${sp.nodePort} : goto ${ext.name}`);
       ext.rules.push(`jump ${MARK_MASQ}`, `goto ${svc.name}`);
     }
-    for (const ep of sp.endpoints) {
-      const epc = chain(nftEndpointChain(sp, ep));
+    for (const [i, ep] of sp.endpoints.entries()) {
+      const epc = chain(epChains[i]!);
       epc.note = `${sp.id} endpoint ${ep.ip}:${ep.port} (pod ${ep.pod} on ${ep.node})`;
       // hairpin: an endpoint reaching itself through the service must be masqueraded
       epc.rules.push(`ip saddr ${ep.ip} jump ${MARK_MASQ}`, `meta l4proto ${p} dnat to ${ep.ip}:${ep.port}`);

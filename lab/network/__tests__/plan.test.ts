@@ -1,5 +1,6 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { expectGoldenFile } from '../../testing/golden';
 import { loadTopology, loadTopologyText } from '../../topology/resolve';
 import type { Topology } from '../../topology/types';
 import { labNamespace, nodeNamespace, parseNamespace, podNamespace, podVethName, underlayPortName } from '../names';
@@ -8,19 +9,8 @@ import { type LabPlan, planLab, renderPlan, type Step, vtepMac } from '../plan';
 const REPO = join(__dirname, '../../..');
 const TOPOLOGIES = join(REPO, 'scenarios/topologies');
 const GOLDEN = join(__dirname, 'golden');
-const UPDATE = process.env.UPDATE_GOLDEN === '1';
 
-/** Compares with golden/<name>; `UPDATE_GOLDEN=1 npx jest` rewrites the file instead. */
-function expectGolden(name: string, actual: string) {
-  const file = join(GOLDEN, name);
-  if (UPDATE) {
-    mkdirSync(GOLDEN, { recursive: true });
-    writeFileSync(file, actual);
-    return;
-  }
-  if (!existsSync(file)) throw new Error(`missing golden file ${file}: run UPDATE_GOLDEN=1 npx jest ${__filename}`);
-  expect(actual).toBe(readFileSync(file, 'utf8'));
-}
+const expectGolden = (name: string, actual: string) => expectGoldenFile(join(GOLDEN, name), actual);
 
 const topology = (file: string, name?: string) => loadTopology(join(TOPOLOGIES, file), name === undefined ? {} : { name });
 const cases: [string, string][] = [

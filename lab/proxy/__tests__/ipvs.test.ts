@@ -1,5 +1,5 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { expectGoldenFile } from '../../testing/golden';
 import { loadTopology } from '../../topology/resolve';
 import type { Topology } from '../../topology/types';
 import { danglingJumps, parseTables } from '../iptables';
@@ -8,19 +8,8 @@ import { type ProxyModel, type ProxyNode, proxyModel } from '../model';
 
 const REPO = join(__dirname, '../../..');
 const GOLDEN = join(__dirname, 'golden');
-const UPDATE = process.env.UPDATE_GOLDEN === '1';
 
-/** Compares with golden/<name>; `UPDATE_GOLDEN=1 npx jest` rewrites the file instead. */
-function expectGolden(name: string, actual: string) {
-  const file = join(GOLDEN, name);
-  if (UPDATE) {
-    mkdirSync(GOLDEN, { recursive: true });
-    writeFileSync(file, actual);
-    return;
-  }
-  if (!existsSync(file)) throw new Error(`missing golden file ${file}: run UPDATE_GOLDEN=1 npx jest ${__filename}`);
-  expect(actual).toBe(readFileSync(file, 'utf8'));
-}
+const expectGolden = (name: string, actual: string) => expectGoldenFile(join(GOLDEN, name), actual);
 
 const TOPOLOGIES: Record<string, string> = {
   default: join(REPO, 'scenarios/topologies/default.yaml'),

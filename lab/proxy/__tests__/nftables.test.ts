@@ -1,5 +1,6 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { expectGoldenFile } from '../../testing/golden';
 import { loadTopology, loadTopologyText } from '../../topology/resolve';
 import type { Topology } from '../../topology/types';
 import { markHex, type ProxyModel, proxyModel, type ServicePortModel } from '../model';
@@ -19,19 +20,8 @@ import {
 const REPO = join(__dirname, '../../..');
 const GOLDEN = join(__dirname, 'golden');
 const FIXTURE = join(__dirname, 'fixtures', 'services.yaml');
-const UPDATE = process.env.UPDATE_GOLDEN === '1';
 
-/** Compares with golden/<name>; `UPDATE_GOLDEN=1 npx jest lab/proxy` rewrites the file instead. */
-function expectGolden(name: string, actual: string) {
-  const file = join(GOLDEN, name);
-  if (UPDATE) {
-    mkdirSync(GOLDEN, { recursive: true });
-    writeFileSync(file, actual);
-    return;
-  }
-  if (!existsSync(file)) throw new Error(`missing golden file ${file}: run UPDATE_GOLDEN=1 npx jest ${__filename}`);
-  expect(actual).toBe(readFileSync(file, 'utf8'));
-}
+const expectGolden = (name: string, actual: string) => expectGoldenFile(join(GOLDEN, name), actual);
 
 const topologies: [string, () => Topology][] = [
   ['default', () => loadTopology(join(REPO, 'scenarios/topologies/default.yaml'))],
