@@ -14,7 +14,7 @@ import Table from 'cli-table3';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { planLab } from '../lab/network/plan';
+import { planLab, toolCommand } from '../lab/network/plan';
 import { down } from '../lab/ops/down';
 import { up } from '../lab/ops/up';
 import { LocalExecutor } from '../lab/runtime/executor';
@@ -109,7 +109,7 @@ async function sameWorkFloor(nodes: number): Promise<number> {
       else {
         const f = join(dir, `${phase.name}.${i}`);
         await writeFile(f, st.lines.join('\n') + '\n');
-        lines.push(`${enter} ${st.tool} -batch ${f}`);
+        lines.push(`${enter} ${toolCommand(st, f).join(' ')}`);
       }
     }
     phases.push(lines.join('\n') + '\n');
