@@ -75,7 +75,7 @@ export function servicesTopology(services: number, endpoints: number, mode: Prox
 function generate(topo: Topology): string {
   const model = proxyModel(topo);
   const node = { name: 'n1', ip: topo.nodes[0]!.ip };
-  return topo.proxy.mode === 'nftables' ? nftablesRules(model, node) : iptablesRules(model, node);
+  return topo.proxy.mode === 'nftables' ? nftablesRules(model, node) : iptablesRules(model);
 }
 
 export async function benchRules(sizes: number[], endpoints: number, modes: ProxyMode[], runs: number, log: (s: string) => void): Promise<RulesRow[]> {

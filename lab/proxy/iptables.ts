@@ -1,4 +1,4 @@
-import { extChain, markHex, type ProxyModel, type ProxyNode, sepChain, type ServicePortModel, svcChain } from './model';
+import { extChain, markHex, type ProxyModel, sepChain, type ServicePortModel, svcChain } from './model';
 
 // kube-proxy's iptables mode, as iptables-restore text (one file per node, whole filter and
 // nat tables: restoring it replaces the previous rules atomically, table by table).
@@ -63,7 +63,8 @@ export function addMasqueradeChains(nat: RestoreTable, filter: RestoreTable, mar
 /** 1/(n-i) with 10 decimals, as kube-proxy writes it; the last endpoint gets no probability. */
 export const probability = (n: number, i: number) => (1 / (n - i)).toFixed(10);
 
-export function iptablesRules(model: ProxyModel, _node: ProxyNode): string {
+/** The same text for every node: nothing here depends on the node (node ports match ADDRTYPE LOCAL). */
+export function iptablesRules(model: ProxyModel): string {
   const filter = new RestoreTable('filter', FILTER_BUILTINS);
   const nat = new RestoreTable('nat', NAT_BUILTINS);
   filter

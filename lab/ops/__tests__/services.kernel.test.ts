@@ -65,7 +65,7 @@ describe.each<[ProxyMode]>([['iptables'], ['nftables']])('services in %s mode', 
       for (const node of topo.nodes) {
         if (mode === 'iptables') {
           const saved = await nsRun(ns(node.name), ['iptables-save']);
-          expect(chainsOf(saved)).toEqual(chainsOf(iptablesRules(model, node)));
+          expect(chainsOf(saved)).toEqual(chainsOf(iptablesRules(model)));
         } else {
           const held = nftSummary(JSON.parse(await nsRun(ns(node.name), ['nft', '-j', 'list', 'table', 'ip', 'kube-proxy'])));
           expect(held).toEqual(await nftSummaryOfText(nftablesRules(model, node)));
@@ -185,7 +185,7 @@ describe.each<[ProxyMode]>([['iptables'], ['nftables']])('services in %s mode', 
       expect(Object.keys(after.byPod).sort()).toEqual(['web-1', 'web-2']);
       const model = proxyModel(loadTopology(smaller, { name: lab }));
       for (const node of topo.nodes) {
-        if (mode === 'iptables') expect(chainsOf(await nsRun(ns(node.name), ['iptables-save']))).toEqual(chainsOf(iptablesRules(model, node)));
+        if (mode === 'iptables') expect(chainsOf(await nsRun(ns(node.name), ['iptables-save']))).toEqual(chainsOf(iptablesRules(model)));
         else
           expect(nftSummary(JSON.parse(await nsRun(ns(node.name), ['nft', '-j', 'list', 'table', 'ip', 'kube-proxy'])))).toEqual(
             await nftSummaryOfText(nftablesRules(model, node)),

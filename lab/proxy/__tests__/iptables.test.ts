@@ -9,7 +9,7 @@ const GOLDEN = join(__dirname, 'golden');
 const FIXTURE = join(__dirname, 'fixtures', 'iptables-services.yaml');
 const rulesOf = (file: string) => {
   const model = proxyModel(loadTopology(file));
-  return { model, text: iptablesRules(model, { name: 'n', ip: '192.0.2.1' }) };
+  return { model, text: iptablesRules(model) };
 };
 const def = rulesOf(topologyFile('default.yaml'));
 const fix = rulesOf(FIXTURE);
