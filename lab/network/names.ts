@@ -10,6 +10,8 @@ import { createHash } from 'node:crypto';
 export const PREFIX = 'kdl';
 
 export const labNamespace = (lab: string) => `${PREFIX}.${lab}`;
+/** Is `ns` the lab's own namespace or one of its nodes' or pods'? */
+export const inLab = (ns: string, lab: string) => ns === labNamespace(lab) || ns.startsWith(`${labNamespace(lab)}.`);
 export const nodeNamespace = (lab: string, node: string) => `${PREFIX}.${lab}.${node}`;
 export const podNamespace = (lab: string, node: string, pod: string) => `${PREFIX}.${lab}.${node}.${pod}`;
 

@@ -1,8 +1,8 @@
 import { isDeepStrictEqual } from 'node:util';
 import { LabError } from '../errors';
-import { labNamespace, podNamespace } from '../network/names';
+import { inLab, podNamespace } from '../network/names';
 import { planPods } from '../network/plan';
-import { listenerDaemon, planListeners } from '../pods/servers';
+import { type Listener, listenerDaemon, planListeners } from '../pods/servers';
 import { proxyModel } from '../proxy/model';
 import { planProxy } from '../proxy/plan';
 import type { Runtime } from '../runtime/runtime';
@@ -29,21 +29,27 @@ export interface ApplyResult {
   endpoints: Record<string, number>;
 }
 
+/** What `apply` cannot change: it would mean rebuilding the network under running pods. */
+const FIXED_WHILE_UP: [string, (t: Topology) => unknown][] = [
+  ['runtime', (t) => t.runtime],
+  ['cluster', (t) => t.cluster],
+  ['nodes', (t) => t.nodes],
+  ['proxy.mode', (t) => t.proxy.mode],
+  ['proxy.masqueradeBit', (t) => t.proxy.masqueradeBit],
+];
+
 export async function apply(topo: Topology, rt: Runtime, runStages: StageRunner = runQuietly): Promise<ApplyResult> {
   const lab = topo.name;
   const rec = readRecord(lab);
-  const present = (await rt.listNamespaces()).filter((ns) => ns === labNamespace(lab) || ns.startsWith(`${labNamespace(lab)}.`));
+  const present = (await rt.listNamespaces()).filter((ns) => inLab(ns, lab));
   if (rec?.status !== 'up' || !present.length) throw new LabError(`lab '${lab}' is not up: bring it up with 'lab up' first`, 2);
   const old = rec.topology;
-  const fixed = (t: Topology) => ({ name: t.name, runtime: t.runtime, cluster: t.cluster, nodes: t.nodes, mode: t.proxy.mode, bit: t.proxy.masqueradeBit });
-  if (!isDeepStrictEqual(fixed(old), fixed(topo))) {
-    const what = (['cluster', 'nodes', 'runtime'] as const).filter((k) => !isDeepStrictEqual(old[k], topo[k]));
-    if (old.proxy.mode !== topo.proxy.mode || old.proxy.masqueradeBit !== topo.proxy.masqueradeBit) what.push('proxy.mode/masqueradeBit' as never);
+  const changed = FIXED_WHILE_UP.filter(([, part]) => !isDeepStrictEqual(part(old), part(topo))).map(([what]) => what);
+  if (changed.length)
     throw new LabError(
-      `${topo.source}: apply changes pods, services and rule files of a running lab; ${what.join(', ')} changed: use 'lab up --reconfigure' to rebuild`,
+      `${topo.source}: apply changes pods, services and rule files of a running lab; ${changed.join(', ')} changed: use 'lab up --reconfigure' to rebuild`,
       2,
     );
-  }
   await checkTopologyEnvironment(topo);
 
   const key = (p: TopologyPod) => `${p.name}@${p.node}/${p.ip}`; // moved or readdressed = removed + added
@@ -53,11 +59,14 @@ export async function apply(topo: Topology, rt: Runtime, runStages: StageRunner 
   const removed = old.pods.filter((p) => !newKeys.has(key(p)));
 
   // listeners of pods that stay but listen differently now (ports edited, or became an endpoint)
-  const listenersOf = (t: Topology, pod: string) => planListeners(t).filter((l) => l.pod === pod).map((l) => `${l.protocol}/${l.port}`);
-  const restarted = topo.pods.filter((p) => oldKeys.has(key(p)) && !isDeepStrictEqual(listenersOf(old, p.name), listenersOf(topo, p.name)));
+  const before = planListeners(old);
+  const after = planListeners(topo);
+  const portsOf = (ls: Listener[], pod: string) => ls.filter((l) => l.pod === pod).map((l) => `${l.protocol}/${l.port}`);
+  const restarted = topo.pods.filter((p) => oldKeys.has(key(p)) && !isDeepStrictEqual(portsOf(before, p.name), portsOf(after, p.name)));
 
   const podPlan = planPods(topo, added);
-  const newListeners = planListeners(topo).filter((l) => added.some((p) => p.name === l.pod) || restarted.some((p) => p.name === l.pod));
+  const starting = new Set([...added, ...restarted].map((p) => p.name));
+  const newListeners = after.filter((l) => starting.has(l.pod));
   const stages: Stage[] = [];
   // A pod that moved or changed address keeps its name, hence its namespace and veth names:
   // the old one has to go before the new one can be made.

@@ -1,4 +1,4 @@
-import { labNamespace } from '../network/names';
+import { inLab } from '../network/names';
 import type { Runtime } from '../runtime/runtime';
 import { removeRecord } from '../state/store';
 
@@ -8,8 +8,7 @@ import { removeRecord } from '../state/store';
  * VXLAN device, route and rule inside them along. Idempotent. Returns how many were removed.
  */
 export async function down(rt: Runtime, lab: string): Promise<number> {
-  const root = labNamespace(lab);
-  const mine = (await rt.listNamespaces()).filter((ns) => ns === root || ns.startsWith(`${root}.`));
+  const mine = (await rt.listNamespaces()).filter((ns) => inLab(ns, lab));
   // Pods first, then nodes, then the lab namespace: veths die with either end anyway.
   mine.sort((a, b) => b.split('.').length - a.split('.').length);
   await rt.deleteNamespaces(mine);

@@ -1,6 +1,6 @@
 import { isDeepStrictEqual } from 'node:util';
 import { LabError } from '../errors';
-import { labNamespace } from '../network/names';
+import { inLab } from '../network/names';
 import { type LabPlan, type Phase, planLab } from '../network/plan';
 import type { Runtime } from '../runtime/runtime';
 import { isAlive, readRecord, removeRecord, writeRecord } from '../state/store';
@@ -43,7 +43,7 @@ export async function up(topo: Topology, rt: Runtime, opts: UpOptions = {}): Pro
   await checkTopologyEnvironment(topo);
   const lab = topo.name;
   const rec = readRecord(lab);
-  const present = (await rt.listNamespaces()).filter((ns) => ns === labNamespace(lab) || ns.startsWith(`${labNamespace(lab)}.`));
+  const present = (await rt.listNamespaces()).filter((ns) => inLab(ns, lab));
   if (rec?.status === 'creating' && rec.pid !== process.pid && isAlive(rec.pid))
     throw new LabError(`lab '${lab}' is being brought up right now by process ${rec.pid}`, 2);
   if (rec?.status === 'up' && present.length && !opts.reconfigure) {

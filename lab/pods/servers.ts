@@ -29,8 +29,9 @@ export interface Daemon {
 
 export function planListeners(topo: Topology): Listener[] {
   const want = new Map<string, Listener>();
+  const pods = new Map(topo.pods.map((p) => [p.name, p]));
   const add = (pod: string, port: number, protocol: 'TCP' | 'UDP') => {
-    const p = topo.pods.find((x) => x.name === pod)!;
+    const p = pods.get(pod)!;
     want.set(`${pod}/${protocol}/${port}`, { pod, node: p.node, ns: podNamespace(topo.name, p.node, pod), port, protocol });
   };
   for (const p of topo.pods) for (const port of p.ports) add(p.name, port.port, port.protocol);

@@ -60,8 +60,9 @@ export class NetnsRuntime implements Runtime {
    * never a shell.
    */
   async applySteps(steps: readonly Step[]): Promise<void> {
-    const batched = steps.filter((s) => s.tool === 'ip' || s.tool === 'bridge' || s.tool === 'sysctl');
-    const rules = steps.filter((s) => !batched.includes(s));
+    const batchTool = (s: Step) => s.tool === 'ip' || s.tool === 'bridge' || s.tool === 'sysctl';
+    const batched = steps.filter(batchTool);
+    const rules = steps.filter((s) => !batchTool(s));
     await Promise.all([this.applyBatches(batched), this.applyRules(rules)]);
   }
 
@@ -73,6 +74,7 @@ export class NetnsRuntime implements Runtime {
   private async applyRules(steps: readonly Step[]): Promise<void> {
     const queue = [...steps];
     const errors: string[] = [];
+    const userErrors: string[] = [];
     const worker = async () => {
       for (let step = queue.shift(); step; step = queue.shift()) {
         const text = step.lines.join('\n') + '\n';
@@ -85,7 +87,6 @@ export class NetnsRuntime implements Runtime {
         else errors.push(what);
       }
     };
-    const userErrors: string[] = [];
     await Promise.all(Array.from({ length: Math.min(FAN_OUT, queue.length) }, worker));
     if (userErrors.length) throw new LabError(`a rule file of yours was refused:\n${[...new Set(userErrors)].join('\n')}`, 2);
     if (errors.length) throw new CommandError(['nsenter', '...'], 1, errors.join('\n'), 'installing rules');

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { inLab, PREFIX } from '../network/names';
 import { LocalExecutor } from '../runtime/executor';
 import { NetnsRuntime } from '../runtime/netns';
 
@@ -31,7 +32,7 @@ export function labNamespaces(lab?: string): string[] {
   } catch {
     /* none yet */
   }
-  return all.filter((n) => (lab ? n === `kdl.${lab}` || n.startsWith(`kdl.${lab}.`) : n.startsWith('kdl.'))).sort();
+  return all.filter((n) => (lab ? inLab(n, lab) : n.startsWith(`${PREFIX}.`))).sort();
 }
 
 /** Runs argv in a lab namespace and returns stdout; fails the test on a non-zero exit. */
