@@ -17,6 +17,7 @@ import { LocalExecutor } from '../lab/runtime/executor';
 import { NetnsRuntime } from '../lab/runtime/netns';
 import { formatIp, parseIp } from '../lab/topology/ipv4';
 import type { ProxyMode, Topology } from '../lab/topology/types';
+import { median, round, time } from './measure';
 
 export interface RulesRow {
   services: number;
@@ -34,13 +35,6 @@ export interface RulesRow {
 const rt = new NetnsRuntime();
 const sh = new LocalExecutor();
 const NS = 'kdl.bench-rules';
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const round = (x: number, d = 3) => Math.round(x * 10 ** d) / 10 ** d;
-async function time(fn: () => unknown): Promise<number> {
-  const t0 = performance.now();
-  await fn();
-  return (performance.now() - t0) / 1000;
-}
 
 /** S services with E endpoints each (distinct pods, as in a cluster), one node, built in code. */
 export function servicesTopology(services: number, endpoints: number, mode: ProxyMode): Topology {

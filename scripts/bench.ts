@@ -22,6 +22,7 @@ import { NetnsRuntime } from '../lab/runtime/netns';
 import { loadTopologyText } from '../lab/topology/resolve';
 import type { ProxyMode } from '../lab/topology/types';
 import { benchRules, type RulesRow } from './bench-rules';
+import { median, round, time } from './measure';
 
 interface Row {
   nodes: number;
@@ -39,12 +40,6 @@ interface Row {
 
 const rt = new NetnsRuntime();
 const sh = new LocalExecutor();
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const time = async (fn: () => Promise<unknown>) => {
-  const t0 = performance.now();
-  await fn();
-  return (performance.now() - t0) / 1000;
-};
 
 function topologyText(lab: string, nodes: number, podsPerNode: number): string {
   const lines = [`name: ${lab}`, 'cluster: { backend: vxlan }', 'nodes:'];
@@ -153,7 +148,6 @@ async function benchUp(sizes: number[], runs: number, log: (s: string) => void):
   return rows;
 }
 
-const round = (x: number) => Math.round(x * 1000) / 1000;
 
 async function main() {
   const program = new Command('bench')

@@ -7,7 +7,7 @@ import { proxyModel } from '../../proxy/model';
 import { nftablesRules, nftSummary, nftSummaryOfText } from '../../proxy/nftables';
 import { cli, describeKernel, nsRun, rt, topologyFile } from '../../testing/kernel';
 import { loadTopology } from '../../topology/resolve';
-import type { ProxyMode } from '../../topology/types';
+import type { ProxyMode, Topology } from '../../topology/types';
 import { apply } from '../apply';
 import { down } from '../down';
 import { up } from '../up';
@@ -60,19 +60,23 @@ describe.each<[ProxyMode]>([['iptables'], ['nftables']])('services in %s mode', 
       rmSync(dir, { recursive: true, force: true });
     });
 
-    test('every node holds exactly the rules that were generated', async () => {
-      const model = proxyModel(topo);
-      for (const node of topo.nodes) {
-        if (mode === 'iptables') {
-          const saved = await nsRun(ns(node.name), ['iptables-save']);
-          expect(chainsOf(saved)).toEqual(chainsOf(iptablesRules(model)));
-        } else {
+    /** What every node's kernel holds, read back, equals the rules generated for `t`. */
+    const expectNodesHold = async (t: Topology) => {
+      const model = proxyModel(t);
+      for (const node of t.nodes) {
+        const saved = await nsRun(ns(node.name), ['iptables-save']);
+        if (mode === 'iptables') expect(chainsOf(saved)).toEqual(chainsOf(iptablesRules(model)));
+        else {
           const held = nftSummary(JSON.parse(await nsRun(ns(node.name), ['nft', '-j', 'list', 'table', 'ip', 'kube-proxy'])));
-          expect(held).toEqual(await nftSummaryOfText(nftablesRules(model, node)));
+          expect(held).toEqual(nftSummaryOfText(nftablesRules(model, node)));
           // and nothing was installed through iptables
-          expect(await nsRun(ns(node.name), ['iptables-save'])).not.toContain('KUBE-');
+          expect(saved).not.toContain('KUBE-');
         }
       }
+    };
+
+    test('every node holds exactly the rules that were generated', async () => {
+      await expectNodesHold(topo);
     });
 
     test('pod → ClusterIP: 300 connections reach all 3 endpoints, plausibly uniform (chi-square, α = 0.01), source kept', async () => {
@@ -124,15 +128,14 @@ describe.each<[ProxyMode]>([['iptables'], ['nftables']])('services in %s mode', 
     });
 
     test('hairpin needs the bridge port in hairpin mode: with it off, the self-served connections fail', async () => {
-      const veth = JSON.parse(await nsRun(ns('node1'), ['ip', '-j', '-d', 'link', 'show', 'master', 'cni0']))
-        .map((l: { ifname: string; linkinfo?: { info_slave_data?: { hairpin?: boolean } } }) => l)
-        .filter((l: { ifname: string }) => l.ifname.startsWith('veth'));
-      expect(veth.every((l: { linkinfo?: { info_slave_data?: { hairpin?: boolean } } }) => l.linkinfo?.info_slave_data?.hairpin === true)).toBe(true);
+      type Port = { ifname: string; ifindex: number; linkinfo?: { info_slave_data?: { hairpin?: boolean } } };
+      const veth = (JSON.parse(await nsRun(ns('node1'), ['ip', '-j', '-d', 'link', 'show', 'master', 'cni0'])) as Port[]).filter((l) => l.ifname.startsWith('veth'));
+      expect(veth.every((l) => l.linkinfo?.info_slave_data?.hairpin === true)).toBe(true);
       // br_netfilter hands bridged frames to iptables/nft in the node: after the DNAT the frame
       // goes back out of the port it came in on, which a bridge only does in hairpin mode
       expect((await nsRun(ns('node1'), ['sysctl', '-n', 'net.bridge.bridge-nf-call-iptables'])).trim()).toBe('1');
       const webVeth = (await nsRun(ns('node1', 'web-1'), ['ip', '-j', 'link', 'show', 'eth0'])).match(/"link_index":(\d+)/)?.[1];
-      const port = veth.find((l: { ifindex?: number }) => String(l.ifindex) === webVeth)?.ifname as string;
+      const port = veth.find((l) => String(l.ifindex) === webVeth)?.ifname ?? '';
       expect(port).toMatch(/^veth/);
       await nsRun(ns('node1'), ['ip', 'link', 'set', port, 'type', 'bridge_slave', 'hairpin', 'off']);
       try {
@@ -183,14 +186,7 @@ describe.each<[ProxyMode]>([['iptables'], ['nftables']])('services in %s mode', 
       const after = await connect(rt, CLIENT, WEB, 80, { count: 60 });
       expect(after.failed).toBe(0);
       expect(Object.keys(after.byPod).sort()).toEqual(['web-1', 'web-2']);
-      const model = proxyModel(loadTopology(smaller, { name: lab }));
-      for (const node of topo.nodes) {
-        if (mode === 'iptables') expect(chainsOf(await nsRun(ns(node.name), ['iptables-save']))).toEqual(chainsOf(iptablesRules(model)));
-        else
-          expect(nftSummary(JSON.parse(await nsRun(ns(node.name), ['nft', '-j', 'list', 'table', 'ip', 'kube-proxy'])))).toEqual(
-            await nftSummaryOfText(nftablesRules(model, node)),
-          );
-      }
+      await expectNodesHold(loadTopology(smaller, { name: lab }));
       // back through the CLI, as a user would
       const back = await cli(['apply', '-f', file, '--name', lab]);
       expect(back.stderr).toBe('');
