@@ -22,8 +22,17 @@ export interface RunOptions {
   where?: string;
 }
 
+/** A process left running (a capture): its stderr as it comes, a signal to stop it, its exit. */
+export interface Started {
+  readonly pid: number | undefined;
+  onStderr(listener: (text: string) => void): void;
+  signal(sig: NodeJS.Signals): void;
+  readonly exited: Promise<ExecResult>;
+}
+
 export interface Executor {
   run(argv: readonly string[], opts?: RunOptions): Promise<ExecResult>;
+  start(argv: readonly string[]): Started;
 }
 
 export class LocalExecutor implements Executor {
@@ -54,5 +63,33 @@ export class LocalExecutor implements Executor {
       child.stdin.on('error', () => undefined);
       child.stdin.end(opts.input ?? '');
     });
+  }
+
+  start(argv: readonly string[]): Started {
+    const [cmd, ...args] = argv;
+    if (!cmd) throw new Error('empty argv');
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    const listeners: ((text: string) => void)[] = [];
+    child.stdout.on('data', (b: Buffer) => out.push(b));
+    child.stderr.on('data', (b: Buffer) => {
+      err.push(b);
+      for (const l of listeners) l(b.toString());
+    });
+    const exited = new Promise<ExecResult>((resolve) => {
+      child.on('error', (e: NodeJS.ErrnoException) =>
+        resolve({ code: null, signal: null, stdout: '', stderr: e.code === 'ENOENT' ? `${cmd}: command not found` : e.message }),
+      );
+      child.on('close', (code, signal) => resolve({ code, signal, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() }));
+    });
+    return {
+      pid: child.pid,
+      onStderr: (l) => listeners.push(l),
+      signal: (sig) => {
+        if (child.exitCode === null && child.signalCode === null) child.kill(sig);
+      },
+      exited,
+    };
   }
 }

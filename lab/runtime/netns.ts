@@ -7,7 +7,7 @@ import { CommandError, LabError } from '../errors';
 import { PREFIX } from '../network/names';
 import { type Step, toolCommand } from '../network/plan';
 import type { Daemon } from '../pods/servers';
-import { type Executor, type ExecResult, LocalExecutor, type RunOptions } from './executor';
+import { type Executor, type ExecResult, LocalExecutor, type RunOptions, type Started } from './executor';
 import type { Runtime } from './runtime';
 
 const NETNS_DIR = '/run/netns';
@@ -177,6 +177,11 @@ export class NetnsRuntime implements Runtime {
 
   run(ns: string, argv: readonly string[], opts?: RunOptions): Promise<ExecResult> {
     return this.exec.run(this.interactiveArgv(ns, argv), opts);
+  }
+
+  start(ns: string, argv: readonly string[]): Started {
+    // nsenter execs the command, so signals reach it directly (tcpdump flushes on SIGINT).
+    return this.exec.start(['nsenter', `--net=${NETNS_DIR}/${ns}`, ...argv]);
   }
 
   interactiveArgv(ns: string, argv: readonly string[]): string[] {

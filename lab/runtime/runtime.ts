@@ -1,7 +1,7 @@
 import type { Step } from '../network/plan';
 import type { Daemon } from '../pods/servers';
 import type { RuntimeKind } from '../topology/types';
-import type { ExecResult, RunOptions } from './executor';
+import type { ExecResult, RunOptions, Started } from './executor';
 
 /**
  * What a runtime knows: create and remove the lab's namespaces, apply one batched step inside
@@ -23,6 +23,8 @@ export interface Runtime {
   /** stops every process inside these namespaces (SIGTERM, then SIGKILL) */
   stopProcesses(names: readonly string[]): Promise<void>;
   run(ns: string, argv: readonly string[], opts?: RunOptions): Promise<ExecResult>;
+  /** starts a process inside ns and leaves it running (captures); `down` stops it with the lab */
+  start(ns: string, argv: readonly string[]): Started;
   /** argv that runs a command interactively inside ns (stdio inherited by the caller) */
   interactiveArgv(ns: string, argv: readonly string[]): string[];
 }

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { down } from '../down';
 import { up } from '../up';
-import { parsePing } from '../../probe/parse';
+import { parsePing } from '../../probe/ping';
 import { STATE_DIR } from '../../state/store';
 import { loadTopology, loadTopologyText } from '../../topology/resolve';
 import { cli, describeKernel, host, labNamespaces, nsRun, REPO, rt, topologyFile } from '../../testing/kernel';

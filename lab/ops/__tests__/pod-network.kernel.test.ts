@@ -1,6 +1,7 @@
 import { down } from '../down';
 import { up } from '../up';
-import { parsePing, parseTraceroute } from '../../probe/parse';
+import { parsePing } from '../../probe/ping';
+import { parseTraceroute } from '../../probe/traceroute';
 import { loadTopology } from '../../topology/resolve';
 import { describeKernel, nsRun, rt, topologyFile } from '../../testing/kernel';
 

@@ -1,0 +1,108 @@
+import { writeFileSync } from 'node:fs';
+import { LabError } from '../errors';
+import type { Executor, ExecResult, Started } from '../runtime/executor';
+import type { Runtime } from '../runtime/runtime';
+
+// The real tcpdump inside a namespace, writing a pcap. Traffic may start only once tcpdump has
+// said "listening on" (the socket is open and the filter set by then); stopping sends SIGINT and
+// waits for the exit, so every packet tcpdump took is in the file, and its own counts come back.
+
+export interface CaptureSpec {
+  ns: string;
+  /** an interface of that namespace, or 'any' (Linux cooked capture v2) */
+  iface: string;
+  /** BPF filter text, given to tcpdump as one argument (never through a shell) */
+  filter?: string;
+  /** where the pcap is written (a path this host and the runtime both see) */
+  file: string;
+}
+
+export interface CaptureStats {
+  file: string;
+  /** tcpdump's own counts from its exit report */
+  captured?: number;
+  receivedByFilter?: number;
+  droppedByKernel?: number;
+  /** the link type tcpdump announced, e.g. EN10MB or LINUX_SLL2 */
+  linkType?: string;
+}
+
+export interface RunningCapture {
+  spec: CaptureSpec;
+  linkType: string;
+  stop(): Promise<CaptureStats>;
+}
+
+export function tcpdumpArgv(spec: CaptureSpec): string[] {
+  // -U and --immediate-mode: every packet reaches the file as it comes, so nothing waits in a
+  // buffer when the capture is stopped; -n: no name lookups; -s 0: whole packets; -Z root:
+  // Debian's tcpdump would otherwise drop to the tcpdump user, who may not write the results folder.
+  return ['tcpdump', '-i', spec.iface, '-n', '-U', '--immediate-mode', '-s', '0', '-Z', 'root', '-w', spec.file, ...(spec.filter ? [spec.filter] : [])];
+}
+
+export async function startCapture(rt: Runtime, spec: CaptureSpec, readyTimeoutMs = 5000): Promise<RunningCapture> {
+  const proc = rt.start(spec.ns, tcpdumpArgv(spec));
+  let stderr = '';
+  const linkType = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      proc.signal('SIGKILL');
+      reject(new LabError(`tcpdump on ${spec.ns}:${spec.iface} did not say it was listening within ${readyTimeoutMs} ms: ${stderr.trim()}`));
+    }, readyTimeoutMs);
+    proc.onStderr((text) => {
+      stderr += text;
+      const m = /listening on \S+, link-type (\S+)/.exec(stderr);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]!);
+      }
+    });
+    void proc.exited.then((r) => {
+      clearTimeout(timer);
+      reject(new LabError(`tcpdump on ${spec.ns}:${spec.iface} exited before listening: ${(r.stderr || stderr).trim()}`));
+    });
+  });
+  return { spec, linkType, stop: () => stopCapture(proc, spec, linkType) };
+}
+
+async function stopCapture(proc: Started, spec: CaptureSpec, linkType: string): Promise<CaptureStats> {
+  // A packet the probe saw answered may still be on its way to tcpdump's socket.
+  await new Promise((r) => setTimeout(r, 50));
+  proc.signal('SIGINT');
+  const killer = setTimeout(() => proc.signal('SIGKILL'), 5000);
+  const r: ExecResult = await proc.exited;
+  clearTimeout(killer);
+  const count = (what: string) => {
+    const m = new RegExp(`(\\d+) packets? ${what}`).exec(r.stderr);
+    return m ? Number(m[1]) : undefined;
+  };
+  return {
+    file: spec.file,
+    linkType,
+    ...optional('captured', count('captured')),
+    ...optional('receivedByFilter', count('received by filter')),
+    ...optional('droppedByKernel', count('dropped by kernel')),
+  };
+}
+
+const optional = <K extends string>(k: K, v: number | undefined) => (v === undefined ? {} : ({ [k]: v } as Record<K, number>));
+
+/**
+ * Checks BPF filter texts without a device: tcpdump compiles them against an empty pcap file of
+ * the link type (`-d -r`), so a typo is an input error before any lab is built.
+ */
+export async function checkFilter(host: Executor, filter: string, emptyPcap: string): Promise<string | undefined> {
+  const r = await host.run(['tcpdump', '-d', '-r', emptyPcap, filter], { check: false });
+  if (r.code === 0) return undefined;
+  return r.stderr.replace(/^reading from file.*\n/m, '').trim().replace(/^tcpdump: /, '') || `tcpdump exited ${r.code}`;
+}
+
+/** A pcap file header with no packets (Ethernet), for `checkFilter`. */
+export function writeEmptyPcap(path: string, linkType = 1): void {
+  const b = Buffer.alloc(24);
+  b.writeUInt32LE(0xa1b2c3d4, 0);
+  b.writeUInt16LE(2, 4);
+  b.writeUInt16LE(4, 6);
+  b.writeUInt32LE(262144, 16);
+  b.writeUInt32LE(linkType, 20);
+  writeFileSync(path, b);
+}
