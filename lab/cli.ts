@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { Listr } from 'listr2';
 import pc from 'picocolors';
@@ -15,6 +15,10 @@ import { inspectLabs } from './status/inspect';
 import { proxyModel } from './proxy/model';
 import { renderLab, renderServices } from './status/table';
 import { loadTopology } from './topology/resolve';
+import { eventLines, summaryLine } from './report/console';
+import { LocalExecutor } from './runtime/executor';
+import { loadScenarios, scenarioFiles } from './scenario/load';
+import { newRunId, runScenarios } from './scenario/run';
 
 // Commander verbs only: each one parses its arguments and calls into lab/ops.
 
@@ -159,6 +163,34 @@ export function buildProgram(): Command {
         console.log(`${pod.padEnd(20)} ${String(n).padStart(6)}  peer seen: ${[...peers.get(pod)!].join(', ')}`);
       if (r.failed) console.log(pc.red(`${r.failed} of ${r.attempts.length} failed: ${r.attempts.find((a) => !a.ok)?.error ?? ''}`));
       process.exitCode = r.failed ? 1 : 0;
+    });
+
+  program
+    .command('run')
+    .description('run scenario suites: bring the lab up, capture, probe, check expectations, tear down; results in results/<run-id>/')
+    .argument('<path>', 'a scenario file, or a folder of them (topologies/ folders are skipped)')
+    .addOption(nameOption())
+    .option('--reuse', 'run against a lab that is already up with the same topology (and leave it up)')
+    .option('--keep', 'leave the labs up after the run')
+    .option('--results <dir>', 'where run folders are made', 'results')
+    .option('--allow-skip', 'exit 0 when steps were skipped for a missing kernel feature (nothing failed)')
+    .option('--json', 'print report.json to stdout instead of progress lines')
+    .action(async (path: string, o: { name?: string; reuse?: boolean; keep?: boolean; results: string; allowSkip?: boolean; json?: boolean }) => {
+      const scenarios = await loadScenarios(scenarioFiles(path), new LocalExecutor(), o.name ? { labName: o.name } : {});
+      const resultsRoot = resolve(o.results);
+      const runId = newRunId();
+      const shown = relative(process.cwd(), join(resultsRoot, runId)) || '.';
+      const report = await runScenarios(scenarios, {
+        rt: runtime(),
+        resultsRoot,
+        runId,
+        reuse: o.reuse === true,
+        keep: o.keep === true,
+        onEvent: o.json ? undefined : (e) => eventLines(e, shown).forEach((l) => console.log(l)),
+      });
+      if (o.json) console.log(JSON.stringify(report, null, 2));
+      else console.log(summaryLine(report, shown));
+      process.exitCode = report.summary.failed ? 1 : report.summary.skipped && !o.allowSkip ? 2 : 0;
     });
 
   program

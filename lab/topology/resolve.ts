@@ -22,7 +22,8 @@ export function loadTopologyText(text: string, file = '<inline>', overrides: Ove
   return resolveSource(YamlSource.fromText(text, file), overrides);
 }
 
-function resolveSource(src: YamlSource, overrides: Overrides): Topology {
+/** A topology from an already parsed source (a file, or the `topology:` inside a scenario). */
+export function resolveSource(src: YamlSource, overrides: Overrides = {}): Topology {
   const input = src.parse(topologySchema);
   if (overrides.proxyMode !== undefined) {
     const mode = proxySchema.shape.mode.safeParse(overrides.proxyMode);

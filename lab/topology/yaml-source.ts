@@ -9,7 +9,14 @@ export class YamlSource {
     readonly file: string,
     readonly doc: Document,
     private readonly lines: LineCounter,
+    /** where this source's root sits in the document (a topology written inside a scenario) */
+    private readonly root: readonly (string | number)[] = [],
   ) {}
+
+  /** The value at `path` as a source of its own: its paths and line:cols stay the document's. */
+  sub(path: readonly (string | number)[]): YamlSource {
+    return new YamlSource(this.file, this.doc, this.lines, [...this.root, ...path]);
+  }
 
   static fromFile(file: string): YamlSource {
     let text: string;
@@ -34,12 +41,15 @@ export class YamlSource {
   }
 
   get data(): unknown {
-    return this.doc.toJS();
+    if (!this.root.length) return this.doc.toJS();
+    const node = this.doc.getIn(this.root, true);
+    return isNode(node) ? node.toJS(this.doc) : node;
   }
 
   /** line:col of the value at `path`, or of the key `key` inside it; falls back to the nearest parent. */
-  locate(path: readonly (string | number)[], key?: string): { line: number; col: number } | undefined {
-    for (let n = path.length; n >= 0; n--) {
+  locate(relative: readonly (string | number)[], key?: string): { line: number; col: number } | undefined {
+    const path = [...this.root, ...relative];
+    for (let n = path.length; n >= this.root.length; n--) {
       const node = this.doc.getIn(path.slice(0, n), true);
       if (!isNode(node)) continue;
       if (key !== undefined && n === path.length && isMap(node)) {
@@ -52,7 +62,8 @@ export class YamlSource {
   }
 
   issue(path: readonly (string | number)[], message: string, key?: string): InputIssue {
-    return { file: this.file, path: formatPath(key === undefined ? path : [...path, key]), message, ...this.locate(path, key) };
+    const full = [...this.root, ...path, ...(key === undefined ? [] : [key])];
+    return { file: this.file, path: formatPath(full), message, ...this.locate(path, key) };
   }
 
   /** Validates the document with a zod schema; every schema problem becomes a located issue. */
