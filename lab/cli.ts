@@ -17,6 +17,9 @@ import { renderLab, renderServices } from './status/table';
 import { loadTopology } from './topology/resolve';
 import { eventLines, summaryLine } from './report/console';
 import { LocalExecutor } from './runtime/executor';
+import { captureAt } from './ops/capture';
+import { summarize } from './pcap';
+import { checkFilters } from './probe/capture';
 import { loadScenarios, scenarioFiles } from './scenario/load';
 import { newRunId, runScenarios } from './scenario/run';
 
@@ -191,6 +194,35 @@ export function buildProgram(): Command {
       if (o.json) console.log(JSON.stringify(report, null, 2));
       else console.log(summaryLine(report, shown));
       process.exitCode = report.summary.failed ? 1 : report.summary.skipped && !o.allowSkip ? 2 : 0;
+    });
+
+  program
+    .command('capture')
+    .description('tcpdump at a point of a lab that is up (node1:eth0, node2:flannel.1, client:eth0, node1:any), until Ctrl-C, --seconds or --count; prints what it caught')
+    .addOption(nameOption())
+    .argument('<point>', '<node|pod|@lab>[:<interface|any>]')
+    .argument('[filter...]', 'BPF filter, e.g. udp port 8472')
+    .option('-s, --seconds <n>', 'stop after this many seconds', (v) => intArg('--seconds', v))
+    .option('-c, --count <n>', 'stop after this many packets', (v) => intArg('--count', v))
+    .option('--results <dir>', 'where run folders are made', 'results')
+    .option('--show <n>', 'packets to print (0: none)', (v) => intArg('--show', v), 50)
+    .action(async (point: string, filterWords: string[], o: { name?: string; seconds?: number; count?: number; results: string; show: number }) => {
+      const rt = runtime();
+      const lab = await selectLab(rt, o.name, 'capture');
+      if (!lab) throw new LabError('no lab is up', 2);
+      const filter = filterWords.join(' ').trim();
+      const err = filter ? (await checkFilters(new LocalExecutor(), [filter])).get(filter) : undefined;
+      if (err) throw InputError.of('filter', '', `tcpdump cannot use '${filter}': ${err}`);
+      const dir = join(resolve(o.results), newRunId());
+      const interrupted = new Promise<void>((r) => process.once('SIGINT', () => r()));
+      const done = await captureAt(rt, { lab, at: point, dir, ...(filter ? { filter } : {}), ...(o.seconds ? { seconds: o.seconds } : {}), ...(o.count ? { count: o.count } : {}) }, (file, linkType) =>
+        console.log(`listening on ${point} (${linkType}), writing ${relative(process.cwd(), file)}${o.seconds || o.count ? '' : '; Ctrl-C to stop'}`),
+        interrupted,
+      );
+      for (const p of done.packets.slice(0, o.show)) console.log(summarize(p));
+      if (done.packets.length > o.show) console.log(pc.dim(`... ${done.packets.length - o.show} more`));
+      const dropped = done.stats.droppedByKernel ? `, ${done.stats.droppedByKernel} dropped by the kernel` : '';
+      console.log(done.packets.length ? `${done.packets.length} packet(s) in ${relative(process.cwd(), done.file)}${dropped}` : pc.yellow(`no packets seen at ${point}${filter ? ` matching '${filter}'` : ''} (${relative(process.cwd(), done.file)})`));
     });
 
   program

@@ -1,4 +1,6 @@
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { LabError } from '../errors';
 import type { Executor, ExecResult, Started } from '../runtime/executor';
 import type { Runtime } from '../runtime/runtime';
@@ -15,6 +17,8 @@ export interface CaptureSpec {
   filter?: string;
   /** where the pcap is written (a path this host and the runtime both see) */
   file: string;
+  /** stop by itself after this many packets (tcpdump -c) */
+  count?: number;
 }
 
 export interface CaptureStats {
@@ -30,6 +34,8 @@ export interface CaptureStats {
 export interface RunningCapture {
   spec: CaptureSpec;
   linkType: string;
+  /** settles when tcpdump exits by itself (after `count` packets) */
+  ended: Promise<void>;
   stop(): Promise<CaptureStats>;
 }
 
@@ -37,7 +43,7 @@ export function tcpdumpArgv(spec: CaptureSpec): string[] {
   // -U and --immediate-mode: every packet reaches the file as it comes, so nothing waits in a
   // buffer when the capture is stopped; -n: no name lookups; -s 0: whole packets; -Z root:
   // Debian's tcpdump would otherwise drop to the tcpdump user, who may not write the results folder.
-  return ['tcpdump', '-i', spec.iface, '-n', '-U', '--immediate-mode', '-s', '0', '-Z', 'root', '-w', spec.file, ...(spec.filter ? [spec.filter] : [])];
+  return ['tcpdump', '-i', spec.iface, '-n', '-U', '--immediate-mode', '-s', '0', '-Z', 'root', '-w', spec.file, ...(spec.count ? ['-c', String(spec.count)] : []), ...(spec.filter ? [spec.filter] : [])];
 }
 
 export async function startCapture(rt: Runtime, spec: CaptureSpec, readyTimeoutMs = 5000): Promise<RunningCapture> {
@@ -61,7 +67,7 @@ export async function startCapture(rt: Runtime, spec: CaptureSpec, readyTimeoutM
       reject(new LabError(`tcpdump on ${spec.ns}:${spec.iface} exited before listening: ${(r.stderr || stderr).trim()}`));
     });
   });
-  return { spec, linkType, stop: () => stopCapture(proc, spec, linkType) };
+  return { spec, linkType, ended: proc.exited.then(() => undefined), stop: () => stopCapture(proc, spec, linkType) };
 }
 
 async function stopCapture(proc: Started, spec: CaptureSpec, linkType: string): Promise<CaptureStats> {
@@ -87,17 +93,29 @@ async function stopCapture(proc: Started, spec: CaptureSpec, linkType: string): 
 const optional = <K extends string>(k: K, v: number | undefined) => (v === undefined ? {} : ({ [k]: v } as Record<K, number>));
 
 /**
- * Checks BPF filter texts without a device: tcpdump compiles them against an empty pcap file of
- * the link type (`-d -r`), so a typo is an input error before any lab is built.
+ * Checks BPF filter texts without a device: tcpdump compiles each against an empty pcap file
+ * (`-d -r`), so a typo is an input error before any lab is built. Returns filter → error text
+ * (undefined when it compiles).
  */
-export async function checkFilter(host: Executor, filter: string, emptyPcap: string): Promise<string | undefined> {
-  const r = await host.run(['tcpdump', '-d', '-r', emptyPcap, filter], { check: false });
-  if (r.code === 0) return undefined;
-  return r.stderr.replace(/^reading from file.*\n/m, '').trim().replace(/^tcpdump: /, '') || `tcpdump exited ${r.code}`;
+export async function checkFilters(host: Executor, filters: Iterable<string>): Promise<Map<string, string | undefined>> {
+  const result = new Map<string, string | undefined>();
+  const dir = mkdtempSync(join(tmpdir(), 'kdl-filter-'));
+  try {
+    const empty = join(dir, 'empty.pcap');
+    writeEmptyPcap(empty);
+    for (const f of filters) {
+      if (result.has(f)) continue;
+      const r = await host.run(['tcpdump', '-d', '-r', empty, f], { check: false });
+      result.set(f, r.code === 0 ? undefined : r.stderr.replace(/^reading from file.*\n/m, '').trim().replace(/^tcpdump: /, '') || `tcpdump exited ${r.code}`);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return result;
 }
 
-/** A pcap file header with no packets (Ethernet), for `checkFilter`. */
-export function writeEmptyPcap(path: string, linkType = 1): void {
+/** A pcap file header with no packets (Ethernet). */
+function writeEmptyPcap(path: string, linkType = 1): void {
   const b = Buffer.alloc(24);
   b.writeUInt32LE(0xa1b2c3d4, 0);
   b.writeUInt16LE(2, 4);

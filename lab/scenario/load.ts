@@ -1,10 +1,9 @@
-import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, statSync } from 'node:fs';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { InputError, type InputIssue } from '../errors';
 import { podVethName, vxlanName } from '../network/names';
 import { isFieldPath } from '../pcap/fields';
-import { checkFilter, writeEmptyPcap } from '../probe/capture';
+import { checkFilters } from '../probe/capture';
 import type { Executor } from '../runtime/executor';
 import { loadTopology, resolveSource } from '../topology/resolve';
 import type { Topology } from '../topology/types';
@@ -115,13 +114,9 @@ function checkStep(input: ScenarioInput, index: number, names: LabNames, fail: (
   const captures: CapturePlan[] = [];
   step.captures.forEach((c, ci) => {
     const path = [...base, 'captures', ci];
-    const m = /^(@lab|[a-z0-9-]+)(?::(.+))?$/.exec(c.at);
-    const owner = m?.[1] ?? c.at;
-    const iface = m?.[2] ?? 'any';
-    const ns = names.namespaceOf(owner);
-    if (!ns) return fail([...path, 'at'], `no node or pod '${owner}' (write <node|pod>:<interface>, e.g. node1:eth0, client:eth0, node2:flannel.1, or @lab:<interface>)`);
-    const allowed = interfacesOf(owner, names);
-    if (allowed && !allowed.includes(iface)) return fail([...path, 'at'], `'${owner}' has no interface '${iface}' (it has ${allowed.join(', ')})`);
+    const point = resolvePoint(names, c.at);
+    if (typeof point === 'string') return fail([...path, 'at'], point);
+    const { owner, iface, ns } = point;
     const name = c.name ?? c.at;
     if (captures.some((o) => o.name === name)) return fail(path, `two captures named '${name}' in this step: give them names`);
     captures.push({ name, at: c.at, owner, iface, ns, ...(c.filter ? { filter: c.filter } : {}), path });
@@ -160,6 +155,18 @@ function checkStep(input: ScenarioInput, index: number, names: LabNames, fail: (
     if (plan) expect.push({ ...plan, path, ...(e.name ? { name: e.name } : {}) } as ExpectationPlan);
   });
   return { index, name: step.name, captures, probes, expect };
+}
+
+/** A capture point, `<node|pod|@lab>[:<interface|any>]`, in the lab's namespaces; an error text if it names nothing. */
+export function resolvePoint(names: LabNames, at: string): { owner: string; iface: string; ns: string } | string {
+  const m = /^(@lab|[a-z0-9-]+)(?::(.+))?$/.exec(at);
+  const owner = m?.[1] ?? at;
+  const iface = m?.[2] ?? 'any';
+  const ns = names.namespaceOf(owner);
+  if (!ns) return `no node or pod '${owner}' (write <node|pod>:<interface>, e.g. node1:eth0, client:eth0, node2:flannel.1, or @lab:<interface>)`;
+  const allowed = interfacesOf(owner, names);
+  if (allowed && !allowed.includes(iface)) return `'${owner}' has no interface '${iface}' (it has ${allowed.join(', ')})`;
+  return { owner, iface, ns };
 }
 
 /** The interfaces a capture may name on a node or pod; undefined: any name (the lab namespace). */
@@ -296,25 +303,14 @@ export async function loadScenarios(files: string[], host: Executor, opts: LoadO
       else throw e;
     }
   }
-  const dir = mkdtempSync(join(tmpdir(), 'kdl-filter-'));
-  try {
-    const empty = join(dir, 'empty.pcap');
-    writeEmptyPcap(empty);
-    const checked = new Map<string, string | undefined>();
-    for (const s of scenarios)
-      for (const step of s.steps)
-        for (const c of step.captures) {
-          if (!c.filter) continue;
-          if (!checked.has(c.filter)) checked.set(c.filter, await checkFilter(host, c.filter, empty));
-          const err = checked.get(c.filter);
-          if (err) {
-            const src = YamlSource.fromFile(s.file);
-            issues.push(src.issue([...c.path, 'filter'], `tcpdump cannot use this filter: ${err}`));
-          }
-        }
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  const filters = scenarios.flatMap((s) => s.steps.flatMap((st) => st.captures.flatMap((c) => (c.filter ? [c.filter] : []))));
+  const errors = await checkFilters(host, filters);
+  for (const s of scenarios)
+    for (const step of s.steps)
+      for (const c of step.captures) {
+        const err = c.filter && errors.get(c.filter);
+        if (err) issues.push(YamlSource.fromFile(s.file).issue([...c.path, 'filter'], `tcpdump cannot use this filter: ${err}`));
+      }
   if (issues.length) throw new InputError(issues);
   const byName = new Map<string, string>();
   for (const s of scenarios) {

@@ -100,6 +100,23 @@ describeKernel('lab run', () => {
     rmSync(dir, { recursive: true });
   });
 
+  it('lab capture: by hand at a point, until a packet count, printed with the decoder', async () => {
+    const pinger = (async () => {
+      await new Promise((r) => setTimeout(r, 1500)); // the CLI needs ~1 s to start tcpdump
+      await rt.run(`kdl.${LAB}.node1.client`, ['ping', '-c', '4', '-i', '0.3', '10.42.1.9'], { check: false });
+    })();
+    const r = await cli(['capture', 'node2:eth0', 'udp', 'port', '8472', '--count', '2', '--seconds', '20', '--name', LAB]);
+    await pinger;
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trim().split('\n');
+    expect(lines[0]).toMatch(/^listening on node2:eth0 \(EN10MB\), writing results\/[\w-]+\/node2-eth0\.pcap$/);
+    expect(lines[1]).toMatch(/^#1 .*192\.168\.205\.4 → 192\.168\.205\.3 UDP \d+→8472 VXLAN vni=1 \[10\.42\.0\.65 → 10\.42\.1\.9 ICMP echo-request/);
+    expect(lines[3]).toMatch(/^2 packet\(s\) in results\/.*node2-eth0\.pcap$/);
+    const bad = await cli(['capture', 'node2:eth9', '--name', LAB]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/'node2' has no interface 'eth9' \(it has any, eth0, cni0, flannel\.1/);
+  }, 30000);
+
   it('refuses a lab that is up without --reuse, and bad files, with exit 2 and nothing created', async () => {
     const up = await cli(['run', join(REPO, 'scenarios', 'pod-network.yaml'), '--name', LAB]);
     expect(up.code).toBe(2);

@@ -1,0 +1,48 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { InputError, LabError } from '../errors';
+import { type Packet, readPcapFile } from '../pcap';
+import { type CaptureStats, startCapture } from '../probe/capture';
+import type { Runtime } from '../runtime/runtime';
+import { resolvePoint } from '../scenario/load';
+import { LabNames } from '../scenario/symbols';
+import { readRecord } from '../state/store';
+
+// `lab capture <point>`: tcpdump at a named point of a lab that is up, by hand, until Ctrl-C, a
+// number of seconds or a number of packets; the pcap lands under results/<run-id>/ like a
+// scenario's, and what it holds is printed with the lab's own decoder.
+
+export interface CaptureRequest {
+  lab: string;
+  /** <node|pod|@lab>[:<interface|any>] */
+  at: string;
+  filter?: string;
+  seconds?: number;
+  count?: number;
+  /** the run's folder */
+  dir: string;
+}
+
+export interface CaptureDone {
+  file: string;
+  stats: CaptureStats;
+  packets: Packet[];
+}
+
+export async function captureAt(rt: Runtime, req: CaptureRequest, onListening: (file: string, linkType: string) => void, interrupted: Promise<void>): Promise<CaptureDone> {
+  const rec = readRecord(req.lab);
+  if (!rec) throw new LabError(`lab '${req.lab}' has no state record (is it up? 'lab status' shows what is)`, 2);
+  const point = resolvePoint(new LabNames(rec.topology), req.at);
+  if (typeof point === 'string') throw InputError.of('point', '', point);
+  mkdirSync(req.dir, { recursive: true });
+  const file = join(req.dir, `${point.owner.replace(/^@/, '')}-${point.iface}.pcap`);
+  const cap = await startCapture(rt, { ns: point.ns, iface: point.iface, file, ...(req.filter ? { filter: req.filter } : {}), ...(req.count ? { count: req.count } : {}) });
+  onListening(file, cap.linkType);
+  let timer: NodeJS.Timeout | undefined;
+  const elapsed = req.seconds ? new Promise<void>((r) => (timer = setTimeout(r, req.seconds! * 1000))) : new Promise<void>(() => undefined);
+  await Promise.race([cap.ended, elapsed, interrupted]);
+  clearTimeout(timer);
+  const stats = await cap.stop();
+  const vxlanPorts = [...new Set([rec.topology.cluster.port, 8472, 4789])];
+  return { file, stats, packets: readPcapFile(file, { vxlanPorts }).packets };
+}
