@@ -148,14 +148,8 @@ export interface Layers {
 
 export type Quoted = Omit<Layers, 'tcp'> & { tcp?: QuotedTcp };
 
-export interface Packet extends Layers {
-  index: number;
-  time: number;
-  capturedLength: number;
-  originalLength: number;
-  linkType: number;
-  interfaceId: number;
-  interfaceName?: string;
+/** A decoded frame: its headers, and the frame facts that locate it in the capture. */
+export interface Packet extends Layers, Pick<Frame, 'index' | 'time' | 'capturedLength' | 'originalLength' | 'linkType' | 'interfaceId' | 'interfaceName'> {
   /** seconds since the first frame of the capture, when decoded as part of one (decodeCapture) */
   relativeTime?: number;
 }
