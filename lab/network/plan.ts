@@ -82,12 +82,12 @@ export function planLab(topo: Topology): LabPlan {
       `link set ${port} master ${br} up`,
     );
   }
-  for (const p of topo.pods) links.push(podLink(lab, p));
   // The lab namespace routes between segments (if there are several) but has no uplink and
   // no default route: a packet for anywhere else is dropped here and never leaves the lab.
   const labSteps: Step[] = [
     { ns: labNs, tool: 'sysctl', lines: [`net.ipv4.ip_forward=${cluster.underlay.length > 1 ? 1 : 0}`] },
     { ns: labNs, tool: 'ip', lines: links },
+    ...podLinkSteps(lab, topo.pods),
   ];
 
   // --- configure: nodes ---------------------------------------------------------------------
@@ -149,12 +149,21 @@ export function planLab(topo: Topology): LabPlan {
 
 // --- one pod's share of the plan: `up` uses it for every pod, `apply` for pods added later ----
 
-/** The pod's veth pair, created in the lab namespace with each end placed in its namespace. */
-function podLink(lab: string, p: TopologyPod): string {
-  const veth = podVethName(lab, p.name);
-  const ns = nodeNamespace(lab, p.node);
-  const pns = podNamespace(lab, p.node, p.name);
-  return `link add ${veth} netns ${ns} address ${macFor(lab, ns, veth)} type veth peer name eth0 netns ${pns} address ${macFor(lab, pns, 'eth0')}`;
+/**
+ * Each pod's veth pair, created in its node's namespace with the pod's end placed in the pod's:
+ * one step per node. A node only ever names its own pods' namespaces, so this works wherever
+ * the node's pods live beside it (on this host, or inside a node container).
+ */
+function podLinkSteps(lab: string, pods: readonly TopologyPod[]): Step[] {
+  const byNode = new Map<string, string[]>();
+  for (const p of pods) {
+    const veth = podVethName(lab, p.name);
+    const ns = nodeNamespace(lab, p.node);
+    const pns = podNamespace(lab, p.node, p.name);
+    const line = `link add ${veth} address ${macFor(lab, ns, veth)} type veth peer name eth0 netns ${pns} address ${macFor(lab, pns, 'eth0')}`;
+    byNode.set(ns, [...(byNode.get(ns) ?? []), line]);
+  }
+  return [...byNode].map(([ns, lines]): Step => ({ ns, tool: 'ip', lines }));
 }
 
 /** The node's end of the pod's veth as a cni0 port. */
@@ -189,7 +198,7 @@ export function planPods(topo: Topology, pods: readonly TopologyPod[]): { namesp
   return {
     namespaces: pods.map((p) => podNamespace(lab, p.node, p.name)),
     phases: [
-      { name: 'links', steps: pods.length ? [{ ns: labNamespace(lab), tool: 'ip', lines: pods.map((p) => podLink(lab, p)) }] : [] },
+      { name: 'links', steps: podLinkSteps(lab, pods) },
       {
         name: 'configure',
         steps: [

@@ -21,7 +21,8 @@ const cases: [string, string][] = [
 /** Every step of a plan, links first. */
 const steps = (plan: LabPlan): Step[] => plan.phases.flatMap((p) => p.steps);
 const stepOf = (plan: LabPlan, ns: string, tool: Step['tool']): Step | undefined => steps(plan).find((s) => s.ns === ns && s.tool === tool);
-const linesOf = (plan: LabPlan, ns: string, tool: Step['tool']) => stepOf(plan, ns, tool)?.lines ?? [];
+/** Every line a namespace gets from one tool, over all phases (a node's pod veths come in 'links'). */
+const linesOf = (plan: LabPlan, ns: string, tool: Step['tool']) => steps(plan).filter((s) => s.ns === ns && s.tool === tool).flatMap((s) => s.lines);
 
 describe('golden plans', () => {
   it.each(cases)('%s renders as golden/%s', (topo, golden) => {
