@@ -11,6 +11,8 @@ import { connect } from './probe/connect';
 import { labNames, resolveTarget, selectLab } from './ops/select';
 import { type StageRunner, up } from './ops/up';
 import { NetnsRuntime } from './runtime/netns';
+import type { Runtime } from './runtime/runtime';
+import { type RuntimeHooks, runtimeFor, runtimeOfLab } from './runtime/select';
 import { inspectLabs } from './status/inspect';
 import { proxyModel } from './proxy/model';
 import { renderLab, renderServices } from './status/table';
@@ -18,6 +20,8 @@ import { loadTopology } from './topology/resolve';
 import { eventLines, summaryLine } from './report/console';
 import { LocalExecutor } from './runtime/executor';
 import { captureAt } from './ops/capture';
+import { connectLocal } from './docker/engine';
+import { ensureNodeImage } from './docker/image';
 import { summarize } from './pcap';
 import { checkFilters } from './probe/capture';
 import { loadScenarios, scenarioFiles } from './scenario/load';
@@ -27,14 +31,27 @@ import { newRunId, runScenarios } from './scenario/run';
 
 const DEFAULT_TOPOLOGY = resolve(__dirname, '../scenarios/topologies/default.yaml');
 
-const runtime = () => new NetnsRuntime();
+/** Progress for the docker runtime's one-time image build, and its notices, on stderr. */
+const hooks: RuntimeHooks = {
+  onImageProgress: (line) => console.error(pc.dim(line)),
+  onNotice: (text) => console.error(pc.yellow(text)),
+};
+
+/** The lab a command means (named, or the only one up) and the runtime it was built with. */
+async function labRuntime(name: string | undefined, what: string): Promise<{ lab: string; rt: Runtime }> {
+  const lab = await selectLab(new NetnsRuntime(), name, what);
+  if (!lab) throw new LabError('no lab is up', 2);
+  return { lab, rt: await runtimeOfLab(lab, hooks) };
+}
 
 const fileOption = () => new Option('-f, --file <topology>', 'topology file (YAML)').default(DEFAULT_TOPOLOGY, 'scenarios/topologies/default.yaml');
 const nameOption = () => new Option('-n, --name <lab>', 'lab name (overrides the topology name)');
 const proxyOption = () => new Option('--proxy <mode>', "kube-proxy mode (overrides the topology's proxy.mode): iptables, nftables, ipvs or none");
-const overrides = (o: { name?: string; proxy?: string }) => ({
+const runtimeOption = () => new Option('--runtime <kind>', "where nodes live (overrides the topology's runtime): netns or docker");
+const overrides = (o: { name?: string; proxy?: string; runtime?: string }) => ({
   ...(o.name !== undefined ? { name: o.name } : {}),
   ...(o.proxy !== undefined ? { proxyMode: o.proxy } : {}),
+  ...(o.runtime !== undefined ? { runtime: o.runtime } : {}),
 });
 
 /** One line per stage with its time, via listr2 (plain lines when not on a terminal). */
@@ -71,12 +88,13 @@ export function buildProgram(): Command {
     .addOption(fileOption())
     .addOption(nameOption())
     .addOption(proxyOption())
+    .addOption(runtimeOption())
     .option('--reconfigure', 'replace a lab of the same name that is up with another topology')
     .option('--json', 'print the resulting lab as JSON instead of a table')
-    .action(async (o: { file: string; name?: string; proxy?: string; reconfigure?: boolean; json?: boolean }) => {
+    .action(async (o: { file: string; name?: string; proxy?: string; runtime?: string; reconfigure?: boolean; json?: boolean }) => {
       const topo = loadTopology(o.file, overrides(o));
       const t0 = performance.now();
-      const res = await up(topo, runtime(), { reconfigure: o.reconfigure === true, runStages: o.json ? undefined : listrRunner });
+      const res = await up(topo, runtimeFor(topo.runtime, hooks), { reconfigure: o.reconfigure === true, runStages: o.json ? undefined : listrRunner });
       if (o.json) return void console.log(JSON.stringify(res.view, null, 2));
       if (!res.created) console.log(`lab '${topo.name}' is already up with this topology; nothing changed`);
       console.log(renderLab(res.view));
@@ -92,11 +110,11 @@ export function buildProgram(): Command {
     .option('-f, --file <topology>', 'take the lab name from this topology file')
     .option('--all', 'remove every lab')
     .action(async (o: { name?: string; file?: string; all?: boolean }) => {
-      const rt = runtime();
+      const host = new NetnsRuntime();
       const name = o.name ?? (o.file ? loadTopology(o.file).name : undefined);
-      const labs = o.all ? await labNames(rt) : [await selectLab(rt, name, 'down')].filter((x): x is string => !!x);
+      const labs = o.all ? await labNames(host) : [await selectLab(host, name, 'down')].filter((x): x is string => !!x);
       if (!labs.length) return void console.log('no lab is up; nothing to remove');
-      for (const lab of labs) console.log(`lab ${lab}: removed ${await down(rt, lab)} namespace(s) and everything in them`);
+      for (const lab of labs) console.log(`lab ${lab}: removed ${await down(await runtimeOfLab(lab, hooks), lab)} namespace(s) and everything in them`);
     });
 
   program
@@ -105,7 +123,8 @@ export function buildProgram(): Command {
     .addOption(nameOption())
     .option('--json', 'print as JSON: { labs: [...] }')
     .action(async (o: { name?: string; json?: boolean }) => {
-      const labs = await inspectLabs(runtime(), o.name);
+      const names = o.name ? [o.name] : await labNames(new NetnsRuntime());
+      const labs = (await Promise.all(names.map(async (lab) => inspectLabs(await runtimeOfLab(lab, hooks), lab)))).flat();
       if (o.json) return void console.log(JSON.stringify({ labs }, null, 2));
       if (!labs.length) return void console.log(o.name ? `lab '${o.name}' is not up` : 'no lab is up');
       console.log(labs.map(renderLab).join('\n\n'));
@@ -119,9 +138,7 @@ export function buildProgram(): Command {
     .argument('<command...>', 'the command and its arguments')
     .passThroughOptions()
     .action(async (target: string, command: string[], o: { name?: string }) => {
-      const rt = runtime();
-      const lab = await selectLab(rt, o.name, 'exec');
-      if (!lab) throw new LabError('no lab is up', 2);
+      const { lab, rt } = await labRuntime(o.name, 'exec');
       const ns = await resolveTarget(rt, lab, target);
       const argv = command[0] === '--' ? command.slice(1) : command; // passThroughOptions keeps a '--'
       if (!argv.length) throw InputError.of('command', '', 'nothing to run: give a command after the target');
@@ -138,7 +155,7 @@ export function buildProgram(): Command {
     .addOption(proxyOption())
     .action(async (o: { file: string; name?: string; proxy?: string }) => {
       const topo = loadTopology(o.file, overrides(o));
-      const r = await apply(topo, runtime(), listrRunner);
+      const r = await apply(topo, runtimeFor(topo.runtime, hooks), listrRunner);
       const eps = Object.entries(r.endpoints).map(([id, n]) => `${id}: ${n}`).join(', ');
       console.log(`lab ${topo.name}: ${r.added.length} pod(s) added, ${r.removed.length} removed; rules re-synced on ${r.nodes} node(s)${eps ? `; endpoints ${eps}` : ''}`);
     });
@@ -155,9 +172,7 @@ export function buildProgram(): Command {
     .action(async (from: string, address: string, o: { name?: string; count: number; udp?: boolean; json?: boolean }) => {
       const m = /^([\d.]+):(\d+)$/.exec(address);
       if (!m) throw InputError.of('address', '', `expected ip:port, got '${address}'`);
-      const rt = runtime();
-      const lab = await selectLab(rt, o.name, 'connect');
-      if (!lab) throw new LabError('no lab is up', 2);
+      const { lab, rt } = await labRuntime(o.name, 'connect');
       const r = await connect(rt, await resolveTarget(rt, lab, from), m[1]!, Number(m[2]), { count: o.count, protocol: o.udp ? 'UDP' : 'TCP' });
       if (o.json) return void console.log(JSON.stringify(r, null, 2));
       const peers = new Map<string, Set<string>>();
@@ -173,18 +188,19 @@ export function buildProgram(): Command {
     .description('run scenario suites: bring the lab up, capture, probe, check expectations, tear down; results in results/<run-id>/')
     .argument('<path>', 'a scenario file, or a folder of them (topologies/ folders are skipped)')
     .addOption(nameOption())
+    .addOption(runtimeOption())
     .option('--reuse', 'run against a lab that is already up with the same topology (and leave it up)')
     .option('--keep', 'leave the labs up after the run')
     .option('--results <dir>', 'where run folders are made', 'results')
     .option('--allow-skip', 'exit 0 when steps were skipped for a missing kernel feature (nothing failed)')
     .option('--json', 'print report.json to stdout instead of progress lines')
-    .action(async (path: string, o: { name?: string; reuse?: boolean; keep?: boolean; results: string; allowSkip?: boolean; json?: boolean }) => {
-      const scenarios = await loadScenarios(scenarioFiles(path), new LocalExecutor(), o.name ? { labName: o.name } : {});
+    .action(async (path: string, o: { name?: string; runtime?: string; reuse?: boolean; keep?: boolean; results: string; allowSkip?: boolean; json?: boolean }) => {
+      const scenarios = await loadScenarios(scenarioFiles(path), new LocalExecutor(), { ...(o.name ? { labName: o.name } : {}), ...(o.runtime ? { runtime: o.runtime } : {}) });
       const resultsRoot = resolve(o.results);
       const runId = newRunId();
       const shown = relative(process.cwd(), join(resultsRoot, runId)) || '.';
       const report = await runScenarios(scenarios, {
-        rt: runtime(),
+        runtimeFor: (kind) => runtimeFor(kind, hooks),
         resultsRoot,
         runId,
         reuse: o.reuse === true,
@@ -207,9 +223,7 @@ export function buildProgram(): Command {
     .option('--results <dir>', 'where run folders are made', 'results')
     .option('--show <n>', 'packets to print (0: none)', (v) => intArg('--show', v), 50)
     .action(async (point: string, filterWords: string[], o: { name?: string; seconds?: number; count?: number; results: string; show: number }) => {
-      const rt = runtime();
-      const lab = await selectLab(rt, o.name, 'capture');
-      if (!lab) throw new LabError('no lab is up', 2);
+      const { lab, rt } = await labRuntime(o.name, 'capture');
       const filter = filterWords.join(' ').trim();
       const err = filter ? (await checkFilters(new LocalExecutor(), [filter])).get(filter) : undefined;
       if (err) throw InputError.of('filter', '', `tcpdump cannot use '${filter}': ${err}`);
@@ -223,6 +237,14 @@ export function buildProgram(): Command {
       if (done.packets.length > o.show) console.log(pc.dim(`... ${done.packets.length - o.show} more`));
       const dropped = done.stats.droppedByKernel ? `, ${done.stats.droppedByKernel} dropped by the kernel` : '';
       console.log(done.packets.length ? `${done.packets.length} packet(s) in ${relative(process.cwd(), done.file)}${dropped}` : pc.yellow(`no packets seen at ${point}${filter ? ` matching '${filter}'` : ''} (${relative(process.cwd(), done.file)})`));
+    });
+
+  program
+    .command('image')
+    .description("build the docker runtime's node image (images/node) if its content changed, and print its tag")
+    .action(async () => {
+      const docker = connectLocal();
+      console.log(await ensureNodeImage(docker, { onProgress: (line) => console.error(pc.dim(line)) }));
     });
 
   program

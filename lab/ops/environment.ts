@@ -1,5 +1,7 @@
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
+import { connectLocal } from '../docker/engine';
+import { requireEngine } from '../docker/image';
 import { LabError } from '../errors';
 import { probeIpvs } from '../proxy/kernel-features';
 import type { Topology } from '../topology/types';
@@ -49,7 +51,11 @@ const RULE_TOOLS: Record<string, string> = {
 
 /** Everything `up` needs from this machine for this topology, checked before anything is created. */
 export async function checkTopologyEnvironment(topo: Topology): Promise<void> {
-  checkEnvironment(toolsFor(topo));
+  if (topo.runtime === 'docker') {
+    // the rule tools and pod servers are the node image's; this host only holds the underlay
+    checkEnvironment(NETNS_TOOLS);
+    await requireEngine(connectLocal());
+  } else checkEnvironment(toolsFor(topo));
   if (topo.proxy.mode === 'ipvs') {
     const ipvs = await probeIpvs();
     if (!ipvs.ok)

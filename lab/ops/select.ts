@@ -2,10 +2,11 @@ import { InputError } from '../errors';
 import { labNamespace, parseNamespace } from '../network/names';
 import type { Runtime } from '../runtime/runtime';
 import { listRecords } from '../state/store';
+import { dockerLabs } from '../runtime/select';
 
 /** Names of every lab present in the kernel or in a state record. */
 export async function labNames(rt: Runtime): Promise<string[]> {
-  const names = new Set(listRecords());
+  const names = new Set([...listRecords(), ...(await dockerLabs())]);
   for (const ns of await rt.listNamespaces()) {
     const r = parseNamespace(ns);
     if (r) names.add(r.lab);

@@ -47,7 +47,9 @@ export function tcpdumpArgv(spec: CaptureSpec): string[] {
 }
 
 export async function startCapture(rt: Runtime, spec: CaptureSpec, readyTimeoutMs = 5000): Promise<RunningCapture> {
-  const proc = rt.start(spec.ns, tcpdumpArgv(spec));
+  // where tcpdump writes may be inside a node container: the runtime brings the file here on stop
+  const target = await rt.fileFor(spec.ns, spec.file);
+  const proc = rt.start(spec.ns, tcpdumpArgv({ ...spec, file: target.path }));
   let stderr = '';
   const linkType = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => {
@@ -67,7 +69,16 @@ export async function startCapture(rt: Runtime, spec: CaptureSpec, readyTimeoutM
       reject(new LabError(`tcpdump on ${spec.ns}:${spec.iface} exited before listening: ${(r.stderr || stderr).trim()}`));
     });
   });
-  return { spec, linkType, ended: proc.exited.then(() => undefined), stop: () => stopCapture(proc, spec, linkType) };
+  return {
+    spec,
+    linkType,
+    ended: proc.exited.then(() => undefined),
+    stop: async () => {
+      const stats = await stopCapture(proc, spec, linkType);
+      await target.collect();
+      return stats;
+    },
+  };
 }
 
 async function stopCapture(proc: Started, spec: CaptureSpec, linkType: string): Promise<CaptureStats> {

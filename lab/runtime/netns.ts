@@ -8,7 +8,7 @@ import { PREFIX } from '../network/names';
 import { type Step, toolCommand } from '../network/plan';
 import type { Daemon } from '../pods/servers';
 import { type Executor, type ExecResult, LocalExecutor, type RunOptions, type Started } from './executor';
-import type { Runtime } from './runtime';
+import type { Runtime, RuntimeFile } from './runtime';
 
 const NETNS_DIR = '/run/netns';
 /** processes xargs keeps running at once: the work is mostly in the kernel, under RTNL */
@@ -184,6 +184,11 @@ export class NetnsRuntime implements Runtime {
     return this.exec.start(['nsenter', `--net=${NETNS_DIR}/${ns}`, ...argv]);
   }
 
+  /** Namespaces on this host share its filesystem: the command writes the file where it goes. */
+  fileFor(_ns: string, hostPath: string): Promise<RuntimeFile> {
+    return Promise.resolve({ path: hostPath, collect: () => Promise.resolve() });
+  }
+
   interactiveArgv(ns: string, argv: readonly string[]): string[] {
     // `ip netns exec` also mounts the namespace's own /sys, so /sys/class/net shows its links.
     return ['ip', 'netns', 'exec', ns, ...argv];
@@ -251,12 +256,15 @@ function explainRuleError(stderr: string, step: Step): string {
 
 /** Is `port` bound (TCP: listening, UDP: bound) in the network namespace of process `pid`? */
 function isBound(pid: number, port: number, protocol: 'TCP' | 'UDP'): boolean {
-  let table = '';
   try {
-    table = readFileSync(`/proc/${pid}/net/${protocol === 'TCP' ? 'tcp' : 'udp'}`, 'utf8');
+    return isListening(readFileSync(`/proc/${pid}/net/${protocol === 'TCP' ? 'tcp' : 'udp'}`, 'utf8'), port, protocol);
   } catch {
     return false;
   }
+}
+
+/** Does this /proc/net/{tcp,udp} table hold a socket listening (TCP) or bound (UDP) on port? */
+export function isListening(table: string, port: number, protocol: 'TCP' | 'UDP'): boolean {
   const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
   const state = protocol === 'TCP' ? '0A' : '07'; // TCP_LISTEN, TCP_CLOSE (a bound UDP socket)
   return table.split('\n').some((line) => {

@@ -25,6 +25,18 @@ export interface Runtime {
   run(ns: string, argv: readonly string[], opts?: RunOptions): Promise<ExecResult>;
   /** starts a process inside ns and leaves it running (captures); `down` stops it with the lab */
   start(ns: string, argv: readonly string[]): Started;
+  /**
+   * A file a command in ns writes (a capture) that must end up at hostPath: where the command
+   * should write it, and how to bring it here once written.
+   */
+  fileFor(ns: string, hostPath: string): Promise<RuntimeFile>;
   /** argv that runs a command interactively inside ns (stdio inherited by the caller) */
   interactiveArgv(ns: string, argv: readonly string[]): string[];
+}
+
+export interface RuntimeFile {
+  /** the path as the command in the namespace sees it */
+  path: string;
+  /** copies it to the host path (nothing to do where both are the same file) */
+  collect(): Promise<void>;
 }

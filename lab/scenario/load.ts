@@ -70,6 +70,8 @@ export interface Scenario {
 export interface LoadOptions {
   /** lab name (overrides the topology's) */
   labName?: string;
+  /** netns or docker (overrides the topology's) */
+  runtime?: string;
 }
 
 const PROBE_OF: Record<ExpectationKind, ProbeKind | undefined> = {
@@ -84,7 +86,11 @@ const PROBE_OF: Record<ExpectationKind, ProbeKind | undefined> = {
 export function loadScenario(file: string, opts: LoadOptions = {}): Scenario {
   const src = YamlSource.fromFile(file);
   const input = src.parse(scenarioSchema);
-  const overrides = { ...(opts.labName ? { name: opts.labName } : {}), ...(input.proxy ? { proxyMode: input.proxy } : {}) };
+  const overrides = {
+    ...(opts.labName ? { name: opts.labName } : {}),
+    ...(opts.runtime ? { runtime: opts.runtime } : {}),
+    ...(input.proxy ? { proxyMode: input.proxy } : {}),
+  };
   const topology =
     typeof input.topology === 'string'
       ? loadTopology(resolve(dirname(file), input.topology), overrides)

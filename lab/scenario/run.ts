@@ -15,7 +15,7 @@ import { type CaptureReport, overall, type ProbeReport, type RunReport, type Sce
 import type { Runtime } from '../runtime/runtime';
 import { readRecord } from '../state/store';
 import { inspectLabs } from '../status/inspect';
-import type { Topology } from '../topology/types';
+import type { RuntimeKind, Topology } from '../topology/types';
 import { type CaptureOutcome, evaluate, type ProbeOutcome } from './expect';
 import type { ProbePlan, Scenario, StepPlan } from './load';
 import { LabNames } from './symbols';
@@ -26,7 +26,8 @@ import { LabNames } from './symbols';
 // and junit.xml.
 
 export interface RunOptions {
-  rt: Runtime;
+  /** the runtime a topology asks for */
+  runtimeFor: (kind: RuntimeKind) => Runtime;
   /** results/ : the run's folder is made inside */
   resultsRoot: string;
   runId?: string;
@@ -73,9 +74,8 @@ export async function runScenarios(scenarios: Scenario[], opts: RunOptions): Pro
   const dup = names.find((n, i) => names.indexOf(n) !== i);
   if (dup) throw new LabError(`scenarios need two different topologies under one lab name '${dup}': run them apart, or give the topologies different names`, 2);
   // Refuse before building anything: a lab of the same name that is up belongs to the user.
-  const present = await opts.rt.listNamespaces();
   for (const g of groups) {
-    const isUp = present.some((ns) => inLab(ns, g.topo.name));
+    const isUp = (await opts.runtimeFor(g.topo.runtime).listNamespaces()).some((ns) => inLab(ns, g.topo.name));
     if (isUp && !opts.reuse)
       throw new LabError(`lab '${g.topo.name}' is already up: pass --reuse to run against it (it is left up), or take it down first`, 2);
     const rec = readRecord(g.topo.name);
@@ -91,7 +91,8 @@ export async function runScenarios(scenarios: Scenario[], opts: RunOptions): Pro
   try {
     for (const g of groups) {
       const lab = g.topo.name;
-      const isUp = (await opts.rt.listNamespaces()).some((ns) => inLab(ns, lab));
+      const rt = opts.runtimeFor(g.topo.runtime);
+      const isUp = (await rt.listNamespaces()).some((ns) => inLab(ns, lab));
       let skipReason: string | undefined;
       let owned = false;
       let names: LabNames | undefined;
@@ -99,9 +100,9 @@ export async function runScenarios(scenarios: Scenario[], opts: RunOptions): Pro
         const t0 = performance.now();
         if (!(isUp && opts.reuse)) {
           owned = true;
-          await up(g.topo, opts.rt);
+          await up(g.topo, rt);
         }
-        const [view] = await inspectLabs(opts.rt, lab);
+        const [view] = await inspectLabs(rt, lab);
         names = new LabNames(g.topo, view);
         emit({ type: 'lab-up', lab, reused: !owned, seconds: (performance.now() - t0) / 1000 });
       } catch (e) {
@@ -112,11 +113,11 @@ export async function runScenarios(scenarios: Scenario[], opts: RunOptions): Pro
       try {
         for (const s of g.scenarios) {
           emit({ type: 'scenario', scenario: s });
-          reports.push(await runScenario(s, dir, opts.rt, names, () => (interrupted ? 'interrupted' : skipReason), emit));
+          reports.push(await runScenario(s, dir, rt, names, () => (interrupted ? 'interrupted' : skipReason), emit));
         }
       } finally {
         if (owned && !opts.keep) {
-          await down(opts.rt, lab);
+          await down(rt, lab);
           emit({ type: 'lab-down', lab });
         }
       }

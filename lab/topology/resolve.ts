@@ -12,6 +12,8 @@ export interface Overrides {
   name?: string;
   /** --proxy: kube-proxy's mode */
   proxyMode?: string;
+  /** --runtime: netns or docker */
+  runtime?: string;
 }
 
 export function loadTopology(file: string, overrides: Overrides = {}): Topology {
@@ -29,6 +31,11 @@ export function resolveSource(src: YamlSource, overrides: Overrides = {}): Topol
     const mode = proxySchema.shape.mode.safeParse(overrides.proxyMode);
     if (!mode.success) throw InputError.of('--proxy', '', `'${overrides.proxyMode}': expected iptables, ipvs, nftables or none`);
     input.proxy.mode = mode.data;
+  }
+  if (overrides.runtime !== undefined) {
+    const rt = topologySchema.shape.runtime.unwrap().safeParse(overrides.runtime);
+    if (!rt.success) throw InputError.of('--runtime', '', `'${overrides.runtime}': expected netns or docker`);
+    input.runtime = rt.data;
   }
   if (overrides.name !== undefined) {
     // The override names namespaces just like `name:` in the file, so it obeys the same rule.

@@ -94,7 +94,7 @@ export const proxySchema = z.strictObject({
 
 export const topologySchema = z.strictObject({
   name: labName,
-  runtime: z.enum(['netns']).default('netns'),
+  runtime: z.enum(['netns', 'docker']).default('netns'),
   cluster: clusterSchema.default(clusterSchema.parse({})),
   proxy: proxySchema.default(proxySchema.parse({})),
   nodes: z.array(nodeSchema).min(1, { error: 'a lab needs at least one node' }),

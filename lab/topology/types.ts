@@ -1,7 +1,7 @@
 // The resolved topology: every default applied, every address decided. Plans are made from this.
 
 export type Backend = 'vxlan' | 'host-gw';
-export type RuntimeKind = 'netns';
+export type RuntimeKind = 'netns' | 'docker';
 
 export interface PodPort {
   port: number;
