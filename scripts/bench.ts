@@ -1,4 +1,5 @@
 // npm run bench -- up [--json] [--sizes 10,50,100] [--runs 3]
+// npm run bench -- docker [--json] [--sizes 3,10,30] [--runs 3]   (see bench-docker.ts)
 // npm run bench -- rules [--json] [--services 100,1000,5000] [--endpoints 10] [--modes iptables,nftables] [--runs 3]
 //   (see bench-rules.ts)
 //
@@ -21,6 +22,7 @@ import { LocalExecutor } from '../lab/runtime/executor';
 import { NetnsRuntime } from '../lab/runtime/netns';
 import { loadTopologyText } from '../lab/topology/resolve';
 import type { ProxyMode } from '../lab/topology/types';
+import { benchDocker } from './bench-docker';
 import { benchRules, type RulesRow } from './bench-rules';
 import { median, round, time } from './measure';
 
@@ -151,7 +153,7 @@ async function benchUp(sizes: number[], runs: number, log: (s: string) => void):
 
 async function main() {
   const program = new Command('bench')
-    .argument('[what]', 'what to measure: up | rules', 'up')
+    .argument('[what]', 'what to measure: up | docker | rules', 'up')
     .option('--json', 'print the rows as a JSON array')
     .option('--sizes <list>', 'up: node counts', '10,50,100')
     .option('--services <list>', 'rules: service counts', '100,1000,5000')
@@ -166,7 +168,17 @@ async function main() {
     const rows = await benchRules(o.services.split(',').map(Number), Number(o.endpoints), o.modes.split(',') as ProxyMode[], Number(o.runs), log);
     return o.json ? console.log(JSON.stringify(rows, null, 2)) : printRules(rows, o.runs);
   }
-  if (what !== 'up') throw new Error(`unknown benchmark '${what}' (known: up, rules)`);
+  if (what === 'docker') {
+    const sizes = program.getOptionValueSource('sizes') === 'default' ? [3, 10, 30] : o.sizes.split(',').map(Number);
+    const rows = await benchDocker(sizes, Number(o.runs), log);
+    if (o.json) return console.log(JSON.stringify(rows, null, 2));
+    const t = new Table({ head: ['nodes', 'pods', 'up (s)', 'down (s)', 'bare containers up (s)', 'up / bare', 'bare containers down (s)'], style: { head: [] } });
+    for (const r of rows)
+      t.push([r.nodes, r.pods, r.upSeconds.toFixed(2), r.downSeconds.toFixed(2), r.floorUpSeconds.toFixed(2), `${(r.upSeconds / r.floorUpSeconds).toFixed(2)}x`, r.floorDownSeconds.toFixed(2)]);
+    console.log(t.toString());
+    return console.log(`median of ${o.runs} runs (bare containers: the minimum): the same number of containers from the node image, created and started through the API, 8 at a time`);
+  }
+  if (what !== 'up') throw new Error(`unknown benchmark '${what}' (known: up, docker, rules)`);
   const sizes = o.sizes.split(',').map(Number);
   const rows = await benchUp(sizes, Number(o.runs), log);
   if (o.json) return console.log(JSON.stringify(rows, null, 2));

@@ -25,6 +25,8 @@ export const LABEL_NODE = 'io.k8s-dataplane-lab.node';
 /** lab/pods/: the pods' server and connect scripts, mounted read-only at the same path */
 const PODS_DIR = dirname(REPLY_SCRIPT);
 const FAN_OUT = 8;
+/** the local engine refused --privileged once: later nodes (and labs) start without asking again */
+let privilegedRefused = false;
 
 export interface DockerRuntimeOptions {
   docker: Dockerode;
@@ -40,7 +42,6 @@ export class DockerRuntime implements Runtime {
   private readonly host = new NetnsRuntime();
   private readonly local = new LocalExecutor();
   private readonly execs = new Map<string, DockerExecutor>();
-  private privilegedRefused = false;
 
   constructor(private readonly opts: DockerRuntimeOptions) {}
 
@@ -116,7 +117,7 @@ export class DockerRuntime implements Runtime {
       Cmd: ['sleep', 'infinity'],
       HostConfig: { NetworkMode: 'none', Binds: [`${PODS_DIR}:${PODS_DIR}:ro`], Privileged: true },
     };
-    const privileged = !this.privilegedRefused;
+    const privileged = !privilegedRefused;
     let c = await docker.createContainer(privileged ? base : withCapabilities(base));
     try {
       await c.start();
@@ -124,8 +125,8 @@ export class DockerRuntime implements Runtime {
       // Seen on these machines: the capability bounding set lacks CAP_SYS_RESOURCE, so
       // --privileged fails with "unable to apply caps"; every other capability works.
       if (!privileged || !/apply caps/i.test(String(e))) throw e;
-      if (!this.privilegedRefused) {
-        this.privilegedRefused = true; // said once, also when nodes start in parallel
+      if (!privilegedRefused) {
+        privilegedRefused = true; // said once, also when nodes start in parallel
         const missing = CAPABILITIES.map((x) => `CAP_${x}`).filter((x) => !hostCapabilities().includes(x));
         this.opts.onNotice?.(
           `the engine refused --privileged (${firstLine(e)}): nodes run with every capability this host has (all but ${missing.join(', ') || 'none'}), seccomp and apparmor unconfined, systempaths unconfined`,
