@@ -2,6 +2,7 @@ import { PassThrough } from 'node:stream';
 import type Dockerode from 'dockerode';
 import { CommandError } from '../errors';
 import type { Executor, ExecResult, RunOptions, Started } from '../runtime/executor';
+import { PID_WRAP, PidLine } from '../runtime/pid-line';
 
 // The executor seam for a container: dockerode exec with argv (never a shell string built from
 // input), stdin for batch files, stdout/stderr demultiplexed, the exit code from the exec's
@@ -52,14 +53,10 @@ export class DockerExecutor implements Executor {
     };
   }
 
-  /**
-   * Starts argv in the container. The command is wrapped so that its first line on stderr is its
-   * pid inside the container (`sh -c 'echo $$ >&2; exec "$@"'`: the arguments stay argv), because
-   * the engine has no call to signal an exec'd process; `signal` then execs `kill` for it.
-   */
+  /** Starts argv in the container, wrapped to tell its pid (the engine cannot signal an exec). */
   private async open(argv: readonly string[], stdin: boolean, onStderr?: (text: string) => void): Promise<Opened> {
     const exec = await this.docker.getContainer(this.container).exec({
-      Cmd: ['sh', '-c', 'echo "kdl-pid $$" >&2; exec "$@"', 'sh', ...argv],
+      Cmd: [...PID_WRAP, ...argv],
       AttachStdin: stdin,
       AttachStdout: true,
       AttachStderr: true,
@@ -68,25 +65,12 @@ export class DockerExecutor implements Executor {
     const stream = await exec.start({ hijack: true, stdin });
     const out: Buffer[] = [];
     let err = '';
-    let pidLine = true;
-    let resolvePid: (pid: number | undefined) => void = () => undefined;
-    const pidKnown = new Promise<number | undefined>((r) => (resolvePid = r));
+    const pidLine = new PidLine();
     const stdout = new PassThrough();
     const stderr = new PassThrough();
     stdout.on('data', (b: Buffer) => out.push(b));
     stderr.on('data', (b: Buffer) => {
-      let text = b.toString();
-      if (pidLine) {
-        const m = /^kdl-pid (\d+)\n/.exec(err + text);
-        if (!m && !(err + text).includes('\n')) {
-          err += text; // the pid line is not complete yet
-          return;
-        }
-        pidLine = false;
-        resolvePid(m ? Number(m[1]) : undefined);
-        text = m ? (err + text).slice(m[0].length) : err + text;
-        err = '';
-      }
+      const text = pidLine.feed(b.toString());
       err += text;
       if (text) onStderr?.(text);
     });
@@ -94,14 +78,14 @@ export class DockerExecutor implements Executor {
     const done = new Promise<ExecResult>((resolve, reject) => {
       stream.on('error', reject);
       stream.on('end', () => {
-        resolvePid(undefined);
+        err += pidLine.end();
         exec.inspect().then(
           (info) => resolve({ code: info.ExitCode ?? null, signal: null, stdout: Buffer.concat(out).toString(), stderr: err }),
           reject,
         );
       });
     });
-    return { stdin: stream, done, pid: await pidKnown.then((p) => p).catch(() => undefined), pidKnown };
+    return { stdin: stream, done, pid: await pidLine.pid, pidKnown: pidLine.pid };
   }
 
   private async signal(s: Opened, sig: NodeJS.Signals): Promise<void> {
