@@ -94,7 +94,7 @@ export function buildProgram(): Command {
     .action(async (o: { file: string; name?: string; proxy?: string; runtime?: string; reconfigure?: boolean; json?: boolean }) => {
       const topo = loadTopology(o.file, overrides(o));
       const t0 = performance.now();
-      const res = await up(topo, runtimeFor(topo.runtime, hooks), { reconfigure: o.reconfigure === true, runStages: o.json ? undefined : listrRunner });
+      const res = await up(topo, runtimeFor(topo, hooks), { reconfigure: o.reconfigure === true, runStages: o.json ? undefined : listrRunner });
       if (o.json) return void console.log(JSON.stringify(res.view, null, 2));
       if (!res.created) console.log(`lab '${topo.name}' is already up with this topology; nothing changed`);
       console.log(renderLab(res.view));
@@ -155,7 +155,7 @@ export function buildProgram(): Command {
     .addOption(proxyOption())
     .action(async (o: { file: string; name?: string; proxy?: string }) => {
       const topo = loadTopology(o.file, overrides(o));
-      const r = await apply(topo, runtimeFor(topo.runtime, hooks), listrRunner);
+      const r = await apply(topo, runtimeFor(topo, hooks), listrRunner);
       const eps = Object.entries(r.endpoints).map(([id, n]) => `${id}: ${n}`).join(', ');
       console.log(`lab ${topo.name}: ${r.added.length} pod(s) added, ${r.removed.length} removed; rules re-synced on ${r.nodes} node(s)${eps ? `; endpoints ${eps}` : ''}`);
     });
@@ -200,7 +200,7 @@ export function buildProgram(): Command {
       const runId = newRunId();
       const shown = relative(process.cwd(), join(resultsRoot, runId)) || '.';
       const report = await runScenarios(scenarios, {
-        runtimeFor: (kind) => runtimeFor(kind, hooks),
+        runtimeFor: (topo) => runtimeFor(topo, hooks),
         resultsRoot,
         runId,
         reuse: o.reuse === true,

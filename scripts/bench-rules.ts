@@ -58,6 +58,7 @@ export function servicesTopology(services: number, endpoints: number, mode: Prox
     name: 'bench-rules',
     runtime: 'netns',
     source: '<bench>',
+    hosts: [],
     cluster: { podCIDR: '10.42.0.0/16', serviceCIDR: '10.43.0.0/16', underlay: [{ cidr: '192.168.205.0/24', gateway: '192.168.205.1' }], backend: 'vxlan', vni: 1, port: 8472, mtu: 1450 },
     proxy: { mode, masqueradeBit: 14, scheduler: 'rr', rules: [] },
     nodes: [{ name: 'n1', ip: '192.168.205.2', underlay: '192.168.205.0/24', gateway: '192.168.205.1', podSubnet: '10.42.0.0/16', cni0: '10.42.0.1', vtep: '10.42.0.0' }],

@@ -10,22 +10,32 @@ import { createHash } from 'node:crypto';
 export const PREFIX = 'kdl';
 
 export const labNamespace = (lab: string) => `${PREFIX}.${lab}`;
-/** Is `ns` the lab's own namespace or one of its nodes' or pods'? */
-export const inLab = (ns: string, lab: string) => ns === labNamespace(lab) || ns.startsWith(`${labNamespace(lab)}.`);
+/**
+ * A lab over several hosts has an underlay namespace on each, every one named kdl.<lab> on its
+ * own machine; the plan and the runtime tell them apart as kdl.<lab>@<host>.
+ */
+export const labNamespaceOn = (lab: string, host?: string) => (host ? `${labNamespace(lab)}@${host}` : labNamespace(lab));
+/** A host's own network namespace, where the lab only makes its underlay tunnel's socket. */
+export const hostSelf = (host: string) => `@${host}`;
+/** Is `ns` the lab's own namespace (on any host) or one of its nodes' or pods'? */
+export const inLab = (ns: string, lab: string) =>
+  ns === labNamespace(lab) || ns.startsWith(`${labNamespace(lab)}.`) || ns.startsWith(`${labNamespace(lab)}@`);
 export const nodeNamespace = (lab: string, node: string) => `${PREFIX}.${lab}.${node}`;
 export const podNamespace = (lab: string, node: string, pod: string) => `${PREFIX}.${lab}.${node}.${pod}`;
 
 export type NamespaceRole =
-  | { role: 'lab'; lab: string }
+  | { role: 'lab'; lab: string; host?: string }
   | { role: 'node'; lab: string; node: string }
   | { role: 'pod'; lab: string; node: string; pod: string };
 
 export function parseNamespace(ns: string): NamespaceRole | undefined {
   const parts = ns.split('.');
   if (parts[0] !== PREFIX || parts.some((p) => p === '')) return undefined;
-  const [, lab, node, pod] = parts;
-  if (lab === undefined || parts.length > 4) return undefined;
-  if (node === undefined) return { role: 'lab', lab };
+  const [, labPart, node, pod] = parts;
+  if (labPart === undefined || parts.length > 4) return undefined;
+  const [lab, host] = labPart.split('@') as [string, string | undefined];
+  if (node === undefined) return { role: 'lab', lab, ...(host ? { host } : {}) };
+  if (host !== undefined) return undefined;
   if (pod === undefined) return { role: 'node', lab, node };
   return { role: 'pod', lab, node, pod };
 }
@@ -36,6 +46,11 @@ const hex = (text: string, n: number) => createHash('sha256').update(text).diges
 export const podVethName = (lab: string, pod: string) => `veth${hex(`${lab}/${pod}`, 8)}`;
 /** The lab-namespace end of a node's underlay link. */
 export const underlayPortName = (lab: string, node: string) => `ul${hex(`${lab}/${node}`, 8)}`;
+/** A lab's underlay tunnel between hosts, in each host's underlay namespace. */
+export const hostTunnelName = (lab: string) => `kdlu${hex(lab, 8)}`;
+/** The tunnel's VXLAN id: from the lab's name, so two labs across the same hosts do not mix. */
+export const hostTunnelVni = (lab: string) => (parseInt(hex(`vni/${lab}`, 6), 16) % 16_000_000) + 1000;
+export const HOST_TUNNEL_PORT = 4790;
 /** The bridge of underlay segment i in the lab's namespace. */
 export const segmentBridgeName = (i: number) => `underlay${i}`;
 export const vxlanName = (vni: number) => `flannel.${vni}`;

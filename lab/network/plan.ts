@@ -2,7 +2,12 @@ import { parseCidr } from '../topology/ipv4';
 import { planProxy } from '../proxy/plan';
 import type { Topology, TopologyPod } from '../topology/types';
 import {
+  HOST_TUNNEL_PORT,
+  hostSelf,
+  hostTunnelName,
+  hostTunnelVni,
   labNamespace,
+  labNamespaceOn,
   macFor,
   nodeNamespace,
   podNamespace,
@@ -16,6 +21,8 @@ import {
 //
 // Order of application: the namespaces (one `ip -batch`, lab namespace first), then phases in
 // order; the steps of one phase are independent and may run in parallel.
+//   hosts       (labs over several hosts only) each host's underlay tunnel, made in the host's
+//               own namespace and moved into the lab's
 //   links       one `ip -batch` inside the lab namespace creates the underlay segments and
 //               every veth pair, placing both ends straight into node and pod namespaces
 //               (`link add X netns A ... peer name eth0 netns B`), so no link ever appears
@@ -39,7 +46,7 @@ export interface Step {
   origin?: { file: string; path: string };
 }
 
-export type PhaseName = 'links' | 'configure' | 'neighbours' | 'ipsets' | 'proxy' | 'rules';
+export type PhaseName = 'hosts' | 'links' | 'configure' | 'neighbours' | 'ipsets' | 'proxy' | 'rules';
 
 export interface Phase {
   name: PhaseName;
@@ -60,35 +67,55 @@ export function planLab(topo: Topology): LabPlan {
   const nodeNs = (n: string) => nodeNamespace(lab, n);
   const podNs = (pod: { node: string; name: string }) => podNamespace(lab, pod.node, pod.name);
 
-  const namespaces = [labNs, ...topo.nodes.map((n) => nodeNs(n.name)), ...topo.pods.map(podNs)];
+  const multiHost = topo.hosts.length > 1;
+  const labNamespaces = multiHost ? topo.hosts.map((h) => labNamespaceOn(lab, h.name)) : [labNs];
+  const namespaces = [...labNamespaces, ...topo.nodes.map((n) => nodeNs(n.name)), ...topo.pods.map(podNs)];
 
   // --- links: segments with their gateways, then every veth pair -------------------------
-  const links: string[] = ['link set lo up'];
-  cluster.underlay.forEach((seg, i) => {
-    const br = segmentBridgeName(i);
-    links.push(
-      `link add ${br} address ${mac(labNs, br)} type bridge`,
-      `link set ${br} addrgenmode none`,
-      `addr add ${seg.gateway}/${parseCidr(seg.cidr)!.prefix} dev ${br}`,
-      `link set ${br} up`,
-    );
-  });
-  for (const n of topo.nodes) {
-    const port = underlayPortName(lab, n.name);
-    const br = segmentBridgeName(cluster.underlay.findIndex((s) => s.cidr === n.underlay));
-    links.push(
-      `link add ${port} address ${mac(labNs, port)} type veth peer name eth0 netns ${nodeNs(n.name)} address ${mac(nodeNs(n.name), 'eth0')}`,
-      `link set ${port} addrgenmode none`,
-      `link set ${port} master ${br} up`,
-    );
-  }
-  // The lab namespace routes between segments (if there are several) but has no uplink and
-  // no default route: a packet for anywhere else is dropped here and never leaves the lab.
-  const labSteps: Step[] = [
-    { ns: labNs, tool: 'sysctl', lines: [`net.ipv4.ip_forward=${cluster.underlay.length > 1 ? 1 : 0}`] },
-    { ns: labNs, tool: 'ip', lines: links },
-    ...podLinkSteps(lab, topo.pods),
-  ];
+  // (with several hosts: one underlay namespace per host, the segment stretched between them)
+  const hostSteps: Step[] = [];
+  const labSteps: Step[] = [];
+  const underlayOn = (host: string | undefined, first: boolean) => {
+    const ns = labNamespaceOn(lab, host);
+    const links: string[] = ['link set lo up'];
+    cluster.underlay.forEach((seg, i) => {
+      const br = segmentBridgeName(i);
+      links.push(`link add ${br} address ${mac(ns, br)} type bridge`, `link set ${br} addrgenmode none`);
+      // the gateway exists once on the stretched segment: on the first host
+      if (first) links.push(`addr add ${seg.gateway}/${parseCidr(seg.cidr)!.prefix} dev ${br}`);
+      links.push(`link set ${br} up`);
+    });
+    for (const n of topo.nodes.filter((x) => !multiHost || x.host === host)) {
+      const port = underlayPortName(lab, n.name);
+      const br = segmentBridgeName(cluster.underlay.findIndex((s) => s.cidr === n.underlay));
+      links.push(
+        `link add ${port} address ${mac(labNs, port)} type veth peer name eth0 netns ${nodeNs(n.name)} address ${mac(nodeNs(n.name), 'eth0')}`,
+        `link set ${port} addrgenmode none`,
+        `link set ${port} master ${br} up`,
+      );
+    }
+    // The lab namespace routes between segments (if there are several) but has no uplink and
+    // no default route: a packet for anywhere else is dropped here and never leaves the lab.
+    labSteps.push({ ns, tool: 'sysctl', lines: [`net.ipv4.ip_forward=${cluster.underlay.length > 1 ? 1 : 0}`] });
+    if (host && multiHost) {
+      // The tunnel is made in the host's own namespace (its UDP socket stays there, on the
+      // host's network) and moved into the lab's; every peer host gets a flood entry.
+      const tun = hostTunnelName(lab);
+      const self = topo.hosts.find((h) => h.name === host)!;
+      hostSteps.push({
+        ns: hostSelf(host),
+        tool: 'ip',
+        lines: [`link add ${tun} address ${mac(ns, tun)} type vxlan id ${hostTunnelVni(lab)} local ${self.address} dstport ${HOST_TUNNEL_PORT}`, `link set ${tun} netns ${labNs}`],
+      });
+      // mtu 1500: the nodes' eth0 frames cross whole (the host network carries 1550-byte packets, or fragments them)
+      links.push(`link set ${tun} addrgenmode none`, `link set ${tun} mtu 1500 master ${segmentBridgeName(0)} up`);
+      const peers = topo.hosts.filter((h) => h.name !== host).map((h) => `fdb append 00:00:00:00:00:00 dev ${tun} dst ${h.address}`);
+      labSteps.push({ ns, tool: 'ip', lines: links }, { ns, tool: 'bridge', lines: peers });
+    } else labSteps.push({ ns, tool: 'ip', lines: links });
+  };
+  if (multiHost) topo.hosts.forEach((h, i) => underlayOn(h.name, i === 0));
+  else underlayOn(undefined, true);
+  labSteps.push(...podLinkSteps(lab, topo.pods));
 
   // --- configure: nodes ---------------------------------------------------------------------
   const vx = vxlanName(cluster.vni);
@@ -139,6 +166,7 @@ export function planLab(topo: Topology): LabPlan {
   for (const p of topo.pods) configure.push(podConfigure(topo, p));
 
   const phases: Phase[] = [
+    ...(hostSteps.length ? [{ name: 'hosts' as const, steps: hostSteps }] : []),
     { name: 'links', steps: labSteps },
     { name: 'configure', steps: configure },
   ];

@@ -1,6 +1,6 @@
 import { isDeepStrictEqual } from 'node:util';
 import { LabError } from '../errors';
-import { inLab } from '../network/names';
+import { HOST_TUNNEL_PORT, inLab } from '../network/names';
 import { type LabPlan, type Phase, planLab } from '../network/plan';
 import type { Runtime } from '../runtime/runtime';
 import { isAlive, readRecord, removeRecord, writeRecord } from '../state/store';
@@ -101,7 +101,8 @@ function stagesFor(
       run: async () => {
         await rt.createNamespaces(plan.namespaces);
         await guard('namespaces');
-        return `${plan.namespaces.length} created (1 lab, ${topo.nodes.length} nodes, ${topo.pods.length} pods)`;
+        const labs = plan.namespaces.length - topo.nodes.length - topo.pods.length;
+        return `${plan.namespaces.length} created (${labs} lab, ${topo.nodes.length} nodes, ${topo.pods.length} pods)`;
       },
     },
     ...plan.phases.map(
@@ -147,6 +148,8 @@ function phaseDetail(phase: Phase['name'], batches: number, topo: Topology): str
     }
     case 'rules':
       return `user rule file(s): ${batches} batch(es)`;
+    case 'hosts':
+      return `underlay tunnel (VXLAN, UDP ${HOST_TUNNEL_PORT}) on ${topo.hosts.length} hosts: ${topo.hosts.map((h) => `${h.name} ${h.address}`).join(', ')}`;
     case 'links':
       return `${c.underlay.length} underlay segment(s), ${topo.nodes.length + topo.pods.length} veth pairs`;
     case 'configure':

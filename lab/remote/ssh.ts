@@ -9,6 +9,7 @@ import { CommandError, LabError } from '../errors';
 import type { Executor, ExecResult, RunOptions, Started } from '../runtime/executor';
 import { PID_WRAP, PidLine } from '../runtime/pid-line';
 import { checkHostKey, DEFAULT_KNOWN_HOSTS, hostField } from './known-hosts';
+export { parseSshUrl } from './ssh-url';
 
 // A host reached over ssh (ssh2): an executor for commands on the host itself (its underlay
 // namespace, `ip netns attach`) and an http.Agent that carries the Docker API over the same
@@ -26,15 +27,6 @@ export interface SshTarget {
   knownHosts?: string;
   /** argv whose stdio is the connection (like ssh's ProxyCommand); %h and %p are replaced */
   proxyCommand?: string[];
-}
-
-/** `ssh://user@host[:port]` → target; an error text when it is not one. */
-export function parseSshUrl(url: string): Omit<SshTarget, 'identityFile' | 'knownHosts' | 'proxyCommand'> | string {
-  const m = /^ssh:\/\/(?:([^@/:]+)@)?([^@/:[\]]+|\[[0-9a-f:]+\])(?::(\d+))?\/?$/i.exec(url);
-  if (!m) return `'${url}' is not ssh://[user@]host[:port]`;
-  const port = m[3] ? Number(m[3]) : 22;
-  if (port < 1 || port > 65535) return `port ${port} out of range in '${url}'`;
-  return { user: m[1] ?? 'root', host: m[2]!.replace(/^\[|\]$/g, ''), port };
 }
 
 /** One argv word for a POSIX shell: ssh runs commands through the remote user's shell. */

@@ -1,31 +1,79 @@
+import Dockerode from 'dockerode';
 import { connectLocal, engineAvailable } from '../docker/engine';
-import { ensureNodeImage, type ProgressFn } from '../docker/image';
+import { ensureNodeImage, type ProgressFn, requireEngine } from '../docker/image';
+import { LabError } from '../errors';
 import { parseNamespace } from '../network/names';
+import { SshHost } from '../remote/ssh';
 import { readRecord } from '../state/store';
-import type { RuntimeKind } from '../topology/types';
-import { DockerRuntime, LABEL_LAB } from './docker';
+import type { Topology, TopologyHost } from '../topology/types';
+import { type DockerHost, DockerRuntime, LABEL_LAB } from './docker';
+import { LocalExecutor } from './executor';
 import { NetnsRuntime } from './netns';
 import type { Runtime } from './runtime';
 
 // Which runtime a lab is built or found with: the topology says for `up`; for a lab that is up
-// its state record says, and without one the engine's labels do (a container labelled with the
-// lab means docker), so `down` works after a crash either way.
+// its state record says (with the hosts it uses), and without one the local engine's labels do
+// (a container labelled with the lab means docker), so `down` works after a crash either way.
 
 export interface RuntimeHooks {
-  /** progress lines while the node image is built (once; cached by its content hash) */
+  /** progress lines while the node image is built (once per engine; cached by content hash) */
   onImageProgress?: ProgressFn;
   onNotice?: (text: string) => void;
 }
 
-export function runtimeFor(kind: RuntimeKind, hooks: RuntimeHooks = {}): Runtime {
-  if (kind === 'netns') return new NetnsRuntime();
-  const docker = connectLocal();
-  let image: Promise<string> | undefined;
+type Placement = Pick<Topology, 'runtime' | 'hosts' | 'nodes'>;
+
+export function runtimeFor(topo: Placement | 'netns' | 'docker', hooks: RuntimeHooks = {}): Runtime {
+  const t: Placement = typeof topo === 'string' ? { runtime: topo, hosts: [], nodes: [] } : topo;
+  if (t.runtime === 'netns') return new NetnsRuntime();
+  const hosts = t.hosts.length ? t.hosts : [{ name: 'local', engine: { kind: 'local', socket: '/var/run/docker.sock' } } satisfies TopologyHost];
+  const images = new Map<string, Promise<string>>();
+  const placement = new Map(t.nodes.map((n) => [n.name, n.host]));
   return new DockerRuntime({
-    docker,
-    image: () => (image ??= ensureNodeImage(docker, { ...(hooks.onImageProgress ? { onProgress: hooks.onImageProgress } : {}) })),
+    hosts: () => Promise.all(hosts.map(connectHost)),
+    placement: (node) => placement.get(node),
+    multiHost: t.hosts.length > 1,
+    image: (h: DockerHost) => {
+      let p = images.get(h.name);
+      if (!p) images.set(h.name, (p = ensureNodeImage(h.docker, { ...(hooks.onImageProgress ? { onProgress: (l) => hooks.onImageProgress!(`${h.name}: ${l}`) } : {}) })));
+      return p;
+    },
     ...(hooks.onNotice ? { onNotice: hooks.onNotice } : {}),
   });
+}
+
+async function connectHost(h: TopologyHost): Promise<DockerHost> {
+  const e = h.engine;
+  switch (e.kind) {
+    case 'local': {
+      const docker = e.socket === '/var/run/docker.sock' ? connectLocal() : new Dockerode({ socketPath: e.socket });
+      await requireEngine(docker);
+      return { name: h.name, docker, shell: new LocalExecutor(), local: true };
+    }
+    case 'ssh': {
+      const ssh = await SshHost.connect({
+        user: e.user,
+        host: e.host,
+        port: e.port,
+        ...(e.identityFile ? { identityFile: e.identityFile } : {}),
+        ...(e.knownHosts ? { knownHosts: e.knownHosts } : {}),
+        ...(e.proxyCommand ? { proxyCommand: e.proxyCommand } : {}),
+      });
+      const docker = new Dockerode({ protocol: 'http', host: 'docker', port: 80, agent: ssh.dockerAgent() } as Dockerode.DockerOptions);
+      try {
+        await docker.ping();
+      } catch (err) {
+        ssh.close();
+        throw new LabError(`host ${h.name} (${ssh.name}): no Docker engine answers there through 'docker system dial-stdio' (${err instanceof Error ? err.message : String(err)})`, 2);
+      }
+      return { name: h.name, docker, shell: ssh, local: false };
+    }
+    case 'tcp':
+      throw new LabError(
+        `host ${h.name}: tcp:// engines are not supported yet — the lab also needs a shell on the host for its underlay namespace; reach it with ssh://`,
+        2,
+      );
+  }
 }
 
 /** Labs that have containers on the local engine (none when no engine answers). */
@@ -37,11 +85,17 @@ export async function dockerLabs(): Promise<string[]> {
 }
 
 export async function runtimeOfLab(lab: string, hooks: RuntimeHooks = {}): Promise<Runtime> {
-  const kind = readRecord(lab)?.runtime ?? ((await dockerLabs()).includes(lab) ? 'docker' : 'netns');
-  return runtimeFor(kind, hooks);
+  const rec = readRecord(lab);
+  if (rec) return runtimeFor(rec.topology, hooks);
+  return runtimeFor((await dockerLabs()).includes(lab) ? 'docker' : 'netns', hooks);
 }
 
 /** Lab names a namespace list mentions (the netns runtime's view of this host). */
 export function labsIn(namespaces: readonly string[]): string[] {
   return [...new Set(namespaces.map((n) => parseNamespace(n)?.lab).filter((l): l is string => !!l))].sort();
+}
+
+/** Closes what a runtime holds open (ssh connections), so the process can exit. */
+export async function closeRuntime(rt: Runtime): Promise<void> {
+  if (rt instanceof DockerRuntime) await rt.close();
 }

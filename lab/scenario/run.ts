@@ -15,7 +15,7 @@ import { type CaptureReport, overall, type ProbeReport, type RunReport, type Sce
 import type { Runtime } from '../runtime/runtime';
 import { readRecord } from '../state/store';
 import { inspectLabs } from '../status/inspect';
-import type { RuntimeKind, Topology } from '../topology/types';
+import type { Topology } from '../topology/types';
 import { type CaptureOutcome, evaluate, type ProbeOutcome } from './expect';
 import type { ProbePlan, Scenario, StepPlan } from './load';
 import { LabNames } from './symbols';
@@ -26,8 +26,8 @@ import { LabNames } from './symbols';
 // and junit.xml.
 
 export interface RunOptions {
-  /** the runtime a topology asks for */
-  runtimeFor: (kind: RuntimeKind) => Runtime;
+  /** the runtime a topology asks for (kind and hosts) */
+  runtimeFor: (topo: Topology) => Runtime;
   /** results/ : the run's folder is made inside */
   resultsRoot: string;
   runId?: string;
@@ -75,7 +75,7 @@ export async function runScenarios(scenarios: Scenario[], opts: RunOptions): Pro
   if (dup) throw new LabError(`scenarios need two different topologies under one lab name '${dup}': run them apart, or give the topologies different names`, 2);
   // Refuse before building anything: a lab of the same name that is up belongs to the user.
   for (const g of groups) {
-    const isUp = (await opts.runtimeFor(g.topo.runtime).listNamespaces()).some((ns) => inLab(ns, g.topo.name));
+    const isUp = (await opts.runtimeFor(g.topo).listNamespaces()).some((ns) => inLab(ns, g.topo.name));
     if (isUp && !opts.reuse)
       throw new LabError(`lab '${g.topo.name}' is already up: pass --reuse to run against it (it is left up), or take it down first`, 2);
     const rec = readRecord(g.topo.name);
@@ -91,7 +91,7 @@ export async function runScenarios(scenarios: Scenario[], opts: RunOptions): Pro
   try {
     for (const g of groups) {
       const lab = g.topo.name;
-      const rt = opts.runtimeFor(g.topo.runtime);
+      const rt = opts.runtimeFor(g.topo);
       const isUp = (await rt.listNamespaces()).some((ns) => inLab(ns, lab));
       let skipReason: string | undefined;
       let owned = false;

@@ -1,5 +1,6 @@
 import { InputError, type InputIssue } from '../errors';
 import { type Cidr, contains, containsCidr, formatCidr, formatIp, isBroadcast, nth, overlaps, parseCidr, parseIp, size, subnet } from './ipv4';
+import { resolveHosts } from './hosts';
 import { labName, proxySchema, topologySchema, type TopologyInput } from './schema';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve as resolvePath } from 'node:path';
@@ -277,6 +278,7 @@ export function resolveTopology(input: TopologyInput, src: YamlSource): Topology
     return { nodes: r.nodes, tool: r.tool, file, mode: r.mode, text };
   });
 
+  const { hosts, nodeHost } = resolveHosts(input, src.file, fail);
   if (issues.length) throw new InputError(issues);
 
   const backend: Backend = c.backend;
@@ -293,6 +295,7 @@ export function resolveTopology(input: TopologyInput, src: YamlSource): Topology
       podSubnet: formatCidr(s),
       cni0: formatIp(nth(s, 1)),
       vtep: formatIp(s.base),
+      ...(nodeHost[i] !== undefined ? { host: nodeHost[i] } : {}),
     };
   });
   const pods: TopologyPod[] = input.pods.map((p, i) => ({
@@ -316,6 +319,7 @@ export function resolveTopology(input: TopologyInput, src: YamlSource): Topology
       mtu,
     },
     proxy: { mode: input.proxy.mode, masqueradeBit: input.proxy.masqueradeBit, scheduler: input.proxy.scheduler, rules },
+    hosts,
     nodes,
     pods,
     services: input.services.map((svc, i) => ({

@@ -27,6 +27,23 @@ export const nodeSchema = z.strictObject({
   name: nameOf('node', 63),
   ip: ipv4.optional(),
   podSubnet: cidr.optional(),
+  /** the host (of `hosts:`) whose engine runs this node; spread over the hosts when left out */
+  host: z.string().optional(),
+});
+
+/** A machine whose Docker engine runs nodes (docker runtime): this one, or one reached over ssh/tcp. */
+export const hostSchema = z.strictObject({
+  name: nameOf('host', 32),
+  /** local (this machine's socket), unix:///path, ssh://[user@]host[:port], tcp://host:port (TLS) */
+  engine: z.string().default('local'),
+  /** where the other hosts send this lab's underlay tunnel (default: the ssh host, when it is an address) */
+  address: ipv4.optional(),
+  identityFile: z.string().optional(),
+  knownHosts: z.string().optional(),
+  /** argv whose stdin/stdout reach the ssh server (like ssh's ProxyCommand); %h, %p are replaced */
+  proxyCommand: z.array(z.string()).min(1).optional(),
+  /** tcp:// engines: client certificate files (as DOCKER_CERT_PATH holds them) */
+  tls: z.strictObject({ ca: z.string(), cert: z.string(), key: z.string() }).optional(),
 });
 
 export const podSchema = z.strictObject({
@@ -97,6 +114,8 @@ export const topologySchema = z.strictObject({
   runtime: z.enum(['netns', 'docker']).default('netns'),
   cluster: clusterSchema.default(clusterSchema.parse({})),
   proxy: proxySchema.default(proxySchema.parse({})),
+  /** docker runtime: the machines whose engines run the nodes (default: this one) */
+  hosts: z.array(hostSchema).optional(),
   nodes: z.array(nodeSchema).min(1, { error: 'a lab needs at least one node' }),
   pods: z.array(podSchema).default([]),
   services: z.array(serviceSchema).default([]),

@@ -17,6 +17,19 @@ export interface TopologyNode {
   podSubnet: string; // CIDR
   cni0: string; // <subnet>.1
   vtep: string; // <subnet>.0, flannel.<vni>'s address
+  host?: string; // docker runtime with `hosts:`: the host whose engine runs it
+}
+
+export type EngineSpec =
+  | { kind: 'local'; socket: string }
+  | { kind: 'ssh'; user: string; host: string; port: number; identityFile?: string; knownHosts?: string; proxyCommand?: string[] }
+  | { kind: 'tcp'; host: string; port: number; tls: { ca: string; cert: string; key: string } };
+
+export interface TopologyHost {
+  name: string;
+  engine: EngineSpec;
+  /** where the other hosts send the lab's underlay tunnel (several hosts only) */
+  address?: string;
 }
 
 export interface TopologyPod {
@@ -75,6 +88,8 @@ export interface Topology {
     mtu: number;
   };
   proxy: ProxySpec;
+  /** docker runtime: the machines running nodes; empty = this machine only */
+  hosts: TopologyHost[];
   nodes: TopologyNode[];
   pods: TopologyPod[];
   services: TopologyService[];

@@ -29,6 +29,22 @@ describe('golden plans', () => {
     expectGolden(golden, renderPlan(planLab(topology(topo))));
   });
 
+  it('two hosts: an underlay namespace on each, the gateway on the first, the tunnel made in each host and moved in', () => {
+    const plan = planLab(loadTopology(join(__dirname, 'fixtures', 'two-hosts.yaml')));
+    expectGolden('two-hosts.plan.txt', renderPlan(plan));
+    expect(plan.namespaces.slice(0, 2)).toEqual(['kdl.mh@a', 'kdl.mh@b']);
+    expect(plan.phases[0]!.name).toBe('hosts');
+    const a = linesOf(plan, 'kdl.mh@a', 'ip');
+    const b = linesOf(plan, 'kdl.mh@b', 'ip');
+    expect(a).toContain('addr add 192.168.205.1/24 dev underlay0');
+    expect(b.some((l) => l.includes('192.168.205.1'))).toBe(false);
+    // node1 and node3 (spread to a) hang off a's bridge, node2 off b's
+    expect(a.filter((l) => /netns kdl\.mh\.node\d/.test(l)).map((l) => /netns (kdl\.mh\.node\d)/.exec(l)![1])).toEqual(['kdl.mh.node1', 'kdl.mh.node3']);
+    expect(b.filter((l) => /netns kdl\.mh\.node\d/.test(l)).map((l) => /netns (kdl\.mh\.node\d)/.exec(l)![1])).toEqual(['kdl.mh.node2']);
+    expect(linesOf(plan, '@b', 'ip')[0]).toMatch(/^link add kdlu[0-9a-f]{8} address \S+ type vxlan id \d+ local 10\.99\.9\.2 dstport 4790$/);
+    expect(linesOf(plan, 'kdl.mh@a', 'bridge')).toEqual([expect.stringMatching(/^fdb append 00:00:00:00:00:00 dev kdlu[0-9a-f]{8} dst 10\.99\.9\.2$/)]);
+  });
+
   it.each(cases)('%s renders the same wherever the file lives', (topo) => {
     const text = readFileSync(join(TOPOLOGIES, topo), 'utf8');
     const here = renderPlan(planLab(topology(topo)));
