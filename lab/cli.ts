@@ -142,7 +142,15 @@ export function buildProgram(): Command {
       const ns = await resolveTarget(rt, lab, target);
       const argv = command[0] === '--' ? command.slice(1) : command; // passThroughOptions keeps a '--'
       if (!argv.length) throw InputError.of('command', '', 'nothing to run: give a command after the target');
-      const [cmd, ...args] = rt.interactiveArgv(ns, argv);
+      const interactive = rt.interactiveArgv(ns, argv);
+      if (!interactive) {
+        // a node on another machine: through the runtime's exec, output passed on afterwards
+        const r = await rt.run(ns, argv, { check: false });
+        process.stdout.write(r.stdout);
+        process.stderr.write(r.stderr);
+        return void (process.exitCode = r.code ?? 1);
+      }
+      const [cmd, ...args] = interactive;
       const r = spawnSync(cmd!, args, { stdio: 'inherit' });
       process.exitCode = r.status ?? 1;
     });

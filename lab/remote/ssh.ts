@@ -141,6 +141,7 @@ export class SshHost implements Executor {
 
   /** An http.Agent whose connections are `docker system dial-stdio` channels on this host. */
   dockerAgent(): Agent {
+    // no keep-alive: a pooled channel breaks the engine's hijacked exec streams (tried: up failed)
     const agent = new Agent({ keepAlive: false });
     const self = this;
     (agent as unknown as { createConnection: (o: unknown, cb: (e: Error | null, s?: Duplex) => void) => void }).createConnection = (_o, cb) => {

@@ -48,6 +48,8 @@ export interface DockerRuntimeOptions {
   placement: (node: string) => string | undefined;
   /** several hosts: their underlay namespaces are told apart as kdl.<lab>@<host> */
   multiHost: boolean;
+  /** is this host (undefined: the first) another machine? */
+  remote: (host: string | undefined) => boolean;
   /** the node image on a host's engine (lab/docker/image.ts builds it) */
   image: (host: DockerHost) => Promise<string>;
   /** said once when the engine refuses --privileged and the capability fallback is used */
@@ -315,10 +317,10 @@ export class DockerRuntime implements Runtime {
     return deferred(started);
   }
 
-  interactiveArgv(ns: string, argv: readonly string[]): string[] {
-    // synchronous by contract: the name alone says container and pod (the host matters only for
-    // which engine the docker CLI talks to, and a remote engine is given through DOCKER_HOST)
+  interactiveArgv(ns: string, argv: readonly string[]): string[] | undefined {
+    // this machine's docker CLI reaches only the local engine: elsewhere the caller uses run()
     const r = parseNamespace(ns);
+    if (this.opts.remote(r && r.role !== 'lab' ? this.opts.placement(r.node) : r?.host)) return undefined;
     if (!r || r.role === 'lab') return ['ip', 'netns', 'exec', r ? labNamespace(r.lab) : ns, ...argv];
     const container = `${PREFIX}.${r.lab}.${r.node}`;
     const inPod = r.role === 'pod' ? ['ip', 'netns', 'exec', ns] : [];

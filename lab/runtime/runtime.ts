@@ -30,8 +30,8 @@ export interface Runtime {
    * should write it, and how to bring it here once written.
    */
   fileFor(ns: string, hostPath: string): Promise<RuntimeFile>;
-  /** argv that runs a command interactively inside ns (stdio inherited by the caller) */
-  interactiveArgv(ns: string, argv: readonly string[]): string[];
+  /** argv that runs a command interactively inside ns (stdio inherited by the caller); undefined where only `run` reaches ns (another machine) */
+  interactiveArgv(ns: string, argv: readonly string[]): string[] | undefined;
 }
 
 export interface RuntimeFile {

@@ -33,6 +33,7 @@ export function runtimeFor(topo: Placement | 'netns' | 'docker', hooks: RuntimeH
     hosts: () => Promise.all(hosts.map(connectHost)),
     placement: (node) => placement.get(node),
     multiHost: t.hosts.length > 1,
+    remote: (name) => (hosts.find((h) => h.name === name) ?? hosts[0]!).engine.kind !== 'local',
     image: (h: DockerHost) => {
       let p = images.get(h.name);
       if (!p) images.set(h.name, (p = ensureNodeImage(h.docker, { ...(hooks.onImageProgress ? { onProgress: (l) => hooks.onImageProgress!(`${h.name}: ${l}`) } : {}) })));

@@ -109,8 +109,11 @@ describeKernel('docker runtime over two hosts (ssh)', () => {
     }
   }, 60_000);
 
-  it('a service spreads over endpoints on both hosts', async () => {
+  it('a service spreads over endpoints on both hosts; exec reaches a node on the other machine', async () => {
     if (!engine) return;
+    const e = await cli(['exec', '--name', LAB, 'web-2', '--', 'sh', '-c', 'hostname; ip -br -4 addr show eth0; exit 7']);
+    expect(e.code).toBe(7);
+    expect(e.stdout).toMatch(/^node2\neth0@if\d+\s+UP\s+10\.42\.1\.9\/24/);
     const r = await cli(['connect', '--name', LAB, 'client', '10.43.0.10:80', '-c', '30', '--json']);
     const res = JSON.parse(r.stdout) as { byPod: Record<string, number>; failed: number };
     expect(res.failed).toBe(0);
