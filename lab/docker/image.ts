@@ -503,6 +503,8 @@ function firstLine(s: string): string {
 
 export interface NodeImageOptions {
   onProgress?: ProgressFn;
+  /** an engine (this machine's) to copy the image from instead of building it on `docker` */
+  copyFrom?: Dockerode;
   /** The build context; images/node by default. */
   contextDir?: string;
 }
@@ -522,8 +524,18 @@ export async function ensureNodeImage(docker: Dockerode, opts: NodeImageOptions 
     onProgress(`image: ${tag} exists, reused`);
     return tag;
   }
-  const base = await ensureBaseImage(docker, onProgress);
   const started = Date.now();
+  if (opts.copyFrom) {
+    // Another machine's engine: ship the image from here (docker save | docker load through the
+    // two APIs), so that machine needs neither a registry nor a Debian mirror.
+    await ensureNodeImage(opts.copyFrom, { onProgress, contextDir: context });
+    const load = await docker.loadImage(await opts.copyFrom.getImage(tag).get(), { quiet: true });
+    await new Promise<void>((resolve, reject) => docker.modem.followProgress(load, (err) => (err ? reject(err) : resolve())));
+    if (!(await imageExists(docker, tag))) throw new LabError(`copying ${tag} to another engine: it is not there after the load`);
+    onProgress(`image: ${tag} copied from this machine in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    return tag;
+  }
+  const base = await ensureBaseImage(docker, onProgress);
   await buildImage(docker, { context, tag, buildargs: { BASE: base }, labels: { [LABEL_CONTEXT]: hash }, onProgress });
   onProgress(`image: ${tag} built FROM ${base} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   return tag;

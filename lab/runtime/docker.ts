@@ -26,6 +26,9 @@ import type { Runtime, RuntimeFile } from './runtime';
 export const LABEL_LAB = 'io.k8s-dataplane-lab.lab';
 export const LABEL_NODE = 'io.k8s-dataplane-lab.node';
 export const LABEL_HOST = 'io.k8s-dataplane-lab.host';
+/** a lab's helper containers say what they are (lab/docker/host-shell.ts) */
+export const LABEL_ROLE = 'io.k8s-dataplane-lab.role';
+export const HOST_SHELL = 'host-shell';
 /** lab/pods/: the pods' server and connect scripts, mounted read-only at the same path */
 const PODS_DIR = dirname(REPLY_SCRIPT);
 const FAN_OUT = 8;
@@ -112,8 +115,9 @@ export class DockerRuntime implements Runtime {
     const out: (Dockerode.ContainerInfo & { host: string })[] = [];
     for (const [name, { host }] of await this.hosts()) {
       for (const c of await host.docker.listContainers({ all: true, filters })) {
-        // hosts may share an engine (tests do): a container is counted on the host it is labelled with
-        if (seen.has(c.Id) || (c.Labels[LABEL_HOST] ?? name) !== name) continue;
+        // hosts may share an engine (tests do): a container is counted on the host it is labelled
+        // with; a lab's helper containers (host shells) are no nodes
+        if (seen.has(c.Id) || (c.Labels[LABEL_HOST] ?? name) !== name || !c.Labels[LABEL_NODE]) continue;
         seen.add(c.Id);
         out.push({ ...c, host: name });
       }
@@ -167,27 +171,9 @@ export class DockerRuntime implements Runtime {
       Hostname: r.node,
       Labels: { [LABEL_LAB]: r.lab, [LABEL_NODE]: r.node, [LABEL_HOST]: hostName },
       Cmd: ['sleep', 'infinity'],
-      HostConfig: { NetworkMode: 'none', Privileged: true, ...(host.local ? { Binds: [`${PODS_DIR}:${PODS_DIR}:ro`] } : {}) },
+      HostConfig: { NetworkMode: 'none', ...(host.local ? { Binds: [`${PODS_DIR}:${PODS_DIR}:ro`] } : {}) },
     };
-    const privileged = !privilegedRefused;
-    let c = await docker.createContainer(privileged ? base : withCapabilities(base));
-    try {
-      await c.start();
-    } catch (e) {
-      // Seen on these machines: the capability bounding set lacks CAP_SYS_RESOURCE, so
-      // --privileged fails with "unable to apply caps"; every other capability works.
-      if (!privileged || !/apply caps/i.test(String(e))) throw e;
-      if (!privilegedRefused) {
-        privilegedRefused = true; // said once, also when nodes start in parallel
-        const missing = CAPABILITIES.map((x) => `CAP_${x}`).filter((x) => !hostCapabilities().includes(x));
-        this.opts.onNotice?.(
-          `the engine refused --privileged (${firstLine(e)}): nodes run with every capability this host has (all but ${missing.join(', ') || 'none'}), seccomp and apparmor unconfined, systempaths unconfined`,
-        );
-      }
-      await c.remove({ force: true });
-      c = await docker.createContainer(withCapabilities(base));
-      await c.start();
-    }
+    const c = await startPrivileged(docker, base, this.opts.onNotice);
     if (!host.local) await this.copyPodScripts(hostName, c.id);
     // The node's netns under its lab name on its host, so the underlay namespace's batch there
     // can put the eth0 veth end into it by name, as it does for the netns runtime.
@@ -225,6 +211,13 @@ export class DockerRuntime implements Runtime {
       const mine = wheres.filter((x) => (x.w.kind === 'host' && x.w.host === name) || nodes.has(x.n)).map((x) => (x.w.kind === 'host' ? x.w.ns : x.n));
       await side.remove([...new Set(mine)]);
     }
+    // last, with the underlay namespaces gone: the lab's host shells (tcp:// engines)
+    const whole = [...labs].filter((l) => wheres.some((x) => x.w.kind === 'host' && parseNamespace(x.n)?.lab === l));
+    for (const { host } of (await this.hosts()).values())
+      for (const lab of whole) {
+        const helpers = await host.docker.listContainers({ all: true, filters: JSON.stringify({ label: [`${LABEL_LAB}=${lab}`, `${LABEL_ROLE}=${HOST_SHELL}`] }) });
+        for (const c of helpers) await host.docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined);
+      }
   }
 
   async applySteps(steps: readonly Step[]): Promise<void> {
@@ -348,6 +341,32 @@ export class DockerRuntime implements Runtime {
     if (!this.connected) return;
     for (const { host } of (await this.connected).values()) (host.shell as { close?: () => void }).close?.();
   }
+}
+
+/**
+ * Creates and starts a container privileged; where the engine refuses that (seen on these
+ * machines: the capability bounding set lacks CAP_SYS_RESOURCE, "unable to apply caps"), with
+ * every capability the host has instead, said once.
+ */
+export async function startPrivileged(docker: Dockerode, base: Dockerode.ContainerCreateOptions, onNotice?: (text: string) => void): Promise<Dockerode.Container> {
+  const privileged = !privilegedRefused;
+  let c = await docker.createContainer(privileged ? { ...base, HostConfig: { ...base.HostConfig, Privileged: true } } : withCapabilities(base));
+  try {
+    await c.start();
+  } catch (e) {
+    if (!privileged || !/apply caps/i.test(String(e))) throw e;
+    if (!privilegedRefused) {
+      privilegedRefused = true; // said once, also when nodes start in parallel
+      const missing = CAPABILITIES.map((x) => `CAP_${x}`).filter((x) => !hostCapabilities().includes(x));
+      onNotice?.(
+        `the engine refused --privileged (${firstLine(e)}): nodes run with every capability this host has (all but ${missing.join(', ') || 'none'}), seccomp and apparmor unconfined, systempaths unconfined`,
+      );
+    }
+    await c.remove({ force: true });
+    c = await docker.createContainer(withCapabilities(base));
+    await c.start();
+  }
+  return c;
 }
 
 /** A Started whose process is still being set up (the host's connection may not exist yet). */

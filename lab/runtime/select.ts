@@ -1,6 +1,9 @@
 import Dockerode from 'dockerode';
 import { connectLocal, engineAvailable } from '../docker/engine';
 import { ensureNodeImage, type ProgressFn, requireEngine } from '../docker/image';
+import { readFileSync } from 'node:fs';
+import { Agent as HttpsAgent } from 'node:https';
+import { hostShell } from '../docker/host-shell';
 import { LabError } from '../errors';
 import { parseNamespace } from '../network/names';
 import { SshHost } from '../remote/ssh';
@@ -21,29 +24,43 @@ export interface RuntimeHooks {
   onNotice?: (text: string) => void;
 }
 
-type Placement = Pick<Topology, 'runtime' | 'hosts' | 'nodes'>;
+type Placement = Pick<Topology, 'name' | 'runtime' | 'hosts' | 'nodes'>;
 
 export function runtimeFor(topo: Placement | 'netns' | 'docker', hooks: RuntimeHooks = {}): Runtime {
-  const t: Placement = typeof topo === 'string' ? { runtime: topo, hosts: [], nodes: [] } : topo;
+  const t: Placement = typeof topo === 'string' ? { name: '', runtime: topo, hosts: [], nodes: [] } : topo;
   if (t.runtime === 'netns') return new NetnsRuntime();
   const hosts = t.hosts.length ? t.hosts : [{ name: 'local', engine: { kind: 'local', socket: '/var/run/docker.sock' } } satisfies TopologyHost];
   const images = new Map<string, Promise<string>>();
   const placement = new Map(t.nodes.map((n) => [n.name, n.host]));
+  // the node image on a host's engine: built on this machine's, shipped from it to the others
+  const image = (name: string, docker: Dockerode, remote: boolean): Promise<string> => {
+    let p = images.get(name);
+    if (!p) {
+      const onProgress = hooks.onImageProgress ? (l: string) => hooks.onImageProgress!(`${name}: ${l}`) : undefined;
+      p = (async () => {
+        const here = remote && (await engineAvailable()) ? connectLocal() : undefined;
+        return ensureNodeImage(docker, { ...(onProgress ? { onProgress } : {}), ...(here ? { copyFrom: here } : {}) });
+      })();
+      images.set(name, p);
+    }
+    return p;
+  };
   return new DockerRuntime({
-    hosts: () => Promise.all(hosts.map(connectHost)),
+    hosts: () => Promise.all(hosts.map((h) => connectHost(h, t.name, image, hooks))),
     placement: (node) => placement.get(node),
     multiHost: t.hosts.length > 1,
     remote: (name) => (hosts.find((h) => h.name === name) ?? hosts[0]!).engine.kind !== 'local',
-    image: (h: DockerHost) => {
-      let p = images.get(h.name);
-      if (!p) images.set(h.name, (p = ensureNodeImage(h.docker, { ...(hooks.onImageProgress ? { onProgress: (l) => hooks.onImageProgress!(`${h.name}: ${l}`) } : {}) })));
-      return p;
-    },
+    image: (h: DockerHost) => image(h.name, h.docker, !h.local),
     ...(hooks.onNotice ? { onNotice: hooks.onNotice } : {}),
   });
 }
 
-async function connectHost(h: TopologyHost): Promise<DockerHost> {
+async function connectHost(
+  h: TopologyHost,
+  lab: string,
+  image: (name: string, docker: Dockerode, remote: boolean) => Promise<string>,
+  hooks: RuntimeHooks,
+): Promise<DockerHost> {
   const e = h.engine;
   switch (e.kind) {
     case 'local': {
@@ -69,11 +86,23 @@ async function connectHost(h: TopologyHost): Promise<DockerHost> {
       }
       return { name: h.name, docker, shell: ssh, local: false };
     }
-    case 'tcp':
-      throw new LabError(
-        `host ${h.name}: tcp:// engines are not supported yet — the lab also needs a shell on the host for its underlay namespace; reach it with ssh://`,
-        2,
-      );
+    case 'tcp': {
+      const tls = { ca: readFileSync(e.tls.ca), cert: readFileSync(e.tls.cert), key: readFileSync(e.tls.key) };
+      // no keep-alive: Node's default agent would reuse the socket of a finished exec stream
+      // (hijacked, closed by the engine's side) for the next request, which then fails; no TLS
+      // session reuse either: a TLS front that forks per connection (socat, in the tests)
+      // answers a resumed session with "internal error"
+      const agent = new HttpsAgent({ keepAlive: false, maxCachedSessions: 0, ...tls });
+      const docker = new Dockerode({ protocol: 'https', host: e.host, port: e.port, ...tls, agent } as Dockerode.DockerOptions);
+      try {
+        await docker.ping();
+      } catch (err) {
+        throw new LabError(`host ${h.name}: the engine at tcp://${e.host}:${e.port} does not answer over TLS (${err instanceof Error ? err.message : String(err)})`, 2);
+      }
+      // no ssh here: the lab's commands on that machine run in a helper container of the lab's
+      const shell = await hostShell(docker, await image(h.name, docker, true), lab, h.name, LABEL_LAB, hooks.onNotice);
+      return { name: h.name, docker, shell, local: false };
+    }
   }
 }
 
