@@ -74,7 +74,8 @@ async function inspectLab(rt: Runtime, lab: string, namespaces: string[]): Promi
   };
   for (const v of views) {
     const r = parseNamespace(v.namespace);
-    if (r?.role === 'lab') view.underlay = v;
+    // several hosts: the first host's underlay namespace (it holds the gateway) stands for the lab
+    if (r?.role === 'lab') view.underlay = view.underlay.interfaces.length ? view.underlay : v;
     else if (r?.role === 'node') view.nodes.push({ name: r.node, ...v });
     else if (r?.role === 'pod') view.pods.push({ name: r.pod, node: r.node, ...v });
   }

@@ -68,6 +68,9 @@ describeKernel('docker runtime over two hosts (ssh)', () => {
     const up = await cli(['up', '-f', file]);
     if (up.code !== 0) throw new Error(`up exited ${up.code}:\n${up.stdout}\n${up.stderr}`);
     expect(up.stdout).toMatch(/hosts: underlay tunnel \(VXLAN, UDP 4790\) on 2 hosts: a 10\.99\.9\.1, b 10\.99\.9\.2/);
+    const st = JSON.parse((await cli(['status', '--name', LAB, '--json'])).stdout).labs[0];
+    expect(st).toMatchObject({ runtime: 'docker', state: 'up', missing: [], underlay: { namespace: 'kdl.mh@a' } });
+    expect(st.nodes.map((n: { name: string }) => n.name)).toEqual(['node1', 'node2', 'node3']);
     // on host b (through its own ssh): the lab's underlay namespace and node2's, nothing of a's
     const b = await SshHost.connect(hosts[1]!.target);
     try {
