@@ -74,8 +74,11 @@ async function inspectLab(rt: Runtime, lab: string, namespaces: string[]): Promi
   };
   for (const v of views) {
     const r = parseNamespace(v.namespace);
-    // several hosts: the first host's underlay namespace (it holds the gateway) stands for the lab
-    if (r?.role === 'lab') view.underlay = view.underlay.interfaces.length ? view.underlay : v;
+    if (r?.role === 'lab') {
+      // several hosts: the first host's underlay namespace (it holds the gateway) stands for the lab
+      const first = rec?.topology.hosts?.[0]?.name;
+      if (!r.host || r.host === first || (!first && !view.underlay.interfaces.length)) view.underlay = v;
+    }
     else if (r?.role === 'node') view.nodes.push({ name: r.node, ...v });
     else if (r?.role === 'pod') view.pods.push({ name: r.pod, node: r.node, ...v });
   }
