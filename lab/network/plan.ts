@@ -1,5 +1,5 @@
 import { parseCidr } from '../topology/ipv4';
-import { planProxy } from '../proxy/plan';
+import { planProxy, type ProxyPlanOptions } from '../proxy/plan';
 import type { Topology, TopologyPod } from '../topology/types';
 import {
   HOST_TUNNEL_PORT,
@@ -59,7 +59,8 @@ export interface LabPlan {
   phases: Phase[];
 }
 
-export function planLab(topo: Topology): LabPlan {
+/** `env`: what the kernel offers that changes the batches (kube-ipvs0's link type). */
+export function planLab(topo: Topology, env: ProxyPlanOptions = {}): LabPlan {
   const lab = topo.name;
   const labNs = labNamespace(lab);
   const { cluster } = topo;
@@ -171,7 +172,7 @@ export function planLab(topo: Topology): LabPlan {
     { name: 'configure', steps: configure },
   ];
   if (neighbours.length) phases.push({ name: 'neighbours', steps: neighbours });
-  phases.push(...planProxy(topo));
+  phases.push(...planProxy(topo, { ...(env.ipvsDevice ? { ipvsDevice: env.ipvsDevice } : {}) }));
   return { lab, namespaces, phases };
 }
 

@@ -8,6 +8,7 @@ import { inspectLabs, type LabView } from '../status/inspect';
 import type { Topology } from '../topology/types';
 import { listenerDaemon, planListeners } from '../pods/servers';
 import { checkTopologyEnvironment } from './environment';
+import { probeLinkType } from '../proxy/kernel-features';
 import { down } from './down';
 
 export interface Stage {
@@ -58,7 +59,9 @@ export async function up(topo: Topology, rt: Runtime, opts: UpOptions = {}): Pro
   }
   if (present.length || rec) await down(rt, lab); // leftovers, or --reconfigure
 
-  const plan = planLab(topo);
+  // kube-proxy's kube-ipvs0 is a dummy link; a kernel without dummy (this project's) gets ifb
+  const ipvsDevice = topo.proxy.mode === 'ipvs' && topo.runtime === 'netns' && (await probeLinkType('dummy')) ? 'dummy' : 'ifb';
+  const plan = planLab(topo, { ipvsDevice });
   const run = opts.runStages ?? runQuietly;
   let view: LabView | undefined;
   writeRecord({ lab, runtime: rt.kind, status: 'creating', pid: process.pid, createdAt: new Date().toISOString(), topology: topo });

@@ -44,6 +44,8 @@ export const IPVS_DEVICE_TYPE = 'ifb';
 
 /** `ip -batch` lines that create kube-ipvs0: run once, when the node has no kube-ipvs0 yet. */
 export const IPVS_DEVICE_CREATE: readonly string[] = [`link add ${IPVS_DEVICE} type ${IPVS_DEVICE_TYPE}`];
+/** kube-ipvs0 as kube-proxy makes it, where the kernel has `dummy` (a stock Debian kernel, the VM) */
+export const ipvsDeviceCreate = (type: 'dummy' | 'ifb' = IPVS_DEVICE_TYPE): string[] => [`link add ${IPVS_DEVICE} type ${type}`];
 
 export interface IpvsRules {
   /** `ip -batch` lines; kube-ipvs0 must exist (IPVS_DEVICE_CREATE); safe to run again */

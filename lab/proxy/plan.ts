@@ -2,7 +2,7 @@ import { nodeNamespace } from '../network/names';
 import type { Phase, Step, Tool } from '../network/plan';
 import type { RuleFileSpec, Topology } from '../topology/types';
 import { iptablesRules } from './iptables';
-import { IPVS_DEVICE_CREATE, ipvsRules } from './ipvs';
+import { ipvsDeviceCreate, ipvsRules } from './ipvs';
 import { type ProxyModel, type ProxyNode, proxyModel } from './model';
 import { nftablesRules } from './nftables';
 
@@ -24,6 +24,13 @@ const lines = (text: string) => text.replace(/\n+$/, '').split('\n');
  * 100-node lab would otherwise pay it 100 times. (nftables: only the header comment names the
  * node; ipvs: node ports are virtual services on the node's own address.)
  */
+/**
+ * What kube-proxy's IPVS proxier sets in every node: vs.conntrack=1, without which IPVS keeps no
+ * netfilter conntrack entry and the masquerade of node → cluster IP traffic never happens (seen
+ * in the VM: connections from a node timed out until it was set); the expire settings it also sets.
+ */
+export const IPVS_SYSCTLS = ['net.ipv4.vs.conntrack=1', 'net.ipv4.vs.expire_nodest_conn=1', 'net.ipv4.vs.expire_quiescent_template=1'];
+
 export function rulesForNodes(model: ProxyModel): (node: ProxyNode) => NodeRules {
   switch (model.mode) {
     case 'none':
@@ -37,17 +44,19 @@ export function rulesForNodes(model: ProxyModel): (node: ProxyNode) => NodeRules
     case 'ipvs':
       return (node) => {
         const r = ipvsRules(model, node);
-        return { ip: r.link, ipset: lines(r.ipset), 'iptables-restore': lines(r.iptables), ipvsadm: lines(r.ipvsadm) };
+        return { sysctl: IPVS_SYSCTLS, ip: r.link, ipset: lines(r.ipset), 'iptables-restore': lines(r.iptables), ipvsadm: lines(r.ipvsadm) };
       };
   }
 }
 
 const appliesTo = (r: RuleFileSpec, node: string) => r.nodes === '*' || r.nodes.includes(node);
-const FIRST_PHASE: Partial<Record<Tool, 'ipsets'>> = { ip: 'ipsets', ipset: 'ipsets' };
+const FIRST_PHASE: Partial<Record<Tool, 'ipsets'>> = { ip: 'ipsets', ipset: 'ipsets', sysctl: 'ipsets' };
 
 export interface ProxyPlanOptions {
   /** re-sync of a running lab: devices the first install created exist already */
   resync?: boolean;
+  /** kube-ipvs0's link type: kube-proxy's dummy where the kernel has it, else ifb (this machine) */
+  ipvsDevice?: 'dummy' | 'ifb';
 }
 
 export function planProxy(topo: Topology, opts: ProxyPlanOptions = {}): Phase[] {
@@ -58,7 +67,7 @@ export function planProxy(topo: Topology, opts: ProxyPlanOptions = {}): Phase[] 
     const ns = nodeNamespace(topo.name, n.name);
     const rules = rulesFor({ name: n.name, ip: n.ip });
     // kube-ipvs0 cannot be created idempotently in a batch (`link replace` is refused): only once
-    if (rules.ip && !opts.resync) rules.ip = [...IPVS_DEVICE_CREATE, ...rules.ip];
+    if (rules.ip && !opts.resync) rules.ip = [...ipvsDeviceCreate(opts.ipvsDevice), ...rules.ip];
     const origins: Partial<Record<Tool, Step['origin']>> = {};
     topo.proxy.rules.forEach((r, i) => {
       if (r.mode !== 'replace' || !appliesTo(r, n.name)) return;

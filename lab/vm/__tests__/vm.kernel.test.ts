@@ -1,0 +1,78 @@
+import { join } from 'node:path';
+import { parseIpvsadm } from '../../proxy/ipvs';
+import { describeKernel, REPO } from '../../testing/kernel';
+import { ensureVmAssets } from '../assets';
+import { Vm } from '../machine';
+
+// IPVS for real on a kernel that has it: a QEMU guest with Debian's stock kernel over this
+// machine's own files (lab/vm/), the lab's CLI run inside it. This machine's kernel has no
+// IP_VS and no dummy; the guest's has both as modules.
+
+const LAB = 'vmipvs';
+const inRepo = (args: string) => `cd ${REPO} && node --import tsx lab/cli.ts ${args}`;
+
+describeKernel('IPVS mode inside the VM kernel', () => {
+  let vm: Vm | undefined;
+  beforeAll(async () => {
+    const assets = await ensureVmAssets((l) => console.log(l));
+    vm = await Vm.boot(assets, { name: 'test-ipvs', results: join(REPO, 'results', 'vm') });
+    console.log(`VM ${vm.kernel} booted in ${vm.bootSeconds.toFixed(1)} s`);
+  }, 180_000);
+  afterAll(async () => {
+    await vm?.poweroff();
+  }, 30_000);
+
+  it('boots the stock kernel with IPVS and dummy', async () => {
+    const r = await vm!.script('uname -r; cat /proc/net/ip_vs | head -1; ip link add t0 type dummy && ip -d -j link show t0 && ip link del t0');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^6\.\d+\.\d+-\d+-amd64\nIP Virtual Server version/);
+    expect(r.stdout).toMatch(/"info_kind":"dummy"/);
+  }, 60_000);
+
+  it('brings an IPVS-mode lab up: kube-ipvs0 a dummy holding the cluster IPs, ipsets, rr virtual services with Masq real servers of weight 1', async () => {
+    const up = await vm!.script(inRepo(`up --proxy ipvs --name ${LAB}`), 300_000);
+    if (up.code !== 0) throw new Error(`up in the VM exited ${up.code}:\n${up.stdout}\n${up.stderr}`);
+    const ns = `kdl.${LAB}.node1`;
+    const dev = JSON.parse((await vm!.run(['ip', '-n', ns, '-d', '-j', 'addr', 'show', 'kube-ipvs0'])).stdout)[0];
+    expect(dev.linkinfo.info_kind).toBe('dummy');
+    expect(dev.addr_info.map((a: { local: string }) => a.local).sort()).toEqual(['10.43.0.10', '10.43.6.58']);
+    const set = (await vm!.run(['ip', 'netns', 'exec', ns, 'ipset', 'list', 'KUBE-CLUSTER-IP'])).stdout;
+    expect(set).toMatch(/Type: hash:ip,port/);
+    expect(set).toMatch(/^10\.43\.0\.10,tcp:80$/m);
+    const list = (await vm!.run(['ip', 'netns', 'exec', ns, 'ipvsadm', '-Ln'])).stdout;
+    expect(list).toMatch(/^TCP {2}10\.43\.0\.10:80 rr\n {2}-> 10\.42\.0\.66:80 +Masq +1 .*\n {2}-> 10\.42\.1\.9:80 +Masq +1 .*\n {2}-> 10\.42\.2\.9:80 +Masq +1 /m);
+    const saved = parseIpvsadm((await vm!.run(['ip', 'netns', 'exec', ns, 'ipvsadm', '-Sn'])).stdout);
+    const web = [...saved.services.values()].find((s) => s.address === '10.43.0.10:80');
+    expect(web).toMatchObject({ protocol: 'TCP', scheduler: 'rr' });
+    expect(web!.reals.map((r) => [r.address, r.forward, r.weight])).toEqual([
+      ['10.42.0.66:80', 'masq', 1],
+      ['10.42.1.9:80', 'masq', 1],
+      ['10.42.2.9:80', 'masq', 1],
+    ]);
+  }, 360_000);
+
+  it('pod → cluster IP reaches every endpoint in turn (rr) with the client kept; node → cluster IP is SNATed', async () => {
+    const pod = JSON.parse((await vm!.script(inRepo(`connect --name ${LAB} client 10.43.0.10:80 -c 6 --json`), 120_000)).stdout) as {
+      attempts: { pod: string; peer: string }[];
+      failed: number;
+    };
+    expect(pod.failed).toBe(0);
+    const order = pod.attempts.map((a) => a.pod);
+    // round robin: each endpoint once in every 3 consecutive connections
+    expect(new Set(order.slice(0, 3)).size).toBe(3);
+    expect(order.slice(3)).toEqual(order.slice(0, 3));
+    expect(new Set(pod.attempts.map((a) => a.peer.split(':')[0]))).toEqual(new Set(['10.42.0.65']));
+    const node = JSON.parse((await vm!.script(inRepo(`connect --name ${LAB} node1 10.43.0.10:80 -c 3 --json`), 120_000)).stdout) as {
+      attempts: { peer: string }[];
+      failed: number;
+    };
+    expect(node.failed).toBe(0);
+    for (const a of node.attempts) expect(a.peer.split(':')[0]).not.toBe('192.168.205.4'); // masqueraded
+  }, 300_000);
+
+  it('down removes the lab inside the guest', async () => {
+    const d = await vm!.script(inRepo(`down --name ${LAB}`), 120_000);
+    expect(d.code).toBe(0);
+    expect((await vm!.run(['ip', 'netns', 'list'])).stdout.trim()).toBe('');
+  }, 180_000);
+});
