@@ -20,6 +20,7 @@ import { loadTopology } from './topology/resolve';
 import { eventLines, summaryLine } from './report/console';
 import { LocalExecutor } from './runtime/executor';
 import { captureAt } from './ops/capture';
+import { vmDispatch } from './vm/dispatch';
 import { connectLocal } from './docker/engine';
 import { ensureNodeImage } from './docker/image';
 import { summarize } from './pcap';
@@ -89,6 +90,7 @@ export function buildProgram(): Command {
     .addOption(nameOption())
     .addOption(proxyOption())
     .addOption(runtimeOption())
+    .option('--kernel <where>', "host (default) or vm: bring the lab up inside a QEMU guest with Debian's stock kernel (IPVS, dummy)")
     .option('--reconfigure', 'replace a lab of the same name that is up with another topology')
     .option('--json', 'print the resulting lab as JSON instead of a table')
     .action(async (o: { file: string; name?: string; proxy?: string; runtime?: string; reconfigure?: boolean; json?: boolean }) => {
@@ -197,6 +199,7 @@ export function buildProgram(): Command {
     .argument('<path>', 'a scenario file, or a folder of them (topologies/ folders are skipped)')
     .addOption(nameOption())
     .addOption(runtimeOption())
+    .option('--kernel <where>', 'host (default) or vm: run the suites inside a QEMU guest with a stock kernel')
     .option('--reuse', 'run against a lab that is already up with the same topology (and leave it up)')
     .option('--keep', 'leave the labs up after the run')
     .option('--results <dir>', 'where run folders are made', 'results')
@@ -278,6 +281,9 @@ export function buildProgram(): Command {
 
 export async function main(argv: string[]): Promise<number> {
   try {
+    // labs on the VM kernel (--kernel vm): the same CLI, run inside the guest
+    const inVm = await vmDispatch(argv, (line) => console.error(pc.dim(line)));
+    if (inVm !== undefined) return inVm;
     await buildProgram().parseAsync(argv, { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (e) {

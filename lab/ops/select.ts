@@ -3,10 +3,11 @@ import { labNamespace, parseNamespace } from '../network/names';
 import type { Runtime } from '../runtime/runtime';
 import { listRecords } from '../state/store';
 import { dockerLabs } from '../runtime/select';
+import { vmLabs } from '../vm/forward';
 
 /** Names of every lab present in the kernel or in a state record. */
 export async function labNames(rt: Runtime): Promise<string[]> {
-  const names = new Set([...listRecords(), ...(await dockerLabs())]);
+  const names = new Set([...listRecords(), ...(await dockerLabs()), ...vmLabs()]);
   for (const ns of await rt.listNamespaces()) {
     const r = parseNamespace(ns);
     if (r) names.add(r.lab);

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { CommandError, LabError } from '../errors';
@@ -106,7 +106,31 @@ export class Vm implements Executor {
       };
       socket.on('data', onData);
     });
+    writeFileSync(join(dir, 'kernel'), ready);
     return new Vm(opts.name, qemu.pid!, ready, socket, (performance.now() - t0) / 1000);
+  }
+
+  /** Connects to the agent of a VM that is already running (booted by another process). */
+  static async attach(name: string): Promise<Vm | undefined> {
+    const dir = vmDir(name);
+    let pid: number;
+    try {
+      pid = Number(readFileSync(join(dir, 'pid'), 'utf8'));
+      process.kill(pid, 0);
+    } catch {
+      return undefined;
+    }
+    const socket = await new Promise<Socket | undefined>((resolve) => {
+      const s = createConnection(join(dir, 'agent.sock'), () => resolve(s));
+      s.once('error', () => resolve(undefined));
+    });
+    if (!socket) return undefined;
+    return new Vm(name, pid, readFileSync(join(dir, 'kernel'), 'utf8'), socket, 0);
+  }
+
+  /** Leaves the VM running; only this process's connection ends. */
+  detach(): void {
+    this.socket.destroy();
   }
 
   /** Runs a bash script in the guest; one at a time (the agent is sequential). */
@@ -166,6 +190,24 @@ async function waitGone(pid: number, ms: number): Promise<boolean> {
     if (Date.now() > deadline) return false;
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/** The VMs that run now (their state folders with a live QEMU). */
+export function runningVms(): string[] {
+  let names: string[] = [];
+  try {
+    names = readdirSync(join(STATE_DIR, 'vm'));
+  } catch {
+    return [];
+  }
+  return names.filter((n) => {
+    try {
+      const pid = Number(readFileSync(join(vmDir(n), 'pid'), 'utf8'));
+      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('qemu-system');
+    } catch {
+      return false;
+    }
+  });
 }
 
 /** Powers a VM off hard (SIGKILL to QEMU) if its state folder says one runs; idempotent. */

@@ -1,0 +1,46 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { RunReport } from '../../report/types';
+import { cli, describeKernel, REPO } from '../../testing/kernel';
+import { runningVms } from '../machine';
+
+// `--kernel vm` as a user types it: the lab comes up inside its own VM, the other commands find
+// it there, `run` takes a whole suite into a VM and its results come back to results/ here.
+
+describeKernel('--kernel vm through the CLI', () => {
+  afterAll(async () => {
+    await cli(['down', '--name', 'kvm']);
+  }, 60_000);
+
+  it('refuses bad input before booting anything', async () => {
+    const r = await cli(['up', '--kernel', 'vm', '-f', join(__dirname, '..', '..', 'scenario', '__tests__', 'fixtures', 'bad.yaml')]);
+    expect(r.code).toBe(2);
+    expect(runningVms()).toEqual([]);
+  });
+
+  it('up --kernel vm --proxy ipvs; status, exec and down find the lab in its VM', async () => {
+    const up = await cli(['up', '--kernel', 'vm', '--proxy', 'ipvs', '--name', 'kvm']);
+    if (up.code !== 0) throw new Error(`up exited ${up.code}:\n${up.stdout}\n${up.stderr}`);
+    expect(up.stderr).toMatch(/vm: 6\.\d+\.\d+-\d+-amd64 booted in [\d.]+ s/);
+    expect(up.stdout).toMatch(/kube-proxy ipvs mode/);
+    expect(runningVms()).toEqual(['kvm']);
+    const st = JSON.parse((await cli(['status', '--name', 'kvm', '--json'])).stdout).labs[0];
+    expect(st).toMatchObject({ name: 'kvm', state: 'up' });
+    const ipvs = await cli(['exec', '--name', 'kvm', 'node1', '--', 'ipvsadm', '-Ln']);
+    expect(ipvs.stdout).toMatch(/^TCP {2}10\.43\.0\.10:80 rr$/m);
+    const d = await cli(['down', '--name', 'kvm']);
+    expect(d.code).toBe(0);
+    expect(d.stdout).toMatch(/lab kvm: VM powered off/);
+    expect(runningVms()).toEqual([]);
+  }, 300_000);
+
+  it('run --kernel vm: an IPVS suite that is skipped on this kernel passes in the VM, results here', async () => {
+    const r = await cli(['run', '--kernel', 'vm', join(REPO, 'lab', 'scenario', '__tests__', 'fixtures', 'ipvs.yaml'), '--json']);
+    expect(r.code).toBe(0);
+    const rep = JSON.parse(r.stdout) as RunReport;
+    expect(rep.summary).toMatchObject({ passed: 1, failed: 0, skipped: 0 });
+    expect(rep.dir.startsWith(join(REPO, 'results'))).toBe(true);
+    expect(JSON.parse(readFileSync(join(rep.dir, 'report.json'), 'utf8')).runId).toBe(rep.runId);
+    expect(runningVms()).toEqual([]);
+  }, 300_000);
+});

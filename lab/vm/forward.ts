@@ -1,0 +1,57 @@
+import { resolve } from 'node:path';
+import { LabError } from '../errors';
+import { shellWord } from '../remote/ssh';
+import { join } from 'node:path';
+import { ensureVmAssets } from './assets';
+import { runningVms, stopVm, Vm } from './machine';
+
+const REPO = join(__dirname, '..', '..');
+
+// `--kernel vm`: a lab lives in its own VM (named after the lab), and the lab's CLI runs inside
+// the guest with the same arguments — the same code, on a kernel with IPVS. The VM stays up
+// between commands (its agent socket under /run/k8s-dataplane-lab/vm/<lab>/); `down` powers it
+// off. Output comes back when the command inside has ended.
+
+export interface Forwarded {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Labs that live in a VM right now. */
+export const vmLabs = (): string[] => runningVms();
+
+const cliInGuest = (args: readonly string[]) =>
+  `cd ${shellWord(process.cwd())} && NO_COLOR=1 node --import tsx ${shellWord(resolve(REPO, 'lab', 'cli.ts'))} ${args.map(shellWord).join(' ')}`;
+
+/** Runs the lab CLI with `args` in the lab's VM, booting it first when `boot` says where results go. */
+export async function forwardToVm(lab: string, args: readonly string[], boot?: { results: string; onProgress?: (l: string) => void }): Promise<Forwarded> {
+  let vm = await Vm.attach(lab);
+  if (!vm) {
+    if (!boot) throw new LabError(`lab '${lab}' has no VM running (start it with up --kernel vm)`, 2);
+    const assets = await ensureVmAssets(boot.onProgress);
+    vm = await Vm.boot(assets, { name: lab, results: boot.results });
+    boot.onProgress?.(`vm: ${vm.kernel} booted in ${vm.bootSeconds.toFixed(1)} s (QEMU pid ${vm.pid})`);
+  }
+  try {
+    let r = await vm.script(cliInGuest(args), 1_800_000);
+    // Seen once in ~15 commands under TCG: tsx's wasm module lexer faults while loading the
+    // CLI, before it has done anything; that one case is run again.
+    if (r.code !== 0 && /RuntimeError: memory access out of bounds[\s\S]*parseEsm/.test(r.stderr)) r = await vm.script(cliInGuest(args), 1_800_000);
+    return { code: r.code ?? 1, stdout: r.stdout, stderr: r.stderr };
+  } finally {
+    vm.detach();
+  }
+}
+
+/** `down` of a lab in a VM: the lab inside first (its own down), then the VM off. */
+export async function downVm(lab: string, args: readonly string[]): Promise<Forwarded> {
+  const vm = await Vm.attach(lab);
+  let r: Forwarded = { code: 0, stdout: '', stderr: '' };
+  if (vm) {
+    const inner = await vm.script(cliInGuest(args), 300_000).catch((e: unknown) => ({ code: 1, stdout: '', stderr: String(e), signal: null }));
+    r = { code: inner.code ?? 1, stdout: inner.stdout, stderr: inner.stderr };
+    await vm.poweroff();
+  } else await stopVm(lab);
+  return { ...r, stdout: `${r.stdout}lab ${lab}: VM powered off\n` };
+}
