@@ -70,9 +70,12 @@ export async function runScenarios(scenarios: Scenario[], opts: RunOptions): Pro
     if (g) g.scenarios.push(s);
     else groups.push({ topo: s.topology, scenarios: [s] });
   }
+  // Two topologies under one lab name (the same lab in another proxy mode) run one after the
+  // other: each group's lab is down before the next comes up — unless labs are to stay up.
   const names = groups.map((g) => g.topo.name);
   const dup = names.find((n, i) => names.indexOf(n) !== i);
-  if (dup) throw new LabError(`scenarios need two different topologies under one lab name '${dup}': run them apart, or give the topologies different names`, 2);
+  if (dup && (opts.keep || opts.reuse))
+    throw new LabError(`scenarios need two different topologies under one lab name '${dup}', which cannot both stay up (--keep/--reuse): run them apart`, 2);
   // Refuse before building anything: a lab of the same name that is up belongs to the user.
   for (const g of groups) {
     const isUp = (await opts.runtimeFor(g.topo).listNamespaces()).some((ns) => inLab(ns, g.topo.name));
