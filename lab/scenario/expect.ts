@@ -22,7 +22,11 @@ export interface ProbeOutcome {
   ping?: PingResult;
   hops?: Hop[];
   connect?: ConnectResult;
+  command?: { code: number | null; stdout: string; stderr: string };
 }
+
+/** The first lines of a command's output, for a failure message. */
+const excerpt = (t: string) => t.split('\n').slice(0, 12).map((l) => `    ${l}`).join('\n');
 
 export interface CaptureOutcome {
   plan: CapturePlan;
@@ -142,6 +146,19 @@ function check(e: ExpectationPlan, probe: ProbeOutcome | undefined, obs: Observe
           observed: `χ² ${chi.statistic.toFixed(2)} over ${counts.reduce((a, b) => a + b, 0)} attempts`,
         });
       }
+      return joinChecks(parts);
+    }
+    case 'output': {
+      const out = probe!.command!;
+      const squash = (t: string) => t.replace(/[ \t]+/g, ' ');
+      const text = squash(out.stdout + out.stderr);
+      const parts: Check[] = [{ ok: out.code === e.spec.exitCode, expected: `exit code ${e.spec.exitCode}`, observed: `exit code ${out.code}` }];
+      const missing = (e.spec.contains ?? []).filter((c) => !text.includes(squash(c)));
+      if (e.spec.contains) parts.push({ ok: !missing.length, expected: `output containing ${e.spec.contains.map((c) => `'${c}'`).join(', ')}`, observed: missing.length ? `no '${missing.join("', no '")}' in:\n${excerpt(out.stdout)}` : 'all there' });
+      const present = (e.spec.lacks ?? []).filter((c) => text.includes(squash(c)));
+      if (e.spec.lacks) parts.push({ ok: !present.length, expected: `output without ${e.spec.lacks.map((c) => `'${c}'`).join(', ')}`, observed: present.length ? `'${present.join("', '")}' is there` : 'none there' });
+      const unmatched = (e.spec.matches ?? []).filter((re) => !new RegExp(re, 'm').test(out.stdout + out.stderr));
+      if (e.spec.matches) parts.push({ ok: !unmatched.length, expected: `output matching ${e.spec.matches.map((m) => `/${m}/`).join(', ')}`, observed: unmatched.length ? `no match for /${unmatched.join('/, /')}/ in:\n${excerpt(out.stdout)}` : 'all matched' });
       return joinChecks(parts);
     }
     case 'connect': {

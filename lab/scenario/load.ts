@@ -9,6 +9,7 @@ import { loadTopology, resolveSource } from '../topology/resolve';
 import type { Topology } from '../topology/types';
 import { YamlSource } from '../topology/yaml-source';
 import {
+  type CommandProbe,
   type ConnectProbe,
   EXPECTATION_KINDS,
   type ExpectationInput,
@@ -45,6 +46,7 @@ export type ProbePlan = { name: string; from: string; ns: string; path: Path } &
   | { kind: 'ping'; spec: PingProbe; to: string }
   | { kind: 'traceroute'; spec: TracerouteProbe; to: string }
   | { kind: 'connect'; spec: ConnectProbe; target: ServiceTarget }
+  | { kind: 'command'; spec: CommandProbe; to: string }
 );
 
 export type ExpectationPlan = {
@@ -81,6 +83,7 @@ const PROBE_OF: Record<ExpectationKind, ProbeKind | undefined> = {
   nat: 'connect',
   spread: 'connect',
   connect: 'connect',
+  output: 'command',
 };
 
 export function loadScenario(file: string, opts: LoadOptions = {}): Scenario {
@@ -134,6 +137,15 @@ function checkStep(input: ScenarioInput, index: number, names: LabNames, fail: (
     const kinds = PROBE_KINDS.filter((k) => p[k] !== undefined);
     if (kinds.length !== 1) return fail(path, `a probe is exactly one of ${PROBE_KINDS.join(', ')} (found ${kinds.join(', ') || 'none'})`);
     const kind = kinds[0]!;
+    if (kind === 'command') {
+      const c = p.command!;
+      const ns = names.namespaceOf(c.on);
+      if (!ns) return fail([...path, kind, 'on'], `no node or pod '${c.on}' in topology ${topo.name} (or @lab)`);
+      const name = p.name ?? (step.probes.filter((q) => q.command).length > 1 ? `command-${pi + 1}` : 'command');
+      if (probes.some((o) => o.name === name)) return fail(path, `two probes named '${name}' in this step`);
+      probes.push({ name, kind, from: c.on, ns, path, spec: c, to: c.run.join(' ') });
+      return;
+    }
     const spec = p[kind]!;
     const ns = names.namespaceOf(spec.from);
     if (!ns || spec.from.startsWith('@')) return fail([...path, kind, 'from'], `no node or pod '${spec.from}' in topology ${topo.name}`);
@@ -263,6 +275,18 @@ function checkExpectation(
       if (s.endpoints === 'all' && probe?.kind === 'connect' && !probe.target.service)
         fail([...path, 'endpoints'], `'all' needs a probe to a service; ${probe.spec.to} is not one: list the pods`);
       if (Array.isArray(s.endpoints)) checkPods(s.endpoints, [...path, 'endpoints']);
+      break;
+    }
+    case 'output': {
+      const s = e.output!;
+      s.matches?.forEach((re, i) => {
+        try {
+          new RegExp(re, 'm');
+        } catch (err) {
+          fail([...path, 'matches', i], `not a regular expression: ${(err as Error).message}`);
+        }
+      });
+      if (!s.contains && !s.matches && !s.lacks) fail(path, 'say what the output must hold: contains, lacks and/or matches');
       break;
     }
     case 'connect': {

@@ -266,7 +266,7 @@ const probeTo = (p: ProbePlan) => (p.kind === 'connect' ? `${p.target.ip}:${p.ta
 function probeReport(o: ProbeOutcome | undefined, p: ProbePlan, stepDir: string, runDir: string): ProbeReport {
   const base = { name: p.name, kind: p.kind, from: p.from, to: probeTo(p), output: relative(runDir, join(stepDir, `${slug(p.name)}.txt`)) };
   if (!o) return { ...base, argv: [], durationS: 0, error: 'not run: a capture could not start' };
-  const result = o.ping ?? (o.hops ? { hops: o.hops } : o.connect);
+  const result = o.ping ?? (o.hops ? { hops: o.hops } : (o.connect ?? o.command));
   return { ...base, argv: o.argv, durationS: o.durationS, ...(o.error ? { error: o.error } : {}), ...(result ? { result } : {}) };
 }
 
@@ -292,6 +292,10 @@ async function runProbe(rt: Runtime, p: ProbePlan, stepDir: string): Promise<Pro
           ...(p.spec.port !== undefined ? { port: p.spec.port } : {}),
         });
         return done({ argv: r.argv, output: r.output, hops: r.hops });
+      }
+      case 'command': {
+        const r = await rt.run(p.ns, p.spec.run, { check: false, timeoutMs: p.spec.timeout * 1000 });
+        return done({ argv: p.spec.run, output: r.stdout + (r.stderr ? `\n--- stderr\n${r.stderr}` : ''), command: { code: r.code, stdout: r.stdout, stderr: r.stderr } });
       }
       case 'connect': {
         const t = p.target;

@@ -40,7 +40,15 @@ const connectProbe = z.strictObject({
   timeout: z.number().int().min(1).max(60).default(2),
 });
 
-export const PROBE_KINDS = ['ping', 'traceroute', 'connect'] as const;
+/** A command run in a node, a pod or the lab namespace, its output checked by `output` expectations
+ *  (what an article shows with ip route, iptables -L, ipset list, ipvsadm -Ln, bridge fdb...). */
+const commandProbe = z.strictObject({
+  on: z.string(),
+  run: z.array(z.string()).min(1),
+  timeout: seconds.default(30),
+});
+
+export const PROBE_KINDS = ['ping', 'traceroute', 'connect', 'command'] as const;
 export type ProbeKind = (typeof PROBE_KINDS)[number];
 
 const probe = z.strictObject({
@@ -48,6 +56,7 @@ const probe = z.strictObject({
   ping: pingProbe.optional(),
   traceroute: tracerouteProbe.optional(),
   connect: connectProbe.optional(),
+  command: commandProbe.optional(),
 });
 
 const capture = z.strictObject({
@@ -91,6 +100,16 @@ const expectations = {
     /** significance of a chi-square test against a uniform spread */
     chiSquare: z.union([z.literal(0.05), z.literal(0.01), z.literal(0.001)]).optional(),
   }),
+  output: z.strictObject({
+    ...probeRef,
+    /** each must appear in the output (runs of spaces count as one: column layouts vary) */
+    contains: z.array(z.string()).optional(),
+    /** each must not appear */
+    lacks: z.array(z.string()).optional(),
+    /** regular expressions (multiline), each must match */
+    matches: z.array(z.string()).optional(),
+    exitCode: z.number().int().default(0),
+  }),
   connect: z.strictObject({
     ...probeRef,
     succeeded: countLike.optional(),
@@ -111,6 +130,7 @@ const expectation = z.strictObject({
   nat: expectations.nat.optional(),
   spread: expectations.spread.optional(),
   connect: expectations.connect.optional(),
+  output: expectations.output.optional(),
 });
 
 const step = z.strictObject({
@@ -138,6 +158,7 @@ export type ExpectationInput = z.infer<typeof expectation>;
 export type PingProbe = z.infer<typeof pingProbe>;
 export type TracerouteProbe = z.infer<typeof tracerouteProbe>;
 export type ConnectProbe = z.infer<typeof connectProbe>;
+export type CommandProbe = z.infer<typeof commandProbe>;
 export type FieldMap = z.infer<typeof fieldMap>;
 export type PacketsExpectation = z.infer<typeof expectations.packets>;
 export type Expectations = { [K in ExpectationKind]: z.infer<(typeof expectations)[K]> };

@@ -57,6 +57,8 @@ describeKernel('lab run', () => {
     expect(byName['source-kept-fail']!.observed).toBe('source seen 10.42.0.65 (pod:client) ×30');
     expect(byName['snat-fail']!.observed).toBe('source seen 10.42.0.0 (node1.flannel.1) ×6');
     expect(byName['chi-square-fail']!.observed).toMatch(/^web-2 12/);
+    expect(byName['output-fail']!.observed).toMatch(/^no '10\.42\.1\.0\/24 via 192\.168\.205\.3 dev eth0' in:\n {4}default via 192\.168\.205\.1 dev eth0/);
+    expect(byName['output-exit-fail']).toMatchObject({ expected: 'exit code 1', observed: 'exit code 0' });
     // the empty capture is reported as such
     const quiet = failing.scenarios[0]!.steps[0]!.captures.find((c) => c.name === 'quiet')!;
     expect(quiet).toMatchObject({ packets: 0, empty: true, tcpdump: { captured: 0 } });
@@ -66,7 +68,7 @@ describeKernel('lab run', () => {
     const dir = failing.dir;
     expect(JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8'))).toMatchObject({ runId: failing.runId, status: 'failed' });
     const junit = readFileSync(join(dir, 'junit.xml'), 'utf8');
-    expect(junit).toMatch(/<testsuite name="expectations" [^>]*tests="5" failures="5"/);
+    expect(junit).toMatch(/<testsuite name="expectations" [^>]*tests="6" failures="6"/);
     expect(junit).toMatch(/<failure message="ping \(line \d+\): expected reply ttl 63; observed reply ttl 62, 62/);
     const step = failing.scenarios[0]!.steps[0]!;
     expect(readFileSync(join(dir, step.probes[0]!.output), 'utf8')).toMatch(/^\$ ping -n -c 2 .*10\.42\.1\.9\n[\s\S]*ttl=62/);
