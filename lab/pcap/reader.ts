@@ -109,21 +109,15 @@ function readPcap(buf: Buffer, file: string, order: 'LE' | 'BE', resolution: 'us
       warnings.push(`${file}: byte ${off}: frame ${frames.length + 1} cut off (${buf.length - start} of ${capLen} bytes) at end of file; ${frames.length} frames kept`);
       break;
     }
-    const tsNsec = frac * scale;
-    frames.push({
-      index: frames.length + 1,
-      tsSec,
-      tsNsec,
-      time: frameTime(tsSec, tsNsec),
-      capturedLength: capLen,
-      originalLength: origLen,
-      linkType,
-      interfaceId: 0,
-      data: buf.subarray(start, start + capLen),
-    });
+    frames.push(frameAt(frames.length + 1, tsSec, frac * scale, origLen, linkType, 0, buf.subarray(start, start + capLen)));
     off = start + capLen;
   }
   return { format: 'pcap', byteOrder: order, resolution, frames, warnings };
+}
+
+/** One frame as both formats describe it (captured length = the bytes kept). */
+function frameAt(index: number, tsSec: number, tsNsec: number, originalLength: number, linkType: number, interfaceId: number, data: Buffer): Frame {
+  return { index, tsSec, tsNsec, time: frameTime(tsSec, tsNsec), capturedLength: data.length, originalLength, linkType, interfaceId, data };
 }
 
 // ---- pcapng -----------------------------------------------------------------------------
@@ -280,17 +274,7 @@ function readPcapng(buf: Buffer, file: string): Capture {
       const iface = section[ifId];
       if (!iface) throw new PcapError(file, body, `packet names interface ${ifId}, but this section describes ${section.length}`);
       const { tsSec, tsNsec } = type === BT_SPB ? { tsSec: 0, tsNsec: 0 } : splitTimestamp(units, iface);
-      const frame: Frame = {
-        index: frames.length + 1,
-        tsSec,
-        tsNsec,
-        time: frameTime(tsSec, tsNsec),
-        capturedLength: capLen,
-        originalLength: origLen,
-        linkType: iface.linkType,
-        interfaceId: iface.globalId,
-        data: buf.subarray(data, data + capLen),
-      };
+      const frame = frameAt(frames.length + 1, tsSec, tsNsec, origLen, iface.linkType, iface.globalId, buf.subarray(data, data + capLen));
       if (iface.name !== undefined) frame.interfaceName = iface.name;
       frames.push(frame);
     } else if (!QUIET_BLOCKS.has(type)) {
