@@ -3,6 +3,7 @@ import { LabError } from '../errors';
 import { shellWord } from '../remote/ssh';
 import { join } from 'node:path';
 import { ensureVmAssets } from './assets';
+import type { ExecResult } from '../runtime/executor';
 import { runningVms, stopVm, Vm } from './machine';
 
 const REPO = join(__dirname, '..', '..');
@@ -24,6 +25,17 @@ export const vmLabs = (): string[] => runningVms();
 const cliInGuest = (args: readonly string[]) =>
   `cd ${shellWord(process.cwd())} && NO_COLOR=1 node --import tsx ${shellWord(resolve(REPO, 'lab', 'cli.ts'))} ${args.map(shellWord).join(' ')}`;
 
+/**
+ * The lab's CLI inside a guest. Seen about once in 15 starts under TCG: tsx's wasm module lexer
+ * faults while loading the CLI ("memory access out of bounds" in parseEsm), before the command
+ * has done anything; that one failure is run again.
+ */
+export async function cliInVm(vm: Vm, args: readonly string[], timeoutMs = 1_800_000): Promise<ExecResult> {
+  const r = await vm.script(cliInGuest(args), timeoutMs);
+  if (r.code !== 0 && /RuntimeError: memory access out of bounds[\s\S]*parseEsm/.test(r.stderr)) return vm.script(cliInGuest(args), timeoutMs);
+  return r;
+}
+
 /** Runs the lab CLI with `args` in the lab's VM, booting it first when `boot` says where results go. */
 export async function forwardToVm(lab: string, args: readonly string[], boot?: { results: string; onProgress?: (l: string) => void }): Promise<Forwarded> {
   let vm = await Vm.attach(lab);
@@ -34,10 +46,7 @@ export async function forwardToVm(lab: string, args: readonly string[], boot?: {
     boot.onProgress?.(`vm: ${vm.kernel} booted in ${vm.bootSeconds.toFixed(1)} s (QEMU pid ${vm.pid})`);
   }
   try {
-    let r = await vm.script(cliInGuest(args), 1_800_000);
-    // Seen once in ~15 commands under TCG: tsx's wasm module lexer faults while loading the
-    // CLI, before it has done anything; that one case is run again.
-    if (r.code !== 0 && /RuntimeError: memory access out of bounds[\s\S]*parseEsm/.test(r.stderr)) r = await vm.script(cliInGuest(args), 1_800_000);
+    const r = await cliInVm(vm, args);
     return { code: r.code ?? 1, stdout: r.stdout, stderr: r.stderr };
   } finally {
     vm.detach();

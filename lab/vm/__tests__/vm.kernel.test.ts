@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { parseIpvsadm } from '../../proxy/ipvs';
 import { describeKernel, REPO } from '../../testing/kernel';
 import { ensureVmAssets } from '../assets';
+import { cliInVm } from '../forward';
 import { Vm } from '../machine';
 
 // IPVS for real on a kernel that has it: a QEMU guest with Debian's stock kernel over this
@@ -9,7 +10,12 @@ import { Vm } from '../machine';
 // IP_VS and no dummy; the guest's has both as modules.
 
 const LAB = 'vmipvs';
-const inRepo = (args: string) => `cd ${REPO} && node --import tsx lab/cli.ts ${args}`;
+/** The lab's CLI in the guest; its output, or the test fails with what it printed. */
+async function lab(vm: Vm, args: string): Promise<string> {
+  const r = await cliInVm(vm, args.split(' '), 300_000);
+  if (r.code !== 0) throw new Error(`lab ${args} in the VM exited ${r.code}:\n${r.stdout}\n${r.stderr}`);
+  return r.stdout;
+}
 
 describeKernel('IPVS mode inside the VM kernel', () => {
   let vm: Vm | undefined;
@@ -30,8 +36,7 @@ describeKernel('IPVS mode inside the VM kernel', () => {
   }, 60_000);
 
   it('brings an IPVS-mode lab up: kube-ipvs0 a dummy holding the cluster IPs, ipsets, rr virtual services with Masq real servers of weight 1', async () => {
-    const up = await vm!.script(inRepo(`up --proxy ipvs --name ${LAB}`), 300_000);
-    if (up.code !== 0) throw new Error(`up in the VM exited ${up.code}:\n${up.stdout}\n${up.stderr}`);
+    await lab(vm!, `up --proxy ipvs --name ${LAB}`);
     const ns = `kdl.${LAB}.node1`;
     const dev = JSON.parse((await vm!.run(['ip', '-n', ns, '-d', '-j', 'addr', 'show', 'kube-ipvs0'])).stdout)[0];
     expect(dev.linkinfo.info_kind).toBe('dummy');
@@ -52,7 +57,7 @@ describeKernel('IPVS mode inside the VM kernel', () => {
   }, 360_000);
 
   it('pod → cluster IP reaches every endpoint in turn (rr) with the client kept; node → cluster IP is SNATed', async () => {
-    const pod = JSON.parse((await vm!.script(inRepo(`connect --name ${LAB} client 10.43.0.10:80 -c 6 --json`), 120_000)).stdout) as {
+    const pod = JSON.parse(await lab(vm!, `connect --name ${LAB} client 10.43.0.10:80 -c 6 --json`)) as {
       attempts: { pod: string; peer: string }[];
       failed: number;
     };
@@ -62,7 +67,7 @@ describeKernel('IPVS mode inside the VM kernel', () => {
     expect(new Set(order.slice(0, 3)).size).toBe(3);
     expect(order.slice(3)).toEqual(order.slice(0, 3));
     expect(new Set(pod.attempts.map((a) => a.peer.split(':')[0]))).toEqual(new Set(['10.42.0.65']));
-    const node = JSON.parse((await vm!.script(inRepo(`connect --name ${LAB} node1 10.43.0.10:80 -c 3 --json`), 120_000)).stdout) as {
+    const node = JSON.parse(await lab(vm!, `connect --name ${LAB} node1 10.43.0.10:80 -c 3 --json`)) as {
       attempts: { peer: string }[];
       failed: number;
     };
@@ -71,8 +76,7 @@ describeKernel('IPVS mode inside the VM kernel', () => {
   }, 300_000);
 
   it('down removes the lab inside the guest', async () => {
-    const d = await vm!.script(inRepo(`down --name ${LAB}`), 120_000);
-    expect(d.code).toBe(0);
+    await lab(vm!, `down --name ${LAB}`);
     expect((await vm!.run(['ip', 'netns', 'list'])).stdout.trim()).toBe('');
   }, 180_000);
 });
