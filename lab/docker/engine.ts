@@ -1,8 +1,9 @@
 import Dockerode from 'dockerode';
+import { LOCAL_SOCKET } from '../topology/hosts';
 
 // The local Docker engine, reached on its unix socket.
 
-export const LOCAL_SOCKET = '/var/run/docker.sock';
+export { LOCAL_SOCKET } from '../topology/hosts';
 
 export function connectLocal(): Dockerode {
   return new Dockerode({ socketPath: LOCAL_SOCKET });

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { InputError, LabError } from '../errors';
-import { type Packet, readPcapFile } from '../pcap';
+import { type Packet, readPcapFile, vxlanPortsWith } from '../pcap';
 import { type CaptureStats, startCapture } from '../probe/capture';
 import type { Runtime } from '../runtime/runtime';
 import { resolvePoint } from '../scenario/load';
@@ -43,6 +43,5 @@ export async function captureAt(rt: Runtime, req: CaptureRequest, onListening: (
   await Promise.race([cap.ended, elapsed, interrupted]);
   clearTimeout(timer);
   const stats = await cap.stop();
-  const vxlanPorts = [...new Set([rec.topology.cluster.port, 8472, 4789])];
-  return { file, stats, packets: readPcapFile(file, { vxlanPorts }).packets };
+  return { file, stats, packets: readPcapFile(file, { vxlanPorts: vxlanPortsWith(rec.topology.cluster.port) }).packets };
 }

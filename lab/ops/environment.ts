@@ -1,7 +1,5 @@
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
-import { connectLocal } from '../docker/engine';
-import { requireEngine } from '../docker/image';
 import { LabError } from '../errors';
 import { probeIpvs } from '../proxy/kernel-features';
 import type { Topology } from '../topology/types';
@@ -51,11 +49,10 @@ const RULE_TOOLS: Record<string, string> = {
 
 /** Everything `up` needs from this machine for this topology, checked before anything is created. */
 export async function checkTopologyEnvironment(topo: Topology): Promise<void> {
-  if (topo.runtime === 'docker') {
-    // the rule tools and pod servers are the node image's; this host only holds the underlay
-    checkEnvironment(NETNS_TOOLS);
-    await requireEngine(connectLocal());
-  } else checkEnvironment(toolsFor(topo));
+  // docker: the rule tools and pod servers are the node image's; this host only holds the
+  // underlay. Each host's engine is checked where the runtime connects to it (an engine that
+  // does not answer is exit 2 before anything is made), so a lab on other machines only needs theirs.
+  checkEnvironment(topo.runtime === 'docker' ? NETNS_TOOLS : toolsFor(topo));
   if (topo.proxy.mode === 'ipvs') {
     const ipvs = await probeIpvs();
     if (!ipvs.ok)

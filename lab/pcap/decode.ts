@@ -16,6 +16,8 @@ export const ETHERTYPE_ARP = 0x0806;
 const VLAN_TPIDS = new Set([0x8100, 0x88a8, 0x9100]);
 
 export const DEFAULT_VXLAN_PORTS: readonly number[] = [8472, 4789];
+/** The ports to decode VXLAN on for a lab: its own, and the two well-known ones. */
+export const vxlanPortsWith = (port: number): number[] => [...new Set([port, ...DEFAULT_VXLAN_PORTS])];
 
 export interface Vlan {
   tpid: number;

@@ -15,7 +15,7 @@ import { markHex, type ProxyModel, type ProxyNode, type ServicePortModel } from 
 // Re-sync: every batch can be applied again on a node that already has an older version, and
 // leaves exactly the new state: `link` flushes kube-ipvs0's addresses and adds the current ones,
 // `ipset` creates with -exist, flushes, then adds, `iptables` replaces whole tables, `ipvsadm`
-// starts with -C (clear). The device itself is created once, by IPVS_DEVICE_CREATE, before the
+// starts with -C (clear). The device itself is created once, by ipvsDeviceCreate(), before the
 // first `link` batch (see below): `ip` has no idempotent "add if missing".
 
 /** kube-proxy's dummy interface (defaultDummyDevice) */
@@ -43,12 +43,11 @@ export const IPVS_DEVICE = 'kube-ipvs0';
 export const IPVS_DEVICE_TYPE = 'ifb';
 
 /** `ip -batch` lines that create kube-ipvs0: run once, when the node has no kube-ipvs0 yet. */
-export const IPVS_DEVICE_CREATE: readonly string[] = [`link add ${IPVS_DEVICE} type ${IPVS_DEVICE_TYPE}`];
-/** kube-ipvs0 as kube-proxy makes it, where the kernel has `dummy` (a stock Debian kernel, the VM) */
+/** kube-ipvs0's creation: kube-proxy's `dummy` where the kernel has it (a stock Debian kernel, the VM), ifb here */
 export const ipvsDeviceCreate = (type: 'dummy' | 'ifb' = IPVS_DEVICE_TYPE): string[] => [`link add ${IPVS_DEVICE} type ${type}`];
 
 export interface IpvsRules {
-  /** `ip -batch` lines; kube-ipvs0 must exist (IPVS_DEVICE_CREATE); safe to run again */
+  /** `ip -batch` lines; kube-ipvs0 must exist (ipvsDeviceCreate); safe to run again */
   link: string[];
   /** `ipset restore` input */
   ipset: string;

@@ -141,7 +141,8 @@ export class SshHost implements Executor {
 
   /** An http.Agent whose connections are `docker system dial-stdio` channels on this host. */
   dockerAgent(): Agent {
-    // no keep-alive: a pooled channel breaks the engine's hijacked exec streams (tried: up failed)
+    // no keep-alive: with it a two-host up failed (tried once; not traced further), so each
+    // request opens its own dial-stdio channel
     const agent = new Agent({ keepAlive: false });
     const self = this;
     (agent as unknown as { createConnection: (o: unknown, cb: (e: Error | null, s?: Duplex) => void) => void }).createConnection = (_o, cb) => {

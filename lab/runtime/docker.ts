@@ -1,7 +1,5 @@
-import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
-import { basename, dirname } from 'node:path';
+import { dirname } from 'node:path';
 import type Dockerode from 'dockerode';
 import { DockerExecutor } from '../docker/exec';
 import { CommandError, LabError } from '../errors';
@@ -9,7 +7,7 @@ import { labNamespace, parseNamespace, PREFIX } from '../network/names';
 import { type Step, toolCommand } from '../network/plan';
 import { type Daemon, REPLY_SCRIPT } from '../pods/servers';
 import type { Executor, ExecResult, RunOptions, Started } from './executor';
-import { HostSide } from './host-side';
+import { copiedFile, HostSide } from './host-side';
 import { isListening } from './netns';
 import type { Runtime, RuntimeFile } from './runtime';
 
@@ -323,17 +321,7 @@ export class DockerRuntime implements Runtime {
   async fileFor(ns: string, hostPath: string): Promise<RuntimeFile> {
     const w = await this.where(ns);
     if (w.kind === 'self' || w.kind === 'host') return (await this.on(w.host)).side.fileFor(hostPath);
-    const inside = `/tmp/kdl-${randomBytes(6).toString('hex')}-${basename(hostPath)}`;
-    const exec = await this.exec(w.host, w.container);
-    return {
-      path: inside,
-      // base64 over exec: the engine's exec output is text; a pcap of a few MB is fine this way
-      collect: async () => {
-        const r = await exec.run(['base64', '-w0', inside]);
-        await writeFile(hostPath, Buffer.from(r.stdout, 'base64'));
-        await exec.run(['rm', '-f', inside], { check: false });
-      },
-    };
+    return copiedFile(await this.exec(w.host, w.container), hostPath);
   }
 
   /** Ends the ssh connections of remote hosts, so the process can exit. */
@@ -357,7 +345,7 @@ export async function startPrivileged(docker: Dockerode, base: Dockerode.Contain
     if (!privileged || !/apply caps/i.test(String(e))) throw e;
     if (!privilegedRefused) {
       privilegedRefused = true; // said once, also when nodes start in parallel
-      const missing = CAPABILITIES.map((x) => `CAP_${x}`).filter((x) => !hostCapabilities().includes(x));
+      const missing = missingCapabilities();
       onNotice?.(
         `the engine refused --privileged (${firstLine(e)}): nodes run with every capability this host has (all but ${missing.join(', ') || 'none'}), seccomp and apparmor unconfined, systempaths unconfined`,
       );
@@ -395,6 +383,12 @@ const CAPABILITIES = [
   'PERFMON', 'BPF', 'CHECKPOINT_RESTORE',
 ];
 
+/** Capabilities the engine cannot grant here: not in this process's bounding set. */
+const missingCapabilities = (): string[] => {
+  const have = hostCapabilities();
+  return CAPABILITIES.map((c) => `CAP_${c}`).filter((c) => !have.includes(c));
+};
+
 /** The capabilities this process may hand on: its bounding set (CapBnd in /proc/self/status). */
 export function hostCapabilities(status = readFileSync('/proc/self/status', 'utf8')): string[] {
   const hex = /^CapBnd:\s*([0-9a-f]+)/m.exec(status)?.[1] ?? '0';
@@ -410,7 +404,7 @@ function withCapabilities(base: Dockerode.ContainerCreateOptions): Dockerode.Con
       Privileged: false,
       // every capability but those this host's bounding set lacks (runc cannot grant them)
       CapAdd: ['ALL'],
-      CapDrop: CAPABILITIES.map((c) => `CAP_${c}`).filter((c) => !hostCapabilities().includes(c)),
+      CapDrop: missingCapabilities(),
       SecurityOpt: ['seccomp=unconfined', 'apparmor=unconfined'],
       // what the CLI's --security-opt systempaths=unconfined means in the API: /proc/sys and
       // friends writable, so sysctl works in the node's and its pods' namespaces

@@ -74,15 +74,23 @@ export class HostSide {
 
   /** A file written on this host that must end up at hostPath here (captures at @lab). */
   fileFor(hostPath: string): RuntimeFile {
-    if (this.local) return { path: hostPath, collect: () => Promise.resolve() };
-    const there = `/tmp/kdl-${randomBytes(6).toString('hex')}-${basename(hostPath)}`;
-    return {
-      path: there,
-      collect: async () => {
-        const r = await this.shell.run(['base64', '-w0', there]);
-        await writeFile(hostPath, Buffer.from(r.stdout, 'base64'));
-        await this.shell.run(['rm', '-f', there], { check: false });
-      },
-    };
+    return this.local ? { path: hostPath, collect: () => Promise.resolve() } : copiedFile(this.shell, hostPath);
   }
+}
+
+/**
+ * A file written where `shell` runs (another machine, a container) that must end up at hostPath
+ * here: a temporary path there, brought back by base64 over the shell (its output is text; a
+ * pcap of a few MB is fine this way) and removed there.
+ */
+export function copiedFile(shell: Executor, hostPath: string): RuntimeFile {
+  const there = `/tmp/kdl-${randomBytes(6).toString('hex')}-${basename(hostPath)}`;
+  return {
+    path: there,
+    collect: async () => {
+      const r = await shell.run(['base64', '-w0', there]);
+      await writeFile(hostPath, Buffer.from(r.stdout, 'base64'));
+      await shell.run(['rm', '-f', there], { check: false });
+    },
+  };
 }

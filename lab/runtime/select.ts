@@ -1,11 +1,10 @@
 import Dockerode from 'dockerode';
-import { connectLocal, engineAvailable } from '../docker/engine';
+import { connectLocal, engineAvailable, LOCAL_SOCKET } from '../docker/engine';
 import { ensureNodeImage, type ProgressFn, requireEngine } from '../docker/image';
 import { readFileSync } from 'node:fs';
 import { Agent as HttpsAgent } from 'node:https';
 import { hostShell } from '../docker/host-shell';
 import { LabError } from '../errors';
-import { parseNamespace } from '../network/names';
 import { SshHost } from '../remote/ssh';
 import { readRecord } from '../state/store';
 import type { Topology, TopologyHost } from '../topology/types';
@@ -29,7 +28,7 @@ type Placement = Pick<Topology, 'name' | 'runtime' | 'hosts' | 'nodes'>;
 export function runtimeFor(topo: Placement | 'netns' | 'docker', hooks: RuntimeHooks = {}): Runtime {
   const t: Placement = typeof topo === 'string' ? { name: '', runtime: topo, hosts: [], nodes: [] } : topo;
   if (t.runtime === 'netns') return new NetnsRuntime();
-  const hosts = t.hosts.length ? t.hosts : [{ name: 'local', engine: { kind: 'local', socket: '/var/run/docker.sock' } } satisfies TopologyHost];
+  const hosts = t.hosts.length ? t.hosts : [{ name: 'local', engine: { kind: 'local', socket: LOCAL_SOCKET } } satisfies TopologyHost];
   const images = new Map<string, Promise<string>>();
   const placement = new Map(t.nodes.map((n) => [n.name, n.host]));
   // the node image on a host's engine: built on this machine's, shipped from it to the others
@@ -64,7 +63,7 @@ async function connectHost(
   const e = h.engine;
   switch (e.kind) {
     case 'local': {
-      const docker = e.socket === '/var/run/docker.sock' ? connectLocal() : new Dockerode({ socketPath: e.socket });
+      const docker = e.socket === LOCAL_SOCKET ? connectLocal() : new Dockerode({ socketPath: e.socket });
       await requireEngine(docker);
       return { name: h.name, docker, shell: new LocalExecutor(), local: true };
     }
@@ -88,10 +87,10 @@ async function connectHost(
     }
     case 'tcp': {
       const tls = { ca: readFileSync(e.tls.ca), cert: readFileSync(e.tls.cert), key: readFileSync(e.tls.key) };
-      // no keep-alive: Node's default agent would reuse the socket of a finished exec stream
-      // (hijacked, closed by the engine's side) for the next request, which then fails; no TLS
-      // session reuse either: a TLS front that forks per connection (socat, in the tests)
-      // answers a resumed session with "internal error"
+      // no TLS session reuse: a TLS front that forks per connection (socat, in the tests)
+      // answered every resumed session with "internal error" (tried: without
+      // maxCachedSessions 0 the second request failed, with it none did); no keep-alive either,
+      // so each request gets a connection of its own, as the unix-socket engine does
       const agent = new HttpsAgent({ keepAlive: false, maxCachedSessions: 0, ...tls });
       const docker = new Dockerode({ protocol: 'https', host: e.host, port: e.port, ...tls, agent } as Dockerode.DockerOptions);
       try {
@@ -118,11 +117,6 @@ export async function runtimeOfLab(lab: string, hooks: RuntimeHooks = {}): Promi
   const rec = readRecord(lab);
   if (rec) return runtimeFor(rec.topology, hooks);
   return runtimeFor((await dockerLabs()).includes(lab) ? 'docker' : 'netns', hooks);
-}
-
-/** Lab names a namespace list mentions (the netns runtime's view of this host). */
-export function labsIn(namespaces: readonly string[]): string[] {
-  return [...new Set(namespaces.map((n) => parseNamespace(n)?.lab).filter((l): l is string => !!l))].sort();
 }
 
 /** Closes what a runtime holds open (ssh connections), so the process can exit. */

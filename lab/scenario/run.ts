@@ -5,7 +5,7 @@ import { LabError } from '../errors';
 import { inLab } from '../network/names';
 import { down } from '../ops/down';
 import { up } from '../ops/up';
-import { readPcapFile } from '../pcap';
+import { readPcapFile, vxlanPortsWith } from '../pcap';
 import { type RunningCapture, startCapture } from '../probe/capture';
 import { connect } from '../probe/connect';
 import { ping } from '../probe/ping';
@@ -51,8 +51,6 @@ export function newRunId(now = new Date()): string {
   return `${stamp}-${Math.random().toString(36).slice(2, 6)}`;
 }
 
-/** VXLAN is decoded on the lab's own port as well as on the two well-known ones. */
-const vxlanPorts = (t: Topology) => [...new Set([t.cluster.port, 8472, 4789])];
 const slug = (s: string) => s.toLowerCase().replace(/[^a-z0-9.]+/g, '-').replace(/^-|-$/g, '').slice(0, 48) || 'x';
 const sameTopology = (a: Topology, b: Topology) => isDeepStrictEqual({ ...a, source: '' }, { ...b, source: '' });
 
@@ -220,7 +218,7 @@ async function runStep(s: Scenario, step: StepPlan, scenarioDir: string, runDir:
         if (!running) return;
         try {
           const stats = await running.stop();
-          const { packets, capture } = readPcapFile(file, { vxlanPorts: vxlanPorts(s.topology) });
+          const { packets, capture } = readPcapFile(file, { vxlanPorts: vxlanPortsWith(s.topology.cluster.port) });
           captures.set(plan.name, { plan, pcap: rel(file), stats, packets, warnings: capture.warnings });
         } catch (e) {
           captures.set(plan.name, { plan, pcap: rel(file), packets: [], error: e instanceof Error ? e.message : String(e), warnings: [] });

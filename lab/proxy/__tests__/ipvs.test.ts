@@ -3,7 +3,7 @@ import { expectGoldenFile } from '../../testing/golden';
 import { loadTopology } from '../../topology/resolve';
 import type { Topology } from '../../topology/types';
 import { danglingJumps, parseTables } from '../iptables';
-import { clusterIPs, IPSETS, IPVS_DEVICE, IPVS_DEVICE_CREATE, ipsetMembers, ipvsRules, parseIpvsadm } from '../ipvs';
+import { clusterIPs, IPSETS, IPVS_DEVICE, ipvsDeviceCreate, ipsetMembers, ipvsRules, parseIpvsadm } from '../ipvs';
 import { type ProxyModel, type ProxyNode, proxyModel } from '../model';
 
 const REPO = join(__dirname, '../../..');
@@ -130,7 +130,8 @@ describe('structure', () => {
     expect(link.slice(1)).toEqual(clusterIPs(model).map((ip) => `addr add ${ip}/32 dev ${IPVS_DEVICE}`));
     expect(new Set(clusterIPs(model))).toEqual(new Set(model.services.map((s) => s.clusterIP)));
     expect(link.some((l) => l.startsWith('link add'))).toBe(false);
-    expect(IPVS_DEVICE_CREATE).toEqual([`link add ${IPVS_DEVICE} type ifb`]);
+    expect(ipvsDeviceCreate()).toEqual([`link add ${IPVS_DEVICE} type ifb`]);
+    expect(ipvsDeviceCreate('dummy')).toEqual([`link add ${IPVS_DEVICE} type dummy`]);
   });
 
   it.each(cases)('%s / %s: every set is created with -exist and flushed before members are added (re-sync)', (name, node) => {

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describeKernel, nsRun, rt } from '../../testing/kernel';
 import { loadTopology } from '../../topology/resolve';
 import { parseTables, ruleKey } from '../iptables';
-import { clusterIPs, IPVS_DEVICE, IPVS_DEVICE_CREATE, ipvsRules, parseIpvsadm } from '../ipvs';
+import { clusterIPs, IPVS_DEVICE, ipvsDeviceCreate, ipvsRules, parseIpvsadm } from '../ipvs';
 import { clearProbeCache, type IpvsProbe, probeIpvs, probeLinkType } from '../kernel-features';
 import { proxyModel } from '../model';
 
@@ -126,7 +126,7 @@ describeKernel('IPVS-mode batches on the kernel', () => {
 
   test('kube-ipvs0: created once, the link batch binds every cluster IP as /32 and re-runs cleanly; table local has them', async () => {
     await nsRun(NS, ['ip', 'link', 'set', 'lo', 'up']);
-    await feed(['ip', '-batch', '-'], IPVS_DEVICE_CREATE.join('\n') + '\n');
+    await feed(['ip', '-batch', '-'], ipvsDeviceCreate().join('\n') + '\n');
     // an address from an older state, and the batch twice: exactly the current addresses remain
     await nsRun(NS, ['ip', 'addr', 'add', '10.43.99.99/32', 'dev', IPVS_DEVICE]);
     await feed(['ip', '-batch', '-'], rules.link.join('\n') + '\n');
