@@ -27,6 +27,11 @@ import { summarize } from './pcap';
 import { checkFilters } from './probe/capture';
 import { loadScenarios, scenarioFiles } from './scenario/load';
 import { newRunId, runScenarios } from './scenario/run';
+import { renderGraph } from './graph';
+import { graphFormats, writeGraphs } from './graph/files';
+import { traceLab } from './ops/trace';
+import { walkText } from './trace/text';
+import { comparisonMarkdown } from './report/compare';
 
 // Commander verbs only: each one parses its arguments and calls into lab/ops.
 
@@ -219,7 +224,11 @@ export function buildProgram(): Command {
         onEvent: o.json ? undefined : (e) => eventLines(e, shown).forEach((l) => console.log(l)),
       });
       if (o.json) console.log(JSON.stringify(report, null, 2));
-      else console.log(summaryLine(report, shown));
+      else {
+        const comparison = comparisonMarkdown(report);
+        if (comparison) console.log(`\n${comparison}`);
+        console.log(summaryLine(report, shown));
+      }
       process.exitCode = report.summary.failed ? 1 : report.summary.skipped && !o.allowSkip ? 2 : 0;
     });
 
@@ -251,6 +260,24 @@ export function buildProgram(): Command {
     });
 
   program
+    .command('trace')
+    .description("send one probe and follow it: the packet at every point on its way (what changed), each node's netfilter hooks and chains (nft monitor trace), against the walk the lab expects")
+    .addOption(nameOption())
+    .argument('<from>', 'pod or node name')
+    .argument('<to>', '<pod> (ICMP echo), <pod|ip>:<port>, service:<name>[:<port>], nodeport:<service>@<node>')
+    .option('--udp', 'a UDP datagram instead of a TCP SYN')
+    .option('--results <dir>', 'where run folders are made', 'results')
+    .option('--json', 'print the walk as JSON')
+    .action(async (from: string, to: string, o: { name?: string; udp?: boolean; results: string; json?: boolean }) => {
+      const { lab, rt } = await labRuntime(o.name, 'trace');
+      const dir = join(resolve(o.results), newRunId());
+      const walk = await traceLab(rt, lab, { from, to, ...(o.udp ? { protocol: 'udp' as const } : {}) }, dir);
+      console.log(o.json ? JSON.stringify(walk, null, 2) : walkText(walk));
+      if (!o.json) console.log(pc.dim(`pcaps and walk.json in ${relative(process.cwd(), dir)}`));
+      process.exitCode = walk.ok ? 0 : 1;
+    });
+
+  program
     .command('image')
     .description("build the docker runtime's node image (images/node) if its content changed, and print its tag")
     .action(async () => {
@@ -274,6 +301,22 @@ export function buildProgram(): Command {
     .addOption(fileOption())
     .action((o: { file: string }) => {
       console.log(JSON.stringify(loadTopology(o.file), null, 2));
+    });
+
+  program
+    .command('graph')
+    .description('draw a topology as a graph: SVG (our own layout), Graphviz DOT and Mermaid; <out>/<lab>.svg, .dot, .mmd')
+    .addOption(fileOption())
+    .addOption(nameOption())
+    .addOption(proxyOption())
+    .option('--out <dir>', 'where the files go (default results/graph/); without it --format dot|mermaid prints to stdout')
+    .option('--format <format>', 'svg, dot, mermaid or all', 'all')
+    .action((o: { file: string; name?: string; proxy?: string; out?: string; format: string }) => {
+      const formats = graphFormats(o.format);
+      const topo = loadTopology(o.file, overrides(o));
+      const [only] = formats;
+      if (!o.out && formats.length === 1 && only !== 'svg') return void process.stdout.write(renderGraph(topo, only!));
+      for (const f of writeGraphs(topo, formats, resolve(o.out ?? 'results/graph'))) console.log(`wrote ${relative(process.cwd(), f).startsWith('..') ? f : relative(process.cwd(), f)}`);
     });
 
   return program;

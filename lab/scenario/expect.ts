@@ -4,6 +4,7 @@ import type { CaptureStats } from '../probe/capture';
 import { chiSquareUniform, type ConnectResult } from '../probe/connect';
 import type { PingResult } from '../probe/ping';
 import type { Hop } from '../probe/traceroute';
+import type { Walk } from '../trace/types';
 import type { CapturePlan, ExpectationPlan, ProbePlan } from './load';
 import type { LabNames } from './symbols';
 import { compare, comparisonText, compileMatcher, type Matcher, parseComparison, showValue } from './values';
@@ -23,6 +24,7 @@ export interface ProbeOutcome {
   hops?: Hop[];
   connect?: ConnectResult;
   command?: { code: number | null; stdout: string; stderr: string };
+  walk?: Walk;
 }
 
 /** The first lines of a command's output, for a failure message. */
@@ -160,6 +162,37 @@ function check(e: ExpectationPlan, probe: ProbeOutcome | undefined, obs: Observe
       const unmatched = (e.spec.matches ?? []).filter((re) => !new RegExp(re, 'm').test(out.stdout + out.stderr));
       if (e.spec.matches) parts.push({ ok: !unmatched.length, expected: `output matching ${e.spec.matches.map((m) => `/${m}/`).join(', ')}`, observed: unmatched.length ? `no match for /${unmatched.join('/, /')}/ in:\n${excerpt(out.stdout)}` : 'all matched' });
       return joinChecks(parts);
+    }
+    case 'walk': {
+      const s = e.spec;
+      const w = probe!.walk!;
+      const parts: { ok: boolean; expected: string; observed: string }[] = [];
+      if (s.asExpected)
+        parts.push({ ok: w.differences.length === 0, expected: 'the walk the lab computed', observed: w.differences.length ? w.differences.join('\n') : 'the same walk' });
+      if (s.reached !== undefined) {
+        const want = [s.reached].flat();
+        parts.push({ ok: w.reached !== undefined && want.includes(w.reached), expected: `reaching ${want.join(' or ')}`, observed: `reached ${w.reached ?? 'nothing'}` });
+      }
+      for (const [node, hooks] of Object.entries(s.hooks ?? {})) {
+        const got = w.rules.find((r) => r.node === node)?.hooks ?? [];
+        parts.push({ ok: got.join(' ') === hooks.join(' '), expected: `${node} hooks ${hooks.join(' → ')}`, observed: `${node} hooks ${got.join(' → ') || 'none traced'}` });
+      }
+      for (const [node, chains] of Object.entries(s.chains ?? {})) {
+        const got = w.rules.find((r) => r.node === node)?.chains ?? [];
+        let i = 0;
+        const missing = chains.find((c) => {
+          const j = got.findIndex((g, k) => k >= i && (g === c || g.endsWith(` ${c}`)));
+          if (j < 0) return true;
+          i = j + 1;
+          return false;
+        });
+        parts.push({ ok: !missing, expected: `${node} chains in order ${chains.join(' → ')}`, observed: missing ? `no ${missing} in order in ${got.join(' → ') || 'none traced'}` : 'in order' });
+      }
+      const texts = w.hops.flatMap((h) => h.changes.map((c) => c.text));
+      const absent = (s.changes ?? []).filter((c) => !texts.some((t) => t.includes(c)));
+      if (s.changes) parts.push({ ok: !absent.length, expected: `changes ${s.changes.map((c) => `'${c}'`).join(', ')}`, observed: absent.length ? `no '${absent.join("', no '")}' among: ${texts.join('; ')}` : 'all seen' });
+      const bad = parts.filter((p) => !p.ok);
+      return { ok: !bad.length, expected: parts.map((p) => p.expected).join('; '), observed: (bad.length ? bad : parts).map((p) => p.observed).join('; ') };
     }
     case 'connect': {
       const res = probe!.connect!;

@@ -20,10 +20,12 @@ import {
   type ProbeKind,
   type ScenarioInput,
   scenarioSchema,
+  type TraceProbe,
   type TracerouteProbe,
 } from './schema';
 import { LabNames, type ServiceTarget } from './symbols';
 import { compileMatcher } from './values';
+import { resolveTrace } from '../trace/walk';
 
 // Loads scenario files and checks everything that can be checked before a lab exists: names
 // against the topology, probe and capture references, field paths, expected values, BPF
@@ -47,6 +49,7 @@ export type ProbePlan = { name: string; from: string; ns: string; path: Path } &
   | { kind: 'traceroute'; spec: TracerouteProbe; to: string }
   | { kind: 'connect'; spec: ConnectProbe; target: ServiceTarget }
   | { kind: 'command'; spec: CommandProbe; to: string }
+  | { kind: 'trace'; spec: TraceProbe; to: string }
 );
 
 export type ExpectationPlan = {
@@ -84,6 +87,7 @@ const PROBE_OF: Record<ExpectationKind, ProbeKind | undefined> = {
   spread: 'connect',
   connect: 'connect',
   output: 'command',
+  walk: 'trace',
 };
 
 export function loadScenario(file: string, opts: LoadOptions = {}): Scenario {
@@ -144,6 +148,19 @@ function checkStep(input: ScenarioInput, index: number, names: LabNames, fail: (
       const name = p.name ?? (step.probes.filter((q) => q.command).length > 1 ? `command-${pi + 1}` : 'command');
       if (probes.some((o) => o.name === name)) return fail(path, `two probes named '${name}' in this step`);
       probes.push({ name, kind, from: c.on, ns, path, spec: c, to: c.run.join(' ') });
+      return;
+    }
+    if (kind === 'trace') {
+      const t = p.trace!;
+      const name = p.name ?? (step.probes.filter((q) => q.trace).length > 1 ? `trace-${pi + 1}` : 'trace');
+      if (probes.some((o) => o.name === name)) return fail(path, `two probes named '${name}' in this step`);
+      try {
+        const r = resolveTrace(topo, names, { from: t.from, to: t.to, ...(t.protocol ? { protocol: t.protocol } : {}) });
+        probes.push({ name, kind, from: t.from, ns: r.fromNs, path, spec: t, to: t.to });
+      } catch (e) {
+        if (!(e instanceof InputError)) throw e;
+        fail([...path, kind, e.issues[0]?.file === 'from' ? 'from' : 'to'], e.issues.map((i) => i.message).join('; '));
+      }
       return;
     }
     const spec = p[kind]!;
@@ -287,6 +304,14 @@ function checkExpectation(
         }
       });
       if (!s.contains && !s.matches && !s.lacks) fail(path, 'say what the output must hold: contains, lacks and/or matches');
+      break;
+    }
+    case 'walk': {
+      const s = e.walk!;
+      if (s.reached !== undefined) checkPods([s.reached].flat(), [...path, 'reached']);
+      for (const part of ['hooks', 'chains'] as const)
+        for (const node of Object.keys(s[part] ?? {}))
+          if (!names.isNode(node)) fail([...path, part], `no node '${node}' (nodes: ${names.topo.nodes.map((n) => n.name).join(', ')})`, node);
       break;
     }
     case 'connect': {

@@ -1,6 +1,6 @@
 import { mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { isDeepStrictEqual } from 'node:util';
+import { isDeepStrictEqual, stripVTControlCharacters } from 'node:util';
 import { LabError } from '../errors';
 import { inLab } from '../network/names';
 import { down } from '../ops/down';
@@ -10,7 +10,9 @@ import { type RunningCapture, startCapture } from '../probe/capture';
 import { connect } from '../probe/connect';
 import { ping } from '../probe/ping';
 import { traceroute } from '../probe/traceroute';
+import { comparisonMarkdown } from '../report/compare';
 import { junitXml } from '../report/junit';
+import { reportHtml } from '../report/html';
 import { type CaptureReport, overall, type ProbeReport, type RunReport, type ScenarioReport, type StepReport, summarize } from '../report/types';
 import type { Runtime } from '../runtime/runtime';
 import { readRecord } from '../state/store';
@@ -19,11 +21,13 @@ import type { Topology } from '../topology/types';
 import { type CaptureOutcome, evaluate, type ProbeOutcome } from './expect';
 import type { ProbePlan, Scenario, StepPlan } from './load';
 import { LabNames } from './symbols';
+import { walkText } from '../trace/text';
+import { traceWalk } from '../trace/walk';
 
 // Runs scenarios: brings each distinct topology up once (or reuses a lab that is up, if asked),
 // runs every step — captures confirmed listening, probes, captures stopped and read, expectations
-// checked — tears down, and writes results/<run-id>/ with the pcaps, probe outputs, report.json
-// and junit.xml.
+// checked — tears down, and writes results/<run-id>/ with the pcaps, probe outputs, report.json,
+// junit.xml and index.html.
 
 export interface RunOptions {
   /** the runtime a topology asks for (kind and hosts) */
@@ -141,6 +145,9 @@ export async function runScenarios(scenarios: Scenario[], opts: RunOptions): Pro
   };
   writeFileSync(join(dir, 'report.json'), JSON.stringify(report, null, 2) + '\n');
   writeFileSync(join(dir, 'junit.xml'), junitXml(report));
+  const comparison = comparisonMarkdown(report);
+  if (comparison) writeFileSync(join(dir, 'comparison.md'), comparison);
+  writeFileSync(join(dir, 'index.html'), reportHtml(report, scenarios));
   linkLatest(opts.resultsRoot, runId);
   return report;
 }
@@ -211,7 +218,7 @@ async function runStep(s: Scenario, step: StepPlan, scenarioDir: string, runDir:
   });
 
   try {
-    if (!errors.length) for (const p of step.probes) probes.set(p.name, await runProbe(rt, p, stepDir));
+    if (!errors.length) for (const p of step.probes) probes.set(p.name, await runProbe(rt, p, stepDir, runDir, names));
   } finally {
     await Promise.all(
       slots.map(async ({ plan, file, running }) => {
@@ -264,11 +271,11 @@ const probeTo = (p: ProbePlan) => (p.kind === 'connect' ? `${p.target.ip}:${p.ta
 function probeReport(o: ProbeOutcome | undefined, p: ProbePlan, stepDir: string, runDir: string): ProbeReport {
   const base = { name: p.name, kind: p.kind, from: p.from, to: probeTo(p), output: relative(runDir, join(stepDir, `${slug(p.name)}.txt`)) };
   if (!o) return { ...base, argv: [], durationS: 0, error: 'not run: a capture could not start' };
-  const result = o.ping ?? (o.hops ? { hops: o.hops } : (o.connect ?? o.command));
+  const result = o.ping ?? (o.hops ? { hops: o.hops } : (o.connect ?? o.command ?? o.walk));
   return { ...base, argv: o.argv, durationS: o.durationS, ...(o.error ? { error: o.error } : {}), ...(result ? { result } : {}) };
 }
 
-async function runProbe(rt: Runtime, p: ProbePlan, stepDir: string): Promise<ProbeOutcome> {
+async function runProbe(rt: Runtime, p: ProbePlan, stepDir: string, runDir: string, names: LabNames): Promise<ProbeOutcome> {
   const t0 = performance.now();
   const done = (o: Omit<ProbeOutcome, 'plan' | 'durationS'>): ProbeOutcome => {
     writeFileSync(join(stepDir, `${slug(p.name)}.txt`), `$ ${o.argv.join(' ')}\n${o.output}${o.error ? `\nerror: ${o.error}\n` : ''}`);
@@ -294,6 +301,14 @@ async function runProbe(rt: Runtime, p: ProbePlan, stepDir: string): Promise<Pro
       case 'command': {
         const r = await rt.run(p.ns, p.spec.run, { check: false, timeoutMs: p.spec.timeout * 1000 });
         return done({ argv: p.spec.run, output: r.stdout + (r.stderr ? `\n--- stderr\n${r.stderr}` : ''), command: { code: r.code, stdout: r.stdout, stderr: r.stderr } });
+      }
+      case 'trace': {
+        const dir = join(stepDir, slug(p.name));
+        const w = await traceWalk(rt, names.topo, names, { from: p.spec.from, to: p.spec.to, ...(p.spec.protocol ? { protocol: p.spec.protocol } : {}) }, dir);
+        // pcap paths relative to the run's folder, like the captures'
+        const walk = { ...w, hops: w.hops.map((h) => (h.pcap ? { ...h, pcap: relative(runDir, join(dir, h.pcap)) } : h)) };
+        writeFileSync(join(dir, 'walk.json'), JSON.stringify(walk, null, 2) + '\n');
+        return done({ argv: w.argv, output: stripVTControlCharacters(walkText(w)) + '\n', walk });
       }
       case 'connect': {
         const t = p.target;

@@ -48,7 +48,15 @@ const commandProbe = z.strictObject({
   timeout: seconds.default(30),
 });
 
-export const PROBE_KINDS = ['ping', 'traceroute', 'connect', 'command'] as const;
+/** One probe packet followed point by point and through each node's netfilter hooks (lab/trace). */
+const traceProbe = z.strictObject({
+  from: z.string(),
+  /** `<pod>` (ICMP echo), `<pod|ip>:<port>`, `service:<name>[:<port>]`, `nodeport:<service>@<node>` */
+  to: z.string(),
+  protocol: z.enum(['tcp', 'udp', 'icmp']).optional(),
+});
+
+export const PROBE_KINDS = ['ping', 'traceroute', 'connect', 'command', 'trace'] as const;
 export type ProbeKind = (typeof PROBE_KINDS)[number];
 
 const probe = z.strictObject({
@@ -57,6 +65,7 @@ const probe = z.strictObject({
   traceroute: tracerouteProbe.optional(),
   connect: connectProbe.optional(),
   command: commandProbe.optional(),
+  trace: traceProbe.optional(),
 });
 
 const capture = z.strictObject({
@@ -110,6 +119,19 @@ const expectations = {
     matches: z.array(z.string()).optional(),
     exitCode: z.number().int().default(0),
   }),
+  walk: z.strictObject({
+    ...probeRef,
+    /** the observed walk equals the one the lab computed from the topology and rules */
+    asExpected: z.boolean().default(true),
+    /** the pod the packet ended in (one of these) */
+    reached: z.union([z.string(), z.array(z.string()).min(1)]).optional(),
+    /** node → the netfilter hooks the packet met there, exactly, in order */
+    hooks: z.record(z.string(), z.array(z.enum(['prerouting', 'input', 'forward', 'output', 'postrouting'])).min(1)).optional(),
+    /** node → chains the packet entered there, in this order (others may come between) */
+    chains: z.record(z.string(), z.array(z.string()).min(1)).optional(),
+    /** texts that must appear among the changes along the way ("DNAT 10.43.0.10:80", "ttl 63 → 62") */
+    changes: z.array(z.string()).optional(),
+  }),
   connect: z.strictObject({
     ...probeRef,
     succeeded: countLike.optional(),
@@ -131,6 +153,7 @@ const expectation = z.strictObject({
   spread: expectations.spread.optional(),
   connect: expectations.connect.optional(),
   output: expectations.output.optional(),
+  walk: expectations.walk.optional(),
 });
 
 const step = z.strictObject({
@@ -159,6 +182,7 @@ export type PingProbe = z.infer<typeof pingProbe>;
 export type TracerouteProbe = z.infer<typeof tracerouteProbe>;
 export type ConnectProbe = z.infer<typeof connectProbe>;
 export type CommandProbe = z.infer<typeof commandProbe>;
+export type TraceProbe = z.infer<typeof traceProbe>;
 export type FieldMap = z.infer<typeof fieldMap>;
 export type PacketsExpectation = z.infer<typeof expectations.packets>;
 export type Expectations = { [K in ExpectationKind]: z.infer<(typeof expectations)[K]> };

@@ -8,10 +8,10 @@ import { downVm, type Forwarded, forwardToVm, vmLabs } from './forward';
 import { stopVm } from './machine';
 
 // Which command lines go into a VM: `up` and `run` with `--kernel vm`, and every command about a
-// lab that lives in one (status, exec, connect, capture, apply, down). Returns the exit code when
+// lab that lives in one (status, exec, connect, capture, trace, apply, down). Returns the exit code when
 // it handled the command, undefined to let the host's CLI handle it.
 
-const LAB_VERBS = new Set(['status', 'exec', 'connect', 'capture', 'apply', 'down']);
+const LAB_VERBS = new Set(['status', 'exec', 'connect', 'capture', 'trace', 'apply', 'down']);
 
 function option(argv: readonly string[], ...names: string[]): string | undefined {
   for (let i = 0; i < argv.length - 1; i++) if (names.includes(argv[i]!)) return argv[i + 1];

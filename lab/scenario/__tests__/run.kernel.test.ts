@@ -68,7 +68,7 @@ describeKernel('lab run', () => {
     const dir = failing.dir;
     expect(JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8'))).toMatchObject({ runId: failing.runId, status: 'failed' });
     const junit = readFileSync(join(dir, 'junit.xml'), 'utf8');
-    expect(junit).toMatch(/<testsuite name="expectations" [^>]*tests="6" failures="6"/);
+    expect(junit).toMatch(/<testsuite name="expectations" [^>]*tests="7" failures="7"/);
     expect(junit).toMatch(/<failure message="ping \(line \d+\): expected reply ttl 63; observed reply ttl 62, 62/);
     const step = failing.scenarios[0]!.steps[0]!;
     expect(readFileSync(join(dir, step.probes[0]!.output), 'utf8')).toMatch(/^\$ ping -n -c 2 .*10\.42\.1\.9\n[\s\S]*ttl=62/);

@@ -1,0 +1,163 @@
+import { podVethName, vxlanName } from '../network/names';
+import { proxyModel } from '../proxy/model';
+import type { Backend, ProxyMode, Topology } from '../topology/types';
+
+// The topology as a graph: what each renderer (DOT, Mermaid, SVG) draws, decided once so the
+// three always show the same nodes, interfaces, pods, services and links. Pure: a Topology in,
+// plain data out. Ids are safe in DOT and Mermaid (letters, digits, underscores).
+
+export interface UnderlaySegment {
+  id: string;
+  cidr: string;
+  /** the segment's gateway, in the lab's own namespace */
+  gateway: string;
+}
+
+export interface GraphIface {
+  id: string;
+  /** eth0, flannel.<vni>, cni0 */
+  name: string;
+  /** address with its prefix, e.g. 192.168.205.4/24 */
+  address: string;
+}
+
+export interface GraphPod {
+  id: string;
+  name: string;
+  ip: string;
+  node: string;
+  /** the node-side end of its veth (a cni0 port) */
+  veth: string;
+}
+
+export interface GraphNode {
+  id: string;
+  name: string;
+  podSubnet: string;
+  /** docker runtime across machines: the machine running it */
+  host?: string;
+  /** id of the underlay segment eth0 sits on */
+  segment: string;
+  eth0: GraphIface;
+  /** flannel.<vni>: VXLAN backend only */
+  vtep?: GraphIface;
+  cni0: GraphIface;
+  pods: GraphPod[];
+}
+
+export interface GraphEndpoint {
+  /** id of the pod */
+  pod: string;
+  port: number;
+}
+
+export interface GraphService {
+  id: string;
+  /** kube-proxy's service port name, e.g. default/web:http */
+  name: string;
+  type: 'ClusterIP' | 'NodePort';
+  clusterIP: string;
+  port: number;
+  protocol: 'TCP' | 'UDP';
+  nodePort?: number;
+  endpoints: GraphEndpoint[];
+}
+
+/** How pod traffic crosses between two nodes: a VXLAN tunnel, or host-gw routes both ways. */
+export type NodeLink =
+  | { kind: 'vxlan'; a: string; b: string; port: number; vni: number }
+  | { kind: 'host-gw'; a: string; b: string; routes: { on: string; to: string; via: string }[] };
+
+export interface TopologyGraph {
+  lab: string;
+  backend: Backend;
+  proxy: ProxyMode;
+  segments: UnderlaySegment[];
+  nodes: GraphNode[];
+  services: GraphService[];
+  /** one per pair of nodes, in node order */
+  links: NodeLink[];
+}
+
+const safe = (s: string) => s.replace(/[^A-Za-z0-9]/g, '_');
+
+/** Ids from names, unique within the graph even when two names differ only in punctuation. */
+function idMaker(): (prefix: string, name: string) => string {
+  const used = new Set<string>();
+  return (prefix, name) => {
+    const base = `${prefix}_${safe(name)}`;
+    let id = base;
+    for (let i = 2; used.has(id); i++) id = `${base}_${i}`;
+    used.add(id);
+    return id;
+  };
+}
+
+const prefixOf = (cidr: string) => cidr.split('/')[1] ?? '32';
+
+export function topologyGraph(topo: Topology): TopologyGraph {
+  const id = idMaker();
+  const segments = topo.cluster.underlay.map((u, i) => ({ id: id('underlay', String(i)), cidr: u.cidr, gateway: u.gateway }));
+  const podIds = new Map<string, string>();
+  const vxlan = topo.cluster.backend === 'vxlan';
+  const nodes: GraphNode[] = topo.nodes.map((n) => {
+    const nid = id('node', n.name);
+    const segment = segments[Math.max(0, topo.cluster.underlay.findIndex((u) => u.cidr === n.underlay))]!.id;
+    const pods = topo.pods
+      .filter((p) => p.node === n.name)
+      .map((p) => {
+        const pid = id('pod', p.name);
+        podIds.set(p.name, pid);
+        return { id: pid, name: p.name, ip: p.ip, node: n.name, veth: podVethName(topo.name, p.name) };
+      });
+    return {
+      id: nid,
+      name: n.name,
+      podSubnet: n.podSubnet,
+      ...(n.host ? { host: n.host } : {}),
+      segment,
+      eth0: { id: `${nid}_eth0`, name: 'eth0', address: `${n.ip}/${prefixOf(n.underlay)}` },
+      ...(vxlan ? { vtep: { id: `${nid}_vtep`, name: vxlanName(topo.cluster.vni), address: `${n.vtep}/32` } } : {}),
+      cni0: { id: `${nid}_cni0`, name: 'cni0', address: `${n.cni0}/${prefixOf(n.podSubnet)}` },
+      pods,
+    };
+  });
+
+  const services: GraphService[] = proxyModel(topo).services.map((sp) => ({
+    id: id('svc', sp.id),
+    name: sp.id,
+    type: sp.type,
+    clusterIP: sp.clusterIP,
+    port: sp.port,
+    protocol: sp.protocol,
+    ...(sp.nodePort !== undefined ? { nodePort: sp.nodePort } : {}),
+    endpoints: sp.endpoints.flatMap((e) => {
+      const pod = podIds.get(e.pod);
+      return pod ? [{ pod, port: e.port }] : [];
+    }),
+  }));
+
+  const links: NodeLink[] = [];
+  for (let i = 0; i < topo.nodes.length; i++)
+    for (let j = i + 1; j < topo.nodes.length; j++) {
+      const [a, b] = [topo.nodes[i]!, topo.nodes[j]!];
+      const ends = { a: nodes[i]!.id, b: nodes[j]!.id };
+      links.push(
+        vxlan
+          ? { kind: 'vxlan', ...ends, port: topo.cluster.port, vni: topo.cluster.vni }
+          : { kind: 'host-gw', ...ends, routes: [{ on: a.name, to: b.podSubnet, via: b.ip }, { on: b.name, to: a.podSubnet, via: a.ip }] },
+      );
+    }
+
+  return { lab: topo.name, backend: topo.cluster.backend, proxy: topo.proxy.mode, segments, nodes, services, links };
+}
+
+// --- labels shared by the renderers ----------------------------------------------------------
+
+export const linkLabel = (l: NodeLink): string =>
+  l.kind === 'vxlan' ? `VXLAN udp/${l.port} vni ${l.vni}` : `host-gw ${l.routes.map((r) => `${r.to} via ${r.via}`).join(', ')}`;
+
+export const serviceAddress = (s: GraphService): string => `${s.clusterIP}:${s.port}/${s.protocol}${s.nodePort !== undefined ? ` nodePort ${s.nodePort}` : ''}`;
+
+/** Every pod by id, for renderers that draw endpoint edges. */
+export const podsById = (g: TopologyGraph): Map<string, GraphPod> => new Map(g.nodes.flatMap((n) => n.pods.map((p) => [p.id, p] as const)));

@@ -1,0 +1,175 @@
+import { isDeepStrictEqual } from 'node:util';
+import { renderGraph } from '../graph';
+import type { ExpectationResult } from '../scenario/expect';
+import type { Topology } from '../topology/types';
+import type { NodeRules, Walk } from '../trace/types';
+import { badge, esc, fileLink, page } from './html-page';
+import type { CaptureReport, ProbeReport, RunReport, ScenarioReport, Status, StepReport } from './types';
+import { walkLadderSvg } from './walk-svg';
+
+// index.html of a run: the summary, the graph of every topology the run used, and per scenario
+// its steps with their expectations (expected against observed), captures and probes, each
+// linked to its file in the run's folder (paths relative to it, as in report.json). Packet
+// walks (`trace` probes) are drawn as ladders. Pure: report in, text out.
+
+/** What the report needs of a scenario besides its report: the topology it ran on. */
+export interface ScenarioTopology {
+  file: string;
+  name: string;
+  topology: Topology;
+}
+
+const seconds = (s: number) => `${s.toFixed(2)} s`;
+const when = (iso: string) => iso.replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
+const slug = (s: string) => s.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '') || 'x';
+const sameTopology = (a: Topology, b: Topology) => isDeepStrictEqual({ ...a, source: '' }, { ...b, source: '' });
+
+/** A count in the summary, in its status colour unless it is zero. */
+const card = (n: number, status: Status, what: string) => `<div class="card${n ? ` ${status}` : ''}"><b>${n}</b>${esc(what)}</div>`;
+
+/** A probe's result is a walk when it has the walk's shape (report.json keeps it as unknown). */
+export function isWalk(r: unknown): r is Walk {
+  if (typeof r !== 'object' || r === null) return false;
+  const w = r as Partial<Walk>;
+  return Array.isArray(w.hops) && Array.isArray(w.rules) && typeof w.from === 'string' && typeof w.target === 'object';
+}
+
+export function reportHtml(report: RunReport, scenarios: ScenarioTopology[]): string {
+  // distinct topologies, in the order scenarios use them
+  const topologies: { topo: Topology; users: string[] }[] = [];
+  const topoIndex = new Map<ScenarioReport, number>();
+  for (const sc of report.scenarios) {
+    const topo = scenarios.find((s) => s.file === sc.file && s.name === sc.name)?.topology;
+    if (!topo) continue;
+    let k = topologies.findIndex((t) => sameTopology(t.topo, topo));
+    if (k < 0) k = topologies.push({ topo, users: [] }) - 1;
+    topologies[k]!.users.push(sc.name);
+    topoIndex.set(sc, k);
+  }
+  const s = report.summary;
+  const body = [
+    '<header>',
+    `<h1>Run ${esc(report.runId)} ${badge(report.status)}</h1>`,
+    `<div class="dim">started ${esc(when(report.startedAt))} · finished ${esc(when(report.finishedAt))} · ${esc(seconds(report.durationS))} · ${fileLink('report.json')} · ${fileLink('junit.xml')}</div>`,
+    '<div class="summary">',
+    `<div class="card"><b>${s.scenarios}</b>scenarios</div>`,
+    card(s.passed, 'passed', 'steps passed'),
+    card(s.failed, 'failed', 'steps failed'),
+    card(s.skipped, 'skipped', 'steps skipped'),
+    card(s.expectations.passed, 'passed', 'expectations passed'),
+    card(s.expectations.failed, 'failed', 'expectations failed'),
+    '</div>',
+    '</header>',
+    '<div class="toolbar"><label><input type="checkbox" id="only-failed"> only failed steps</label> · <span id="shown" class="dim"></span></div>',
+  ];
+  if (topologies.length) {
+    body.push('<section id="topologies"><h2>Topologies</h2>');
+    topologies.forEach((t, k) =>
+      body.push(
+        `<figure id="topology-${k + 1}" class="topology"><figcaption>lab <b>${esc(t.topo.name)}</b> (${esc(t.topo.cluster.backend)}, proxy ${esc(t.topo.proxy.mode)}) from <code>${esc(t.topo.source)}</code>, used by ${t.users.map(esc).join(', ')}</figcaption>`,
+        renderGraph(t.topo, 'svg', { idPrefix: `t${k + 1}-` }),
+        '</figure>',
+      ),
+    );
+    body.push('</section>');
+  }
+  report.scenarios.forEach((sc, i) => body.push(...scenarioSection(sc, i, topoIndex.get(sc))));
+  return page(`run ${report.runId}: ${report.status}`, body);
+}
+
+function scenarioSection(sc: ScenarioReport, i: number, topo: number | undefined): string[] {
+  const out = [
+    `<section class="scenario" id="scenario-${i + 1}-${slug(sc.name)}">`,
+    `<h2>${badge(sc.status)} ${esc(sc.name)}</h2>`,
+    `<div class="dim"><code>${esc(sc.file)}</code> · lab ${esc(sc.lab)} · proxy ${esc(sc.proxy)} · ${esc(seconds(sc.durationS))}${topo !== undefined ? ` · <a href="#topology-${topo + 1}">topology</a>` : ''}</div>`,
+  ];
+  if (sc.description) out.push(`<p>${esc(sc.description)}</p>`);
+  sc.steps.forEach((st) => out.push(...stepDetails(sc, st, i)));
+  out.push('</section>');
+  return out;
+}
+
+function stepDetails(sc: ScenarioReport, st: StepReport, si: number): string[] {
+  const passed = st.expectations.filter((e) => e.status === 'passed').length;
+  const out = [
+    `<details class="step" data-status="${st.status}" id="step-${si + 1}-${st.index + 1}" open>`,
+    `<summary>${badge(st.status)} <span class="step-name">${st.index + 1}/${sc.steps.length} ${esc(st.name)}</span> <span class="dim">${passed}/${st.expectations.length} expectations passed · ${esc(seconds(st.durationS))}</span></summary>`,
+  ];
+  if (st.reason) out.push(`<p class="${st.status === 'failed' ? 'bad' : 'dim'}">${esc(st.reason)}</p>`);
+  if (st.expectations.length) out.push(...expectationTable(st.expectations));
+  if (st.captures.length) out.push(...captureTable(st.captures));
+  if (st.probes.length) out.push(...probeTable(st.probes, `s${si + 1}-${st.index + 1}`));
+  out.push('</details>');
+  return out;
+}
+
+function expectationTable(es: ExpectationResult[]): string[] {
+  const rows = es.map((e) => {
+    const what = `${esc(e.kind)}${e.name ? ` <b>${esc(e.name)}</b>` : ''}${e.line !== undefined ? ` <span class="dim">line ${e.line}</span>` : ''}`;
+    const checked = e.checked?.length ? `<details><summary class="dim">${e.checked.length} packet(s) checked</summary><pre>${esc(e.checked.join('\n'))}</pre></details>` : '';
+    return `<tr class="expectation ${e.status}"><td>${badge(e.status)}</td><td>${what}</td><td><pre>${esc(e.expected)}</pre></td><td><pre>${esc(e.observed)}</pre>${checked}</td><td>${e.pcap ? fileLink(e.pcap, 'pcap') : ''}</td></tr>`;
+  });
+  return ['<h3>Expectations</h3>', '<table class="expectations"><tr><th></th><th>expectation</th><th>expected</th><th>observed</th><th></th></tr>', ...rows, '</table>'];
+}
+
+function captureTable(cs: CaptureReport[]): string[] {
+  const rows = cs.map((c) => {
+    const t = c.tcpdump;
+    const stats = t ? ` <span class="dim">(tcpdump: ${t.captured ?? '?'} captured${t.droppedByKernel ? `, ${t.droppedByKernel} dropped by the kernel` : ''})</span>` : '';
+    const notes = [...(c.empty ? ['<span class="badge warn">empty</span> saw no packets'] : []), ...c.warnings.map(esc), ...(c.error ? [`<span class="bad">${esc(c.error)}</span>`] : [])];
+    return `<tr class="capture"><td><b>${esc(c.name)}</b></td><td class="mono">${esc(c.at)}</td><td class="mono">${esc(c.filter ?? '')}</td><td><span class="packets">${c.packets}</span> packet(s)${stats}</td><td>${fileLink(c.pcap)}</td><td>${notes.join('<br>')}</td></tr>`;
+  });
+  return ['<h3>Captures</h3>', '<table class="captures"><tr><th>name</th><th>at</th><th>filter</th><th>packets</th><th>pcap</th><th></th></tr>', ...rows, '</table>'];
+}
+
+function probeTable(ps: ProbeReport[], idp: string): string[] {
+  const out = ['<h3>Probes</h3>', '<table class="probes"><tr><th>name</th><th>kind</th><th>from → to</th><th>command</th><th>time</th><th>output</th></tr>'];
+  ps.forEach((p, k) => {
+    out.push(
+      `<tr class="probe${p.error ? ' failed' : ''}"><td><b>${esc(p.name)}</b></td><td>${esc(p.kind)}</td><td class="mono">${esc(p.from)} → ${esc(p.to)}</td><td class="mono">${esc(p.argv.join(' '))}${p.error ? `<div class="bad">${esc(p.error)}</div>` : ''}</td><td>${esc(seconds(p.durationS))}</td><td>${p.argv.length ? fileLink(p.output) : ''}</td></tr>`,
+    );
+    if (p.kind === 'trace' && isWalk(p.result)) out.push(`<tr><td colspan="6">${walkSection(p.result, `${idp}-${k + 1}-`).join('\n')}</td></tr>`);
+  });
+  out.push('</table>');
+  return out;
+}
+
+/** A walk: its summary, the ladder, and per node the netfilter rules it went through. */
+export function walkSection(w: Walk, idPrefix = 'walk-'): string[] {
+  const out = [
+    '<div class="walk">',
+    `<div>${badge(w.ok ? 'passed' : 'failed')} <b>trace ${esc(w.from)} → ${esc(w.to)}</b> <span class="mono">(${esc(w.target.ip)}${w.target.port !== undefined ? `:${w.target.port}` : ''} ${esc(w.protocol)})</span> in lab ${esc(w.lab)}, proxy ${esc(w.proxy)}: ${w.reached ? `reached <b>${esc(w.reached)}</b>` : '<span class="bad">reached nothing</span>'}</div>`,
+    `<div class="dim mono">probe: ${esc(w.argv.join(' '))}</div>`,
+  ];
+  if (w.differences.length) out.push(`<ul class="differences bad">${w.differences.map((d) => `<li>${esc(d)}</li>`).join('')}</ul>`);
+  out.push(`<figure class="ladder">${walkLadderSvg(w, { idPrefix })}</figure>`);
+  if (w.rules.length) out.push('<h3>netfilter, per node</h3>', ...w.rules.flatMap(rulesTable));
+  for (const n of w.notes) out.push(`<p class="dim">note: ${esc(n)}</p>`);
+  out.push('</div>');
+  return out;
+}
+
+function rulesTable(r: NodeRules): string[] {
+  const rows = r.events.map((e) => {
+    const pkt = e.packet ? `${e.packet.src}${e.packet.srcport !== undefined ? `:${e.packet.srcport}` : ''} → ${e.packet.dst}${e.packet.dstport !== undefined ? `:${e.packet.dstport}` : ''}${e.packet.mark ? ` mark ${e.packet.mark}` : ''}` : '';
+    const v = e.verdict ?? '';
+    const cls = /drop|reject/.test(v) ? ' class="bad"' : '';
+    return `<tr><td>${esc(e.hook)}</td><td class="mono">${esc(`${e.family} ${e.table} ${e.chain}`)}</td><td class="mono">${esc(e.rule ?? (e.packet ? '' : '(policy)'))}</td><td class="mono"${cls}>${esc(v)}</td><td class="mono">${esc(pkt)}</td></tr>`;
+  });
+  return [
+    `<div class="rules" data-node="${esc(r.node)}"><b>${esc(r.node)}</b>: <span class="mono">${esc(r.hooks.join(' → '))}</span>`,
+    `<div class="mono">chains: ${esc(r.chains.join(' › '))}</div>`,
+    ...(r.expectedChains ? [`<div class="mono dim">expected: ${esc(r.expectedChains.join(' › '))}</div>`] : []),
+    ...r.differences.map((d) => `<div class="bad">✗ ${esc(d)}</div>`),
+    '<table class="rule-events"><tr><th>hook</th><th>chain</th><th>rule</th><th>verdict</th><th>packet</th></tr>',
+    ...rows,
+    '</table></div>',
+  ];
+}
+
+/** A page for one walk (`lab trace` writes it beside walk.json); the topology's graph below. */
+export function walkHtml(walk: Walk, topology?: Topology): string {
+  const body = [`<h1>trace ${esc(walk.from)} → ${esc(walk.to)}</h1>`, ...walkSection(walk)];
+  if (topology) body.push('<h2>Topology</h2>', `<figure class="topology">${renderGraph(topology, 'svg', { idPrefix: 'topo-' })}</figure>`);
+  return page(`trace ${walk.from} → ${walk.to}`, body);
+}

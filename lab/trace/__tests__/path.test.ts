@@ -1,0 +1,119 @@
+import { join } from 'node:path';
+import { macFor, nodeNamespace, podNamespace } from '../../network/names';
+import { vtepMac } from '../../network/plan';
+import { proxyModel } from '../../proxy/model';
+import { loadTopology } from '../../topology/resolve';
+import type { Topology } from '../../topology/types';
+import { expectedWalk, type Destination, type Source } from '../path';
+
+// The walk the lab expects, for the default topology (the articles' addresses): node1
+// 192.168.205.4 pods 10.42.0.0/24, node2 .3 10.42.1.0/24, node3 .5 10.42.2.0/24.
+const TOPO = join(__dirname, '../../../scenarios/topologies/default.yaml');
+const topo = (o: { proxyMode?: string } = {}): Topology => loadTopology(TOPO, { name: 'p', ...o });
+const t = topo();
+const pod = (name: string) => t.pods.find((p) => p.name === name)!;
+const node = (name: string) => t.nodes.find((n) => n.name === name)!;
+const podSrc = (name: string): Source => ({ kind: 'pod', pod: pod(name) });
+const podMac = (name: string) => macFor('p', podNamespace('p', pod(name).node, name), 'eth0');
+const nodeMac = (n: string, i: string) => macFor('p', nodeNamespace('p', n), i);
+const service = (tp: Topology, name: string) => proxyModel(tp).services.find((s) => s.service === name)!;
+const toService = (tp: Topology, name: string, endpointPod: string): Destination => {
+  const sp = service(tp, name);
+  return { kind: 'service', service: sp, endpoint: sp.endpoints.find((e) => e.pod === endpointPod)!, via: 'clusterIP' };
+};
+const summary = (w: ReturnType<typeof expectedWalk>) => w.hops.map((h) => `${h.point} ${h.headers.ip.src}>${h.headers.ip.dst} ttl ${h.headers.ip.ttl}${h.headers.outer ? ` [${h.headers.outer.ip.src}>${h.headers.outer.ip.dst}:${h.headers.outer.udp.dstport} vni ${h.headers.outer.vni}]` : ''}`);
+
+describe('expected walk', () => {
+  it('pod to pod across nodes over VXLAN: the article 004 walk', () => {
+    const w = expectedWalk(t, podSrc('client'), { kind: 'pod', pod: pod('web-2') }, { protocol: 'icmp', icmpId: 7 });
+    expect(summary(w)).toEqual([
+      'client:eth0 10.42.0.65>10.42.1.9 ttl 64',
+      'node1:cni0 10.42.0.65>10.42.1.9 ttl 64',
+      'node1:flannel.1 10.42.0.65>10.42.1.9 ttl 63',
+      'node1:eth0 10.42.0.65>10.42.1.9 ttl 63 [192.168.205.4>192.168.205.3:8472 vni 1]',
+      'node2:eth0 10.42.0.65>10.42.1.9 ttl 63 [192.168.205.4>192.168.205.3:8472 vni 1]',
+      'node2:flannel.1 10.42.0.65>10.42.1.9 ttl 63',
+      'node2:cni0 10.42.0.65>10.42.1.9 ttl 62',
+      'web-2:eth0 10.42.0.65>10.42.1.9 ttl 62',
+    ]);
+    // MACs: pod → cni0, then flannel.1 → flannel.1 inside, eth0 → eth0 outside, cni0 → pod
+    expect(w.hops[0]!.headers.eth).toEqual({ src: podMac('client'), dst: nodeMac('node1', 'cni0') });
+    expect(w.hops[2]!.headers.eth).toEqual({ src: vtepMac('p', 'node1', 1), dst: vtepMac('p', 'node2', 1) });
+    expect(w.hops[3]!.headers.outer!.eth).toEqual({ src: nodeMac('node1', 'eth0'), dst: nodeMac('node2', 'eth0') });
+    expect(w.hops[6]!.headers.eth).toEqual({ src: nodeMac('node2', 'cni0'), dst: podMac('web-2') });
+    expect(w.hops[0]!.headers.l4).toEqual({ icmpType: 'echo-request', icmpId: 7, icmpSeq: 1 });
+    expect(w.reached).toBe('web-2');
+  });
+
+  it('same node: the bridge alone, nothing routed, TTL kept', () => {
+    const w = expectedWalk(t, podSrc('client'), { kind: 'pod', pod: pod('web-1') }, { protocol: 'icmp', icmpId: 1 });
+    expect(w.hops.map((h) => h.point)).toEqual(['client:eth0', expect.stringMatching(/^node1:veth[0-9a-f]{8}$/), expect.stringMatching(/^node1:veth/), 'web-1:eth0']);
+    expect(new Set(w.hops.map((h) => `${h.headers.ip.ttl} ${h.headers.eth!.src}>${h.headers.eth!.dst}`))).toEqual(new Set([`64 ${podMac('client')}>${podMac('web-1')}`]));
+  });
+
+  it('host-gw: straight from eth0 to the peer node, no encapsulation', () => {
+    const hg = loadTopology(TOPO, { name: 'p' });
+    hg.cluster.backend = 'host-gw';
+    const w = expectedWalk(hg, podSrc('client'), { kind: 'pod', pod: pod('web-2') }, { protocol: 'icmp', icmpId: 1 });
+    expect(summary(w)).toEqual([
+      'client:eth0 10.42.0.65>10.42.1.9 ttl 64',
+      'node1:cni0 10.42.0.65>10.42.1.9 ttl 64',
+      'node1:eth0 10.42.0.65>10.42.1.9 ttl 63',
+      'node2:eth0 10.42.0.65>10.42.1.9 ttl 63',
+      'node2:cni0 10.42.0.65>10.42.1.9 ttl 62',
+      'web-2:eth0 10.42.0.65>10.42.1.9 ttl 62',
+    ]);
+    expect(w.hops[2]!.headers.eth).toEqual({ src: nodeMac('node1', 'eth0'), dst: nodeMac('node2', 'eth0') });
+  });
+
+  it('pod to a cluster IP: DNAT on the client node, the client kept; cni0 sees it DNATed only with br_netfilter', () => {
+    const probe = { protocol: 'tcp' as const, srcport: 40001, dstport: 80 };
+    const plain = expectedWalk(t, podSrc('client'), toService(t, 'web', 'web-3'), probe);
+    expect(plain.hops[1]!.headers.ip.dst).toBe('10.43.0.10');
+    expect(plain.hops[2]!.headers.ip).toMatchObject({ src: '10.42.0.65', dst: '10.42.2.9', ttl: 63 });
+    expect(plain.dnat).toEqual({ node: 'node1', to: '10.42.2.9:80' });
+    expect(plain.snat).toBeUndefined();
+    const bnf = expectedWalk(t, podSrc('client'), toService(t, 'web', 'web-3'), probe, { bridgeNetfilter: true });
+    expect(bnf.hops[1]!.headers.ip.dst).toBe('10.42.2.9');
+    expect(bnf.hops.at(-1)!.headers.l4).toEqual({ srcport: 40001, dstport: 80, flags: ['SYN'] });
+    // IPVS rewrites at INPUT: cni0 still sees the cluster IP
+    const ipvs = topo({ proxyMode: 'ipvs' });
+    expect(expectedWalk(ipvs, podSrc('client'), toService(ipvs, 'web', 'web-3'), probe, { bridgeNetfilter: true }).hops[1]!.headers.ip.dst).toBe('10.43.0.10');
+  });
+
+  it('bridged DNAT to an endpoint on the same node: switched by the bridge with the pod MACs, TTL kept', () => {
+    const w = expectedWalk(t, podSrc('client'), toService(t, 'web', 'web-1'), { protocol: 'tcp', srcport: 1, dstport: 80 }, { bridgeNetfilter: true });
+    expect(summary(w)).toEqual(['client:eth0 10.42.0.65>10.43.0.10 ttl 64', 'node1:cni0 10.42.0.65>10.42.0.66 ttl 64', 'web-1:eth0 10.42.0.65>10.42.0.66 ttl 64']);
+    expect(w.hops[2]!.headers.eth).toEqual({ src: podMac('client'), dst: podMac('web-1') });
+  });
+
+  it("a node's own packet: DNAT and SNAT to the outgoing interface, the source port left to --random-fully", () => {
+    const w = expectedWalk(t, { kind: 'node', node: node('node1') }, toService(t, 'nginx-test', 'nginx-test-1'), { protocol: 'tcp', srcport: 5, dstport: 80 });
+    expect(w.hops[0]).toMatchObject({ point: 'node1:flannel.1', headers: { ip: { src: '10.42.0.0', dst: '10.42.1.6', ttl: 64 }, l4: { dstport: 80 } } });
+    expect(w.hops[0]!.headers.l4!.srcport).toBeUndefined();
+    expect(w.snat).toEqual({ node: 'node1', to: '10.42.0.0' });
+    expect(w.hops.at(-1)!.headers.ip.ttl).toBe(63);
+    // IPVS sends the rewritten packet on itself, one TTL less
+    const ipvs = topo({ proxyMode: 'ipvs' });
+    expect(expectedWalk(ipvs, { kind: 'node', node: node('node1') }, toService(ipvs, 'nginx-test', 'nginx-test-1'), { protocol: 'tcp', dstport: 80 }).hops.at(-1)!.headers.ip.ttl).toBe(62);
+  });
+
+  it('a node port on another node: routed there as is, then DNATed and masqueraded by that node', () => {
+    const sp = service(t, 'nginx-test');
+    const dest: Destination = { kind: 'service', service: sp, endpoint: sp.endpoints.find((e) => e.pod === 'nginx-test-2')!, via: 'nodePort', node: node('node2') };
+    const w = expectedWalk(t, podSrc('client'), dest, { protocol: 'tcp', srcport: 9, dstport: sp.nodePort });
+    expect(summary(w)).toEqual([
+      'client:eth0 10.42.0.65>192.168.205.3 ttl 64',
+      'node1:cni0 10.42.0.65>192.168.205.3 ttl 64',
+      'node1:eth0 10.42.0.65>192.168.205.3 ttl 63',
+      'node2:eth0 10.42.0.65>192.168.205.3 ttl 63',
+      'node2:flannel.1 10.42.1.0>10.42.2.6 ttl 62',
+      'node2:eth0 10.42.1.0>10.42.2.6 ttl 62 [192.168.205.3>192.168.205.5:8472 vni 1]',
+      'node3:eth0 10.42.1.0>10.42.2.6 ttl 62 [192.168.205.3>192.168.205.5:8472 vni 1]',
+      'node3:flannel.1 10.42.1.0>10.42.2.6 ttl 62',
+      'node3:cni0 10.42.1.0>10.42.2.6 ttl 61',
+      'nginx-test-2:eth0 10.42.1.0>10.42.2.6 ttl 61',
+    ]);
+    expect(w.dnat).toEqual({ node: 'node2', to: '10.42.2.6:80' });
+  });
+});

@@ -1,0 +1,70 @@
+import { nodeNamespace } from '../network/names';
+import { planProxy } from '../proxy/plan';
+import { nftEndpointChain, nftExternalChain, nftServiceChain, TABLE_NAME } from '../proxy/nftables';
+import type { Topology } from '../topology/types';
+import { type Hook, parseRestore, type Ruleset, traceHook, type TracePacket } from './iptables-tracer';
+import type { Destination, ExpectedWalk, Probe, Source } from './path';
+
+// The chains a node's rules should send the probe through, from the rules the lab generated:
+// iptables and IPVS mode by tracing the node's iptables-restore text (iptables-tracer.ts), in
+// nftables mode from kube-proxy's chain layout (services → service-… → endpoint-…). Compared
+// with what `nft monitor trace` saw, in order; chains the kernel adds on top are allowed.
+
+export function expectedChains(topo: Topology, node: string, walk: ExpectedWalk, src: Source, dest: Destination, probe: Probe): string[] | undefined {
+  if (probe.protocol === 'icmp' || dest.kind !== 'service' || walk.dnat?.node !== node) return undefined;
+  const local = src.kind === 'node' && src.node.name === node; // the node's own packet: output hook
+  const sp = dest.service;
+  if (topo.proxy.mode === 'nftables') {
+    const t = TABLE_NAME;
+    return [
+      `${t} ${local ? 'nat-output' : 'nat-prerouting'}`,
+      'services',
+      ...(dest.via === 'nodePort' ? [nftExternalChain(sp), 'mark-for-masquerade'] : []),
+      nftServiceChain(sp),
+      ...(local && dest.via === 'clusterIP' ? ['mark-for-masquerade'] : []),
+      nftEndpointChain(sp, dest.endpoint),
+      `${t} nat-postrouting`,
+      'masquerading',
+    ];
+  }
+  if (topo.proxy.mode !== 'iptables' && topo.proxy.mode !== 'ipvs') return undefined;
+  const ns = nodeNamespace(topo.name, node);
+  const steps = planProxy(topo, {}).flatMap((p) => p.steps).filter((s) => s.ns === ns);
+  // each batch as iptables-restore reads it: a whole table replaced, or added to (--noflush)
+  const batches = steps.filter((s) => s.tool === 'iptables-restore');
+  if (!batches.length) return undefined;
+  let rules: Ruleset | undefined;
+  for (const b of batches) rules = parseRestore(b.lines.join('\n'), b.append ? rules : undefined);
+  const ipsets: Record<string, string[]> = {};
+  for (const s of steps.filter((x) => x.tool === 'ipset'))
+    for (const line of s.lines) {
+      const m = /^add (\S+) (\S+)/.exec(line);
+      if (m) (ipsets[m[1]!] ??= []).push(m[2]!);
+    }
+  const n = topo.nodes.find((x) => x.name === node)!;
+  const ctx = {
+    localAddresses: [n.ip, n.cni0, n.vtep, '127.0.0.1', ...(topo.proxy.mode === 'ipvs' ? topo.services.map((s) => s.clusterIP) : [])],
+    ipsets,
+    preferDestination: `${dest.endpoint.ip}:${dest.endpoint.port}`,
+  };
+  const pkt: TracePacket = {
+    src: src.kind === 'pod' ? src.pod.ip : n.ip,
+    dst: dest.via === 'clusterIP' ? sp.clusterIP : dest.node.ip,
+    protocol: probe.protocol,
+    ...(probe.srcport !== undefined ? { srcport: probe.srcport } : {}),
+    dstport: dest.via === 'clusterIP' ? sp.port : sp.nodePort!,
+  };
+  // IPVS: the packet is for a local address (kube-ipvs0) and goes up to INPUT, where IPVS takes it
+  const hooks: Hook[] = local ? ['output', 'postrouting'] : topo.proxy.mode === 'ipvs' ? ['prerouting', 'input', 'postrouting'] : ['prerouting', 'forward', 'postrouting'];
+  const chains: string[] = [];
+  let p = pkt;
+  for (const hook of hooks) {
+    // IPVS rewrites the destination between INPUT and the way out
+    if (hook === 'postrouting' && topo.proxy.mode === 'ipvs') p = { ...p, dst: dest.endpoint.ip, dstport: dest.endpoint.port };
+    const r = traceHook(rules!, hook, p, ctx);
+    // iptables-nft makes a built-in chain only once it holds a rule: an empty one is never entered
+    chains.push(...r.chains.filter((c) => !c.includes(' ') || (rules!.get(c.split(' ')[0]!)?.get(c.split(' ')[1]!)?.rules.length ?? 0) > 0));
+    p = r.packet;
+  }
+  return chains;
+}

@@ -1,0 +1,194 @@
+import { labNamespace, macFor, nodeNamespace, podNamespace, podVethName, segmentBridgeName, vxlanName } from '../network/names';
+import { vtepMac } from '../network/plan';
+import type { Endpoint, ServicePortModel } from '../proxy/model';
+import { contains, parseCidr, parseIp } from '../topology/ipv4';
+import type { Topology, TopologyNode, TopologyPod } from '../topology/types';
+import type { WalkHeaders } from './types';
+
+// The walk the lab expects, computed from the topology alone (pure): where a packet from a pod
+// or node to a pod, a cluster IP or a node port is seen, with which headers. It follows the
+// routes the plan installs — pod: default via cni0 .1, its own /24 on-link; node: other pod
+// subnets via flannel.<vni> onlink (VXLAN) or via the node's IP (host-gw) — and kube-proxy's
+// NAT: DNAT on the node that owns the destination (the source node for a cluster IP), SNAT to
+// the outgoing interface's address when the source is not a pod, the destination is a node
+// port, or the pod reaches itself through its service. MACs are the plan's own (macFor).
+
+export type Source = { kind: 'pod'; pod: TopologyPod } | { kind: 'node'; node: TopologyNode };
+
+export type Destination =
+  | { kind: 'pod'; pod: TopologyPod }
+  | { kind: 'service'; service: ServicePortModel; endpoint: Endpoint; via: 'clusterIP' }
+  | { kind: 'service'; service: ServicePortModel; endpoint: Endpoint; via: 'nodePort'; node: TopologyNode };
+
+export interface ExpectedHop {
+  point: string;
+  owner: string;
+  ownerKind: 'pod' | 'node';
+  interface: string;
+  headers: WalkHeaders;
+}
+
+export interface ExpectedWalk {
+  hops: ExpectedHop[];
+  /** the node that rewrites the destination, and to what */
+  dnat?: { node: string; to: string };
+  /** the node that masquerades, and the address it uses */
+  snat?: { node: string; to: string };
+  /** the pod the packet ends in */
+  reached: string;
+}
+
+export interface Probe {
+  protocol: 'icmp' | 'tcp' | 'udp';
+  srcport?: number;
+  dstport?: number;
+  icmpId?: number;
+}
+
+export interface PathOptions {
+  /**
+   * br_netfilter on (net.bridge.bridge-nf-call-iptables = 1, as Kubernetes requires): a pod's
+   * packet meets PREROUTING while still on the bridge, so cni0 already sees it DNATed.
+   */
+  bridgeNetfilter?: boolean;
+}
+
+export function expectedWalk(topo: Topology, src: Source, dest: Destination, probe: Probe, opts: PathOptions = {}): ExpectedWalk {
+  const lab = topo.name;
+  const nodeOf = (name: string) => topo.nodes.find((n) => n.name === name)!;
+  const podOf = (name: string) => topo.pods.find((p) => p.name === name)!;
+  const podMac = (p: TopologyPod) => macFor(lab, podNamespace(lab, p.node, p.name), 'eth0');
+  const nodeMac = (n: TopologyNode, ifname: string) => macFor(lab, nodeNamespace(lab, n.name), ifname);
+  const vx = vxlanName(topo.cluster.vni);
+  const inSubnet = (cidr: string, ip: string) => contains(parseCidr(cidr)!, parseIp(ip)!);
+
+  const target = dest.kind === 'pod' ? dest.pod.ip : dest.via === 'clusterIP' ? dest.service.clusterIP : dest.node.ip;
+  const targetPort = dest.kind === 'pod' ? probe.dstport : dest.via === 'clusterIP' ? dest.service.port : dest.service.nodePort;
+  const finalPod = dest.kind === 'pod' ? dest.pod : podOf(dest.endpoint.pod);
+  const finalPort = dest.kind === 'pod' ? probe.dstport : dest.endpoint.port;
+
+  const hops: ExpectedHop[] = [];
+  let h: WalkHeaders;
+  const l4 = (dstport: number | undefined): WalkHeaders['l4'] =>
+    probe.protocol === 'icmp'
+      ? { icmpType: 'echo-request', ...(probe.icmpId !== undefined ? { icmpId: probe.icmpId } : {}), icmpSeq: 1 }
+      : { ...(probe.srcport !== undefined ? { srcport: probe.srcport } : {}), ...(dstport !== undefined ? { dstport } : {}), ...(probe.protocol === 'tcp' ? { flags: ['SYN'] } : {}) };
+  const push = (owner: string, ownerKind: 'pod' | 'node', iface: string, headers: WalkHeaders) =>
+    hops.push({ point: `${owner}:${iface}`, owner, ownerKind, interface: iface, headers: structuredClone(headers) });
+
+  let dnat: ExpectedWalk['dnat'];
+  let snat: ExpectedWalk['snat'];
+  // kube-proxy masquerades what does not come from a pod, node-port traffic, and a pod reaching itself
+  const masquerades = (srcIp: string) =>
+    dest.kind === 'service' && (!inSubnet(topo.cluster.podCIDR, srcIp) || dest.via === 'nodePort' || srcIp === finalPod.ip);
+
+  // --- from the source to the first node that routes it ---------------------------------------
+  let at: TopologyNode;
+  if (src.kind === 'pod') {
+    const p = src.pod;
+    at = nodeOf(p.node);
+    // the pod's own /24 is on-link: a pod of the same node is reached over the bridge alone
+    if (dest.kind === 'pod' && inSubnet(at.podSubnet, target) && dest.pod.node === p.node) {
+      h = { eth: { src: podMac(p), dst: podMac(dest.pod) }, ip: { src: p.ip, dst: target, ttl: 64, protocol: probe.protocol }, l4: l4(targetPort) };
+      push(p.name, 'pod', 'eth0', h);
+      push(at.name, 'node', podVethName(lab, p.name), h);
+      push(at.name, 'node', podVethName(lab, dest.pod.name), h);
+      push(dest.pod.name, 'pod', 'eth0', h);
+      return { hops, reached: dest.pod.name };
+    }
+    h = { eth: { src: podMac(p), dst: nodeMac(at, 'cni0') }, ip: { src: p.ip, dst: target, ttl: 64, protocol: probe.protocol }, l4: l4(targetPort) };
+    push(p.name, 'pod', 'eth0', h);
+    // IPVS rewrites at INPUT, after the packet left the bridge; the others at PREROUTING
+    if (opts.bridgeNetfilter && topo.proxy.mode !== 'ipvs') natAt(at);
+    const local = dnat ? topo.pods.find((q) => q.ip === h.ip.dst && q.node === p.node) : undefined;
+    if (local) {
+      // bridged DNAT: br_netfilter sees the new destination on the same bridge and switches the
+      // frame to that pod's port with its MAC — no routing, so no TTL decrement, the pod's own source MAC
+      h.eth = { src: podMac(p), dst: podMac(local) };
+      push(at.name, 'node', 'cni0', h);
+      push(local.name, 'pod', 'eth0', h);
+      return { hops, reached: local.name, ...(dnat ? { dnat } : {}), ...(snat ? { snat } : {}) };
+    }
+    push(at.name, 'node', 'cni0', h);
+    h.ip.ttl -= 1; // forwarded by the node
+  } else {
+    at = nodeOf(src.node.name);
+    h = { ip: { src: '', dst: target, ttl: 64, protocol: probe.protocol }, l4: l4(targetPort) };
+  }
+
+  // --- node to node, until the node that holds the destination -------------------------------
+  for (let guard = 0; guard < topo.nodes.length + 1; guard++) {
+    // NAT on the node that owns the destination: the source node for a cluster IP
+    natAt(at);
+    if (!h.ip.src) h.ip.src = outAddress(at, h.ip.dst);
+    const dst = h.ip.dst;
+    if (inSubnet(at.podSubnet, dst)) {
+      const q = topo.pods.find((p) => p.ip === dst)!;
+      h.eth = { src: nodeMac(at, 'cni0'), dst: podMac(q) };
+      push(at.name, 'node', 'cni0', h);
+      push(q.name, 'pod', 'eth0', h);
+      return { hops, reached: q.name, ...(dnat ? { dnat } : {}), ...(snat ? { snat } : {}) };
+    }
+    const next = topo.nodes.find((o) => inSubnet(o.podSubnet, dst)) ?? topo.nodes.find((o) => o.ip === dst);
+    if (!next) break;
+    const viaTunnel = topo.cluster.backend === 'vxlan' && next.ip !== dst;
+    if (viaTunnel) {
+      h.eth = { src: vtepMac(lab, at.name, topo.cluster.vni), dst: vtepMac(lab, next.name, topo.cluster.vni) };
+      const inner = structuredClone(h);
+      push(at.name, 'node', vx, inner);
+      const { eth, ttl } = underlay(at, next);
+      const outerAt = { ...inner, outer: { eth: eth.out, ip: { src: at.ip, dst: next.ip, ttl: 64 }, udp: { dstport: topo.cluster.port }, vni: topo.cluster.vni } };
+      push(at.name, 'node', 'eth0', outerAt);
+      push(next.name, 'node', 'eth0', { ...outerAt, outer: { ...outerAt.outer, eth: eth.in, ip: { ...outerAt.outer.ip, ttl: 64 - ttl } } });
+      push(next.name, 'node', vx, inner);
+    } else {
+      const { eth, ttl } = underlay(at, next);
+      h.eth = eth.out;
+      push(at.name, 'node', 'eth0', h);
+      h.eth = eth.in;
+      h.ip.ttl -= ttl;
+      push(next.name, 'node', 'eth0', h);
+    }
+    at = next;
+    // arriving at a node for one of its pods: forwarded once more (a node port: NATed first)
+    if (next.ip !== h.ip.dst) h.ip.ttl -= 1;
+    else if (!(dest.kind === 'service' && dest.via === 'nodePort')) break;
+    else h.ip.ttl -= 1;
+  }
+  return { hops, reached: finalPod.name, ...(dnat ? { dnat } : {}), ...(snat ? { snat } : {}) };
+
+  /** the address a node's packet to dst leaves with: the outgoing interface's */
+  function outAddress(n: TopologyNode, dst: string): string {
+    if (inSubnet(n.podSubnet, dst)) return n.cni0;
+    const owner = topo.nodes.find((o) => inSubnet(o.podSubnet, dst));
+    return owner && topo.cluster.backend === 'vxlan' ? n.vtep : n.ip;
+  }
+
+  /** kube-proxy's DNAT (and SNAT, when it masquerades) on the node that owns the destination */
+  function natAt(n: TopologyNode): void {
+    if (dest.kind !== 'service' || dnat) return;
+    const owner = dest.via === 'clusterIP' ? nodeOf(src.kind === 'pod' ? src.pod.node : src.node.name) : dest.node;
+    if (n.name !== owner.name) return;
+    dnat = { node: n.name, to: `${finalPod.ip}${finalPort !== undefined ? `:${finalPort}` : ''}` };
+    // IPVS sends the rewritten packet on itself and decrements the TTL, also for the node's own
+    // packet (a pod's is decremented once either way: IPVS takes it at INPUT, not FORWARD)
+    if (topo.proxy.mode === 'ipvs' && src.kind === 'node' && src.node.name === n.name) h.ip.ttl -= 1;
+    const before = h.ip.src || n.ip; // a node's own packet to a cluster IP leaves by its default route
+    h.ip.dst = finalPod.ip;
+    if (h.l4 && finalPort !== undefined && probe.protocol !== 'icmp') h.l4.dstport = finalPort;
+    if (masquerades(before)) {
+      h.ip.src = outAddress(n, finalPod.ip);
+      snat = { node: n.name, to: h.ip.src };
+      if (h.l4) delete h.l4.srcport; // --random-fully picks the port
+    } else h.ip.src = before;
+  }
+
+  /** the underlay between two nodes: direct on one segment, through the lab's gateway between two */
+  function underlay(a: TopologyNode, b: TopologyNode) {
+    const ethA = nodeMac(a, 'eth0');
+    const ethB = nodeMac(b, 'eth0');
+    if (a.underlay === b.underlay) return { eth: { out: { src: ethA, dst: ethB }, in: { src: ethA, dst: ethB } }, ttl: 0 };
+    const bridge = (n: TopologyNode) => macFor(lab, labNamespace(lab), segmentBridgeName(topo.cluster.underlay.findIndex((s) => s.cidr === n.underlay)));
+    return { eth: { out: { src: ethA, dst: bridge(a) }, in: { src: bridge(b), dst: ethB } }, ttl: 1 };
+  }
+}

@@ -1,0 +1,94 @@
+// A packet walk: one probe packet followed through the lab, point by point (what the captures
+// saw) and node by node (which netfilter hooks, chains and rules it went through), next to the
+// walk the lab expected from the topology and the generated rules. `lab trace` prints it, the
+// scenario `trace` probe stores it in report.json, and the HTML report draws it as a ladder.
+
+/** The headers that matter along a path; `outer` when the packet is VXLAN-encapsulated there. */
+export interface WalkHeaders {
+  eth?: { src: string; dst: string };
+  ip: { src: string; dst: string; ttl: number; protocol: string; id?: number };
+  /** icmp: type name and id/seq; tcp/udp: ports (tcp with flag names) */
+  l4?: { srcport?: number; dstport?: number; icmpType?: string; icmpId?: number; icmpSeq?: number; flags?: string[] };
+  outer?: {
+    eth?: { src: string; dst: string };
+    ip: { src: string; dst: string; ttl: number };
+    udp: { srcport?: number; dstport: number };
+    vni: number;
+  };
+}
+
+/** What changed since the previous point, in words a reader checks against the article. */
+export interface WalkChange {
+  kind: 'ttl' | 'mac' | 'dnat' | 'snat' | 'encap' | 'decap' | 'port';
+  /** e.g. "ttl 64 → 63", "DNAT 10.43.0.10:80 → 10.42.1.9:80", "VXLAN encap 192.168.205.4 → 192.168.205.3 udp 8472 vni 1" */
+  text: string;
+}
+
+/** A capture point on the way: `client:eth0`, `node1:cni0`, `node1:flannel.1`, `@lab:underlay0`. */
+export interface WalkHop {
+  point: string;
+  /** the pod, node or `@lab` the point is in */
+  owner: string;
+  ownerKind: 'pod' | 'node' | 'lab';
+  interface: string;
+  /** the headers the lab expected here; undefined when the packet is not expected here */
+  expected?: WalkHeaders;
+  /** the probe's packet as captured here; undefined when it was not seen */
+  observed?: WalkHeaders;
+  /** changes since the previous hop (observed when seen, else expected) */
+  changes: WalkChange[];
+  /** where observed differs from expected, one line each ("ip.ttl expected 63, saw 64") */
+  differences: string[];
+  /** the pcap of this point, relative to the walk's folder */
+  pcap?: string;
+  /** frame number of the packet in that pcap */
+  frame?: number;
+}
+
+/** One netfilter event inside a node, from `nft monitor trace` (or the expected tracer). */
+export interface RuleEvent {
+  /** prerouting | input | forward | output | postrouting (of the base chain the walk is in) */
+  hook: string;
+  family: string;
+  table: string;
+  chain: string;
+  /** the rule as nft prints it; absent for a chain's policy */
+  rule?: string;
+  /** accept, drop, continue, return, jump KUBE-SVC-…, goto …, policy accept */
+  verdict?: string;
+  /** the packet's destination/source when this base chain saw it (shows DNAT/SNAT between hooks) */
+  packet?: { src: string; dst: string; srcport?: number; dstport?: number; mark?: string };
+}
+
+export interface NodeRules {
+  node: string;
+  /** hooks in the order the packet met them ("prerouting → input → output → postrouting") */
+  hooks: string[];
+  /** chains entered, in order, e.g. ["nat PREROUTING", "KUBE-SERVICES", "KUBE-SVC-…", "KUBE-SEP-…"] */
+  chains: string[];
+  events: RuleEvent[];
+  /** chains the lab expected, from the generated rules (none for IPVS's own hook) */
+  expectedChains?: string[];
+  differences: string[];
+}
+
+export interface Walk {
+  lab: string;
+  proxy: string;
+  from: string;
+  /** as asked: `web-2`, `service:web`, `10.43.0.10:80`, `node2` */
+  to: string;
+  protocol: 'icmp' | 'tcp' | 'udp';
+  /** the address and port the probe sent to */
+  target: { ip: string; port?: number };
+  /** the pod that answered (services: which endpoint the proxy chose) */
+  reached?: string;
+  /** argv of the probe that sent the packet */
+  argv: string[];
+  ok: boolean;
+  hops: WalkHop[];
+  rules: NodeRules[];
+  /** all differences between the expected and the observed walk, hop and rule ones */
+  differences: string[];
+  notes: string[];
+}

@@ -1,0 +1,251 @@
+import { mkdirSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { InputError } from '../errors';
+import { nodeNamespace, podNamespace } from '../network/names';
+import { readPcapFile, vxlanPortsWith } from '../pcap';
+import { type RunningCapture, startCapture } from '../probe/capture';
+import { parseAttempt } from '../probe/connect';
+import type { Runtime } from '../runtime/runtime';
+import type { LabNames } from '../scenario/symbols';
+import { parseIp } from '../topology/ipv4';
+import type { Topology } from '../topology/types';
+import { expectedChains } from './chains';
+import { type MonitorEvent, type NodeTrace, nodeRules, packetFields, startNodeTrace } from './nftrace';
+import { changesBetween, differences, headersOf, isProbePacket, probeCopies } from './observe';
+import { type Destination, type ExpectedWalk, expectedWalk, type Probe, type Source } from './path';
+import type { NodeRules, Walk, WalkHeaders, WalkHop } from './types';
+
+// `lab trace <from> <to>`: one probe packet, captured at every point it may pass (each node's
+// cni0, flannel.<vni> and eth0, the source and every possible endpoint), traced through each
+// node's netfilter hooks, and set against the walk the topology and rules predict.
+
+export interface TraceRequest {
+  from: string;
+  /** `<pod>`, `<ip>` (ICMP echo), `<pod|ip>:<port>`, `service:<name>[:port]`, `nodeport:<svc>@<node>` */
+  to: string;
+  protocol?: 'tcp' | 'udp' | 'icmp';
+}
+
+interface Resolved {
+  src: Source;
+  fromNs: string;
+  probe: Probe;
+  target: { ip: string; port?: number };
+  /** one per place the packet may end (a service: each endpoint) */
+  candidates: Destination[];
+}
+
+export function resolveTrace(topo: Topology, names: LabNames, req: TraceRequest, rand: () => number = Math.random): Resolved {
+  const from = req.from.replace(/^(pod|node):/, '');
+  const pod = topo.pods.find((p) => p.name === from);
+  const node = topo.nodes.find((n) => n.name === from);
+  if (!pod && !node) throw InputError.of('from', '', `no pod or node '${req.from}' in lab ${topo.name} (pods: ${topo.pods.map((p) => p.name).join(', ')}; nodes: ${topo.nodes.map((n) => n.name).join(', ')})`);
+  const src: Source = pod ? { kind: 'pod', pod } : { kind: 'node', node: node! };
+  const fromNs = pod ? podNamespace(topo.name, pod.node, pod.name) : nodeNamespace(topo.name, node!.name);
+  const srcport = 40000 + Math.floor(rand() * 20000);
+  const icmpId = 1 + Math.floor(rand() * 65000);
+
+  const podAt = (ip: string) => topo.pods.find((p) => p.ip === ip);
+  const bare = req.to.replace(/^pod:/, '');
+  const hasPort = /^service:|^nodeport:|:\d+$/.test(req.to);
+  if (!hasPort && req.protocol !== 'tcp' && req.protocol !== 'udp') {
+    const ip = names.ip(bare);
+    const q = ip ? podAt(ip) : undefined;
+    if (!ip || !q) throw InputError.of('to', '', `'${req.to}' is not a pod of lab ${topo.name} (an ICMP trace goes to a pod; give <service|ip>:<port> for TCP)`);
+    return { src, fromNs, probe: { protocol: 'icmp', icmpId }, target: { ip }, candidates: [{ kind: 'pod', pod: q }] };
+  }
+  if (req.protocol === 'icmp') throw InputError.of('to', '', `an ICMP trace has no port: '${req.to}'`);
+  const proto = req.protocol === 'udp' ? 'UDP' : 'TCP';
+  const t = names.target(hasPort ? req.to : `${bare}:80`, proto);
+  if (typeof t === 'string') throw InputError.of('to', '', t);
+  const protocol = t.protocol === 'UDP' ? 'udp' : 'tcp';
+  const probe: Probe = { protocol, srcport, dstport: t.port };
+  const target = { ip: t.ip, port: t.port };
+  if (t.service) {
+    const svc = t.service;
+    const nodeName = t.node ?? topo.nodes.find((n) => names.addressesOf(n.name).includes(t.ip))?.name;
+    const via = svc.clusterIP === t.ip ? 'clusterIP' : 'nodePort';
+    if (!svc.endpoints.length) throw InputError.of('to', '', `service ${svc.id} has no endpoints: nothing would answer`);
+    const candidates: Destination[] = svc.endpoints.map((endpoint) =>
+      via === 'clusterIP' ? { kind: 'service', service: svc, endpoint, via } : { kind: 'service', service: svc, endpoint, via, node: topo.nodes.find((n) => n.name === nodeName)! },
+    );
+    return { src, fromNs, probe, target, candidates };
+  }
+  const q = podAt(t.ip);
+  if (!q) throw InputError.of('to', '', `${t.ip}:${t.port} is neither a pod nor a service of lab ${topo.name}`);
+  return { src, fromNs, probe, target, candidates: [{ kind: 'pod', pod: q }] };
+}
+
+export function probeArgv(probe: Probe, target: { ip: string; port?: number }): { argv: string[]; input: string } {
+  if (parseIp(target.ip) === undefined) throw InputError.of('to', '', `not an IPv4 address: ${target.ip}`);
+  if (probe.protocol === 'icmp') return { argv: ['ping', '-n', '-c', '1', '-W', '2', '-e', String(probe.icmpId), target.ip], input: '' };
+  const addr = `${probe.protocol.toUpperCase()}:${target.ip}:${target.port},sourceport=${probe.srcport}${probe.protocol === 'tcp' ? ',connect-timeout=2' : ''}`;
+  return { argv: ['socat', '-T', '2', 'STDIO', addr], input: probe.protocol === 'udp' ? 'probe\n' : '' };
+}
+
+const safe = (point: string) => point.replace(/[^A-Za-z0-9.-]+/g, '_');
+
+export async function traceWalk(rt: Runtime, topo: Topology, names: LabNames, req: TraceRequest, dir: string, rand?: () => number): Promise<Walk> {
+  const r = resolveTrace(topo, names, req, rand);
+  // br_netfilter decides whether cni0 sees a pod's packet before or after DNAT: ask the kernel
+  const srcNode = r.src.kind === 'pod' ? r.src.pod.node : r.src.node.name;
+  const bnf = await rt.run(nodeNamespace(topo.name, srcNode), ['cat', '/proc/sys/net/bridge/bridge-nf-call-iptables'], { check: false });
+  const bridgeNetfilter = bnf.code === 0 && bnf.stdout.trim() === '1';
+  const walks = r.candidates.map((d) => ({ dest: d, walk: expectedWalk(topo, r.src, d, r.probe, { bridgeNetfilter }) }));
+
+  // every point any candidate passes, once
+  const points = new Map<string, { owner: string; ownerKind: 'pod' | 'node'; iface: string; ns: string }>();
+  for (const { walk } of walks)
+    for (const h of walk.hops) {
+      const pod = h.ownerKind === 'pod' ? topo.pods.find((p) => p.name === h.owner)! : undefined;
+      points.set(h.point, { owner: h.owner, ownerKind: h.ownerKind, iface: h.interface, ns: pod ? podNamespace(topo.name, pod.node, pod.name) : nodeNamespace(topo.name, h.owner) });
+    }
+  const nodes = [...new Set(walks.flatMap(({ walk }) => walk.hops.filter((h) => h.ownerKind === 'node').map((h) => h.owner)))];
+  if (r.src.kind === 'node' && !nodes.includes(r.src.node.name)) nodes.unshift(r.src.node.name);
+
+  mkdirSync(dir, { recursive: true });
+  const filter = `${r.probe.protocol} or udp port ${topo.cluster.port}`;
+  const captures = new Map<string, RunningCapture>();
+  const traces: NodeTrace[] = [];
+  const { argv, input } = probeArgv(r.probe, r.target);
+  let output = '';
+  let traced: { node: string; events: MonitorEvent[]; hooks: Map<string, string> }[] = [];
+  try {
+    await Promise.all([
+      ...[...points].map(async ([point, p]) => captures.set(point, await startCapture(rt, { ns: p.ns, iface: p.iface, filter, file: join(dir, `${safe(point)}.pcap`) }))),
+      ...nodes.map(async (n) => traces.push(await startNodeTrace(rt, n, nodeNamespace(topo.name, n), r.probe.protocol))),
+    ]);
+    const res = await rt.run(r.fromNs, argv, { input, check: false, timeoutMs: 10_000 });
+    output = res.stdout + res.stderr;
+  } finally {
+    // stopped whatever happened: tcpdump and nft monitor must not outlive the trace
+    await Promise.all([...captures.values()].map((c) => c.stop().catch(() => undefined)));
+    traced = await Promise.all(traces.map(async (t) => ({ node: t.node, ...(await t.stop()) })));
+  }
+
+  const ports = vxlanPortsWith(topo.cluster.port);
+  const packets = new Map([...points.keys()].map((point) => [point, readPcapFile(join(dir, `${safe(point)}.pcap`), { vxlanPorts: ports }).packets]));
+
+  // the probe's IP id: its first packet as the source sent it, else the source node's trace
+  const first = walks[0]!.walk.hops[0]!.point;
+  let ipId = packets.get(first)!.map(headersOf).find((h) => h && isProbePacket(h, r.probe))?.ip.id;
+  if (ipId === undefined) {
+    const own = traced.find((t) => r.src.kind === 'node' && t.node === r.src.node.name);
+    for (const e of own?.events ?? []) {
+      const f = packetFields(e.text ?? '');
+      if (e.kind === 'packet' && f.id !== undefined && (r.probe.protocol === 'icmp' ? f.icmpId === r.probe.icmpId : f.srcport === r.probe.srcport)) {
+        ipId = f.id;
+        break;
+      }
+    }
+  }
+  const copies = (point: string) => (ipId === undefined ? [] : probeCopies(packets.get(point) ?? [], r.probe.protocol, ipId));
+
+  // the candidate whose last point saw the packet (a service: the endpoint the proxy chose)
+  const reply = /pod=\S+/.test(output) ? parseAttempt(`0\t${output}`) : undefined;
+  const seenAtEnd = (w: ExpectedWalk) => {
+    const last = w.hops.at(-1)!;
+    return copies(last.point).length > 0;
+  };
+  const chosen = walks.find(({ walk }) => seenAtEnd(walk)) ?? walks.find(({ walk }) => walk.reached === reply?.pod) ?? walks[0]!;
+
+  const occurrence = new Map<string, number>();
+  const hops: WalkHop[] = [];
+  // a node's own packet is first seen by its output hook: the changes at the first point start there
+  let prev: WalkHeaders | undefined = r.src.kind === 'node' ? sentByNode(traced.find((t) => t.node === srcNode)?.events ?? [], ipId, r.probe.protocol) : undefined;
+  const show = (v: string) => {
+    const n = names.nameOf(v);
+    return n ? `${v} (${n})` : v;
+  };
+  for (const e of chosen.walk.hops) {
+    const k = occurrence.get(e.point) ?? 0;
+    occurrence.set(e.point, k + 1);
+    const seen = copies(e.point)[k];
+    const observed = seen?.headers;
+    const diff = observed ? differences(e.headers, observed, show) : ['not seen here'];
+    const cur = observed ?? e.headers;
+    hops.push({
+      point: e.point,
+      owner: e.owner,
+      ownerKind: e.ownerKind,
+      interface: e.interface,
+      expected: e.headers,
+      ...(observed ? { observed } : {}),
+      changes: changesBetween(prev, cur),
+      differences: diff,
+      pcap: relative(dir, join(dir, `${safe(e.point)}.pcap`)),
+      ...(seen ? { frame: seen.frame } : {}),
+    });
+    prev = cur;
+  }
+  // seen where the lab did not expect it: another endpoint's path, a wrong route
+  const expectedPoints = new Set(chosen.walk.hops.map((h) => h.point));
+  for (const [point, p] of points) {
+    if (expectedPoints.has(point) || !copies(point).length) continue;
+    const seen = copies(point)[0]!;
+    hops.push({ point, owner: p.owner, ownerKind: p.ownerKind, interface: p.iface, observed: seen.headers, changes: [], differences: ['seen here, not expected'], pcap: `${safe(point)}.pcap`, frame: seen.frame });
+  }
+
+  const rules: NodeRules[] = [];
+  for (const t of traced) {
+    if (ipId === undefined) break;
+    const nr = nodeRules(t.node, t.events, t.hooks, ipId);
+    if (!nr.events.length) continue;
+    const want = expectedChains(topo, t.node, chosen.walk, r.src, chosen.dest, r.probe);
+    if (want) {
+      nr.expectedChains = want;
+      const missing = firstMissing(want, nr.chains);
+      if (missing) nr.differences.push(`expected chain ${missing} (in order: ${want.join(' → ')}), not entered`);
+    }
+    rules.push(nr);
+  }
+  rules.sort((a, b) => nodes.indexOf(a.node) - nodes.indexOf(b.node));
+
+  const notes: string[] = [];
+  if (ipId === undefined) notes.push(`the probe's packet was not captured at ${first}: nothing to follow (probe said: ${output.trim() || 'nothing'})`);
+  notes.push(bridgeNetfilter ? 'br_netfilter is on (bridge-nf-call-iptables = 1): a pod packet meets PREROUTING on the bridge, before cni0' : 'br_netfilter is off: cni0 sees pod packets before PREROUTING');
+  if (r.candidates.length > 1) notes.push(`${r.candidates.length} endpoints possible; the proxy chose ${chosen.walk.reached}`);
+  const reached = copies(chosen.walk.hops.at(-1)!.point).length ? chosen.walk.reached : reply?.pod;
+  const allDiffs = [
+    ...hops.flatMap((h) => h.differences.map((d) => `${h.point}: ${d}`)),
+    ...rules.flatMap((n) => n.differences.map((d) => `${n.node}: ${d}`)),
+  ];
+  return {
+    lab: topo.name,
+    proxy: topo.proxy.mode,
+    from: req.from,
+    to: req.to,
+    protocol: r.probe.protocol,
+    target: r.target,
+    ...(reached ? { reached } : {}),
+    argv,
+    ok: allDiffs.length === 0 && reached !== undefined,
+    hops,
+    rules,
+    differences: allDiffs,
+    notes,
+  };
+}
+
+/** The first of `want` not found in `got` in order (a subsequence check), or undefined. */
+function firstMissing(want: string[], got: string[]): string | undefined {
+  let i = 0;
+  for (const w of want) {
+    const j = got.indexOf(w, i);
+    if (j < 0) return w;
+    i = j + 1;
+  }
+  return undefined;
+}
+
+/** The packet as the node's output hook first saw it (before DNAT and SNAT), from the trace. */
+function sentByNode(events: MonitorEvent[], ipId: number | undefined, protocol: string): WalkHeaders | undefined {
+  const e = events.find((x) => x.kind === 'packet' && packetFields(x.text ?? '').id === ipId);
+  if (!e || ipId === undefined) return undefined;
+  const f = packetFields(e.text ?? '');
+  if (!f.src || !f.dst) return undefined;
+  return {
+    ip: { src: f.src, dst: f.dst, ttl: f.ttl ?? 64, protocol, id: ipId },
+    l4: protocol === 'icmp' ? { icmpType: 'echo-request', ...(f.icmpId !== undefined ? { icmpId: f.icmpId } : {}) } : { ...(f.srcport !== undefined ? { srcport: f.srcport } : {}), ...(f.dstport !== undefined ? { dstport: f.dstport } : {}) },
+  };
+}
