@@ -44,7 +44,8 @@ const connectProbe = z.strictObject({
  *  (what an article shows with ip route, iptables -L, ipset list, ipvsadm -Ln, bridge fdb...). */
 const commandProbe = z.strictObject({
   on: z.string(),
-  run: z.array(z.string()).min(1),
+  // YAML reads `-4` or `80` as numbers: an argument is text either way
+  run: z.array(z.union([z.string(), z.number().transform(String)])).min(1),
   timeout: seconds.default(30),
 });
 
