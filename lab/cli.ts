@@ -273,7 +273,7 @@ export function buildProgram(): Command {
       const dir = join(resolve(o.results), newRunId());
       const walk = await traceLab(rt, lab, { from, to, ...(o.udp ? { protocol: 'udp' as const } : {}) }, dir);
       console.log(o.json ? JSON.stringify(walk, null, 2) : walkText(walk));
-      if (!o.json) console.log(pc.dim(`pcaps and walk.json in ${relative(process.cwd(), dir)}`));
+      if (!o.json) console.log(pc.dim(`pcaps, walk.json and index.html in ${relative(process.cwd(), dir)}`));
       process.exitCode = walk.ok ? 0 : 1;
     });
 

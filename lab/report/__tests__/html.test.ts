@@ -1,0 +1,184 @@
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, isAbsolute, join, normalize } from 'node:path';
+import { elements, parseXml, textOf } from '../../graph/__tests__/xml';
+import type { Scenario } from '../../scenario/load';
+import { loadTopology } from '../../topology/resolve';
+import { isWalk, reportHtml, walkHtml } from '../html';
+import { type RunReport, type ScenarioReport, summarize } from '../types';
+import { walkLadderSvg } from '../walk-svg';
+import { serviceWalk } from './fixtures/walk';
+
+// index.html from a report: escaping, status badges, the topology graph once per distinct
+// topology, links relative to the run's folder and pointing at its files, walks as ladders.
+
+const TOPOLOGIES = join(__dirname, '../../../scenarios/topologies');
+const topo = loadTopology(join(TOPOLOGIES, 'default.yaml'));
+
+const scenarioA: ScenarioReport = {
+  name: 'demo <a> & "b"',
+  file: 'scenarios/demo.yaml',
+  lab: 'default',
+  proxy: 'iptables',
+  status: 'failed',
+  durationS: 1.5,
+  steps: [
+    {
+      index: 0,
+      name: 'ttl <check> & "quotes"',
+      status: 'failed',
+      durationS: 0.5,
+      captures: [
+        { name: 'u', at: 'node1:eth0', namespace: 'kdl.default.node1', interface: 'eth0', filter: 'udp port 8472', pcap: 'demo/01-ttl/u.pcap', packets: 4, empty: false, tcpdump: { captured: 4 }, warnings: [] },
+        { name: 'quiet', at: 'node2:eth0', namespace: 'kdl.default.node2', interface: 'eth0', pcap: 'demo/01-ttl/quiet.pcap', packets: 0, empty: true, warnings: [] },
+      ],
+      probes: [{ name: 'ping', kind: 'ping', from: 'client', to: '10.42.1.9', argv: ['ping', '-c', '2', '10.42.1.9'], output: 'demo/01-ttl/ping.txt', durationS: 0.2 }],
+      expectations: [
+        { kind: 'ping', line: 12, status: 'failed', expected: 'reply ttl 63', observed: 'reply ttl 62, 62' },
+        { kind: 'packets', name: 'vxlan <outer>', status: 'passed', expected: 'x', observed: '2 of 4 matched', checked: ['#1 0.000000 a → b'], pcap: 'demo/01-ttl/u.pcap' },
+      ],
+    },
+    { index: 1, name: 'ipvs', status: 'skipped', reason: 'no CONFIG_IP_VS', durationS: 0, captures: [], probes: [], expectations: [] },
+    {
+      index: 2,
+      name: 'walk to service:web',
+      status: 'passed',
+      durationS: 0.1,
+      captures: [],
+      probes: [{ name: 'walk', kind: 'trace', from: 'client', to: 'service:web', argv: serviceWalk.argv, output: 'demo/03-walk/walk.txt', durationS: 0.4, result: serviceWalk }],
+      expectations: [{ kind: 'walk', status: 'passed', expected: 'reaches web-*', observed: 'reached web-2' }],
+    },
+  ],
+};
+const scenarioB: ScenarioReport = { ...scenarioA, name: 'second', file: 'scenarios/second.yaml', status: 'passed', steps: [{ ...scenarioA.steps[2]!, index: 0 }] };
+
+const report = (dir: string): RunReport => ({
+  runId: '20261122-000000-abcd',
+  dir,
+  startedAt: '2026-11-22T00:00:00.000Z',
+  finishedAt: '2026-11-22T00:00:02.000Z',
+  durationS: 2,
+  status: 'failed',
+  summary: summarize([scenarioA, scenarioB]),
+  scenarios: [scenarioA, scenarioB],
+});
+const scenarios: Pick<Scenario, 'file' | 'name' | 'topology'>[] = [
+  { file: scenarioA.file, name: scenarioA.name, topology: topo },
+  { file: scenarioB.file, name: scenarioB.name, topology: { ...topo, source: 'elsewhere.yaml' } }, // the same topology
+];
+
+/** href values in the page, entities undone */
+const hrefs = (html: string) => [...html.matchAll(/href="([^"]*)"/g)].map((m) => m[1]!.replace(/&amp;/g, '&'));
+
+describe('index.html of a run', () => {
+  let dir: string;
+  let html: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'kdl-html-'));
+    // the files report.json names, as a run leaves them
+    const files = ['report.json', 'junit.xml', 'demo/01-ttl/u.pcap', 'demo/01-ttl/quiet.pcap', 'demo/01-ttl/ping.txt', 'demo/03-walk/walk.txt', ...serviceWalk.hops.map((h) => h.pcap!)];
+    for (const f of files) {
+      mkdirSync(dirname(join(dir, f)), { recursive: true });
+      writeFileSync(join(dir, f), '');
+    }
+    html = reportHtml(report(dir), scenarios);
+    writeFileSync(join(dir, 'index.html'), html);
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('escapes names, expectations and reasons', () => {
+    expect(html).toContain('ttl &lt;check&gt; &amp; &quot;quotes&quot;');
+    expect(html).toContain('demo &lt;a&gt; &amp; &quot;b&quot;');
+    expect(html).toContain('vxlan &lt;outer&gt;');
+    expect(html).not.toMatch(/<check>|<a> &|<outer>/);
+  });
+
+  it('has the summary and a status badge per step: pass green, fail red, skipped grey', () => {
+    expect(html).toContain('<div class="card passed"><b>2</b>steps passed</div>');
+    expect(html).toContain('<div class="card failed"><b>1</b>steps failed</div>');
+    expect(html).toContain('<div class="card skipped"><b>1</b>steps skipped</div>');
+    expect(html).toContain('<div class="card failed"><b>1</b>expectations failed</div>');
+    const steps = [...html.matchAll(/<details class="step" data-status="(\w+)"[^>]*>\n<summary><span class="badge (\w+)">(\w+)<\/span>/g)].map((m) => m.slice(1).join(' '));
+    expect(steps).toEqual(['failed failed fail', 'skipped skipped skipped', 'passed passed pass', 'passed passed pass']);
+    expect(html).toContain('.badge.passed { background: var(--pass); }');
+    expect(html).toContain('--pass: #1a7f37; --fail: #cf222e; --skip: #6e7781;');
+    expect(html).toContain('<p class="dim">no CONFIG_IP_VS</p>');
+  });
+
+  it('shows expected against observed and the capture counts', () => {
+    expect(html).toContain('<td><pre>reply ttl 63</pre></td><td><pre>reply ttl 62, 62</pre>');
+    expect(html).toMatch(/<span class="packets">4<\/span> packet\(s\) <span class="dim">\(tcpdump: 4 captured\)/);
+    expect(html).toMatch(/<span class="badge warn">empty<\/span> saw no packets/);
+  });
+
+  it('draws each distinct topology once, its graph naming every node and pod', () => {
+    expect(html.match(/<figure id="topology-\d+"/g)).toEqual(['<figure id="topology-1"']);
+    const svg = html.slice(html.indexOf('<svg', html.indexOf('id="topology-1"')), html.indexOf('</svg>', html.indexOf('id="topology-1"')) + 6);
+    const texts = elements(parseXml(svg)).map(textOf);
+    for (const name of [...topo.nodes, ...topo.pods].map((x) => x.name)) expect(texts).toContain(name);
+    expect(html).toContain('used by demo &lt;a&gt; &amp; &quot;b&quot;, second');
+  });
+
+  it('links only to files of the run folder, relatively, and every one exists; nothing loads from elsewhere', () => {
+    const links = hrefs(html).filter((h) => !h.startsWith('#'));
+    expect(links.length).toBeGreaterThanOrEqual(10);
+    for (const h of links) {
+      expect(h).not.toMatch(/^[a-z]+:|^\/|(^|\/)\.\.(\/|$)/);
+      expect(isAbsolute(normalize(decodeURIComponent(h)))).toBe(false);
+      expect(existsSync(join(dir, decodeURIComponent(h)))).toBe(true);
+    }
+    expect(links).toEqual(expect.arrayContaining(['demo/01-ttl/u.pcap', 'demo/01-ttl/ping.txt', 'trace/node1-flannel.1.pcap', 'report.json']));
+    for (const h of hrefs(html).filter((x) => x.startsWith('#'))) expect(html).toContain(`id="${h.slice(1)}"`);
+    expect(html).not.toMatch(/\bsrc=/);
+    expect([...html.matchAll(/https?:\/\/[^"'\s)]+/g)].map((m) => m[0]).filter((u) => u !== 'http://www.w3.org/2000/svg')).toEqual([]);
+  });
+
+  it('draws a trace probe as a ladder with its rules', () => {
+    expect(html.match(/<figure class="ladder">/g)).toHaveLength(2);
+    expect(html).toContain('ip.ttl expected 62, saw 63');
+    expect(html).toContain(`<div class="rules" data-node="node1">`);
+    // marker ids unique on the page
+    const ids = [...html.matchAll(/ id="([^"]+)"/g)].map((m) => m[1]);
+    expect(new Set(ids).size).toBe(ids.length);
+  });
+});
+
+describe('packet walk', () => {
+  it('recognises a walk among probe results', () => {
+    expect(isWalk(serviceWalk)).toBe(true);
+    expect(isWalk({ hops: [] })).toBe(false);
+    expect(isWalk(undefined)).toBe(false);
+  });
+
+  it('ladder: a lane per owner in hop order, an arrow per hop, changes highlighted, differences red, unseen dashed', () => {
+    const svg = parseXml(walkLadderSvg(serviceWalk));
+    expect(svg.attrs.xmlns).toBe('http://www.w3.org/2000/svg');
+    const all = elements(svg);
+    expect(all.filter((e) => e.attrs.class === 'lane').map((e) => e.attrs['data-owner'])).toEqual(['client', 'node1', '@lab', 'node2', 'web-2']);
+    const hops = all.filter((e) => e.attrs.class?.startsWith('hop'));
+    expect(hops.map((h) => h.attrs['data-point'])).toEqual(serviceWalk.hops.map((h) => h.point));
+    expect(hops.map((h) => h.attrs.class)).toEqual(['hop', 'hop', 'hop', 'hop', 'hop bad unseen', 'hop', 'hop', 'hop', 'hop bad']);
+    const arrows = hops.map((h) => elements(h).find((e) => e.name === 'line' && e.attrs['marker-end'])!);
+    expect(arrows).toHaveLength(9);
+    expect(arrows[4]!.attrs).toMatchObject({ stroke: '#c53030', 'stroke-dasharray': '6 4' });
+    expect(arrows[8]!.attrs.stroke).toBe('#c53030');
+    expect(arrows[2]!.attrs.stroke).toBe('#2b6cb0');
+    const changes = all.filter((e) => e.attrs.class?.startsWith('change')).map((e) => textOf(e).trim());
+    expect(changes).toEqual(['DNAT 10.43.0.10:80 → 10.42.1.9:80', 'ttl 64 → 63', expect.stringMatching(/^eth /), 'VXLAN encap 192.168.205.4 → 192.168.205.3 udp 8472 vni 1', 'VXLAN decap vni 1', 'ttl 63 → 62', expect.stringMatching(/^eth /)]);
+    const texts = all.filter((e) => e.name === 'text').map(textOf);
+    expect(texts).toContain('VXLAN 192.168.205.4 → 192.168.205.3 udp 51234 → 8472 vni 1 ttl 64');
+    expect(texts).toContain('inner ip 10.42.0.65:40312 → 10.42.1.9:80 tcp [SYN] ttl 63 id 51012');
+    expect(texts).toContain('✗ ip.ttl expected 62, saw 63');
+    expect(all.filter((e) => e.name === 'a').map((e) => e.attrs.href)).toContain('trace/node1-eth0.pcap');
+  });
+
+  it('walkHtml: a page of its own, with the topology graph when given', () => {
+    const page = walkHtml(serviceWalk, topo);
+    expect(page).toMatch(/^<!DOCTYPE html>/);
+    expect(page).toContain('<h1>trace client → service:web</h1>');
+    expect(page).toContain('<figure class="ladder">');
+    expect(page).toContain('<figure class="topology">');
+    expect(page).toContain('KUBE-SEP-PMQPDMKLIC4TLFKA');
+    expect(walkHtml(serviceWalk)).not.toContain('<figure class="topology">');
+  });
+});
