@@ -162,14 +162,18 @@ export async function startNodeTrace(rt: Runtime, node: string, ns: string, prot
   const deleted = new RegExp(`^delete table ip ${TRACE_TABLE}\\b`, 'm');
   const deadline = Date.now() + readyTimeoutMs;
   // The monitor subscribes some time after it starts: add the table until it reports it.
-  for (;;) {
-    await rt.run(ns, ['nft', '-f', '-'], { input: traceTableScript(protocol), where: `installing the trace table in ${ns}` });
-    if (await seen(added, 200)) break;
-    await rt.run(ns, ['nft', 'delete', 'table', 'ip', TRACE_TABLE], { check: false });
-    if (Date.now() > deadline) {
-      proc.signal('SIGKILL');
-      throw new LabError(`nft monitor in ${ns} did not report the trace table within ${readyTimeoutMs} ms: ${text.trim().slice(-300)}`);
+  try {
+    for (;;) {
+      await rt.run(ns, ['nft', '-f', '-'], { input: traceTableScript(protocol), where: `installing the trace table in ${ns}` });
+      if (await seen(added, 200)) break;
+      await rt.run(ns, ['nft', 'delete', 'table', 'ip', TRACE_TABLE], { check: false });
+      if (Date.now() > deadline) throw new LabError(`nft monitor in ${ns} did not report the trace table within ${readyTimeoutMs} ms: ${text.trim().slice(-300)}`);
     }
+  } catch (e) {
+    // neither the monitor nor the table may outlive a failed start
+    proc.signal('SIGKILL');
+    await rt.run(ns, ['nft', 'delete', 'table', 'ip', TRACE_TABLE], { check: false });
+    throw e;
   }
   return {
     node,

@@ -111,10 +111,13 @@ export async function traceWalk(rt: Runtime, topo: Topology, names: LabNames, re
   let output = '';
   let traced: { node: string; events: MonitorEvent[]; hooks: Map<string, string> }[] = [];
   try {
-    await Promise.all([
+    // all settled before going on: whatever did start is in `captures`/`traces` for `finally`
+    const started = await Promise.allSettled([
       ...[...points].map(async ([point, p]) => captures.set(point, await startCapture(rt, { ns: p.ns, iface: p.iface, filter, file: join(dir, `${safe(point)}.pcap`) }))),
       ...nodes.map(async (n) => traces.push(await startNodeTrace(rt, n, nodeNamespace(topo.name, n), r.probe.protocol))),
     ]);
+    const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+    if (failed) throw failed.reason;
     const res = await rt.run(r.fromNs, argv, { input, check: false, timeoutMs: 10_000 });
     output = res.stdout + res.stderr;
   } finally {
