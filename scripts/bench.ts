@@ -1,6 +1,7 @@
 // npm run bench -- up [--json] [--sizes 10,50,100] [--runs 3]
 // npm run bench -- docker [--json] [--sizes 3,10,30] [--runs 3]   (see bench-docker.ts)
 // npm run bench -- vm [--json] [--runs 3]                          (see bench-vm.ts)
+// npm run bench -- trace [--json] [--runs 5]                       (see bench-trace.ts)
 // npm run bench -- rules [--json] [--services 100,1000,5000] [--endpoints 10] [--modes iptables,nftables] [--runs 3]
 //   (see bench-rules.ts)
 //
@@ -25,6 +26,7 @@ import { loadTopologyText } from '../lab/topology/resolve';
 import type { ProxyMode } from '../lab/topology/types';
 import { benchDocker } from './bench-docker';
 import { benchVm } from './bench-vm';
+import { benchTrace } from './bench-trace';
 import { benchRules, type RulesRow } from './bench-rules';
 import { median, round, time } from './measure';
 
@@ -155,7 +157,7 @@ async function benchUp(sizes: number[], runs: number, log: (s: string) => void):
 
 async function main() {
   const program = new Command('bench')
-    .argument('[what]', 'what to measure: up | docker | vm | rules', 'up')
+    .argument('[what]', 'what to measure: up | docker | vm | rules | trace', 'up')
     .option('--json', 'print the rows as a JSON array')
     .option('--sizes <list>', 'up: node counts', '10,50,100')
     .option('--services <list>', 'rules: service counts', '100,1000,5000')
@@ -188,7 +190,16 @@ async function main() {
     console.log(t.toString());
     return console.log(`median of ${row.runs} runs; up/run/down are the lab's CLI inside the guest (TCG), each including its ~7 s start`);
   }
-  if (what !== 'up') throw new Error(`unknown benchmark '${what}' (known: up, docker, vm, rules)`);
+  if (what === 'trace') {
+    const runs = program.getOptionValueSource('runs') === 'default' ? 5 : Number(o.runs);
+    const rows = await benchTrace(runs, log);
+    if (o.json) return console.log(JSON.stringify(rows, null, 2));
+    const t = new Table({ head: ['lab trace', 'capture points', 'nodes traced', 'min (s)', 'median (s)', 'max (s)'], style: { head: [] } });
+    for (const r of rows) t.push([r.walk, r.points, r.nodesTraced, r.minSeconds.toFixed(2), r.medianSeconds.toFixed(2), r.maxSeconds.toFixed(2)]);
+    console.log(t.toString());
+    return console.log(`${runs} runs each, in-process on the default 3-node lab (iptables mode)`);
+  }
+  if (what !== 'up') throw new Error(`unknown benchmark '${what}' (known: up, docker, vm, rules, trace)`);
   const sizes = o.sizes.split(',').map(Number);
   const rows = await benchUp(sizes, Number(o.runs), log);
   if (o.json) return console.log(JSON.stringify(rows, null, 2));
