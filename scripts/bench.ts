@@ -194,7 +194,7 @@ async function main() {
     const runs = program.getOptionValueSource('runs') === 'default' ? 5 : Number(o.runs);
     const rows = await benchTrace(runs, log);
     if (o.json) return console.log(JSON.stringify(rows, null, 2));
-    const t = new Table({ head: ['lab trace', 'capture points', 'nodes traced', 'min (s)', 'median (s)', 'max (s)'], style: { head: [] } });
+    const t = new Table({ head: ['lab trace', 'points on the walk', 'nodes traced', 'min (s)', 'median (s)', 'max (s)'], style: { head: [] } });
     for (const r of rows) t.push([r.walk, r.points, r.nodesTraced, r.minSeconds.toFixed(2), r.medianSeconds.toFixed(2), r.maxSeconds.toFixed(2)]);
     console.log(t.toString());
     return console.log(`${runs} runs each, in-process on the default 3-node lab (iptables mode)`);
