@@ -105,7 +105,16 @@ export function expectedWalk(topo: Topology, src: Source, dest: Destination, pro
       // bridged DNAT: br_netfilter sees the new destination on the same bridge and switches the
       // frame to that pod's port with its MAC — no routing, so no TTL decrement, the pod's own source MAC
       h.eth = { src: podMac(p), dst: podMac(local) };
-      push(at.name, 'node', 'cni0', h);
+      // the bridge's capture sees it between PREROUTING and POSTROUTING: a hairpin's SNAT comes
+      // after; its source MAC there is the pod's or cni0's, run by run (seen both ways here), so
+      // the MACs are checked where the frame arrives, not on the bridge
+      const onBridge = structuredClone(h);
+      delete onBridge.eth;
+      if (snat) {
+        onBridge.ip.src = p.ip;
+        if (onBridge.l4 && probe.srcport !== undefined) onBridge.l4.srcport = probe.srcport;
+      }
+      push(at.name, 'node', 'cni0', onBridge);
       push(local.name, 'pod', 'eth0', h);
       return { hops, reached: local.name, ...(dnat ? { dnat } : {}), ...(snat ? { snat } : {}) };
     }

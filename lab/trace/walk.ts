@@ -146,9 +146,12 @@ export async function traceWalk(rt: Runtime, topo: Topology, names: LabNames, re
 
   // the candidate whose last point saw the packet (a service: the endpoint the proxy chose)
   const reply = /pod=\S+/.test(output) ? parseAttempt(`0\t${output}`) : undefined;
+  // its last point saw the packet for that endpoint (the source pod's own eth0 also holds the
+  // packet it sent: the copy that counts is the last one expected there, with the endpoint's address)
   const seenAtEnd = (w: ExpectedWalk) => {
     const last = w.hops.at(-1)!;
-    return copies(last.point).length > 0;
+    const k = w.hops.filter((h) => h.point === last.point).length - 1;
+    return copies(last.point)[k]?.headers.ip.dst === last.headers.ip.dst;
   };
   const chosen = walks.find(({ walk }) => seenAtEnd(walk)) ?? walks.find(({ walk }) => walk.reached === reply?.pod) ?? walks[0]!;
 
@@ -208,7 +211,7 @@ export async function traceWalk(rt: Runtime, topo: Topology, names: LabNames, re
   if (ipId === undefined) notes.push(`the probe's packet was not captured at ${first}: nothing to follow (probe said: ${output.trim() || 'nothing'})`);
   notes.push(bridgeNetfilter ? 'br_netfilter is on (bridge-nf-call-iptables = 1): a pod packet meets PREROUTING on the bridge, before cni0' : 'br_netfilter is off: cni0 sees pod packets before PREROUTING');
   if (r.candidates.length > 1) notes.push(`${r.candidates.length} endpoints possible; the proxy chose ${chosen.walk.reached}`);
-  const reached = copies(chosen.walk.hops.at(-1)!.point).length ? chosen.walk.reached : reply?.pod;
+  const reached = seenAtEnd(chosen.walk) ? chosen.walk.reached : reply?.pod;
   const allDiffs = [
     ...hops.flatMap((h) => h.differences.map((d) => `${h.point}: ${d}`)),
     ...rules.flatMap((n) => n.differences.map((d) => `${n.node}: ${d}`)),

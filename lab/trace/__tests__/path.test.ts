@@ -87,6 +87,15 @@ describe('expected walk', () => {
     expect(w.hops[2]!.headers.eth).toEqual({ src: podMac('client'), dst: podMac('web-1') });
   });
 
+  it('a pod reaching itself through its service (hairpin): bridged back, masqueraded after the bridge saw it', () => {
+    const w = expectedWalk(t, podSrc('web-1'), toService(t, 'web', 'web-1'), { protocol: 'tcp', srcport: 4242, dstport: 80 }, { bridgeNetfilter: true });
+    expect(summary(w)).toEqual(['web-1:eth0 10.42.0.66>10.43.0.10 ttl 64', 'node1:cni0 10.42.0.66>10.42.0.66 ttl 64', 'web-1:eth0 10.42.0.1>10.42.0.66 ttl 64']);
+    expect(w.hops[1]!.headers.l4!.srcport).toBe(4242);
+    expect(w.hops[2]!.headers.l4!.srcport).toBeUndefined();
+    expect(w.hops[2]!.headers.eth).toEqual({ src: podMac('web-1'), dst: podMac('web-1') });
+    expect(w.snat).toEqual({ node: 'node1', to: '10.42.0.1' });
+  });
+
   it("a node's own packet: DNAT and SNAT to the outgoing interface, the source port left to --random-fully", () => {
     const w = expectedWalk(t, { kind: 'node', node: node('node1') }, toService(t, 'nginx-test', 'nginx-test-1'), { protocol: 'tcp', srcport: 5, dstport: 80 });
     expect(w.hops[0]).toMatchObject({ point: 'node1:flannel.1', headers: { ip: { src: '10.42.0.0', dst: '10.42.1.6', ttl: 64 }, l4: { dstport: 80 } } });
