@@ -62,3 +62,18 @@ export function cli(args: string[], opts: { env?: NodeJS.ProcessEnv; onSpawn?: (
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
 }
+
+/**
+ * A lab of the describe block's own, built through the CLI before its tests (leftovers of an
+ * interrupted run removed first) and taken down after them.
+ */
+export function withLab(name: string, upArgs: string[] = []): void {
+  beforeAll(async () => {
+    await cli(['down', '--name', name]);
+    const r = await cli(['up', '--name', name, ...upArgs]);
+    if (r.code !== 0) throw new Error(`lab up --name ${name} exited ${r.code}: ${r.stderr}`);
+  }, 60000);
+  afterAll(async () => {
+    await cli(['down', '--name', name]);
+  });
+}

@@ -5,7 +5,7 @@ import { readPcapFile } from '../../pcap';
 import { startCapture } from '../../probe/capture';
 import { probeIpvs } from '../../proxy/kernel-features';
 import type { RunReport } from '../../report/types';
-import { cli, describeKernel, labNamespaces, REPO, rt } from '../../testing/kernel';
+import { cli, describeKernel, labNamespaces, REPO, rt, withLab } from '../../testing/kernel';
 
 // `lab run` for real: labs built, tcpdump listening before traffic, pcaps decoded, expectations
 // checked. Every kind of expectation has a case that passes and one that must fail, on the same
@@ -17,14 +17,7 @@ const LAB = 'scn';
 const report = (stdout: string): RunReport => JSON.parse(stdout) as RunReport;
 
 describeKernel('lab run', () => {
-  beforeAll(async () => {
-    await cli(['down', '--name', LAB]);
-    const r = await cli(['up', '--name', LAB]);
-    if (r.code !== 0) throw new Error(r.stderr);
-  }, 60000);
-  afterAll(async () => {
-    await cli(['down', '--name', LAB]);
-  });
+  withLab(LAB);
 
   let failing: RunReport;
   it('checks every kind of expectation: each -pass case passes and each -fail case fails', async () => {

@@ -2,7 +2,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readPcapFile } from '../../pcap';
-import { cli, describeKernel, labNamespaces, nsRun } from '../../testing/kernel';
+import { cli, describeKernel, labNamespaces, nsRun, withLab } from '../../testing/kernel';
 import type { Walk } from '../types';
 
 // `lab trace` for real: one probe, tcpdump at every point on the way, nft monitor trace in every
@@ -12,17 +12,10 @@ const LAB = 'trk';
 const walkOf = (stdout: string) => JSON.parse(stdout) as Walk;
 
 describeKernel('lab trace', () => {
+  withLab(LAB);
   let results: string;
-  beforeAll(async () => {
-    results = mkdtempSync(join(tmpdir(), 'kdl-trace-'));
-    await cli(['down', '--name', LAB]);
-    const r = await cli(['up', '--name', LAB]);
-    if (r.code !== 0) throw new Error(r.stderr);
-  }, 60000);
-  afterAll(async () => {
-    await cli(['down', '--name', LAB]);
-    rmSync(results, { recursive: true, force: true });
-  });
+  beforeAll(() => (results = mkdtempSync(join(tmpdir(), 'kdl-trace-'))));
+  afterAll(() => rmSync(results, { recursive: true, force: true }));
   const trace = (...args: string[]) => cli(['trace', '--name', LAB, '--results', results, ...args]);
 
   it('pod to pod over VXLAN: every point, TTL 64 → 63 → 62, encapsulation on the underlay, as expected', async () => {
