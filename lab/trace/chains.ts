@@ -48,7 +48,7 @@ export function expectedChains(topo: Topology, node: string, walk: ExpectedWalk,
     preferDestination: `${dest.endpoint.ip}:${dest.endpoint.port}`,
   };
   const pkt: TracePacket = {
-    src: src.kind === 'pod' ? src.pod.ip : n.ip,
+    src: src.kind === 'pod' ? src.pod.ip : src.kind === 'lab' ? topo.cluster.underlay.find((u) => u.cidr === n.underlay)!.gateway : n.ip,
     dst: dest.via === 'clusterIP' ? sp.clusterIP : dest.node.ip,
     protocol: probe.protocol,
     ...(probe.srcport !== undefined ? { srcport: probe.srcport } : {}),

@@ -13,7 +13,8 @@ import type { WalkHeaders } from './types';
 // the outgoing interface's address when the source is not a pod, the destination is a node
 // port, or the pod reaches itself through its service. MACs are the plan's own (macFor).
 
-export type Source = { kind: 'pod'; pod: TopologyPod } | { kind: 'node'; node: TopologyNode };
+/** `lab`: a client outside the cluster, the lab's own namespace (the underlay's gateway address) */
+export type Source = { kind: 'pod'; pod: TopologyPod } | { kind: 'node'; node: TopologyNode } | { kind: 'lab' };
 
 export type Destination =
   | { kind: 'pod'; pod: TopologyPod }
@@ -23,7 +24,7 @@ export type Destination =
 export interface ExpectedHop {
   point: string;
   owner: string;
-  ownerKind: 'pod' | 'node';
+  ownerKind: 'pod' | 'node' | 'lab';
   interface: string;
   headers: WalkHeaders;
 }
@@ -73,7 +74,7 @@ export function expectedWalk(topo: Topology, src: Source, dest: Destination, pro
     probe.protocol === 'icmp'
       ? { icmpType: 'echo-request', ...(probe.icmpId !== undefined ? { icmpId: probe.icmpId } : {}), icmpSeq: 1 }
       : { ...(probe.srcport !== undefined ? { srcport: probe.srcport } : {}), ...(dstport !== undefined ? { dstport } : {}), ...(probe.protocol === 'tcp' ? { flags: ['SYN'] } : {}) };
-  const push = (owner: string, ownerKind: 'pod' | 'node', iface: string, headers: WalkHeaders) =>
+  const push = (owner: string, ownerKind: 'pod' | 'node' | 'lab', iface: string, headers: WalkHeaders) =>
     hops.push({ point: `${owner}:${iface}`, owner, ownerKind, interface: iface, headers: structuredClone(headers) });
 
   let dnat: ExpectedWalk['dnat'];
@@ -120,6 +121,21 @@ export function expectedWalk(topo: Topology, src: Source, dest: Destination, pro
     }
     push(at.name, 'node', 'cni0', h);
     h.ip.ttl -= 1; // forwarded by the node
+  } else if (src.kind === 'lab') {
+    // from outside the cluster only a node's own address is reachable: straight over the segment
+    const n = topo.nodes.find((x) => x.ip === target);
+    if (!n) throw new Error(`from the lab's namespace only node addresses are reachable, not ${target}`);
+    const seg = topo.cluster.underlay.findIndex((x) => x.cidr === n.underlay);
+    const bridge = segmentBridgeName(seg);
+    h = {
+      eth: { src: macFor(lab, labNamespace(lab), bridge), dst: nodeMac(n, 'eth0') },
+      ip: { src: topo.cluster.underlay[seg]!.gateway, dst: target, ttl: 64, protocol: probe.protocol },
+      l4: l4(targetPort),
+    };
+    push('@lab', 'lab', bridge, h);
+    push(n.name, 'node', 'eth0', h);
+    at = n;
+    h.ip.ttl -= 1; // forwarded by the node once it has rewritten the destination
   } else {
     at = nodeOf(src.node.name);
     h = { ip: { src: '', dst: target, ttl: 64, protocol: probe.protocol }, l4: l4(targetPort) };
@@ -176,8 +192,9 @@ export function expectedWalk(topo: Topology, src: Source, dest: Destination, pro
   /** kube-proxy's DNAT (and SNAT, when it masquerades) on the node that owns the destination */
   function natAt(n: TopologyNode): void {
     if (dest.kind !== 'service' || dnat) return;
-    const owner = dest.via === 'clusterIP' ? nodeOf(src.kind === 'pod' ? src.pod.node : src.node.name) : dest.node;
-    if (n.name !== owner.name) return;
+    const srcNode = src.kind === 'pod' ? src.pod.node : src.kind === 'node' ? src.node.name : undefined;
+    const owner = dest.via === 'clusterIP' ? srcNode : dest.node.name;
+    if (n.name !== owner) return;
     dnat = { node: n.name, to: `${finalPod.ip}${finalPort !== undefined ? `:${finalPort}` : ''}` };
     // IPVS sends the rewritten packet on itself and decrements the TTL, also for the node's own
     // packet (a pod's is decremented once either way: IPVS takes it at INPUT, not FORWARD)

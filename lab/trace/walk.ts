@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { InputError } from '../errors';
-import { nodeNamespace, podNamespace } from '../network/names';
+import { labNamespace, nodeNamespace, podNamespace } from '../network/names';
 import { readPcapFile, vxlanPortsWith } from '../pcap';
 import { type RunningCapture, startCapture } from '../probe/capture';
 import { parseAttempt } from '../probe/connect';
@@ -39,9 +39,11 @@ export function resolveTrace(topo: Topology, names: LabNames, req: TraceRequest,
   const from = req.from.replace(/^(pod|node):/, '');
   const pod = topo.pods.find((p) => p.name === from);
   const node = topo.nodes.find((n) => n.name === from);
-  if (!pod && !node) throw InputError.of('from', '', `no pod or node '${req.from}' in lab ${topo.name} (pods: ${topo.pods.map((p) => p.name).join(', ')}; nodes: ${topo.nodes.map((n) => n.name).join(', ')})`);
-  const src: Source = pod ? { kind: 'pod', pod } : { kind: 'node', node: node! };
-  const fromNs = pod ? podNamespace(topo.name, pod.node, pod.name) : nodeNamespace(topo.name, node!.name);
+  const outside = from === '@lab';
+  if (!pod && !node && !outside)
+    throw InputError.of('from', '', `no pod or node '${req.from}' in lab ${topo.name} (pods: ${topo.pods.map((p) => p.name).join(', ')}; nodes: ${topo.nodes.map((n) => n.name).join(', ')}; or @lab, a client outside the cluster)`);
+  const src: Source = pod ? { kind: 'pod', pod } : node ? { kind: 'node', node } : { kind: 'lab' };
+  const fromNs = pod ? podNamespace(topo.name, pod.node, pod.name) : node ? nodeNamespace(topo.name, node.name) : labNamespace(topo.name);
   const srcport = 40000 + Math.floor(rand() * 20000);
   const icmpId = 1 + Math.floor(rand() * 65000);
 
@@ -52,6 +54,7 @@ export function resolveTrace(topo: Topology, names: LabNames, req: TraceRequest,
     const ip = names.ip(bare);
     const q = ip ? podAt(ip) : undefined;
     if (!ip || !q) throw InputError.of('to', '', `'${req.to}' is not a pod of lab ${topo.name} (an ICMP trace goes to a pod; give <service|ip>:<port> for TCP)`);
+    if (outside) throw InputError.of('to', '', `from @lab (outside the cluster) pods are not reachable: trace to a node port`);
     return { src, fromNs, probe: { protocol: 'icmp', icmpId }, target: { ip }, candidates: [{ kind: 'pod', pod: q }] };
   }
   if (req.protocol === 'icmp') throw InputError.of('to', '', `an ICMP trace has no port: '${req.to}'`);
@@ -61,6 +64,8 @@ export function resolveTrace(topo: Topology, names: LabNames, req: TraceRequest,
   const protocol = t.protocol === 'UDP' ? 'udp' : 'tcp';
   const probe: Probe = { protocol, srcport, dstport: t.port };
   const target = { ip: t.ip, port: t.port };
+  if (outside && !topo.nodes.some((n) => n.ip === t.ip))
+    throw InputError.of('to', '', `from @lab (outside the cluster) only the nodes' addresses are reachable — a node port, e.g. nodeport:<service>@<node> — not ${t.ip}`);
   if (t.service) {
     const svc = t.service;
     const nodeName = t.node ?? topo.nodes.find((n) => names.addressesOf(n.name).includes(t.ip))?.name;
@@ -83,22 +88,25 @@ export function probeArgv(probe: Probe, target: { ip: string; port?: number }): 
   return { argv: ['socat', '-T', '2', 'STDIO', addr], input: probe.protocol === 'udp' ? 'probe\n' : '' };
 }
 
-const safe = (point: string) => point.replace(/[^A-Za-z0-9.-]+/g, '_');
+const safe = (point: string) => point.replace(/^@/, '').replace(/[^A-Za-z0-9.-]+/g, '_');
 
 export async function traceWalk(rt: Runtime, topo: Topology, names: LabNames, req: TraceRequest, dir: string, rand?: () => number): Promise<Walk> {
   const r = resolveTrace(topo, names, req, rand);
   // br_netfilter decides whether cni0 sees a pod's packet before or after DNAT: ask the kernel
-  const srcNode = r.src.kind === 'pod' ? r.src.pod.node : r.src.node.name;
+  const dest0 = r.candidates[0]!;
+  // (from outside: the node port's node is the first a pod-bound packet meets)
+  const srcNode = r.src.kind === 'pod' ? r.src.pod.node : r.src.kind === 'node' ? r.src.node.name : dest0.kind === 'service' && dest0.via === 'nodePort' ? dest0.node.name : topo.nodes[0]!.name;
   const bnf = await rt.run(nodeNamespace(topo.name, srcNode), ['cat', '/proc/sys/net/bridge/bridge-nf-call-iptables'], { check: false });
   const bridgeNetfilter = bnf.code === 0 && bnf.stdout.trim() === '1';
   const walks = r.candidates.map((d) => ({ dest: d, walk: expectedWalk(topo, r.src, d, r.probe, { bridgeNetfilter }) }));
 
   // every point any candidate passes, once
-  const points = new Map<string, { owner: string; ownerKind: 'pod' | 'node'; iface: string; ns: string }>();
+  const points = new Map<string, { owner: string; ownerKind: 'pod' | 'node' | 'lab'; iface: string; ns: string }>();
   for (const { walk } of walks)
     for (const h of walk.hops) {
       const pod = h.ownerKind === 'pod' ? topo.pods.find((p) => p.name === h.owner)! : undefined;
-      points.set(h.point, { owner: h.owner, ownerKind: h.ownerKind, iface: h.interface, ns: pod ? podNamespace(topo.name, pod.node, pod.name) : nodeNamespace(topo.name, h.owner) });
+      const ns = pod ? podNamespace(topo.name, pod.node, pod.name) : h.ownerKind === 'lab' ? labNamespace(topo.name) : nodeNamespace(topo.name, h.owner);
+      points.set(h.point, { owner: h.owner, ownerKind: h.ownerKind, iface: h.interface, ns });
     }
   const nodes = [...new Set(walks.flatMap(({ walk }) => walk.hops.filter((h) => h.ownerKind === 'node').map((h) => h.owner)))];
   if (r.src.kind === 'node' && !nodes.includes(r.src.node.name)) nodes.unshift(r.src.node.name);

@@ -107,6 +107,21 @@ describe('expected walk', () => {
     expect(expectedWalk(ipvs, { kind: 'node', node: node('node1') }, toService(ipvs, 'nginx-test', 'nginx-test-1'), { protocol: 'tcp', dstport: 80 }).hops.at(-1)!.headers.ip.ttl).toBe(62);
   });
 
+  it('a client outside the cluster (the lab namespace) to a node port: over the segment, then DNAT and SNAT there', () => {
+    const sp = service(t, 'nginx-test');
+    const dest: Destination = { kind: 'service', service: sp, endpoint: sp.endpoints.find((e) => e.pod === 'nginx-test-1')!, via: 'nodePort', node: node('node1') };
+    const w = expectedWalk(t, { kind: 'lab' }, dest, { protocol: 'tcp', srcport: 7, dstport: sp.nodePort });
+    expect(summary(w).slice(0, 3)).toEqual([
+      '@lab:underlay0 192.168.205.1>192.168.205.4 ttl 64',
+      'node1:eth0 192.168.205.1>192.168.205.4 ttl 64',
+      'node1:flannel.1 10.42.0.0>10.42.1.6 ttl 63',
+    ]);
+    expect(w.hops[0]!.headers.eth).toEqual({ src: macFor('p', 'kdl.p', 'underlay0'), dst: nodeMac('node1', 'eth0') });
+    expect(w.snat).toEqual({ node: 'node1', to: '10.42.0.0' });
+    expect(w.hops.at(-1)).toMatchObject({ point: 'nginx-test-1:eth0', headers: { ip: { src: '10.42.0.0', dst: '10.42.1.6', ttl: 62 } } });
+    expect(() => expectedWalk(t, { kind: 'lab' }, toService(t, 'web', 'web-1'), { protocol: 'tcp', dstport: 80 })).toThrow(/only node addresses/);
+  });
+
   it('a node port on another node: routed there as is, then DNATed and masqueraded by that node', () => {
     const sp = service(t, 'nginx-test');
     const dest: Destination = { kind: 'service', service: sp, endpoint: sp.endpoints.find((e) => e.pod === 'nginx-test-2')!, via: 'nodePort', node: node('node2') };

@@ -69,6 +69,24 @@ describeKernel('lab trace', () => {
     expect(r.stdout).toContain('observed walk = expected walk');
   }, 30000);
 
+  it('a client outside the cluster (@lab) to a node port: KUBE-NODEPORTS → KUBE-EXT → mark → SVC, masqueraded by the node', async () => {
+    const r = await trace('@lab', 'nodeport:nginx-test@node2', '--json');
+    expect(r.code).toBe(0);
+    const w = walkOf(r.stdout);
+    expect(w.hops.slice(0, 2).map((h) => `${h.point} ${h.observed!.ip.src} > ${h.observed!.ip.dst}:${h.observed!.l4!.dstport}`)).toEqual([
+      '@lab:underlay0 192.168.205.1 > 192.168.205.3:32506',
+      'node2:eth0 192.168.205.1 > 192.168.205.3:32506',
+    ]);
+    const node2 = w.rules.find((n) => n.node === 'node2')!;
+    expect(node2.chains).toEqual(expect.arrayContaining(['KUBE-NODEPORTS', 'KUBE-EXT-7CWUT4JBGBRVUN2L', 'KUBE-MARK-MASQ', 'KUBE-SVC-7CWUT4JBGBRVUN2L']));
+    expect(node2.events.some((e) => e.rule?.includes('masquerade'))).toBe(true);
+    // the endpoint sees node2, not the outside client
+    expect(['10.42.1.0', '10.42.1.1']).toContain(w.hops.at(-1)!.observed!.ip.src);
+    const bad = await trace('@lab', 'web-2');
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('from @lab (outside the cluster) pods are not reachable');
+  }, 30000);
+
   it('a DROP in the way: the walk stops where the kernel dropped it, the differences say so, exit 1', async () => {
     const ns = labNamespaces(LAB).find((n) => n.endsWith('.node1'))!;
     await nsRun(ns, ['iptables', '-I', 'FORWARD', '-d', '10.42.1.9', '-j', 'DROP']);
