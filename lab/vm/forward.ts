@@ -26,13 +26,19 @@ const cliInGuest = (args: readonly string[]) =>
   `cd ${shellWord(process.cwd())} && NO_COLOR=1 node --import tsx ${shellWord(resolve(REPO, 'lab', 'cli.ts'))} ${args.map(shellWord).join(' ')}`;
 
 /**
- * The lab's CLI inside a guest. Seen about once in 15 starts under TCG: tsx's wasm module lexer
- * faults while loading the CLI ("memory access out of bounds" in parseEsm), before the command
- * has done anything; that one failure is run again.
+ * Node crashing while it loads the CLI under TCG: tsx's wasm module lexer faulting ("memory
+ * access out of bounds" in parseEsm), or node itself dying of SIGSEGV (exit 139; CI saw both
+ * of a run's guest starts fail so once) — before the command printed anything.
  */
-export async function cliInVm(vm: Vm, args: readonly string[], timeoutMs = 1_800_000): Promise<ExecResult> {
-  const r = await vm.script(cliInGuest(args), timeoutMs);
-  if (r.code !== 0 && /RuntimeError: memory access out of bounds[\s\S]*parseEsm/.test(r.stderr)) return vm.script(cliInGuest(args), timeoutMs);
+export function crashedAtStart(r: Pick<ExecResult, 'code' | 'stdout' | 'stderr'>): boolean {
+  if (r.code === 0 || r.stdout.trim() !== '') return false;
+  return r.code === 139 || /Segmentation fault/.test(r.stderr) || /RuntimeError: memory access out of bounds[\s\S]*parseEsm/.test(r.stderr);
+}
+
+/** The lab's CLI inside a guest; a crash at start (nothing done yet) is run again, twice at most. */
+export async function cliInVm(vm: Pick<Vm, 'script'>, args: readonly string[], timeoutMs = 1_800_000): Promise<ExecResult> {
+  let r = await vm.script(cliInGuest(args), timeoutMs);
+  for (let retry = 0; retry < 2 && crashedAtStart(r); retry++) r = await vm.script(cliInGuest(args), timeoutMs);
   return r;
 }
 
