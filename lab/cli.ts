@@ -32,10 +32,11 @@ import { graphFormats, writeGraphs } from './graph/files';
 import { traceLab } from './ops/trace';
 import { walkText } from './trace/text';
 import { comparisonMarkdown } from './report/compare';
+import { inRepo } from './paths';
 
 // Commander verbs only: each one parses its arguments and calls into lab/ops.
 
-const DEFAULT_TOPOLOGY = resolve(__dirname, '../scenarios/topologies/default.yaml');
+const DEFAULT_TOPOLOGY = inRepo('scenarios', 'topologies', 'default.yaml');
 
 /** Progress for the docker runtime's one-time image build, and its notices, on stderr. */
 const hooks: RuntimeHooks = {

@@ -5,6 +5,7 @@
 // (--reuse), down, and the power-off — each timed apart, median of the runs.
 import { join } from 'node:path';
 import { ensureVmAssets } from '../lab/vm/assets';
+import { guestCli } from '../lab/vm/guest-cli';
 import { Vm } from '../lab/vm/machine';
 import { median, round, time } from './measure';
 
@@ -22,7 +23,9 @@ export interface VmRow {
 export async function benchVm(runs: number, log: (s: string) => void): Promise<VmRow> {
   const assets = await ensureVmAssets(log);
   const cols: Record<Exclude<keyof VmRow, 'runs'>, number[]> = { bootSeconds: [], upSeconds: [], runSeconds: [], downSeconds: [], poweroffSeconds: [] };
-  const cli = (args: string) => `cd ${REPO} && node --import tsx lab/cli.ts ${args} >/dev/null`;
+  // the same command line `--kernel vm` forwards: the CLI bundle (lab/vm/guest-cli.ts)
+  const bundle = await guestCli();
+  const cli = (args: string) => `cd ${REPO} && node ${bundle} ${args} >/dev/null`;
   for (let r = 0; r < runs; r++) {
     let vm: Vm | undefined;
     cols.bootSeconds.push(await time(async () => (vm = await Vm.boot(assets, { name: 'bench', results: join(REPO, 'results', 'bench-vm') }))));

@@ -188,7 +188,7 @@ async function main() {
     const t = new Table({ head: ['IPVS 3-node lab in the VM', 'boot (s)', 'up (s)', 'run services-ipvs (s)', 'down (s)', 'power-off (s)'], style: { head: [] } });
     t.push(['median', row.bootSeconds.toFixed(1), row.upSeconds.toFixed(1), row.runSeconds.toFixed(1), row.downSeconds.toFixed(1), row.poweroffSeconds.toFixed(1)]);
     console.log(t.toString());
-    return console.log(`median of ${row.runs} runs; up/run/down are the lab's CLI inside the guest (TCG), each including its ~7 s start`);
+    return console.log(`median of ${row.runs} runs; up/run/down are the lab's CLI bundle inside the guest (TCG), each including its start`);
   }
   if (what === 'trace') {
     const runs = program.getOptionValueSource('runs') === 'default' ? 5 : Number(o.runs);

@@ -8,6 +8,7 @@ import type Dockerode from 'dockerode';
 import * as tarFs from 'tar-fs';
 import { LabError } from '../errors';
 import { LOCAL_SOCKET } from './engine';
+import { inRepo } from '../paths';
 
 // The node image for the docker runtime. Its tag carries a hash of its build context
 // (kdl-node:<12 hex>), so an image that exists is the image the context describes and is reused
@@ -19,7 +20,7 @@ import { LOCAL_SOCKET } from './engine';
 /** One line of progress for a spinner, e.g. "debootstrap: Retrieving libc6" or "build: Step 3/6 : RUN …". */
 export type ProgressFn = (line: string) => void;
 
-export const NODE_CONTEXT = join(__dirname, '..', '..', 'images', 'node');
+export const NODE_CONTEXT = inRepo('images', 'node');
 export const NODE_REPO = 'kdl-node';
 export const BASE_IMAGE = 'kdl-base:bookworm';
 export const UPSTREAM_BASE = 'debian:bookworm-slim';

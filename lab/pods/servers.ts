@@ -1,14 +1,14 @@
-import { join } from 'node:path';
 import { podNamespace } from '../network/names';
 import { proxyModel } from '../proxy/model';
 import type { Topology } from '../topology/types';
+import { inRepo } from '../paths';
 
 // Every pod that declares a port, or is a service endpoint, gets a listener that answers with
 // its own name and the peer it saw (reply.sh under socat), so a client can tell which endpoint
 // served it and whether its source address was rewritten on the way.
 
-export const REPLY_SCRIPT = join(__dirname, 'reply.sh');
-export const CONNECT_LOOP_SCRIPT = join(__dirname, 'connect-loop.sh');
+export const REPLY_SCRIPT = inRepo('lab', 'pods', 'reply.sh');
+export const CONNECT_LOOP_SCRIPT = inRepo('lab', 'pods', 'connect-loop.sh');
 
 export interface Listener {
   pod: string;

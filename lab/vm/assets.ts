@@ -2,6 +2,7 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync,
 import { basename, join } from 'node:path';
 import { LabError } from '../errors';
 import { type Executor, LocalExecutor } from '../runtime/executor';
+import { inRepo } from '../paths';
 
 // What the VM boots, made once and cached: Debian's stock kernel package (linux-image-<ver>,
 // with ip_vs, dummy, vxlan, br_netfilter as modules) and busybox-static, fetched with
@@ -10,7 +11,7 @@ import { type Executor, LocalExecutor } from '../runtime/executor';
 // the virtio/9p/overlay modules and lab/vm/init.sh as /init.
 
 export const VM_CACHE = process.env.KDL_VM_CACHE ?? '/var/cache/k8s-dataplane-lab/vm';
-const INIT_SCRIPT = join(__dirname, 'init.sh');
+const INIT_SCRIPT = inRepo('lab', 'vm', 'init.sh');
 /** modules the initramfs loads (with their dependencies, in order) to reach the host's files */
 const BOOT_MODULES = ['virtio_pci', '9pnet_virtio', '9p', 'overlay'];
 

@@ -1,12 +1,9 @@
-import { resolve } from 'node:path';
 import { LabError } from '../errors';
 import { shellWord } from '../remote/ssh';
-import { join } from 'node:path';
 import { ensureVmAssets } from './assets';
+import { guestCli } from './guest-cli';
 import type { ExecResult } from '../runtime/executor';
 import { runningVms, stopVm, Vm } from './machine';
-
-const REPO = join(__dirname, '..', '..');
 
 // `--kernel vm`: a lab lives in its own VM (named after the lab), and the lab's CLI runs inside
 // the guest with the same arguments — the same code, on a kernel with IPVS. The VM stays up
@@ -22,8 +19,8 @@ export interface Forwarded {
 /** Labs that live in a VM right now. */
 export const vmLabs = (): string[] => runningVms();
 
-const cliInGuest = (args: readonly string[]) =>
-  `cd ${shellWord(process.cwd())} && NO_COLOR=1 node --import tsx ${shellWord(resolve(REPO, 'lab', 'cli.ts'))} ${args.map(shellWord).join(' ')}`;
+/** The guest's command line: the CLI bundle (lab/vm/guest-cli.ts) with the same arguments, in the same folder. */
+export const cliInGuest = (bundle: string, args: readonly string[]) => `cd ${shellWord(process.cwd())} && NO_COLOR=1 node ${shellWord(bundle)} ${args.map(shellWord).join(' ')}`;
 
 /**
  * Node crashing while it loads the CLI under TCG: tsx's wasm module lexer faulting ("memory
@@ -36,9 +33,10 @@ export function crashedAtStart(r: Pick<ExecResult, 'code' | 'stdout' | 'stderr'>
 }
 
 /** The lab's CLI inside a guest; a crash at start (nothing done yet) is run again, twice at most. */
-export async function cliInVm(vm: Pick<Vm, 'script'>, args: readonly string[], timeoutMs = 1_800_000): Promise<ExecResult> {
-  let r = await vm.script(cliInGuest(args), timeoutMs);
-  for (let retry = 0; retry < 2 && crashedAtStart(r); retry++) r = await vm.script(cliInGuest(args), timeoutMs);
+export async function cliInVm(vm: Pick<Vm, 'script'>, args: readonly string[], timeoutMs = 1_800_000, bundle?: string): Promise<ExecResult> {
+  const cmd = cliInGuest(bundle ?? (await guestCli()), args);
+  let r = await vm.script(cmd, timeoutMs);
+  for (let retry = 0; retry < 2 && crashedAtStart(r); retry++) r = await vm.script(cmd, timeoutMs);
   return r;
 }
 
@@ -64,7 +62,7 @@ export async function downVm(lab: string, args: readonly string[]): Promise<Forw
   const vm = await Vm.attach(lab);
   let r: Forwarded = { code: 0, stdout: '', stderr: '' };
   if (vm) {
-    const inner = await vm.script(cliInGuest(args), 300_000).catch((e: unknown) => ({ code: 1, stdout: '', stderr: String(e), signal: null }));
+    const inner = await vm.script(cliInGuest(await guestCli(), args), 300_000).catch((e: unknown) => ({ code: 1, stdout: '', stderr: String(e), signal: null }));
     r = { code: inner.code ?? 1, stdout: inner.stdout, stderr: inner.stderr };
     await vm.poweroff();
   } else await stopVm(lab);

@@ -7,6 +7,7 @@ import { shellWord } from '../remote/ssh';
 import type { Executor, ExecResult, RunOptions, Started } from '../runtime/executor';
 import { STATE_DIR } from '../state/store';
 import type { VmAssets } from './assets';
+import { inRepo } from '../paths';
 
 // A small QEMU guest running Debian's stock kernel over this machine's own files (9p, read-only,
 // tmpfs overlay): the lab's code, Node and the OS tools are the host's, the kernel is the one
@@ -15,7 +16,7 @@ import type { VmAssets } from './assets';
 // shared folder; and no network to set up for ssh). KVM is used only where it works: on these
 // machines /dev/kvm is a nested software layer that fails a stock kernel, so TCG is the default.
 
-export const AGENT_SCRIPT = join(__dirname, 'agent.sh');
+export const AGENT_SCRIPT = inRepo('lab', 'vm', 'agent.sh');
 
 export interface VmOptions {
   /** names the VM's state folder (/run/k8s-dataplane-lab/vm/<name>) */
