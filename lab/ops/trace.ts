@@ -8,13 +8,13 @@ import { readRecord } from '../state/store';
 import type { Walk } from '../trace/types';
 import { type TraceRequest, traceWalk } from '../trace/walk';
 
-// `lab trace <from> <to>` on a lab that is up: the walk, its pcaps, walk.json and index.html in the run's folder.
+// `lab trace <from> <to>` on a lab that is up: the walk (its pcaps and walk.json, written by
+// traceWalk) and index.html in the run's folder.
 
 export async function traceLab(rt: Runtime, lab: string, req: TraceRequest, dir: string): Promise<Walk> {
   const rec = readRecord(lab);
   if (!rec) throw new LabError(`lab '${lab}' has no state record (is it up? 'lab status' shows what is)`, 2);
   const walk = await traceWalk(rt, rec.topology, new LabNames(rec.topology), req, dir);
-  writeFileSync(join(dir, 'walk.json'), JSON.stringify(walk, null, 2) + '\n');
   // the ladder, the rules and the topology, on one page that opens from disk beside the pcaps
   writeFileSync(join(dir, 'index.html'), walkHtml(walk, rec.topology));
   return walk;

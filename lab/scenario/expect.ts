@@ -5,6 +5,7 @@ import { chiSquareUniform, type ConnectResult } from '../probe/connect';
 import type { PingResult } from '../probe/ping';
 import type { Hop } from '../probe/traceroute';
 import type { Walk } from '../trace/types';
+import { firstOutOfOrder } from '../trace/walk';
 import type { CapturePlan, ExpectationPlan, ProbePlan } from './load';
 import type { LabNames } from './symbols';
 import { compare, comparisonText, compileMatcher, type Matcher, parseComparison, showValue } from './values';
@@ -166,7 +167,7 @@ function check(e: ExpectationPlan, probe: ProbeOutcome | undefined, obs: Observe
     case 'walk': {
       const s = e.spec;
       const w = probe!.walk!;
-      const parts: { ok: boolean; expected: string; observed: string }[] = [];
+      const parts: Check[] = [];
       if (s.asExpected)
         parts.push({ ok: w.differences.length === 0, expected: 'the walk the lab computed', observed: w.differences.length ? w.differences.join('\n') : 'the same walk' });
       if (s.reached !== undefined) {
@@ -179,20 +180,14 @@ function check(e: ExpectationPlan, probe: ProbeOutcome | undefined, obs: Observe
       }
       for (const [node, chains] of Object.entries(s.chains ?? {})) {
         const got = w.rules.find((r) => r.node === node)?.chains ?? [];
-        let i = 0;
-        const missing = chains.find((c) => {
-          const j = got.findIndex((g, k) => k >= i && (g === c || g.endsWith(` ${c}`)));
-          if (j < 0) return true;
-          i = j + 1;
-          return false;
-        });
+        // a base chain may be named without its table ('PREROUTING' for 'nat PREROUTING')
+        const missing = firstOutOfOrder(chains, got, (g, c) => g === c || g.endsWith(` ${c}`));
         parts.push({ ok: !missing, expected: `${node} chains in order ${chains.join(' → ')}`, observed: missing ? `no ${missing} in order in ${got.join(' → ') || 'none traced'}` : 'in order' });
       }
       const texts = w.hops.flatMap((h) => h.changes.map((c) => c.text));
       const absent = (s.changes ?? []).filter((c) => !texts.some((t) => t.includes(c)));
       if (s.changes) parts.push({ ok: !absent.length, expected: `changes ${s.changes.map((c) => `'${c}'`).join(', ')}`, observed: absent.length ? `no '${absent.join("', no '")}' among: ${texts.join('; ')}` : 'all seen' });
-      const bad = parts.filter((p) => !p.ok);
-      return { ok: !bad.length, expected: parts.map((p) => p.expected).join('; '), observed: (bad.length ? bad : parts).map((p) => p.observed).join('; ') };
+      return joinChecks(parts);
     }
     case 'connect': {
       const res = probe!.connect!;

@@ -305,9 +305,9 @@ async function runProbe(rt: Runtime, p: ProbePlan, stepDir: string, runDir: stri
       case 'trace': {
         const dir = join(stepDir, slug(p.name));
         const w = await traceWalk(rt, names.topo, names, { from: p.spec.from, to: p.spec.to, ...(p.spec.protocol ? { protocol: p.spec.protocol } : {}) }, dir);
-        // pcap paths relative to the run's folder, like the captures'
+        // in report.json, pcap paths relative to the run's folder like the captures' (walk.json
+        // beside the pcaps keeps them relative to its own folder)
         const walk = { ...w, hops: w.hops.map((h) => (h.pcap ? { ...h, pcap: relative(runDir, join(dir, h.pcap)) } : h)) };
-        writeFileSync(join(dir, 'walk.json'), JSON.stringify(walk, null, 2) + '\n');
         return done({ argv: w.argv, output: stripVTControlCharacters(walkText(w)) + '\n', walk });
       }
       case 'connect': {

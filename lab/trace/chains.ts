@@ -62,9 +62,14 @@ export function expectedChains(topo: Topology, node: string, walk: ExpectedWalk,
     // IPVS rewrites the destination between INPUT and the way out
     if (hook === 'postrouting' && topo.proxy.mode === 'ipvs') p = { ...p, dst: dest.endpoint.ip, dstport: dest.endpoint.port };
     const r = traceHook(rules!, hook, p, ctx);
-    // iptables-nft makes a built-in chain only once it holds a rule: an empty one is never entered
-    chains.push(...r.chains.filter((c) => !c.includes(' ') || (rules!.get(c.split(' ')[0]!)?.get(c.split(' ')[1]!)?.rules.length ?? 0) > 0));
+    chains.push(...r.chains.filter((c) => entered(rules!, c)));
     p = r.packet;
   }
   return chains;
+}
+
+/** iptables-nft makes a built-in chain ("nat INPUT") only once it holds a rule: an empty one is never entered. */
+function entered(rules: Ruleset, chain: string): boolean {
+  const [table, base] = chain.split(' ');
+  return base === undefined || (rules.get(table!)?.get(base)?.rules.length ?? 0) > 0;
 }

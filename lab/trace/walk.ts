@@ -1,5 +1,5 @@
-import { mkdirSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { InputError } from '../errors';
 import { labNamespace, nodeNamespace, podNamespace } from '../network/names';
 import { readPcapFile, vxlanPortsWith } from '../pcap';
@@ -88,7 +88,8 @@ export function probeArgv(probe: Probe, target: { ip: string; port?: number }): 
   return { argv: ['socat', '-T', '2', 'STDIO', addr], input: probe.protocol === 'udp' ? 'probe\n' : '' };
 }
 
-const safe = (point: string) => point.replace(/^@/, '').replace(/[^A-Za-z0-9.-]+/g, '_');
+/** The pcap of a point, in the walk's folder: `@lab:underlay0` → lab_underlay0.pcap */
+const pcapOf = (point: string) => `${point.replace(/^@/, '').replace(/[^A-Za-z0-9.-]+/g, '_')}.pcap`;
 
 export async function traceWalk(rt: Runtime, topo: Topology, names: LabNames, req: TraceRequest, dir: string, rand?: () => number): Promise<Walk> {
   const r = resolveTrace(topo, names, req, rand);
@@ -121,7 +122,7 @@ export async function traceWalk(rt: Runtime, topo: Topology, names: LabNames, re
   try {
     // all settled before going on: whatever did start is in `captures`/`traces` for `finally`
     const started = await Promise.allSettled([
-      ...[...points].map(async ([point, p]) => captures.set(point, await startCapture(rt, { ns: p.ns, iface: p.iface, filter, file: join(dir, `${safe(point)}.pcap`) }))),
+      ...[...points].map(async ([point, p]) => captures.set(point, await startCapture(rt, { ns: p.ns, iface: p.iface, filter, file: join(dir, pcapOf(point)) }))),
       ...nodes.map(async (n) => traces.push(await startNodeTrace(rt, n, nodeNamespace(topo.name, n), r.probe.protocol))),
     ]);
     const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
@@ -135,7 +136,7 @@ export async function traceWalk(rt: Runtime, topo: Topology, names: LabNames, re
   }
 
   const ports = vxlanPortsWith(topo.cluster.port);
-  const packets = new Map([...points.keys()].map((point) => [point, readPcapFile(join(dir, `${safe(point)}.pcap`), { vxlanPorts: ports }).packets]));
+  const packets = new Map([...points.keys()].map((point) => [point, readPcapFile(join(dir, pcapOf(point)), { vxlanPorts: ports }).packets]));
 
   // the probe's IP id: its first packet as the source sent it, else the source node's trace
   const first = walks[0]!.walk.hops[0]!.point;
@@ -150,7 +151,9 @@ export async function traceWalk(rt: Runtime, topo: Topology, names: LabNames, re
       }
     }
   }
-  const copies = (point: string) => (ipId === undefined ? [] : probeCopies(packets.get(point) ?? [], r.probe.protocol, ipId));
+  // each point's copies of the probe's packet, found once
+  const found = new Map([...packets].map(([point, pkts]) => [point, ipId === undefined ? [] : probeCopies(pkts, r.probe.protocol, ipId)]));
+  const copies = (point: string) => found.get(point) ?? [];
 
   // the candidate whose last point saw the packet (a service: the endpoint the proxy chose)
   const reply = /pod=\S+/.test(output) ? parseAttempt(`0\t${output}`) : undefined;
@@ -187,7 +190,7 @@ export async function traceWalk(rt: Runtime, topo: Topology, names: LabNames, re
       ...(observed ? { observed } : {}),
       changes: changesBetween(prev, cur),
       differences: diff,
-      pcap: relative(dir, join(dir, `${safe(e.point)}.pcap`)),
+      pcap: pcapOf(e.point),
       ...(seen ? { frame: seen.frame } : {}),
     });
     prev = cur;
@@ -195,9 +198,9 @@ export async function traceWalk(rt: Runtime, topo: Topology, names: LabNames, re
   // seen where the lab did not expect it: another endpoint's path, a wrong route
   const expectedPoints = new Set(chosen.walk.hops.map((h) => h.point));
   for (const [point, p] of points) {
-    if (expectedPoints.has(point) || !copies(point).length) continue;
-    const seen = copies(point)[0]!;
-    hops.push({ point, owner: p.owner, ownerKind: p.ownerKind, interface: p.iface, observed: seen.headers, changes: [], differences: ['seen here, not expected'], pcap: `${safe(point)}.pcap`, frame: seen.frame });
+    const seen = copies(point)[0];
+    if (expectedPoints.has(point) || !seen) continue;
+    hops.push({ point, owner: p.owner, ownerKind: p.ownerKind, interface: p.iface, observed: seen.headers, changes: [], differences: ['seen here, not expected'], pcap: pcapOf(point), frame: seen.frame });
   }
 
   const rules: NodeRules[] = [];
@@ -208,7 +211,7 @@ export async function traceWalk(rt: Runtime, topo: Topology, names: LabNames, re
     const want = expectedChains(topo, t.node, chosen.walk, r.src, chosen.dest, r.probe);
     if (want) {
       nr.expectedChains = want;
-      const missing = firstMissing(want, nr.chains);
+      const missing = firstOutOfOrder(want, nr.chains);
       if (missing) nr.differences.push(`expected chain ${missing} (in order: ${want.join(' → ')}), not entered`);
     }
     rules.push(nr);
@@ -224,7 +227,7 @@ export async function traceWalk(rt: Runtime, topo: Topology, names: LabNames, re
     ...hops.flatMap((h) => h.differences.map((d) => `${h.point}: ${d}`)),
     ...rules.flatMap((n) => n.differences.map((d) => `${n.node}: ${d}`)),
   ];
-  return {
+  const walk: Walk = {
     lab: topo.name,
     proxy: topo.proxy.mode,
     from: req.from,
@@ -239,13 +242,18 @@ export async function traceWalk(rt: Runtime, topo: Topology, names: LabNames, re
     differences: allDiffs,
     notes,
   };
+  writeFileSync(join(dir, 'walk.json'), JSON.stringify(walk, null, 2) + '\n');
+  return walk;
 }
 
-/** The first of `want` not found in `got` in order (a subsequence check), or undefined. */
-function firstMissing(want: string[], got: string[]): string | undefined {
+/**
+ * The first of `want` not found in `got` in order (others may come between), or undefined.
+ * `same` says when an entry of `got` stands for a wanted one.
+ */
+export function firstOutOfOrder(want: readonly string[], got: readonly string[], same: (got: string, want: string) => boolean = (g, w) => g === w): string | undefined {
   let i = 0;
   for (const w of want) {
-    const j = got.indexOf(w, i);
+    const j = got.findIndex((g, k) => k >= i && same(g, w));
     if (j < 0) return w;
     i = j + 1;
   }
