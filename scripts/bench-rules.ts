@@ -9,9 +9,9 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Tool } from '../lab/network/plan';
+import type { Tool } from '../lab/plan/types';
 import { iptablesRules } from '../lab/proxy/iptables';
-import { proxyModel } from '../lab/proxy/model';
+import { proxyModel } from '../lab/model/proxy'; // the bench times the model itself
 import { nftablesRules } from '../lab/proxy/nftables';
 import { LocalExecutor } from '../lab/runtime/executor';
 import { NetnsRuntime } from '../lab/runtime/netns';

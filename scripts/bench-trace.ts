@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { down } from '../lab/ops/down';
 import { up } from '../lab/ops/up';
 import { NetnsRuntime } from '../lab/runtime/netns';
-import { LabNames } from '../lab/scenario/symbols';
+import { LabNames } from '../lab/model/names';
 import { loadTopology } from '../lab/topology/resolve';
 import { traceWalk } from '../lab/trace/walk';
 import { median, round, time } from './measure';

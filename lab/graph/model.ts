@@ -1,5 +1,5 @@
-import { podVethName, vxlanName } from '../network/names';
-import { proxyModel } from '../proxy/model';
+import { podVethName, vxlanName } from '../model/kernel-names';
+import { modelOf } from '../model/lab';
 import type { Backend, ProxyMode, Topology } from '../topology/types';
 
 // The topology as a graph: what each renderer (DOT, Mermaid, SVG) draws, decided once so the
@@ -123,7 +123,7 @@ export function topologyGraph(topo: Topology): TopologyGraph {
     };
   });
 
-  const services: GraphService[] = proxyModel(topo).services.map((sp) => ({
+  const services: GraphService[] = modelOf(topo).proxy.services.map((sp) => ({
     id: id('svc', sp.id),
     name: sp.id,
     type: sp.type,

@@ -1,5 +1,5 @@
 import { parseCidr } from '../topology/ipv4';
-import { planProxy, type ProxyPlanOptions } from '../proxy/plan';
+import type { LabPlan, Phase, Step } from '../plan/types';
 import type { Topology, TopologyPod } from '../topology/types';
 import {
   HOST_TUNNEL_PORT,
@@ -14,8 +14,9 @@ import {
   podVethName,
   segmentBridgeName,
   underlayPortName,
+  vtepMac,
   vxlanName,
-} from './names';
+} from '../model/kernel-names';
 
 // Topology → what to build, as data. Pure: no process is started here.
 //
@@ -29,38 +30,10 @@ import {
 //               in the host's own namespace
 //   configure   per node: sysctls and one `ip -batch`; per pod: one `ip -batch`
 //   neighbours  per node: one `bridge -batch` of fdb entries (needs flannel.<vni> to exist)
-//   ipsets, proxy, rules
-//               kube-proxy's rules per node (lab/proxy/plan.ts), then the user's own rule files
+//   (lab/plan composes these with kube-proxy's phases: ipsets, proxy, rules — lab/proxy/plan.ts)
 
-/** Each tool reads one batch: `ip|bridge -batch F`, `iptables-restore F`, `nft -f F`, `ipset restore -file F`, `ipvsadm -R < F`. */
-export type Tool = 'ip' | 'bridge' | 'sysctl' | 'iptables-restore' | 'nft' | 'ipset' | 'ipvsadm';
-
-/** One batched command in one namespace: the batch's lines, or sysctl key=value. */
-export interface Step {
-  ns: string;
-  tool: Tool;
-  lines: string[];
-  /** iptables-restore --noflush / ipvsadm without clearing: add to what is there */
-  append?: boolean;
-  /** a user's file the lines came from (`proxy.rules[i]`): errors then point into it */
-  origin?: { file: string; path: string };
-}
-
-export type PhaseName = 'hosts' | 'links' | 'configure' | 'neighbours' | 'ipsets' | 'proxy' | 'rules';
-
-export interface Phase {
-  name: PhaseName;
-  steps: Step[];
-}
-
-export interface LabPlan {
-  lab: string;
-  namespaces: string[];
-  phases: Phase[];
-}
-
-/** `env`: what the kernel offers that changes the batches (kube-ipvs0's link type). */
-export function planLab(topo: Topology, env: ProxyPlanOptions = {}): LabPlan {
+/** The network's share of the plan: namespaces, links, addresses, routes, bridges, tunnels. */
+export function planNetwork(topo: Topology): LabPlan {
   const lab = topo.name;
   const labNs = labNamespace(lab);
   const { cluster } = topo;
@@ -172,7 +145,6 @@ export function planLab(topo: Topology, env: ProxyPlanOptions = {}): LabPlan {
     { name: 'configure', steps: configure },
   ];
   if (neighbours.length) phases.push({ name: 'neighbours', steps: neighbours });
-  phases.push(...planProxy(topo, { ...(env.ipvsDevice ? { ipvsDevice: env.ipvsDevice } : {}) }));
   return { lab, namespaces, phases };
 }
 
@@ -239,40 +211,3 @@ export function planPods(topo: Topology, pods: readonly TopologyPod[]): { namesp
   };
 }
 
-/** flannel.<vni>'s MAC on a node: every peer's neigh and fdb entries need it. */
-export function vtepMac(lab: string, node: string, vni: number): string {
-  return macFor(lab, nodeNamespace(lab, node), vxlanName(vni));
-}
-
-/** The plan as the commands it stands for, for golden files and `lab plan`. */
-export function renderPlan(plan: LabPlan): string {
-  const out: string[] = [`# lab ${plan.lab}`, '## namespaces (ip -batch)', ...plan.namespaces.map((ns) => `netns add ${ns}`)];
-  const step = (s: Step) => {
-    const head = `${s.tool === 'sysctl' ? 'sysctl -w' : toolCommand(s).join(' ')} (in ${s.ns})`;
-    out.push(`## ${head}`, ...s.lines);
-  };
-  for (const phase of plan.phases) {
-    out.push(`# ${phase.name}`);
-    phase.steps.forEach(step);
-  }
-  return out.join('\n') + '\n';
-}
-
-/** The command a step runs, reading its batch from `file`, or from stdin when no file is given. */
-export function toolCommand(s: Pick<Step, 'tool' | 'append'>, file?: string): string[] {
-  switch (s.tool) {
-    case 'ip':
-    case 'bridge':
-      return [s.tool, '-batch', file ?? '-'];
-    case 'iptables-restore':
-      return ['iptables-restore', ...(s.append ? ['--noflush'] : []), ...(file ? [file] : [])];
-    case 'nft':
-      return ['nft', '-f', file ?? '-'];
-    case 'ipset':
-      return ['ipset', 'restore', ...(file ? ['-file', file] : [])];
-    case 'ipvsadm':
-      return ['ipvsadm', '-R']; // stdin only
-    case 'sysctl':
-      return ['sysctl', '-q', '-w'];
-  }
-}

@@ -1,9 +1,9 @@
 import { isDeepStrictEqual } from 'node:util';
 import { LabError } from '../errors';
-import { inLab, podNamespace } from '../network/names';
+import { inLab, podNamespace } from '../model/kernel-names';
 import { planPods } from '../network/plan';
 import { type Listener, listenerDaemon, planListeners } from '../pods/servers';
-import { proxyModel } from '../proxy/model';
+import { modelOf } from '../model/lab';
 import { planProxy } from '../proxy/plan';
 import type { Runtime } from '../runtime/runtime';
 import { readRecord, writeRecord } from '../state/store';
@@ -114,6 +114,6 @@ export async function apply(topo: Topology, rt: Runtime, runStages: StageRunner 
     removed: removed.map((p) => p.name),
     restarted: restarted.map((p) => p.name),
     nodes: topo.nodes.length,
-    endpoints: Object.fromEntries(proxyModel(topo).services.map((s) => [s.id, s.endpoints.length])),
+    endpoints: Object.fromEntries(modelOf(topo).proxy.services.map((s) => [s.id, s.endpoints.length])),
   };
 }

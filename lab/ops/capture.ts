@@ -4,8 +4,8 @@ import { InputError, LabError } from '../errors';
 import { type Packet, readPcapFile, vxlanPortsWith } from '../pcap';
 import { type CaptureStats, startCapture } from '../probe/capture';
 import type { Runtime } from '../runtime/runtime';
-import { resolvePoint } from '../scenario/load';
-import { LabNames } from '../scenario/symbols';
+import { resolvePoint } from '../model/names';
+import { LabNames } from '../model/names';
 import { readRecord } from '../state/store';
 
 // `lab capture <point>`: tcpdump at a named point of a lab that is up, by hand, until Ctrl-C, a

@@ -1,4 +1,4 @@
-import { inLab } from '../network/names';
+import { inLab } from '../model/kernel-names';
 import type { Runtime } from '../runtime/runtime';
 import { removeRecord } from '../state/store';
 

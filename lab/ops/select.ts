@@ -1,5 +1,5 @@
 import { InputError } from '../errors';
-import { labNamespace, parseNamespace } from '../network/names';
+import { labNamespace, parseNamespace } from '../model/kernel-names';
 import type { Runtime } from '../runtime/runtime';
 import { listRecords } from '../state/store';
 import { dockerLabs } from '../runtime/select';

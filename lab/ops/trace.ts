@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { LabError } from '../errors';
 import { walkHtml } from '../report/html';
 import type { Runtime } from '../runtime/runtime';
-import { LabNames } from '../scenario/symbols';
+import { LabNames } from '../model/names';
 import { readRecord } from '../state/store';
 import type { Walk } from '../trace/types';
 import { type TraceRequest, traceWalk } from '../trace/walk';

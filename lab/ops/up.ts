@@ -1,7 +1,8 @@
 import { isDeepStrictEqual } from 'node:util';
 import { LabError } from '../errors';
-import { HOST_TUNNEL_PORT, inLab } from '../network/names';
-import { type LabPlan, type Phase, planLab } from '../network/plan';
+import { HOST_TUNNEL_PORT, inLab } from '../model/kernel-names';
+import { type LabPlan, type Phase } from '../plan/types';
+import { planLab } from '../plan';
 import type { Runtime } from '../runtime/runtime';
 import { isAlive, readRecord, removeRecord, writeRecord } from '../state/store';
 import { inspectLabs, type LabView } from '../status/inspect';

@@ -1,5 +1,5 @@
-import { podNamespace } from '../network/names';
-import { proxyModel } from '../proxy/model';
+import { podNamespace } from '../model/kernel-names';
+import { modelOf } from '../model/lab';
 import type { Topology } from '../topology/types';
 import { inRepo } from '../paths';
 
@@ -35,7 +35,7 @@ export function planListeners(topo: Topology): Listener[] {
     want.set(`${pod}/${protocol}/${port}`, { pod, node: p.node, ns: podNamespace(topo.name, p.node, pod), port, protocol });
   };
   for (const p of topo.pods) for (const port of p.ports) add(p.name, port.port, port.protocol);
-  for (const sp of proxyModel(topo).services) for (const ep of sp.endpoints) add(ep.pod, ep.port, sp.protocol);
+  for (const sp of modelOf(topo).proxy.services) for (const ep of sp.endpoints) add(ep.pod, ep.port, sp.protocol);
   return [...want.values()].sort((a, b) => a.ns.localeCompare(b.ns) || a.port - b.port || a.protocol.localeCompare(b.protocol));
 }
 

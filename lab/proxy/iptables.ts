@@ -1,4 +1,4 @@
-import { extChain, markHex, type ProxyModel, sepChain, type ServicePortModel, svcChain } from './model';
+import { extChain, markHex, type ProxyModel, sepChain, type ServicePortModel, svcChain } from '../model/proxy';
 
 // kube-proxy's iptables mode, as iptables-restore text (one file per node, whole filter and
 // nat tables: restoring it replaces the previous rules atomically, table by table).

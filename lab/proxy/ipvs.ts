@@ -1,5 +1,5 @@
 import { addMasqueradeChains, comment, FILTER_BUILTINS, NAT_BUILTINS, RestoreTable } from './iptables';
-import { markHex, type ProxyModel, type ProxyNode, type ServicePortModel } from './model';
+import { markHex, type ProxyModel, type ProxyNode, type ServicePortModel } from '../model/proxy';
 
 // kube-proxy's IPVS mode (pkg/proxy/ipvs/proxier.go), as four batches for one node:
 //   link      `ip -batch`: the cluster IPs as /32 on kube-ipvs0, so the kernel takes them as local

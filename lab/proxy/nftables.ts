@@ -1,4 +1,4 @@
-import { base32, type Endpoint, markHex, type ProxyModel, type ProxyNode, type ServicePortModel, sha256 } from './model';
+import { base32, type Endpoint, markHex, type ProxyModel, type ProxyNode, type ServicePortModel, sha256 } from '../model/proxy';
 
 // kube-proxy's nftables mode (GA in Kubernetes 1.33), as text for `nft -f`: one table
 // `ip kube-proxy`, replaced atomically. Layout, names and comments follow kube-proxy's

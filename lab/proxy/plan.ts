@@ -1,9 +1,10 @@
-import { nodeNamespace } from '../network/names';
-import type { Phase, Step, Tool } from '../network/plan';
+import { nodeNamespace } from '../model/kernel-names';
+import type { Phase, Step, Tool } from '../plan/types';
 import type { RuleFileSpec, Topology } from '../topology/types';
 import { iptablesRules } from './iptables';
 import { ipvsDeviceCreate, ipvsRules } from './ipvs';
-import { type ProxyModel, type ProxyNode, proxyModel } from './model';
+import { modelOf } from '../model/lab';
+import type { ProxyModel, ProxyNode } from '../model/proxy';
 import { nftablesRules } from './nftables';
 
 // kube-proxy's rules as plan phases, per node. Pure, like the rest of the plan.
@@ -60,7 +61,7 @@ export interface ProxyPlanOptions {
 }
 
 export function planProxy(topo: Topology, opts: ProxyPlanOptions = {}): Phase[] {
-  const rulesFor = rulesForNodes(proxyModel(topo));
+  const rulesFor = rulesForNodes(modelOf(topo).proxy);
   const ipsets: Step[] = [];
   const proxy: Step[] = [];
   for (const n of topo.nodes) {

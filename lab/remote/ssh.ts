@@ -9,7 +9,7 @@ import { CommandError, LabError } from '../errors';
 import type { Executor, ExecResult, RunOptions, Started } from '../runtime/executor';
 import { PID_WRAP, PidLine } from '../runtime/pid-line';
 import { checkHostKey, DEFAULT_KNOWN_HOSTS, hostField } from './known-hosts';
-export { parseSshUrl } from './ssh-url';
+export { parseSshUrl } from '../topology/ssh-url';
 
 // A host reached over ssh (ssh2): an executor for commands on the host itself (its underlay
 // namespace, `ip netns attach`) and an http.Agent that carries the Docker API over the same

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { CommandError, LabError } from '../errors';
-import { type Step, toolCommand } from '../network/plan';
+import { type Step, toolCommand } from '../plan/types';
 import type { Executor, ExecResult, RunOptions, Started } from './executor';
 import type { RuntimeFile } from './runtime';
 

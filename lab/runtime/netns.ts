@@ -4,8 +4,8 @@ import { mkdtemp, readdir, readlink, rm, stat, writeFile } from 'node:fs/promise
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CommandError, LabError } from '../errors';
-import { PREFIX } from '../network/names';
-import { type Step, toolCommand } from '../network/plan';
+import { PREFIX } from '../model/kernel-names';
+import { type Step, toolCommand } from '../plan/types';
 import type { Daemon } from '../pods/servers';
 import { type Executor, type ExecResult, LocalExecutor, type RunOptions, type Started } from './executor';
 import type { Runtime, RuntimeFile } from './runtime';

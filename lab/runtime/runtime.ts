@@ -1,4 +1,4 @@
-import type { Step } from '../network/plan';
+import type { Step } from '../plan/types';
 import type { Daemon } from '../pods/servers';
 import type { RuntimeKind } from '../topology/types';
 import type { ExecResult, RunOptions, Started } from './executor';

@@ -7,7 +7,7 @@ import type { Hop } from '../probe/traceroute';
 import type { Walk } from '../trace/types';
 import { firstOutOfOrder } from '../trace/walk';
 import type { CapturePlan, ExpectationPlan, ProbePlan } from './load';
-import type { LabNames } from './symbols';
+import type { LabNames } from '../model/names';
 import { compare, comparisonText, compileMatcher, type Matcher, parseComparison, showValue } from './values';
 
 // Checks one expectation against what the step's probes and captures observed, and says both

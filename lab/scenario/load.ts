@@ -1,7 +1,6 @@
 import { readdirSync, statSync } from 'node:fs';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { InputError, type InputIssue } from '../errors';
-import { podVethName, vxlanName } from '../network/names';
 import { isFieldPath } from '../pcap/fields';
 import { checkFilters } from '../probe/capture';
 import type { Executor } from '../runtime/executor';
@@ -23,7 +22,7 @@ import {
   type TraceProbe,
   type TracerouteProbe,
 } from './schema';
-import { LabNames, type ServiceTarget } from './symbols';
+import { LabNames, resolvePoint, type ServiceTarget } from '../model/names';
 import { compileMatcher } from './values';
 import { resolveTrace } from '../trace/walk';
 
@@ -190,28 +189,6 @@ function checkStep(input: ScenarioInput, index: number, names: LabNames, fail: (
     if (plan) expect.push({ ...plan, path, ...(e.name ? { name: e.name } : {}) } as ExpectationPlan);
   });
   return { index, name: step.name, captures, probes, expect };
-}
-
-/** A capture point, `<node|pod|@lab>[:<interface|any>]`, in the lab's namespaces; an error text if it names nothing. */
-export function resolvePoint(names: LabNames, at: string): { owner: string; iface: string; ns: string } | string {
-  const m = /^(@lab|[a-z0-9-]+)(?::(.+))?$/.exec(at);
-  const owner = m?.[1] ?? at;
-  const iface = m?.[2] ?? 'any';
-  const ns = names.namespaceOf(owner);
-  if (!ns) return `no node or pod '${owner}' (write <node|pod>:<interface>, e.g. node1:eth0, client:eth0, node2:flannel.1, or @lab:<interface>)`;
-  const allowed = interfacesOf(owner, names);
-  if (allowed && !allowed.includes(iface)) return `'${owner}' has no interface '${iface}' (it has ${allowed.join(', ')})`;
-  return { owner, iface, ns };
-}
-
-/** The interfaces a capture may name on a node or pod; undefined: any name (the lab namespace). */
-function interfacesOf(owner: string, names: LabNames): string[] | undefined {
-  const topo = names.topo;
-  if (owner === '@lab') return undefined;
-  const node = topo.nodes.find((n) => n.name === owner);
-  if (!node) return ['any', 'eth0', 'lo'];
-  const veths = topo.pods.filter((p) => p.node === owner).map((p) => podVethName(topo.name, p.name));
-  return ['any', 'eth0', 'cni0', ...(topo.cluster.backend === 'vxlan' ? [vxlanName(topo.cluster.vni)] : []), 'lo', ...veths];
 }
 
 function checkExpectation(

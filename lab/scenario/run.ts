@@ -2,7 +2,7 @@ import { mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { isDeepStrictEqual, stripVTControlCharacters } from 'node:util';
 import { LabError } from '../errors';
-import { inLab } from '../network/names';
+import { inLab } from '../model/kernel-names';
 import { down } from '../ops/down';
 import { up } from '../ops/up';
 import { readPcapFile, vxlanPortsWith } from '../pcap';
@@ -20,7 +20,7 @@ import { inspectLabs } from '../status/inspect';
 import type { Topology } from '../topology/types';
 import { type CaptureOutcome, evaluate, type ProbeOutcome } from './expect';
 import type { ProbePlan, Scenario, StepPlan } from './load';
-import { LabNames } from './symbols';
+import { LabNames } from '../model/names';
 import { walkText } from '../trace/text';
 import { traceWalk } from '../trace/walk';
 

@@ -1,5 +1,5 @@
 import { COMPARISON_RE } from './schema';
-import type { LabNames } from './symbols';
+import type { LabNames } from '../model/names';
 
 // Expected values in scenarios: numbers, comparisons ('>= 60'), symbolic names resolved to the
 // address or MAC they stand for, protocol and ICMP type names, TCP flag sets, lists of allowed

@@ -1,5 +1,5 @@
-import { labNamespace, parseNamespace } from '../network/names';
-import { planLab } from '../network/plan';
+import { labNamespace, parseNamespace } from '../model/kernel-names';
+import { planLab } from '../plan';
 import type { Runtime } from '../runtime/runtime';
 import { isAlive, listRecords, readRecord } from '../state/store';
 

@@ -1,7 +1,7 @@
 import Table from 'cli-table3';
 import pc from 'picocolors';
 import type { InterfaceView, LabView } from './inspect';
-import type { ProxyModel } from '../proxy/model';
+import type { ProxyModel } from '../model/proxy';
 
 // The human view of a lab: one row per interface that matters (eth0, cni0, flannel.N),
 // addresses and MACs as the kernel reports them.

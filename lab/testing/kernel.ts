@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { inLab, PREFIX } from '../network/names';
+import { inLab, PREFIX } from '../model/kernel-names';
 import { LocalExecutor } from '../runtime/executor';
 import { NetnsRuntime } from '../runtime/netns';
 

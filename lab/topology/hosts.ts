@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { parseSshUrl } from '../remote/ssh-url';
+import { parseSshUrl } from './ssh-url';
 import { parseIp } from './ipv4';
 import type { TopologyInput } from './schema';
 import type { EngineSpec, TopologyHost } from './types';

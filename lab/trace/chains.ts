@@ -1,4 +1,4 @@
-import { nodeNamespace } from '../network/names';
+import { nodeNamespace } from '../model/kernel-names';
 import { planProxy } from '../proxy/plan';
 import { nftEndpointChain, nftExternalChain, nftServiceChain, TABLE_NAME } from '../proxy/nftables';
 import type { Topology } from '../topology/types';

@@ -1,6 +1,6 @@
-import { labNamespace, macFor, nodeNamespace, podNamespace, podVethName, segmentBridgeName, vxlanName } from '../network/names';
-import { vtepMac } from '../network/plan';
-import type { Endpoint, ServicePortModel } from '../proxy/model';
+import { labNamespace, macFor, nodeNamespace, podNamespace, podVethName, segmentBridgeName, vxlanName } from '../model/kernel-names';
+import { vtepMac } from '../model/kernel-names';
+import type { Endpoint, ServicePortModel } from '../model/proxy';
 import { contains, parseCidr, parseIp } from '../topology/ipv4';
 import type { Topology, TopologyNode, TopologyPod } from '../topology/types';
 import type { WalkHeaders } from './types';

@@ -1,12 +1,12 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InputError } from '../errors';
-import { labNamespace, nodeNamespace, podNamespace } from '../network/names';
+import { labNamespace, nodeNamespace, podNamespace } from '../model/kernel-names';
 import { readPcapFile, vxlanPortsWith } from '../pcap';
 import { type RunningCapture, startCapture } from '../probe/capture';
 import { parseAttempt } from '../probe/connect';
 import type { Runtime } from '../runtime/runtime';
-import type { LabNames } from '../scenario/symbols';
+import type { LabNames } from '../model/names';
 import { parseIp } from '../topology/ipv4';
 import type { Topology } from '../topology/types';
 import { expectedChains } from './chains';

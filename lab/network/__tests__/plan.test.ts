@@ -3,8 +3,9 @@ import { join } from 'node:path';
 import { expectGoldenFile } from '../../testing/golden';
 import { loadTopology, loadTopologyText } from '../../topology/resolve';
 import type { Topology } from '../../topology/types';
-import { labNamespace, nodeNamespace, parseNamespace, podNamespace, podVethName, underlayPortName } from '../names';
-import { type LabPlan, planLab, renderPlan, type Step, vtepMac } from '../plan';
+import { labNamespace, nodeNamespace, parseNamespace, podNamespace, podVethName, underlayPortName, vtepMac } from '../../model/kernel-names';
+import { planLab, renderPlan } from '../../plan';
+import type { LabPlan, Step } from '../../plan/types';
 
 const REPO = join(__dirname, '../../..');
 const TOPOLOGIES = join(REPO, 'scenarios/topologies');

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type ConnectResult, chiSquareUniform, connect } from '../../probe/connect';
 import { iptablesRules, parseTables, ruleKey } from '../../proxy/iptables';
-import { proxyModel } from '../../proxy/model';
+import { proxyModel } from '../../model/proxy';
 import { nftablesRules, nftSummary, nftSummaryOfText } from '../../proxy/nftables';
 import { cli, describeKernel, nsRun, rt, topologyFile } from '../../testing/kernel';
 import { loadTopology } from '../../topology/resolve';

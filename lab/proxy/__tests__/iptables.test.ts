@@ -3,7 +3,7 @@ import { expectGoldenFile } from '../../testing/golden';
 import { topologyFile } from '../../testing/kernel';
 import { loadTopology } from '../../topology/resolve';
 import { danglingJumps, iptablesRules, parseTables, probability, ruleKey, words } from '../iptables';
-import { proxyModel, svcChain } from '../model';
+import { proxyModel, svcChain } from '../../model/proxy';
 
 const GOLDEN = join(__dirname, 'golden');
 const FIXTURE = join(__dirname, 'fixtures', 'iptables-services.yaml');

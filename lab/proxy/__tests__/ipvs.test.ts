@@ -4,7 +4,7 @@ import { loadTopology } from '../../topology/resolve';
 import type { Topology } from '../../topology/types';
 import { danglingJumps, parseTables } from '../iptables';
 import { clusterIPs, IPSETS, IPVS_DEVICE, ipvsDeviceCreate, ipsetMembers, ipvsRules, parseIpvsadm } from '../ipvs';
-import { type ProxyModel, type ProxyNode, proxyModel } from '../model';
+import { type ProxyModel, type ProxyNode, proxyModel } from '../../model/proxy';
 
 const REPO = join(__dirname, '../../..');
 const GOLDEN = join(__dirname, 'golden');

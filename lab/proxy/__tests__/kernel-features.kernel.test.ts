@@ -5,7 +5,7 @@ import { loadTopology } from '../../topology/resolve';
 import { parseTables, ruleKey } from '../iptables';
 import { clusterIPs, IPVS_DEVICE, ipvsDeviceCreate, ipvsRules, parseIpvsadm } from '../ipvs';
 import { clearProbeCache, type IpvsProbe, probeIpvs, probeLinkType } from '../kernel-features';
-import { proxyModel } from '../model';
+import { proxyModel } from '../../model/proxy';
 
 // On the real kernel: the probes tell the truth and clean up after themselves, and the IPVS-mode
 // batches install. Each namespace here is ours alone (kdl.t-ipvs-<pid>, kdl.probe-<pid>-<n>).

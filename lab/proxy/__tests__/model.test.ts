@@ -1,4 +1,4 @@
-import { base32, sepChain, svcChain, type ServicePortModel } from '../model';
+import { base32, sepChain, svcChain, type ServicePortModel } from '../../model/proxy';
 
 // Chain names as they stand in the articles' own `iptables -L` listings (shared/seeds).
 const sp = (id: string, protocol: 'TCP' | 'UDP' = 'TCP'): ServicePortModel => ({

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describeKernel, labNamespaces, nsRun, REPO, rt } from '../../testing/kernel';
 import { loadTopology } from '../../topology/resolve';
 import type { Topology } from '../../topology/types';
-import { proxyModel } from '../model';
+import { proxyModel } from '../../model/proxy';
 import { diffSummaries, nftablesRules, nftEndpointChain, nftServiceChain, nftSummary, nftSummaryOfText, type NftSummary } from '../nftables';
 
 // The generated nftables rules on the real kernel, in throw-away namespaces (kdl.t-nft-<pid>...):

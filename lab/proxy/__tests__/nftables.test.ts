@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { expectGoldenFile } from '../../testing/golden';
 import { loadTopology, loadTopologyText } from '../../topology/resolve';
 import type { Topology } from '../../topology/types';
-import { markHex, type ProxyModel, proxyModel, type ServicePortModel } from '../model';
+import { markHex, type ProxyModel, proxyModel, type ServicePortModel } from '../../model/proxy';
 import {
   diffSummaries,
   hashAndTruncate,

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { REPO } from '../../testing/kernel';
 import { loadTopology } from '../../topology/resolve';
-import { LabNames } from '../symbols';
+import { LabNames } from '../../model/names';
 import { compileMatcher, fieldKind, type Matcher, parseComparison } from '../values';
 
 const names = new LabNames(loadTopology(join(REPO, 'scenarios/topologies/default.yaml')));

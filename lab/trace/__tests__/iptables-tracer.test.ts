@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { iptablesRules } from '../../proxy/iptables';
 import { clusterIPs, ipsetMembers, ipvsIptables } from '../../proxy/ipvs';
-import { proxyModel } from '../../proxy/model';
+import { proxyModel } from '../../model/proxy';
 import { loadTopology } from '../../topology/resolve';
 import { parseRestore, ruleEvents, type TraceContext, traceChain, traceHook, type TracePacket } from '../iptables-tracer';
 

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
-import { macFor, nodeNamespace, podNamespace } from '../../network/names';
-import { vtepMac } from '../../network/plan';
-import { proxyModel } from '../../proxy/model';
+import { macFor, nodeNamespace, podNamespace } from '../../model/kernel-names';
+import { vtepMac } from '../../model/kernel-names';
+import { proxyModel } from '../../model/proxy';
 import { loadTopology } from '../../topology/resolve';
 import type { Topology } from '../../topology/types';
 import { expectedWalk, type Destination, type Source } from '../path';

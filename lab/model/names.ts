@@ -1,6 +1,6 @@
-import { labNamespace, nodeNamespace, podNamespace, vxlanName } from '../network/names';
-import { proxyModel, type ServicePortModel } from '../proxy/model';
-import type { LabView } from '../status/inspect';
+import { labNamespace, nodeNamespace, podNamespace, podVethName, vxlanName } from './kernel-names';
+import { modelOf } from './lab';
+import type { ServicePortModel } from './proxy';
 import { parseIp } from '../topology/ipv4';
 import type { Topology } from '../topology/types';
 
@@ -27,6 +27,12 @@ export interface ServiceTarget {
   node?: string;
 }
 
+/** What the kernel holds, as `status` reads it (lab/status's LabView has this shape): the MACs. */
+export interface KernelView {
+  nodes: readonly { name: string; namespace: string; interfaces: readonly { name: string; kind: string; mac: string }[] }[];
+  pods: readonly { name: string; node: string; namespace: string; interfaces: readonly { name: string; kind: string; mac: string }[] }[];
+}
+
 const MAC_RE = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i;
 
 export class LabNames {
@@ -37,7 +43,7 @@ export class LabNames {
 
   constructor(
     readonly topo: Topology,
-    view?: LabView,
+    view?: KernelView,
   ) {
     const lab = topo.name;
     const vx = vxlanName(topo.cluster.vni);
@@ -49,7 +55,7 @@ export class LabNames {
     }
     for (const p of topo.pods) this.add({ owner: p.name, kind: 'pod', name: 'eth0', ns: podNamespace(lab, p.node, p.name), ip: p.ip });
     for (const s of topo.cluster.underlay) this.byIp.set(s.gateway, '@lab.gateway');
-    this.services = proxyModel(topo).services;
+    this.services = modelOf(topo).proxy.services;
     for (const s of this.services) if (!this.byIp.has(s.clusterIP)) this.byIp.set(s.clusterIP, `service:${s.service}`);
     // MACs as the kernel has them (every interface of every lab namespace, not only the named ones)
     for (const nsView of view ? [...view.nodes, ...view.pods] : []) {
@@ -174,4 +180,26 @@ export class LabNames {
   known(): string {
     return [...this.ifaces.keys()].join(', ');
   }
+}
+
+/** A capture point, `<node|pod|@lab>[:<interface|any>]`, in the lab's namespaces; an error text if it names nothing. */
+export function resolvePoint(names: LabNames, at: string): { owner: string; iface: string; ns: string } | string {
+  const m = /^(@lab|[a-z0-9-]+)(?::(.+))?$/.exec(at);
+  const owner = m?.[1] ?? at;
+  const iface = m?.[2] ?? 'any';
+  const ns = names.namespaceOf(owner);
+  if (!ns) return `no node or pod '${owner}' (write <node|pod>:<interface>, e.g. node1:eth0, client:eth0, node2:flannel.1, or @lab:<interface>)`;
+  const allowed = interfacesOf(owner, names);
+  if (allowed && !allowed.includes(iface)) return `'${owner}' has no interface '${iface}' (it has ${allowed.join(', ')})`;
+  return { owner, iface, ns };
+}
+
+/** The interfaces a capture may name on a node or pod; undefined: any name (the lab namespace). */
+function interfacesOf(owner: string, names: LabNames): string[] | undefined {
+  const topo = names.topo;
+  if (owner === '@lab') return undefined;
+  const node = topo.nodes.find((n) => n.name === owner);
+  if (!node) return ['any', 'eth0', 'lo'];
+  const veths = topo.pods.filter((p) => p.node === owner).map((p) => podVethName(topo.name, p.name));
+  return ['any', 'eth0', 'cni0', ...(topo.cluster.backend === 'vxlan' ? [vxlanName(topo.cluster.vni)] : []), 'lo', ...veths];
 }

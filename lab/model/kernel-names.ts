@@ -65,3 +65,8 @@ export function macFor(lab: string, ns: string, ifname: string): string {
   const bytes = [(h[0]! & 0xfc) | 0x02, h[1]!, h[2]!, h[3]!, h[4]!, h[5]!];
   return bytes.map((b) => b.toString(16).padStart(2, '0')).join(':');
 }
+
+/** flannel.<vni>'s MAC on a node: every peer's neigh and fdb entries need it. */
+export function vtepMac(lab: string, node: string, vni: number): string {
+  return macFor(lab, nodeNamespace(lab, node), vxlanName(vni));
+}
