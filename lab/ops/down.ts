@@ -1,6 +1,8 @@
+import { InputError } from '../errors';
 import { inLab } from '../model/kernel-names';
 import type { Runtime } from '../runtime/runtime';
 import { removeRecord } from '../state/store';
+import { labNameProblem } from '../topology/schema';
 
 /**
  * Removes everything of a lab, found by its prefix in the kernel (no state record needed):
@@ -8,6 +10,9 @@ import { removeRecord } from '../state/store';
  * VXLAN device, route and rule inside them along. Idempotent. Returns how many were removed.
  */
 export async function down(rt: Runtime, lab: string): Promise<number> {
+  // the name is a namespace prefix: `kind.kind-worker` would take one node of lab `kind` away
+  const problem = labNameProblem(lab);
+  if (problem) throw InputError.of('--name', '', problem);
   const mine = (await rt.listNamespaces()).filter((ns) => inLab(ns, lab));
   // Pods first, then nodes, then the lab namespace: veths die with either end anyway.
   mine.sort((a, b) => b.split('.').length - a.split('.').length);

@@ -1,5 +1,7 @@
-import { mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { InputError } from '../errors';
+import { labNameProblem } from '../topology/schema';
 import type { Topology } from '../topology/types';
 
 // One JSON record per lab under /run (tmpfs): it disappears on reboot together with the
@@ -16,11 +18,34 @@ export interface LabRecord {
   topology: Topology;
 }
 
-const file = (lab: string) => join(STATE_DIR, `${lab}.json`);
+/**
+ * A lab's record file. The name is checked here too, whoever passed it: a name is a file name
+ * inside STATE_DIR and a namespace prefix, so `..`, `/` or `.` in it would reach elsewhere.
+ */
+function file(lab: string): string {
+  const problem = labNameProblem(lab);
+  if (problem) throw InputError.of('--name', '', problem);
+  return join(STATE_DIR, `${lab}.json`);
+}
+
+/** A regular file of ours: a symlink planted in the state folder is not followed. */
+const isPlainFile = (path: string) => {
+  try {
+    return lstatSync(path).isFile();
+  } catch {
+    return false;
+  }
+};
+
+const isRecord = (v: unknown, lab: string): v is LabRecord =>
+  typeof v === 'object' && v !== null && (v as LabRecord).lab === lab && typeof (v as LabRecord).topology === 'object';
 
 export function readRecord(lab: string): LabRecord | undefined {
+  const path = file(lab);
+  if (!isPlainFile(path)) return undefined;
   try {
-    return JSON.parse(readFileSync(file(lab), 'utf8')) as LabRecord;
+    const rec: unknown = JSON.parse(readFileSync(path, 'utf8'));
+    return isRecord(rec, lab) ? rec : undefined;
   } catch {
     return undefined;
   }
@@ -34,14 +59,16 @@ export function writeRecord(rec: LabRecord): void {
 }
 
 export function removeRecord(lab: string): void {
-  rmSync(file(lab), { force: true });
+  const path = file(lab);
+  if (isPlainFile(path)) rmSync(path, { force: true });
 }
 
 export function listRecords(): string[] {
   try {
     return readdirSync(STATE_DIR)
       .filter((f) => f.endsWith('.json'))
-      .map((f) => f.slice(0, -5));
+      .map((f) => f.slice(0, -5))
+      .filter((lab) => labNameProblem(lab) === undefined && isPlainFile(join(STATE_DIR, `${lab}.json`)));
   } catch {
     return [];
   }

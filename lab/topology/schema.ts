@@ -14,6 +14,12 @@ const nameOf = (what: string, max: number) =>
     });
 
 export const labName = nameOf('lab', 32);
+
+/** Why a lab name given anywhere (a flag, an environment variable, a state file) is refused; undefined if it is valid. */
+export function labNameProblem(name: string): string | undefined {
+  const r = labName.safeParse(name);
+  return r.success ? undefined : `'${name}': ${r.error.issues[0]?.message ?? 'not a valid lab name'}`;
+}
 const ipv4 = z.string().regex(/^\d{1,3}(\.\d{1,3}){3}$/, { error: 'not an IPv4 address' });
 const cidr = z.string().regex(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, { error: 'not an IPv4 CIDR (a.b.c.d/len)' });
 const port = z.number().int().min(1).max(65535);

@@ -41,9 +41,17 @@ export class YamlSource {
   }
 
   get data(): unknown {
-    if (!this.root.length) return this.doc.toJS();
-    const node = this.doc.getIn(this.root, true);
-    return isNode(node) ? node.toJS(this.doc) : node;
+    try {
+      if (!this.root.length) return this.doc.toJS();
+      const node = this.doc.getIn(this.root, true);
+      return isNode(node) ? node.toJS(this.doc) : node;
+    } catch (e) {
+      // the yaml package refuses to expand an alias bomb ("billion laughs") past 100 aliases
+      if (e instanceof ReferenceError && /alias/i.test(e.message)) {
+        throw InputError.of(this.file, '', 'refused: its aliases expand too far (more than 100 alias uses; a YAML bomb?)');
+      }
+      throw e;
+    }
   }
 
   /** line:col of the value at `path`, or of the key `key` inside it; falls back to the nearest parent. */
