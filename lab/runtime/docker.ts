@@ -8,7 +8,7 @@ import { type Step, toolCommand } from '../plan/types';
 import { type Daemon, REPLY_SCRIPT } from '../pods/servers';
 import type { Executor, ExecResult, RunOptions, Started } from './executor';
 import { copiedFile, HostSide } from './host-side';
-import { isListening } from './netns';
+import { isListening } from './listening';
 import type { Runtime, RuntimeFile } from './runtime';
 
 // Nodes as containers on Docker engines (NetworkMode none, one per node), pods as network

@@ -1,5 +1,4 @@
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { mkdtemp, readdir, readlink, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,6 +7,7 @@ import { PREFIX } from '../model/kernel-names';
 import { type Step, toolCommand } from '../plan/types';
 import type { Daemon } from '../pods/servers';
 import { type Executor, type ExecResult, LocalExecutor, type RunOptions, type Started } from './executor';
+import { isBound } from './listening';
 import type { Runtime, RuntimeFile } from './runtime';
 
 const NETNS_DIR = '/run/netns';
@@ -193,6 +193,11 @@ export class NetnsRuntime implements Runtime {
     // `ip netns exec` also mounts the namespace's own /sys, so /sys/class/net shows its links.
     return ['ip', 'netns', 'exec', ns, ...argv];
   }
+
+  /** Nothing held open: commands run on this host. */
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
 }
 
 /** SIGTERM, then SIGKILL, every process whose network namespace is one of `names`. */
@@ -252,23 +257,4 @@ function explainRuleError(stderr: string, step: Step): string {
   const text = n ? step.lines[n - 1] : undefined;
   if (text === undefined) return stderr;
   return `${stderr}\n  ${step.origin ? `${step.origin.file}:${n}` : `line ${n}`}: ${text}`;
-}
-
-/** Is `port` bound (TCP: listening, UDP: bound) in the network namespace of process `pid`? */
-function isBound(pid: number, port: number, protocol: 'TCP' | 'UDP'): boolean {
-  try {
-    return isListening(readFileSync(`/proc/${pid}/net/${protocol === 'TCP' ? 'tcp' : 'udp'}`, 'utf8'), port, protocol);
-  } catch {
-    return false;
-  }
-}
-
-/** Does this /proc/net/{tcp,udp} table hold a socket listening (TCP) or bound (UDP) on port? */
-export function isListening(table: string, port: number, protocol: 'TCP' | 'UDP'): boolean {
-  const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
-  const state = protocol === 'TCP' ? '0A' : '07'; // TCP_LISTEN, TCP_CLOSE (a bound UDP socket)
-  return table.split('\n').some((line) => {
-    const f = line.trim().split(/\s+/);
-    return f[1]?.endsWith(`:${hexPort}`) === true && f[3] === state;
-  });
 }

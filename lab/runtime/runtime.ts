@@ -32,6 +32,8 @@ export interface Runtime {
   fileFor(ns: string, hostPath: string): Promise<RuntimeFile>;
   /** argv that runs a command interactively inside ns (stdio inherited by the caller); undefined where only `run` reaches ns (another machine) */
   interactiveArgv(ns: string, argv: readonly string[]): string[] | undefined;
+  /** closes what the runtime holds open (ssh connections), so the process can exit; nothing to do for most */
+  close(): Promise<void>;
 }
 
 export interface RuntimeFile {

@@ -121,5 +121,5 @@ export async function runtimeOfLab(lab: string, hooks: RuntimeHooks = {}): Promi
 
 /** Closes what a runtime holds open (ssh connections), so the process can exit. */
 export async function closeRuntime(rt: Runtime): Promise<void> {
-  if (rt instanceof DockerRuntime) await rt.close();
+  await rt.close();
 }
