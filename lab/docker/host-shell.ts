@@ -1,5 +1,5 @@
 import type Dockerode from 'dockerode';
-import { HOST_SHELL, LABEL_ROLE, startPrivileged } from '../runtime/docker';
+import { HOST_SHELL, LABEL_ROLE, startPrivileged } from './container';
 import { DockerExecutor } from './exec';
 
 // A shell on an engine's machine reached through the engine alone (tcp:// engines, where the lab
