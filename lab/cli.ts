@@ -22,7 +22,7 @@ import { LocalExecutor } from './runtime/executor';
 import { captureAt } from './ops/capture';
 import { vmDispatch } from './vm/dispatch';
 import { connectLocal } from './docker/engine';
-import { ensureNodeImage } from './docker/image';
+import { ensureNodeImage } from './docker/node-image';
 import { summarize } from './pcap';
 import { checkFilters } from './probe/capture';
 import { loadScenarios, scenarioFiles } from './scenario/load';

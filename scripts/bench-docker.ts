@@ -6,7 +6,7 @@
 // image is built before anything is timed.
 import type Dockerode from 'dockerode';
 import { connectLocal } from '../lab/docker/engine';
-import { ensureNodeImage } from '../lab/docker/image';
+import { ensureNodeImage } from '../lab/docker/node-image';
 import { down } from '../lab/ops/down';
 import { up } from '../lab/ops/up';
 import { runtimeFor } from '../lab/runtime/select';

@@ -45,7 +45,7 @@ export interface DockerRuntimeOptions {
   multiHost: boolean;
   /** is this host (undefined: the first) another machine? */
   remote: (host: string | undefined) => boolean;
-  /** the node image on a host's engine (lab/docker/image.ts builds it) */
+  /** the node image on a host's engine (lab/docker/node-image.ts builds it) */
   image: (host: DockerHost) => Promise<string>;
   /** said once when the engine refuses --privileged and the capability fallback is used */
   onNotice?: (text: string) => void;

@@ -1,6 +1,6 @@
 import Dockerode from 'dockerode';
-import { connectLocal, engineAvailable, LOCAL_SOCKET } from '../docker/engine';
-import { ensureNodeImage, type ProgressFn, requireEngine } from '../docker/image';
+import { connectLocal, engineAvailable, LOCAL_SOCKET, type ProgressFn, requireEngine } from '../docker/engine';
+import { ensureNodeImage } from '../docker/node-image';
 import { readFileSync } from 'node:fs';
 import { Agent as HttpsAgent } from 'node:https';
 import { hostShell } from '../docker/host-shell';

@@ -3,18 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Dockerode from 'dockerode';
 import { connectLocal, engineAvailable } from '../engine';
-import {
-  aptSourcesFor,
-  buildImage,
-  contextHash,
-  debianMirror,
-  ensureBaseImage,
-  ensureNodeImage,
-  LABEL_IMAGE,
-  NODE_CONTEXT,
-  parseDeb822,
-  parseSourcesList,
-} from '../image';
+import { aptSourcesFor, debianMirror, parseDeb822, parseSourcesList } from '../apt-sources';
+import { ensureBaseImage, LABEL_IMAGE } from '../base-image';
+import { buildImage, contextHash, ensureNodeImage, NODE_CONTEXT } from '../node-image';
 
 // The node image: pure helpers always; the build and a container from it when a Docker engine
 // answers on the local socket (skipped with the reason printed otherwise). The first build on a
