@@ -1,7 +1,7 @@
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { LabError } from '../errors';
-import { probeIpvs } from '../proxy/kernel-features';
+import { probeIpvs } from '../runtime/kernel-features';
 import type { Topology } from '../topology/types';
 
 // What the netns runtime needs from the machine, checked before anything is created.

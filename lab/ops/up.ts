@@ -9,7 +9,7 @@ import { inspectLabs, type LabView } from '../status/inspect';
 import type { Topology } from '../topology/types';
 import { listenerDaemon, planListeners } from '../pods/servers';
 import { checkTopologyEnvironment } from './environment';
-import { probeLinkType } from '../proxy/kernel-features';
+import { probeLinkType } from '../runtime/kernel-features';
 import { down } from './down';
 
 export interface Stage {

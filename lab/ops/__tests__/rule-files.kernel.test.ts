@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from '../../probe/connect';
-import { probeIpvs } from '../../proxy/kernel-features';
+import { probeIpvs } from '../../runtime/kernel-features';
 import { cli, describeKernel, labNamespaces, nsRun, rt } from '../../testing/kernel';
 import { loadTopology } from '../../topology/resolve';
 import { down } from '../down';

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readPcapFile } from '../../pcap';
 import { startCapture } from '../../probe/capture';
-import { probeIpvs } from '../../proxy/kernel-features';
+import { probeIpvs } from '../../runtime/kernel-features';
 import type { RunReport } from '../../report/types';
 import { cli, describeKernel, labNamespaces, REPO, rt, withLab } from '../../testing/kernel';
 

@@ -2,8 +2,8 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describeKernel, nsRun, rt } from '../../testing/kernel';
 import { loadTopology } from '../../topology/resolve';
-import { parseTables, ruleKey } from '../iptables';
-import { clusterIPs, IPVS_DEVICE, ipvsDeviceCreate, ipvsRules, parseIpvsadm } from '../ipvs';
+import { parseTables, ruleKey } from '../../proxy/iptables';
+import { clusterIPs, IPVS_DEVICE, ipvsDeviceCreate, ipvsRules, parseIpvsadm } from '../../proxy/ipvs';
 import { clearProbeCache, type IpvsProbe, probeIpvs, probeLinkType } from '../kernel-features';
 import { proxyModel } from '../../model/proxy';
 
@@ -21,7 +21,7 @@ const probeNamespaces = () => {
 /** runs argv in NS with text on stdin */
 const feed = async (argv: string[], input: string) => (await rt.run(NS, argv, { input, timeoutMs: 30000 })).stdout;
 
-const topo = loadTopology(join(__dirname, 'fixtures/ipvs.yaml'));
+const topo = loadTopology(join(__dirname, '../../proxy/__tests__/fixtures/ipvs.yaml'));
 const model = proxyModel(topo);
 const node = { name: topo.nodes[0]!.name, ip: topo.nodes[0]!.ip };
 const rules = ipvsRules(model, node);
