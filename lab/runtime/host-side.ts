@@ -6,17 +6,33 @@ import { type Step, toolCommand } from '../plan/types';
 import type { Executor, ExecResult, RunOptions, Started } from './executor';
 import type { RuntimeFile } from './runtime';
 
-// What the docker runtime does on a host itself, through that host's shell (this machine's
-// processes, or an ssh connection): the lab's underlay namespace, naming node containers'
-// namespaces, and the underlay tunnel in the host's own namespace. Every command is argv.
+// What a runtime does on a host itself, through that host's shell (this machine's processes, or
+// an ssh connection): network namespaces made, stopped and removed there, and commands run in
+// them. The netns runtime is this on this machine (its nodes and pods are such namespaces); the
+// docker runtime uses it for the lab's underlay namespace, naming node containers' namespaces,
+// and the underlay tunnel in the host's own namespace. Every command is argv.
+
+export interface HostSideOptions {
+  /**
+   * Stops every process in these namespaces before they are removed; default: SIGKILL to the
+   * pids `ip netns pids` names, through the shell. (The netns runtime reads /proc itself.)
+   */
+  stop?: (names: readonly string[]) => Promise<void>;
+}
 
 export class HostSide {
   constructor(
+    /** the host's name in messages ('' for this machine of the netns runtime) */
     readonly name: string,
     readonly shell: Executor,
     /** this machine: files the commands write are already here */
     readonly local: boolean,
+    private readonly opts: HostSideOptions = {},
   ) {}
+
+  private get onHost(): string {
+    return this.name ? ` on ${this.name}` : '';
+  }
 
   async list(): Promise<string[]> {
     const r = await this.shell.run(['ip', 'netns', 'list'], { check: false });
@@ -24,17 +40,20 @@ export class HostSide {
   }
 
   async create(names: readonly string[]): Promise<void> {
-    if (names.length) await this.shell.run(['ip', '-batch', '-'], { input: names.map((n) => `netns add ${n}\n`).join(''), where: `creating namespaces on ${this.name}` });
+    if (names.length) await this.shell.run(['ip', '-batch', '-'], { input: names.map((n) => `netns add ${n}\n`).join(''), where: `creating namespaces${this.onHost}` });
   }
 
+  /** Stops every process inside, then removes the namespaces; names already gone are fine. */
   async remove(names: readonly string[]): Promise<void> {
     if (!names.length) return;
     await this.stop(names);
+    // -force: keep going past names that are already gone, so down is idempotent.
     await this.shell.run(['ip', '-force', '-batch', '-'], { input: names.map((n) => `netns del ${n}\n`).join(''), check: false });
   }
 
-  /** SIGKILL every process in these namespaces (captures, probes left running). */
+  /** Stops every process in these namespaces (captures, probes left running). */
   async stop(names: readonly string[]): Promise<void> {
+    if (this.opts.stop) return this.opts.stop(names);
     const pids = (await Promise.all(names.map((n) => this.shell.run(['ip', 'netns', 'pids', n], { check: false })))).flatMap((r) => r.stdout.split(/\s+/).filter(Boolean));
     if (pids.length) await this.shell.run(['kill', '-9', ...pids], { check: false });
   }

@@ -7,6 +7,7 @@ import { PREFIX } from '../model/kernel-names';
 import { type Step, toolCommand } from '../plan/types';
 import type { Daemon } from '../pods/servers';
 import { type Executor, type ExecResult, LocalExecutor, type RunOptions, type Started } from './executor';
+import { HostSide } from './host-side';
 import { isBound } from './listening';
 import type { Runtime, RuntimeFile } from './runtime';
 
@@ -23,30 +24,24 @@ const READ_STREAMS = 4;
 export class NetnsRuntime implements Runtime {
   readonly kind = 'netns' as const;
 
-  constructor(private readonly exec: Executor = new LocalExecutor()) {}
+  /** this machine's side: namespaces made, stopped and removed as the docker runtime does on a host */
+  private readonly side: HostSide;
 
-  async listNamespaces(): Promise<string[]> {
-    try {
-      return (await readdir(NETNS_DIR)).filter((n) => n.startsWith(`${PREFIX}.`)).sort();
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
-      throw e;
-    }
+  constructor(private readonly exec: Executor = new LocalExecutor()) {
+    this.side = new HostSide('', exec, true, { stop: killProcessesIn });
   }
 
-  async createNamespaces(names: readonly string[]): Promise<void> {
-    if (!names.length) return;
-    await this.exec.run(['ip', '-batch', '-'], { input: names.map((n) => `netns add ${n}\n`).join(''), where: 'creating namespaces' });
+  listNamespaces(): Promise<string[]> {
+    return listLabNamespaces();
+  }
+
+  createNamespaces(names: readonly string[]): Promise<void> {
+    return this.side.create(names);
   }
 
   async deleteNamespaces(names: readonly string[]): Promise<void> {
     if (!names.length) return;
-    await killProcessesIn(names);
-    // -force: keep going past names that are already gone, so down is idempotent.
-    await this.exec.run(['ip', '-force', '-batch', '-'], {
-      input: names.map((n) => `netns del ${n}\n`).join(''),
-      check: false,
-    });
+    await this.side.remove(names);
     const left = (await this.listNamespaces()).filter((n) => names.includes(n));
     if (left.length) throw new Error(`could not remove namespaces: ${left.join(', ')}`);
   }
@@ -130,8 +125,8 @@ export class NetnsRuntime implements Runtime {
         if (r.code === 0 && lines.length === group.length) return group.forEach((ns, i) => out.set(ns, lines[i]!));
         // Some namespace vanished meanwhile: ask one by one to keep names and answers paired.
         for (const ns of group) {
-          const one = await this.exec.run(['ip', '-n', ns, '-j', '-d', 'addr', 'show'], { check: false });
-          if (one.code === 0) out.set(ns, one.stdout);
+          const one = await this.side.addresses(ns);
+          if (one !== undefined) out.set(ns, one);
         }
       }),
     );
@@ -172,11 +167,12 @@ export class NetnsRuntime implements Runtime {
   }
 
   stopProcesses(names: readonly string[]): Promise<void> {
-    return killProcessesIn(names);
+    return this.side.stop(names);
   }
 
   run(ns: string, argv: readonly string[], opts?: RunOptions): Promise<ExecResult> {
-    return this.exec.run(this.interactiveArgv(ns, argv), opts);
+    // `ip netns exec` (also mounts the namespace's own /sys), as interactiveArgv
+    return this.side.run(ns, argv, opts);
   }
 
   start(ns: string, argv: readonly string[]): Started {
@@ -186,7 +182,7 @@ export class NetnsRuntime implements Runtime {
 
   /** Namespaces on this host share its filesystem: the command writes the file where it goes. */
   fileFor(_ns: string, hostPath: string): Promise<RuntimeFile> {
-    return Promise.resolve({ path: hostPath, collect: () => Promise.resolve() });
+    return Promise.resolve(this.side.fileFor(hostPath));
   }
 
   interactiveArgv(ns: string, argv: readonly string[]): string[] {
@@ -197,6 +193,16 @@ export class NetnsRuntime implements Runtime {
   /** Nothing held open: commands run on this host. */
   close(): Promise<void> {
     return Promise.resolve();
+  }
+}
+
+/** Every namespace with the lab prefix on this host (the name files under /run/netns), sorted. */
+export async function listLabNamespaces(): Promise<string[]> {
+  try {
+    return (await readdir(NETNS_DIR)).filter((n) => n.startsWith(`${PREFIX}.`)).sort();
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw e;
   }
 }
 
