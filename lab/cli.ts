@@ -10,7 +10,6 @@ import { down } from './ops/down';
 import { connect } from './probe/connect';
 import { labNames, resolveTarget, selectLab } from './ops/select';
 import { type StageRunner, up } from './ops/up';
-import { NetnsRuntime } from './runtime/netns';
 import type { Runtime } from './runtime/runtime';
 import { type RuntimeHooks, runtimeFor, runtimeOfLab } from './runtime/select';
 import { inspectLabs } from './status/inspect';
@@ -46,7 +45,7 @@ const hooks: RuntimeHooks = {
 
 /** The lab a command means (named, or the only one up) and the runtime it was built with. */
 async function labRuntime(name: string | undefined, what: string): Promise<{ lab: string; rt: Runtime }> {
-  const lab = await selectLab(new NetnsRuntime(), name, what);
+  const lab = await selectLab(name, what);
   if (!lab) throw new LabError('no lab is up', 2);
   return { lab, rt: await runtimeOfLab(lab, hooks) };
 }
@@ -118,9 +117,8 @@ export function buildProgram(): Command {
     .option('-f, --file <topology>', 'take the lab name from this topology file')
     .option('--all', 'remove every lab')
     .action(async (o: { name?: string; file?: string; all?: boolean }) => {
-      const host = new NetnsRuntime();
       const name = o.name ?? (o.file ? loadTopology(o.file).name : undefined);
-      const labs = o.all ? await labNames(host) : [await selectLab(host, name, 'down')].filter((x): x is string => !!x);
+      const labs = o.all ? await labNames() : [await selectLab(name, 'down')].filter((x): x is string => !!x);
       if (!labs.length) return void console.log('no lab is up; nothing to remove');
       for (const lab of labs) console.log(`lab ${lab}: removed ${await down(await runtimeOfLab(lab, hooks), lab)} namespace(s) and everything in them`);
     });
@@ -131,7 +129,7 @@ export function buildProgram(): Command {
     .addOption(nameOption())
     .option('--json', 'print as JSON: { labs: [...] }')
     .action(async (o: { name?: string; json?: boolean }) => {
-      const names = o.name ? [o.name] : await labNames(new NetnsRuntime());
+      const names = o.name ? [o.name] : await labNames();
       const labs = (await Promise.all(names.map(async (lab) => inspectLabs(await runtimeOfLab(lab, hooks), lab)))).flat();
       if (o.json) return void console.log(JSON.stringify({ labs }, null, 2));
       if (!labs.length) return void console.log(o.name ? `lab '${o.name}' is not up` : 'no lab is up');

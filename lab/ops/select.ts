@@ -1,27 +1,11 @@
 import { InputError } from '../errors';
 import { labNamespace, parseNamespace } from '../model/kernel-names';
 import type { Runtime } from '../runtime/runtime';
-import { listRecords } from '../state/store';
-import { dockerLabs } from '../runtime/select';
-import { vmLabs } from '../vm/forward';
 
-/** Names of every lab present in the kernel or in a state record. */
-export async function labNames(rt: Runtime): Promise<string[]> {
-  const names = new Set([...listRecords(), ...(await dockerLabs()), ...vmLabs()]);
-  for (const ns of await rt.listNamespaces()) {
-    const r = parseNamespace(ns);
-    if (r) names.add(r.lab);
-  }
-  return [...names].sort();
-}
+// Which lab and which namespace a command means. Labs are found by the one registry
+// (lab/runtime/labs.ts: state records, namespaces, Docker labels, VMs), not by a runtime.
 
-/** The lab a command means: the named one, or the only one up. */
-export async function selectLab(rt: Runtime, name: string | undefined, what: string): Promise<string | undefined> {
-  if (name !== undefined) return name;
-  const labs = await labNames(rt);
-  if (labs.length > 1) throw InputError.of('--name', '', `several labs are up (${labs.join(', ')}): say which with --name for ${what}`);
-  return labs[0];
-}
+export { findLabs, type FoundLab, labNames, selectLab } from '../runtime/labs';
 
 /** The namespace of a node or pod by name; '@lab' is the lab's own (underlay) namespace. */
 export async function resolveTarget(rt: Runtime, lab: string, target: string): Promise<string> {

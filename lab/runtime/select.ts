@@ -10,6 +10,7 @@ import { readRecord } from '../state/store';
 import type { Topology, TopologyHost } from '../topology/types';
 import { type DockerHost, DockerRuntime, LABEL_LAB } from './docker';
 import { LocalExecutor } from './executor';
+import { dockerLabs } from './labs';
 import { NetnsRuntime } from './netns';
 import type { Runtime } from './runtime';
 
@@ -103,14 +104,6 @@ async function connectHost(
       return { name: h.name, docker, shell, local: false };
     }
   }
-}
-
-/** Labs that have containers on the local engine (none when no engine answers). */
-export async function dockerLabs(): Promise<string[]> {
-  const docker = connectLocal();
-  if (!(await engineAvailable(docker))) return [];
-  const list = await docker.listContainers({ all: true, filters: JSON.stringify({ label: [LABEL_LAB] }) });
-  return [...new Set(list.map((c) => c.Labels[LABEL_LAB]!))].sort();
 }
 
 export async function runtimeOfLab(lab: string, hooks: RuntimeHooks = {}): Promise<Runtime> {

@@ -1,7 +1,6 @@
 import { resolve } from 'node:path';
 import { InputError } from '../errors';
 import { labNames } from '../ops/select';
-import { NetnsRuntime } from '../runtime/netns';
 import { newRunId } from '../scenario/run';
 import { loadTopology } from '../topology/resolve';
 import { downVm, type Forwarded, forwardToVm, vmLabs } from './forward';
@@ -64,7 +63,7 @@ export async function vmDispatch(argv: readonly string[], progress: (line: strin
     for (const lab of inVm) print(await downVm(lab, ['down', '--name', lab]));
     return undefined; // then the host's own labs
   }
-  const onHost = (await labNames(new NetnsRuntime())).filter((l) => !inVm.includes(l));
+  const onHost = (await labNames()).filter((l) => !inVm.includes(l));
   const lab = named ?? (onHost.length === 0 && inVm.length === 1 ? inVm[0] : undefined);
   if (!lab || !inVm.includes(lab)) return undefined;
   if (verb === 'down') return print(await downVm(lab, inner));
