@@ -1,10 +1,10 @@
 import { resolve } from 'node:path';
 import { InputError } from '../errors';
-import { labNames } from '../ops/select';
+import { labNames } from './select';
 import { newRunId } from '../scenario/run';
 import { loadTopology } from '../topology/resolve';
-import { downVm, type Forwarded, forwardToVm, vmLabs } from './forward';
-import { stopVm } from './machine';
+import { downVm, type Forwarded, forwardToVm, vmLabs } from '../vm/forward';
+import { stopVm } from '../vm/machine';
 
 // Which command lines go into a VM: `up` and `run` with `--kernel vm`, and every command about a
 // lab that lives in one (status, exec, connect, capture, trace, apply, down). Returns the exit code when

@@ -1,6 +1,6 @@
 import Table from 'cli-table3';
 import pc from 'picocolors';
-import type { InterfaceView, LabView } from './inspect';
+import type { InterfaceView, LabView } from '../status/inspect';
 import type { ProxyModel } from '../model/proxy';
 
 // The human view of a lab: one row per interface that matters (eth0, cni0, flannel.N),
