@@ -48,19 +48,32 @@ export interface CliResult {
 
 /** Runs the real CLI (tsx lab/cli.ts) as a user would. */
 export function cli(args: string[], opts: { env?: NodeJS.ProcessEnv; onSpawn?: (pid: number) => void } = {}): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
+  return cliStarted(args, opts).done;
+}
+
+export interface StartedCli {
+  /** what it has written to stdout so far */
+  stdout(): string;
+  /** its exit code and whole output, once it has exited */
+  done: Promise<CliResult>;
+}
+
+/** The real CLI, started: its stdout can be watched (waitFor) while it runs. */
+export function cliStarted(args: string[], opts: { env?: NodeJS.ProcessEnv; onSpawn?: (pid: number) => void } = {}): StartedCli {
+  let stdout = '';
+  let stderr = '';
+  const done = new Promise<CliResult>((resolve, reject) => {
     const child = spawn(join(REPO, 'node_modules', '.bin', 'tsx'), [join(REPO, 'lab', 'cli.ts'), ...args], {
       cwd: REPO,
       env: { ...process.env, NO_COLOR: '1', ...opts.env },
     });
     if (child.pid) opts.onSpawn?.(child.pid);
-    let stdout = '';
-    let stderr = '';
     child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
     child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
+  return { stdout: () => stdout, done };
 }
 
 /**

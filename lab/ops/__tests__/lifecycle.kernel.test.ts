@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,7 +6,9 @@ import { up } from '../up';
 import { parsePing } from '../../probe/ping';
 import { STATE_DIR } from '../../state/store';
 import { loadTopology, loadTopologyText } from '../../topology/resolve';
-import { cli, describeKernel, host, labNamespaces, nsRun, REPO, rt, topologyFile } from '../../testing/kernel';
+import { killUpHalfWay } from '../../testing/detached';
+import { cli, describeKernel, host, labNamespaces, nsRun, rt, topologyFile } from '../../testing/kernel';
+import { uniqueLabName } from '../../testing/names';
 
 // Lifecycle on the real kernel: the host's own namespace never changes, down leaves nothing
 // (also after SIGKILL half-way through up), labs are isolated, bad input creates nothing.
@@ -38,6 +39,12 @@ async function hostSnapshot(): Promise<Record<string, string>> {
   return out;
 }
 
+// Names of this run's own (lab/testing/names.ts), so that two runs on one machine do not collide.
+const CLI_LAB = uniqueLabName('t-cli');
+const LAB_A = uniqueLabName('t-a');
+const LAB_B = uniqueLabName('t-b');
+const KILL_LAB = uniqueLabName('t-kill');
+
 const stateFile = (lab: string) => join(STATE_DIR, `${lab}.json`);
 
 describeKernel('lab lifecycle', () => {
@@ -48,114 +55,93 @@ describeKernel('lab lifecycle', () => {
     hostBefore = await hostSnapshot();
   });
   afterAll(async () => {
-    for (const lab of ['t-cli', 't-a', 't-b', 't-kill']) await down(rt, lab);
+    for (const lab of [CLI_LAB, LAB_A, LAB_B, KILL_LAB]) await down(rt, lab);
   });
 
   test('CLI: up prints a table with addresses and MACs; status --json reads the kernel; exec; down twice', async () => {
-    const u = await cli(['up', '--name', 't-cli']);
+    const u = await cli(['up', '--name', CLI_LAB]);
     expect(u.stderr).not.toMatch(/Error/);
     expect(u.code).toBe(0);
     for (const stage of ['namespaces', 'links', 'configure', 'verify']) expect(u.stdout).toContain(`${stage}:`);
     expect(u.stdout).toMatch(/node1\s.*eth0\s.*192\.168\.205\.4\/24\s.*[0-9a-f]{2}(:[0-9a-f]{2}){5}/);
 
-    const s = await cli(['status', '--name', 't-cli', '--json']);
+    const s = await cli(['status', '--name', CLI_LAB, '--json']);
     expect(s.code).toBe(0);
     const lab = JSON.parse(s.stdout).labs[0];
-    expect(lab).toMatchObject({ name: 't-cli', runtime: 'netns', state: 'up' });
+    expect(lab).toMatchObject({ name: CLI_LAB, runtime: 'netns', state: 'up' });
     expect(lab.nodes.map((n: { name: string }) => n.name)).toEqual(['node1', 'node2', 'node3']);
     const node2 = lab.nodes[1];
-    const [kernelFlannel] = JSON.parse(await nsRun('kdl.t-cli.node2', ['ip', '-j', 'link', 'show', 'flannel.1']));
+    const [kernelFlannel] = JSON.parse(await nsRun(`kdl.${CLI_LAB}.node2`, ['ip', '-j', 'link', 'show', 'flannel.1']));
     expect(node2.interfaces).toContainEqual(expect.objectContaining({ name: 'flannel.1', mac: kernelFlannel.address, addresses: ['10.42.1.0/32'], vxlan: expect.objectContaining({ vni: 1, port: 8472 }) }));
     expect(node2.interfaces).toContainEqual(expect.objectContaining({ name: 'cni0', addresses: ['10.42.1.1/24'] }));
-    expect(lab.pods).toContainEqual(expect.objectContaining({ name: 'web-2', node: 'node2', namespace: 'kdl.t-cli.node2.web-2' }));
+    expect(lab.pods).toContainEqual(expect.objectContaining({ name: 'web-2', node: 'node2', namespace: `kdl.${CLI_LAB}.node2.web-2` }));
 
-    const e = await cli(['exec', '--name', 't-cli', 'client', '--', 'ping', '-c', '1', '-W', '2', '10.42.1.9']);
+    const e = await cli(['exec', '--name', CLI_LAB, 'client', '--', 'ping', '-c', '1', '-W', '2', '10.42.1.9']);
     expect(e.code).toBe(0);
     expect(parsePing(e.stdout).replies[0]?.ttl).toBe(62);
-    expect((await cli(['exec', '--name', 't-cli', 'node1', '--', 'false'])).code).toBe(1); // exit codes pass through
-    const bad = await cli(['exec', '--name', 't-cli', 'nosuchpod', '--', 'true']);
+    expect((await cli(['exec', '--name', CLI_LAB, 'node1', '--', 'false'])).code).toBe(1); // exit codes pass through
+    const bad = await cli(['exec', '--name', CLI_LAB, 'nosuchpod', '--', 'true']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/no node or pod named 'nosuchpod'.*known: node1, client/);
 
-    expect((await cli(['up', '--name', 't-cli'])).stdout).toContain('already up'); // idempotent
-    expect((await cli(['down', '--name', 't-cli'])).code).toBe(0);
-    expect(labNamespaces('t-cli')).toEqual([]);
-    expect(existsSync(stateFile('t-cli'))).toBe(false);
-    expect((await cli(['down', '--name', 't-cli'])).code).toBe(0);
+    expect((await cli(['up', '--name', CLI_LAB])).stdout).toContain('already up'); // idempotent
+    expect((await cli(['down', '--name', CLI_LAB])).code).toBe(0);
+    expect(labNamespaces(CLI_LAB)).toEqual([]);
+    expect(existsSync(stateFile(CLI_LAB))).toBe(false);
+    expect((await cli(['down', '--name', CLI_LAB])).code).toBe(0);
   });
 
   test('two labs up at once do not see each other', async () => {
-    await up(loadTopology(topologyFile('default.yaml'), { name: 't-a' }), rt);
-    const b = loadTopology(topologyFile('default.yaml'), { name: 't-b' });
+    await up(loadTopology(topologyFile('default.yaml'), { name: LAB_A }), rt);
+    const b = loadTopology(topologyFile('default.yaml'), { name: LAB_B });
     b.pods.push({ name: 'only-b', node: 'node2', ip: '10.42.1.50', labels: {}, ports: [] });
     await up(b, rt);
     const ping = async (ns: string, dst: string) => parsePing(await nsRun(ns, ['ping', '-c', '2', '-i', '0.2', '-W', '1', dst], false));
     // Same addresses in both labs, each answered inside its own lab.
-    expect((await ping('kdl.t-a.node1.client', '10.42.1.9')).received).toBe(2);
-    expect((await ping('kdl.t-b.node1.client', '10.42.1.9')).received).toBe(2);
+    expect((await ping(`kdl.${LAB_A}.node1.client`, '10.42.1.9')).received).toBe(2);
+    expect((await ping(`kdl.${LAB_B}.node1.client`, '10.42.1.9')).received).toBe(2);
     // A pod that exists only in lab b is unreachable from lab a.
-    expect((await ping('kdl.t-b.node1.client', '10.42.1.50')).received).toBe(2);
-    expect((await ping('kdl.t-a.node1.client', '10.42.1.50')).received).toBe(0);
+    expect((await ping(`kdl.${LAB_B}.node1.client`, '10.42.1.50')).received).toBe(2);
+    expect((await ping(`kdl.${LAB_A}.node1.client`, '10.42.1.50')).received).toBe(0);
     // Removing one leaves the other whole.
-    const bNamespaces = labNamespaces('t-b');
-    await down(rt, 't-a');
-    expect(labNamespaces('t-a')).toEqual([]);
-    expect(labNamespaces('t-b')).toEqual(bNamespaces);
-    expect((await ping('kdl.t-b.node1.client', '10.42.1.50')).received).toBe(2);
-    await down(rt, 't-b');
+    const bNamespaces = labNamespaces(LAB_B);
+    await down(rt, LAB_A);
+    expect(labNamespaces(LAB_A)).toEqual([]);
+    expect(labNamespaces(LAB_B)).toEqual(bNamespaces);
+    expect((await ping(`kdl.${LAB_B}.node1.client`, '10.42.1.50')).received).toBe(2);
+    await down(rt, LAB_B);
   });
 
   test('down after SIGKILL of up half-way leaves no namespace, link, process or file', async () => {
     const nodes = Array.from({ length: 20 }, (_, i) => `  - { name: n${i} }`).join('\n');
     const pods = Array.from({ length: 40 }, (_, i) => `  - { name: p${i}, node: n${i % 20} }`).join('\n');
     const file = join(tmp, 'big.yaml');
-    writeFileSync(file, `name: t-kill\nnodes:\n${nodes}\npods:\n${pods}\n`);
-    expect(loadTopologyText(`name: t-kill\nnodes:\n${nodes}\n`).nodes).toHaveLength(20);
+    writeFileSync(file, `name: ${KILL_LAB}\nnodes:\n${nodes}\npods:\n${pods}\n`);
+    expect(loadTopologyText(`name: ${KILL_LAB}\nnodes:\n${nodes}\n`).nodes).toHaveLength(20);
 
-    // Its own process group, so SIGKILL reaches tsx's node child too, as a killed terminal would.
-    const child = spawn(join(REPO, 'node_modules', '.bin', 'tsx'), [join(REPO, 'lab', 'cli.ts'), 'up', '-f', file], {
-      cwd: REPO,
-      detached: true,
-      stdio: 'ignore',
-      env: { ...process.env, KDL_TEST_PAUSE_AFTER: 'links' },
+    // Held after the links stage, killed once node eth0s exist inside node namespaces.
+    await killUpHalfWay(['-f', file], 'links', async () => {
+      if (labNamespaces(KILL_LAB).length !== 61) return false;
+      return (await rt.run(`kdl.${KILL_LAB}.n19`, ['ip', '-j', 'link', 'show', 'eth0'], { check: false })).code === 0;
     });
-    const exited = new Promise((r) => child.on('exit', r));
-    // Wait until the links stage has run: node eth0s exist inside node namespaces.
-    const deadline = Date.now() + 30000;
-    for (;;) {
-      if (labNamespaces('t-kill').length === 61) {
-        const r = await rt.run('kdl.t-kill.n19', ['ip', '-j', 'link', 'show', 'eth0'], { check: false });
-        if (r.code === 0) break;
-      }
-      if (Date.now() > deadline) throw new Error('up never reached the links stage');
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    process.kill(-child.pid!, 'SIGKILL');
-    await exited;
-    expect(labNamespaces('t-kill')).toHaveLength(61); // really left half-built
+    expect(labNamespaces(KILL_LAB)).toHaveLength(61); // really left half-built
 
-    const s = await cli(['status', '--name', 't-kill', '--json']);
+    const s = await cli(['status', '--name', KILL_LAB, '--json']);
     expect(JSON.parse(s.stdout).labs[0].state).toBe('interrupted');
 
-    const d = await cli(['down', '--name', 't-kill']);
+    const d = await cli(['down', '--name', KILL_LAB]);
     expect(d.code).toBe(0);
-    expect(labNamespaces('t-kill')).toEqual([]);
-    expect(existsSync(stateFile('t-kill'))).toBe(false);
-    expect((await cli(['down', '--name', 't-kill'])).code).toBe(0);
+    expect(labNamespaces(KILL_LAB)).toEqual([]);
+    expect(existsSync(stateFile(KILL_LAB))).toBe(false);
+    expect((await cli(['down', '--name', KILL_LAB])).code).toBe(0);
 
     // And up after a crash cleans the leftovers itself.
-    const again = spawn(join(REPO, 'node_modules', '.bin', 'tsx'), [join(REPO, 'lab', 'cli.ts'), 'up', '-f', file], {
-      cwd: REPO, detached: true, stdio: 'ignore', env: { ...process.env, KDL_TEST_PAUSE_AFTER: 'namespaces' },
-    });
-    const againExited = new Promise((r) => again.on('exit', r));
-    while (labNamespaces('t-kill').length < 61) await new Promise((r) => setTimeout(r, 50));
-    process.kill(-again.pid!, 'SIGKILL');
-    await againExited;
+    await killUpHalfWay(['-f', file], 'namespaces', () => labNamespaces(KILL_LAB).length === 61);
     const u = await cli(['up', '-f', file, '--json']);
     expect(u.code).toBe(0);
-    expect(JSON.parse(u.stdout)).toMatchObject({ name: 't-kill', state: 'up' });
-    await down(rt, 't-kill');
-    expect(labNamespaces('t-kill')).toEqual([]);
+    expect(JSON.parse(u.stdout)).toMatchObject({ name: KILL_LAB, state: 'up' });
+    await down(rt, KILL_LAB);
+    expect(labNamespaces(KILL_LAB)).toEqual([]);
   });
 
   test('bad topology input: exit 2, file:line:col in the message, nothing created', async () => {
