@@ -1,16 +1,18 @@
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { connectLocal, engineAvailable } from '../../docker/engine';
+import { connectLocal } from '../../docker/engine';
 import { LABEL_LAB } from '../docker';
 import { parsePing } from '../../probe/ping';
 import { parseTraceroute } from '../../probe/traceroute';
-import { cli, describeKernel, labNamespaces, REPO } from '../../testing/kernel';
+import { killUpHalfWay } from '../../testing/detached';
+import { cli, describeKernel, labNamespaces, REPO, rt } from '../../testing/kernel';
+import { uniqueLabName } from '../../testing/names';
+import { describeIf, dockerEngine, requireInCi } from '../../testing/skip';
 
 // The docker runtime for real: node containers on the local engine (NetworkMode none), pods as
 // namespaces inside them, the same plan and rules applied through the engine's exec. CI starts
 // an engine (scripts/ensure-docker); without one, outside CI, the tests are skipped with a reason.
 
-const LAB = 'dkt';
+const LAB = uniqueLabName('dkt');
 const docker = connectLocal();
 const containers = async (lab: string) =>
   docker.listContainers({ all: true, filters: JSON.stringify({ label: [`${LABEL_LAB}=${lab}`] }) });
@@ -20,29 +22,24 @@ const inContainer = async (name: string, argv: string[]): Promise<string> => {
   return r.stdout;
 };
 
-let engine = false;
-beforeAll(async () => {
-  engine = await engineAvailable(docker);
-  if (!engine && process.env.CI) throw new Error('CI=true and no Docker engine answers: .ci/run should have started one (scripts/ensure-docker)');
-  // eslint-disable-next-line no-console
-  if (!engine) console.warn('skipping docker runtime tests: no Docker engine answers on /var/run/docker.sock');
-});
+// Decided while the tests are registered, so that without an engine they are reported as skipped.
+const { ok: engine, reason: noEngine } = dockerEngine();
+requireInCi(engine, 'no Docker engine answers: .ci/run should have started one (scripts/ensure-docker)');
+const describeDocker = describeIf(engine, noEngine, describeKernel);
 
-describeKernel('docker runtime', () => {
+describeDocker('docker runtime', () => {
   beforeAll(async () => {
-    if (!engine) return;
     await cli(['down', '--name', LAB]);
     const r = await cli(['up', '--runtime', 'docker', '--name', LAB]);
     if (r.code !== 0) throw new Error(r.stdout + r.stderr);
   }, 600_000); // the first run builds the node image (debootstrap + apt, once)
   afterAll(async () => {
-    if (engine) await cli(['down', '--name', LAB]);
+    await cli(['down', '--name', LAB]);
   });
 
   it('runs one container per node: NetworkMode none, hostname = node, labelled with lab and node', async () => {
-    if (!engine) return;
     const list = await containers(LAB);
-    expect(list.map((c) => c.Names[0]).sort()).toEqual(['/kdl.dkt.node1', '/kdl.dkt.node2', '/kdl.dkt.node3']);
+    expect(list.map((c) => c.Names[0]).sort()).toEqual([`/kdl.${LAB}.node1`, `/kdl.${LAB}.node2`, `/kdl.${LAB}.node3`]);
     for (const c of list) {
       const info = await docker.getContainer(c.Id).inspect();
       expect(info.HostConfig.NetworkMode).toBe('none');
@@ -52,8 +49,8 @@ describeKernel('docker runtime', () => {
     expect((await inContainer('node1', ['hostname'])).trim()).toBe('node1');
     // pods are namespaces inside their node's container, not on this host
     expect((await inContainer('node1', ['ip', 'netns', 'list'])).split('\n').map((l) => l.split(' ')[0]).filter(Boolean).sort()).toEqual([
-      'kdl.dkt.node1.client',
-      'kdl.dkt.node1.web-1',
+      `kdl.${LAB}.node1.client`,
+      `kdl.${LAB}.node1.web-1`,
     ]);
     expect(labNamespaces(LAB).filter((n) => n.split('.').length === 4)).toEqual([]);
     const s = JSON.parse((await cli(['status', '--name', LAB, '--json'])).stdout);
@@ -62,7 +59,6 @@ describeKernel('docker runtime', () => {
   });
 
   it('cross-node pod traffic rides flannel VXLAN as on netns: ttl 62, hops cni0 → flannel.1 → pod', async () => {
-    if (!engine) return;
     const ping = parsePing(await inContainer('client', ['ping', '-c', '2', '-i', '0.2', '10.42.1.9']));
     expect(ping.replies.map((r) => r.ttl)).toEqual([62, 62]);
     const hops = parseTraceroute(await inContainer('client', ['traceroute', '-n', '-q', '1', '-w', '1', '10.42.1.9']));
@@ -72,7 +68,6 @@ describeKernel('docker runtime', () => {
   });
 
   it('kube-proxy iptables rules live in the node containers and serve the cluster IP', async () => {
-    if (!engine) return;
     expect(await inContainer('node1', ['iptables-save', '-t', 'nat'])).toMatch(/-A KUBE-SERVICES -d 10\.43\.0\.10\/32 -p tcp .* -j KUBE-SVC-/);
     const r = await cli(['connect', '--name', LAB, 'client', '10.43.0.10:80', '-c', '30', '--json']);
     const res = JSON.parse(r.stdout) as { byPod: Record<string, number>; failed: number; attempts: { peer: string }[] };
@@ -82,7 +77,6 @@ describeKernel('docker runtime', () => {
   });
 
   it('runs the shipped scenario suites unchanged', async () => {
-    if (!engine) return;
     for (const f of ['pod-network.yaml', 'services-iptables.yaml']) {
       const r = await cli(['run', join(REPO, 'scenarios', f), '--runtime', 'docker', '--reuse', '--name', LAB]);
       expect({ f, code: r.code, out: r.stdout + r.stderr }).toEqual({ f, code: 0, out: expect.stringMatching(/0 failed, 0 skipped/) });
@@ -90,26 +84,15 @@ describeKernel('docker runtime', () => {
   }, 120_000);
 });
 
-describeKernel('docker runtime: down after a crash', () => {
+describeDocker('docker runtime: down after a crash', () => {
   it('leaves no container, link or namespace after SIGKILL of up half-way', async () => {
-    if (!engine) return;
-    const lab = 'dkkill';
+    const lab = uniqueLabName('dkkill');
     await cli(['down', '--name', lab]);
-    const child = spawn(join(REPO, 'node_modules', '.bin', 'tsx'), [join(REPO, 'lab', 'cli.ts'), 'up', '--runtime', 'docker', '--name', lab], {
-      cwd: REPO,
-      detached: true,
-      stdio: 'ignore',
-      env: { ...process.env, KDL_TEST_PAUSE_AFTER: 'links' },
-    });
-    const exited = new Promise((r) => child.on('exit', r));
-    const deadline = Date.now() + 120_000;
-    while ((await containers(lab)).length < 3 || labNamespaces(lab).length < 4) {
-      if (Date.now() > deadline) throw new Error('up never got its containers running');
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    await new Promise((r) => setTimeout(r, 500)); // into the links stage
-    process.kill(-child.pid!, 'SIGKILL');
-    await exited;
+    // Held after the links stage, killed once the containers run and node3's eth0 is in its namespace.
+    await killUpHalfWay(['--runtime', 'docker', '--name', lab], 'links', async () => {
+      if ((await containers(lab)).length < 3 || labNamespaces(lab).length < 4) return false;
+      return (await rt.run(`kdl.${lab}.node3`, ['ip', '-j', 'link', 'show', 'eth0'], { check: false })).code === 0;
+    }, 120_000);
     expect((await containers(lab)).length).toBe(3); // really left half-built
 
     const d = await cli(['down', '--name', lab]);
