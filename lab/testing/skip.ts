@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 
 // Tests that cannot run here are reported as skipped, with the reason in their title, so that
 // Jest's counts (and .ci/run's, from numPendingTests) tell the truth; a test that returned
@@ -50,4 +51,22 @@ export function dockerEngine(): Prerequisite {
       ? { ok: true, reason: '' }
       : { ok: false, reason: `no Docker engine answers on ${LOCAL_SOCKET} (${(r.stderr || `exit ${r.status}`).trim()})` };
   return engine;
+}
+
+let ipvs: Prerequisite | undefined;
+
+/**
+ * probeIpvs() (lab/runtime/kernel-features.ts) asked in a child process, so that its async
+ * answer is there while the tests are registered: ok when this kernel has IPVS.
+ */
+export function ipvsProbe(): Prerequisite {
+  if (ipvs) return ipvs;
+  const repo = join(__dirname, '..', '..');
+  const script = `import { probeIpvs } from ${JSON.stringify(join(repo, 'lab', 'runtime', 'kernel-features'))}; probeIpvs().then((r) => console.log(JSON.stringify(r)), (e) => { console.error(e.message); process.exit(3); });`;
+  const r = spawnSync(join(repo, 'node_modules', '.bin', 'tsx'), ['-e', script], { encoding: 'utf8', timeout: 60000 });
+  // not answered (no root, say): not ok, and the test that needs the answer fails visibly
+  if (r.status !== 0) return (ipvs = { ok: false, reason: `probeIpvs exited ${r.status}: ${r.stderr.trim()}` });
+  const p = JSON.parse(r.stdout.trim().split('\n').pop()!) as { ok: boolean; detail?: string };
+  ipvs = { ok: p.ok, reason: p.ok ? '' : (p.detail ?? 'no IPVS') };
+  return ipvs;
 }

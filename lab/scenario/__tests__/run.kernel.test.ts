@@ -3,16 +3,21 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readPcapFile } from '../../pcap';
 import { startCapture } from '../../probe/capture';
-import { probeIpvs } from '../../runtime/kernel-features';
 import type { RunReport } from '../../report/types';
-import { cli, describeKernel, labNamespaces, REPO, rt, withLab } from '../../testing/kernel';
+import { cli, cliStarted, describeKernel, labNamespaces, REPO, rt, withLab } from '../../testing/kernel';
+import { uniqueLabName } from '../../testing/names';
+import { ipvsProbe, itIf } from '../../testing/skip';
+import { waitFor } from '../../testing/wait';
 
 // `lab run` for real: labs built, tcpdump listening before traffic, pcaps decoded, expectations
 // checked. Every kind of expectation has a case that passes and one that must fail, on the same
 // captured traffic (fixtures/expectations.yaml).
 
 const fixture = (f: string) => join(__dirname, 'fixtures', f);
-const LAB = 'scn';
+const LAB = uniqueLabName('scn');
+const IPVS_LAB = uniqueLabName('scnipvs');
+const HOSTGW_LAB = uniqueLabName('hostgw');
+const escaped = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 const report = (stdout: string): RunReport => JSON.parse(stdout) as RunReport;
 
@@ -81,7 +86,7 @@ describeKernel('lab run', () => {
   it('a capture that cannot start says why, and one that did gets tcpdump\'s own counts', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'kdl-cap-'));
     await expect(startCapture(rt, { ns: `kdl.${LAB}.node1`, iface: 'nope0', file: join(dir, 'x.pcap') })).rejects.toThrow(
-      /tcpdump on kdl\.scn\.node1:nope0 exited before listening: .*nope0.*(No such device|doesn't exist)/,
+      new RegExp(`tcpdump on kdl\\.${escaped(LAB)}\\.node1:nope0 exited before listening: .*nope0.*(No such device|doesn't exist)`),
     );
     const cap = await startCapture(rt, { ns: `kdl.${LAB}.node1`, iface: 'any', file: join(dir, 'any.pcap'), filter: 'icmp' });
     expect(cap.linkType).toBe('LINUX_SLL2');
@@ -96,12 +101,13 @@ describeKernel('lab run', () => {
   });
 
   it('lab capture: by hand at a point, until a packet count, printed with the decoder', async () => {
-    const pinger = (async () => {
-      await new Promise((r) => setTimeout(r, 1500)); // the CLI needs ~1 s to start tcpdump
-      await rt.run(`kdl.${LAB}.node1.client`, ['ping', '-c', '4', '-i', '0.3', '10.42.1.9'], { check: false });
-    })();
-    const r = await cli(['capture', 'node2:eth0', 'udp', 'port', '8472', '--count', '2', '--seconds', '20', '--name', LAB]);
-    await pinger;
+    const capture = cliStarted(['capture', 'node2:eth0', 'udp', 'port', '8472', '--count', '2', '--seconds', '20', '--name', LAB]);
+    // traffic once the CLI says tcpdump is listening (or it has exited: the checks below say why)
+    let exited = false;
+    void capture.done.then(() => (exited = true));
+    await waitFor(() => exited || /^listening on /m.test(capture.stdout()), { timeoutMs: 20000, what: "lab capture's 'listening on' line" });
+    await rt.run(`kdl.${LAB}.node1.client`, ['ping', '-c', '4', '-i', '0.3', '10.42.1.9'], { check: false });
+    const r = await capture.done;
     expect(r.code).toBe(0);
     const lines = r.stdout.trim().split('\n');
     expect(lines[0]).toMatch(/^listening on node2:eth0 \(EN10MB\), writing results\/[\w-]+\/node2-eth0\.pcap$/);
@@ -115,7 +121,7 @@ describeKernel('lab run', () => {
   it('refuses a lab that is up without --reuse, and bad files, with exit 2 and nothing created', async () => {
     const up = await cli(['run', join(REPO, 'scenarios', 'pod-network.yaml'), '--name', LAB]);
     expect(up.code).toBe(2);
-    expect(up.stderr).toMatch(/lab 'scn' is already up: pass --reuse/);
+    expect(up.stderr).toMatch(new RegExp(`lab '${escaped(LAB)}' is already up: pass --reuse`));
     const before = labNamespaces();
     const bad = await cli(['run', fixture('bad.yaml')]);
     expect(bad.code).toBe(2);
@@ -124,21 +130,23 @@ describeKernel('lab run', () => {
   });
 
   it('builds its own lab when none is up and tears it down after', async () => {
-    const r = await cli(['run', join(REPO, 'scenarios', 'host-gw.yaml'), '--json']);
+    const r = await cli(['run', join(REPO, 'scenarios', 'host-gw.yaml'), '--name', HOSTGW_LAB, '--json']);
     expect(r.code).toBe(0);
     const rep = report(r.stdout);
     expect(rep.summary).toMatchObject({ steps: 2, passed: 2, failed: 0, skipped: 0 });
-    expect(labNamespaces('hostgw')).toEqual([]);
+    expect(labNamespaces(HOSTGW_LAB)).toEqual([]);
   }, 60000);
 
-  it('skips the steps of a scenario the kernel cannot run, with the reason, exit 2 (0 with --allow-skip)', async () => {
-    if ((await probeIpvs()).ok) return void console.warn('this kernel has IPVS: the skip path is not reachable here');
-    const r = await cli(['run', fixture('ipvs.yaml'), '--name', 'scnipvs']);
+  // Decided when the tests are collected (probeIpvs in a child process), so that on a kernel with
+  // IPVS Jest reports this as skipped, with the reason, instead of as passed.
+  const ipvs = ipvsProbe();
+  itIf(!ipvs.ok, 'this kernel has IPVS: the skip path is not reachable here')('skips the steps of a scenario the kernel cannot run, with the reason, exit 2 (0 with --allow-skip)', async () => {
+    const r = await cli(['run', fixture('ipvs.yaml'), '--name', IPVS_LAB]);
     expect(r.code).toBe(2);
     expect(r.stdout).toMatch(/skipped: .*IP_VS/);
     expect(r.stdout).toMatch(/0 passed, 0 failed, 1 skipped/);
-    const allowed = await cli(['run', fixture('ipvs.yaml'), '--name', 'scnipvs', '--allow-skip']);
+    const allowed = await cli(['run', fixture('ipvs.yaml'), '--name', IPVS_LAB, '--allow-skip']);
     expect(allowed.code).toBe(0);
-    expect(labNamespaces('scnipvs')).toEqual([]);
+    expect(labNamespaces(IPVS_LAB)).toEqual([]);
   });
 });
