@@ -5,8 +5,9 @@ import { elements, parseXml, textOf } from '../../graph/__tests__/xml';
 import type { Scenario } from '../../scenario/load';
 import { loadTopology } from '../../topology/resolve';
 import { isWalk, reportHtml, walkHtml } from '../html';
-import { type RunReport, type ScenarioReport, summarize } from '../types';
+import type { RunReport, ScenarioReport } from '../types';
 import { walkLadderSvg } from '../walk-svg';
+import { captureOf, failedTtlStep, runReportOf, scenarioOf, skippedStep } from './fixtures/report';
 import { serviceWalk } from './fixtures/walk';
 
 // index.html from a report: escaping, status badges, the topology graph once per distinct
@@ -15,53 +16,30 @@ import { serviceWalk } from './fixtures/walk';
 const TOPOLOGIES = join(__dirname, '../../../scenarios/topologies');
 const topo = loadTopology(join(TOPOLOGIES, 'default.yaml'));
 
-const scenarioA: ScenarioReport = {
-  name: 'demo <a> & "b"',
-  file: 'scenarios/demo.yaml',
-  lab: 'default',
-  proxy: 'iptables',
-  status: 'failed',
-  durationS: 1.5,
-  steps: [
-    {
-      index: 0,
-      name: 'ttl <check> & "quotes"',
-      status: 'failed',
-      durationS: 0.5,
-      captures: [
-        { name: 'u', at: 'node1:eth0', namespace: 'kdl.default.node1', interface: 'eth0', filter: 'udp port 8472', pcap: 'demo/01-ttl/u.pcap', packets: 4, empty: false, tcpdump: { captured: 4 }, warnings: [] },
-        { name: 'quiet', at: 'node2:eth0', namespace: 'kdl.default.node2', interface: 'eth0', pcap: 'demo/01-ttl/quiet.pcap', packets: 0, empty: true, warnings: [] },
-      ],
-      probes: [{ name: 'ping', kind: 'ping', from: 'client', to: '10.42.1.9', argv: ['ping', '-c', '2', '10.42.1.9'], output: 'demo/01-ttl/ping.txt', durationS: 0.2 }],
-      expectations: [
-        { kind: 'ping', line: 12, status: 'failed', expected: 'reply ttl 63', observed: 'reply ttl 62, 62' },
-        { kind: 'packets', name: 'vxlan <outer>', status: 'passed', expected: 'x', observed: '2 of 4 matched', checked: ['#1 0.000000 a → b'], pcap: 'demo/01-ttl/u.pcap' },
-      ],
-    },
-    { index: 1, name: 'ipvs', status: 'skipped', reason: 'no CONFIG_IP_VS', durationS: 0, captures: [], probes: [], expectations: [] },
-    {
-      index: 2,
-      name: 'walk to service:web',
-      status: 'passed',
-      durationS: 0.1,
-      captures: [],
-      probes: [{ name: 'walk', kind: 'trace', from: 'client', to: 'service:web', argv: serviceWalk.argv, output: 'demo/03-walk/walk.txt', durationS: 0.4, result: serviceWalk }],
-      expectations: [{ kind: 'walk', status: 'passed', expected: 'reaches web-*', observed: 'reached web-2' }],
-    },
-  ],
-};
+const scenarioA: ScenarioReport = scenarioOf('demo <a> & "b"', [
+  failedTtlStep(
+    [
+      captureOf('u', 'node1:eth0', 'demo/01-ttl/u.pcap', { filter: 'udp port 8472', tcpdump: { captured: 4 } }),
+      captureOf('quiet', 'node2:eth0', 'demo/01-ttl/quiet.pcap', { packets: 0, empty: true }),
+    ],
+    [{ kind: 'packets', name: 'vxlan <outer>', status: 'passed', expected: 'x', observed: '2 of 4 matched', checked: ['#1 0.000000 a → b'], pcap: 'demo/01-ttl/u.pcap' }],
+    'demo/01-ttl',
+  ),
+  skippedStep(1),
+  {
+    index: 2,
+    name: 'walk to service:web',
+    status: 'passed',
+    durationS: 0.1,
+    captures: [],
+    probes: [{ name: 'walk', kind: 'trace', from: 'client', to: 'service:web', argv: serviceWalk.argv, output: 'demo/03-walk/walk.txt', durationS: 0.4, result: serviceWalk }],
+    expectations: [{ kind: 'walk', status: 'passed', expected: 'reaches web-*', observed: 'reached web-2' }],
+  },
+]);
 const scenarioB: ScenarioReport = { ...scenarioA, name: 'second', file: 'scenarios/second.yaml', status: 'passed', steps: [{ ...scenarioA.steps[2]!, index: 0 }] };
 
-const report = (dir: string): RunReport => ({
-  runId: '20261122-000000-abcd',
-  dir,
-  startedAt: '2026-11-22T00:00:00.000Z',
-  finishedAt: '2026-11-22T00:00:02.000Z',
-  durationS: 2,
-  status: 'failed',
-  summary: summarize([scenarioA, scenarioB]),
-  scenarios: [scenarioA, scenarioB],
-});
+const report = (dir: string): RunReport =>
+  runReportOf([scenarioA, scenarioB], { runId: '20261122-000000-abcd', dir, startedAt: '2026-11-22T00:00:00.000Z', finishedAt: '2026-11-22T00:00:02.000Z' });
 const scenarios: Pick<Scenario, 'file' | 'name' | 'topology'>[] = [
   { file: scenarioA.file, name: scenarioA.name, topology: topo },
   { file: scenarioB.file, name: scenarioB.name, topology: { ...topo, source: 'elsewhere.yaml' } }, // the same topology

@@ -1,42 +1,15 @@
 import { junitXml } from '../junit';
-import { summarize, type RunReport, type ScenarioReport } from '../types';
+import type { RunReport, ScenarioReport } from '../types';
+import { captureOf, failedTtlStep, runReportOf, scenarioOf, skippedStep } from './fixtures/report';
 
-const scenario: ScenarioReport = {
-  name: 'demo',
-  file: 'scenarios/demo.yaml',
-  lab: 'default',
-  proxy: 'iptables',
-  status: 'failed',
-  durationS: 1.5,
-  steps: [
-    {
-      index: 0,
-      name: 'ttl <check> & "quotes"',
-      status: 'failed',
-      durationS: 0.5,
-      captures: [{ name: 'u', at: 'node1:eth0', namespace: 'kdl.default.node1', interface: 'eth0', pcap: 'demo/01/u.pcap', packets: 4, empty: false, warnings: [] }],
-      probes: [{ name: 'ping', kind: 'ping', from: 'client', to: '10.42.1.9', argv: ['ping', '-c', '2', '10.42.1.9'], output: 'demo/01/ping.txt', durationS: 0.2 }],
-      expectations: [
-        { kind: 'ping', line: 12, status: 'failed', expected: 'reply ttl 63', observed: 'reply ttl 62, 62' },
-        { kind: 'packets', status: 'passed', expected: 'x', observed: '2 of 4 matched\u0001' },
-      ],
-    },
-    { index: 1, name: 'ipvs', status: 'skipped', reason: 'no CONFIG_IP_VS', durationS: 0, captures: [], probes: [], expectations: [] },
-    { index: 2, name: 'fine', status: 'passed', durationS: 0.1, captures: [], probes: [], expectations: [] },
-  ],
-};
+const scenario: ScenarioReport = scenarioOf('demo', [
+  failedTtlStep([captureOf('u', 'node1:eth0', 'demo/01/u.pcap')], [{ kind: 'packets', status: 'passed', expected: 'x', observed: '2 of 4 matched\u0001' }], 'demo/01'),
+  skippedStep(1),
+  { index: 2, name: 'fine', status: 'passed', durationS: 0.1, captures: [], probes: [], expectations: [] },
+]);
 
 describe('junit.xml', () => {
-  const report: RunReport = {
-    runId: 'r1',
-    dir: '/tmp/r1',
-    startedAt: '',
-    finishedAt: '',
-    durationS: 2,
-    status: 'failed',
-    summary: summarize([scenario]),
-    scenarios: [scenario],
-  };
+  const report: RunReport = runReportOf([scenario]);
   const xml = junitXml(report);
 
   it('has a testsuite per scenario and a testcase per step, with counts', () => {
