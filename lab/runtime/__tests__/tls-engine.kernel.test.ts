@@ -1,9 +1,11 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connectLocal, engineAvailable } from '../../docker/engine';
+import { connectLocal } from '../../docker/engine';
 import { parsePing } from '../../probe/ping';
 import { cli, describeKernel, labNamespaces } from '../../testing/kernel';
+import { uniqueLabName } from '../../testing/names';
+import { describeIf, dockerEngine, requireInCi } from '../../testing/skip';
 import { startTlsEngine, type TlsEngine } from '../../testing/tls-engine';
 import { LABEL_LAB } from '../docker';
 
@@ -12,10 +14,14 @@ import { LABEL_LAB } from '../docker';
 // in a helper container of its own (host network and PID namespaces, /run/netns shared in),
 // which `down` removes with the rest.
 
-const LAB = 'tlsl';
+const LAB = uniqueLabName('tlsl');
 
-describeKernel('docker runtime on a tcp:// (TLS) engine', () => {
-  let engine = false;
+// Decided while the tests are registered, so that without an engine they are reported as skipped.
+const { ok: engine, reason: noEngine } = dockerEngine();
+requireInCi(engine, 'no Docker engine answers: .ci/run should have started one (scripts/ensure-docker)');
+const describeDocker = describeIf(engine, noEngine, describeKernel);
+
+describeDocker('docker runtime on a tcp:// (TLS) engine', () => {
   let tls: TlsEngine | undefined;
   let dir = '';
   const topology = (t: { ca: string; cert: string; key: string }) => {
@@ -34,20 +40,15 @@ describeKernel('docker runtime on a tcp:// (TLS) engine', () => {
     return f;
   };
   beforeAll(async () => {
-    engine = await engineAvailable();
-    if (!engine && process.env.CI) throw new Error('CI=true and no Docker engine answers');
-    if (!engine) return;
     tls = await startTlsEngine();
     dir = mkdtempSync(join(tmpdir(), 'kdl-tlsl-'));
   }, 30_000);
   afterAll(async () => {
-    if (!engine) return;
     await cli(['down', '--name', LAB]);
     await tls?.stop();
   }, 60_000);
 
   it('refuses a client certificate the engine does not trust, creating nothing', async () => {
-    if (!engine) return;
     const r = await cli(['up', '-f', topology(tls!.wrongTls)]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/host t: the engine at tcp:\/\/127\.0\.0\.1:\d+ does not answer over TLS/);
@@ -55,19 +56,17 @@ describeKernel('docker runtime on a tcp:// (TLS) engine', () => {
   }, 60_000);
 
   it('brings a lab up through the TLS engine, with a host shell container doing the host side', async () => {
-    if (!engine) return;
     const up = await cli(['up', '-f', topology(tls!.tls)]);
     if (up.code !== 0) throw new Error(`up exited ${up.code}:\n${up.stdout}\n${up.stderr}`);
     const list = await connectLocal().listContainers({ filters: JSON.stringify({ label: [`${LABEL_LAB}=${LAB}`] }) });
-    expect(list.map((c) => c.Names[0]).sort()).toEqual(['/kdl.tlsl.node1', '/kdl.tlsl.node2', '/kdl.tlsl.t.host-shell']);
+    expect(list.map((c) => c.Names[0]).sort()).toEqual([`/kdl.${LAB}.node1`, `/kdl.${LAB}.node2`, `/kdl.${LAB}.t.host-shell`]);
     // the host shell made the lab's underlay namespace on this machine (its host)
-    expect(labNamespaces(LAB)).toEqual(['kdl.tlsl', 'kdl.tlsl.node1', 'kdl.tlsl.node2']);
+    expect(labNamespaces(LAB)).toEqual([`kdl.${LAB}`, `kdl.${LAB}.node1`, `kdl.${LAB}.node2`]);
     const ping = await cli(['exec', '--name', LAB, 'a', '--', 'ping', '-c', '2', '-i', '0.2', '10.42.1.2']);
     expect(parsePing(ping.stdout).replies.map((r) => r.ttl)).toEqual([62, 62]);
   }, 120_000);
 
   it('down removes the nodes, the namespaces and the host shell', async () => {
-    if (!engine) return;
     expect((await cli(['down', '--name', LAB])).code).toBe(0);
     expect(await connectLocal().listContainers({ all: true, filters: JSON.stringify({ label: [`${LABEL_LAB}=${LAB}`] }) })).toEqual([]);
     expect(labNamespaces(LAB)).toEqual([]);
