@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Dockerode from 'dockerode';
-import { connectLocal, engineAvailable } from '../engine';
+import { connectLocal } from '../engine';
+import { dockerEngine, itIf, requireInCi } from '../../testing/skip';
 import { aptSourcesFor, debianMirror, parseDeb822, parseSourcesList } from '../apt-sources';
 import { ensureBaseImage, LABEL_IMAGE } from '../base-image';
 import { buildImage, contextHash, ensureNodeImage, NODE_CONTEXT } from '../node-image';
@@ -118,12 +119,10 @@ describe('without an engine', () => {
 });
 
 const docker = connectLocal();
-let engine = false;
-beforeAll(async () => {
-  engine = await engineAvailable(docker);
-  // eslint-disable-next-line no-console
-  if (!engine) console.warn("skipping the node image's engine tests: no Docker engine answers on /var/run/docker.sock");
-});
+// Decided while the tests are registered, so that without an engine they are reported as
+// skipped with the reason (not as passed); CI starts an engine first, so there it must answer.
+const { ok: engine, reason: noEngine } = dockerEngine();
+requireInCi(engine, 'no Docker engine answers: .ci/run should have started one (scripts/ensure-docker)');
 
 /** Splits a non-tty container's log buffer (8-byte frame headers) into stdout and stderr text. */
 function demux(buf: Buffer): { stdout: string; stderr: string } {
@@ -140,16 +139,7 @@ function demux(buf: Buffer): { stdout: string; stderr: string } {
 }
 
 describe('node image (docker engine)', () => {
-  // decided when the tests run, after beforeAll has asked the engine
-  const engineIt = (name: string, fn: () => Promise<void>, timeout?: number): void =>
-    it(
-      name,
-      async () => {
-        if (!engine) return;
-        await fn();
-      },
-      timeout,
-    );
+  const engineIt = itIf(engine, noEngine);
 
   let tag = '';
 
