@@ -70,3 +70,16 @@ export function ipvsProbe(): Prerequisite {
   ipvs = { ok: p.ok, reason: p.ok ? '' : (p.detail ?? 'no IPVS') };
   return ipvs;
 }
+
+let nodeImage: Prerequisite | undefined;
+
+/** Whether the local engine holds a node image (kdl-node:<hash>, made by `lab image`); asked synchronously like dockerEngine(). */
+export function nodeImagePresent(): Prerequisite {
+  if (nodeImage) return nodeImage;
+  const e = dockerEngine();
+  if (!e.ok) return (nodeImage = e);
+  const script = `require('http').get({ socketPath: ${JSON.stringify(LOCAL_SOCKET)}, path: '/images/json', timeout: 5000 }, (r) => { let b = ''; r.on('data', (d) => (b += d)); r.on('end', () => process.exit(JSON.parse(b).some((i) => (i.RepoTags || []).some((t) => t.startsWith('kdl-node:'))) ? 0 : 1)); }).on('error', () => process.exit(4));`;
+  const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 10000 });
+  nodeImage = r.status === 0 ? { ok: true, reason: '' } : { ok: false, reason: 'no node image yet (kdl-node:*; `lab image` builds it)' };
+  return nodeImage;
+}
