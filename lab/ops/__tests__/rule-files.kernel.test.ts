@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { connect } from '../../probe/connect';
 import { probeIpvs } from '../../runtime/kernel-features';
 import { cli, describeKernel, labNamespaces, nsRun, rt } from '../../testing/kernel';
+import { uniqueLabName } from '../../testing/names';
 import { loadTopology } from '../../topology/resolve';
 import { down } from '../down';
 import { up } from '../up';
@@ -12,7 +13,8 @@ import { up } from '../up';
 // ones; a broken one is refused as bad input with its file and line; IPVS mode is refused on a
 // kernel without IPVS before anything is created.
 
-const LAB = 't-rules';
+const LAB = uniqueLabName('t-rules');
+const REFUSED_LAB = uniqueLabName('t-ipvs-refused');
 const ns = (node: string, pod?: string) => `kdl.${LAB}.${node}${pod ? `.${pod}` : ''}`;
 
 describeKernel('user rule files', () => {
@@ -94,10 +96,10 @@ describeKernel('IPVS mode on a kernel without IPVS', () => {
   // only a kernel without IPVS refuses (decided at collection: a skip, never a vacuous pass)
   (existsSync('/proc/net/ip_vs') ? test.skip : test)('up is refused before anything is created, naming CONFIG_IP_VS and what to do', async () => {
     expect((await probeIpvs()).ok).toBe(false);
-    const r = await cli(['up', '--proxy', 'ipvs', '--name', 't-ipvs-refused']);
+    const r = await cli(['up', '--proxy', 'ipvs', '--name', REFUSED_LAB]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('CONFIG_IP_VS');
     expect(r.stderr).toMatch(/proxy\.mode: iptables or nftables/);
-    expect(labNamespaces('t-ipvs-refused')).toEqual([]);
+    expect(labNamespaces(REFUSED_LAB)).toEqual([]);
   }, 30_000);
 });

@@ -3,12 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readPcapFile } from '../../pcap';
 import { cli, describeKernel, labNamespaces, nsRun, withLab } from '../../testing/kernel';
+import { uniqueLabName } from '../../testing/names';
 import type { Walk } from '../types';
 
 // `lab trace` for real: one probe, tcpdump at every point on the way, nft monitor trace in every
 // node, the observed walk against the computed one. A DROP put in the way must make it fail.
 
-const LAB = 'trk';
+const LAB = uniqueLabName('trk');
 const walkOf = (stdout: string) => JSON.parse(stdout) as Walk;
 
 describeKernel('lab trace', () => {
@@ -107,7 +108,7 @@ describeKernel('lab trace', () => {
   it('bad input is exit 2 with the reason, and no trace table is left in any node', async () => {
     const r = await trace('client', 'nosuch');
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain("'nosuch' is not a pod of lab trk");
+    expect(r.stderr).toContain(`'nosuch' is not a pod of lab ${LAB}`);
     const r2 = await trace('ghost', 'web-2');
     expect(r2.code).toBe(2);
     expect(r2.stderr).toContain("no pod or node 'ghost'");
