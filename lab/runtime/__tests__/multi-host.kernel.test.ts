@@ -1,13 +1,14 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { engineAvailable } from '../../docker/engine';
 import { readPcapFile } from '../../pcap';
 import { startCapture } from '../../probe/capture';
 import { parsePing } from '../../probe/ping';
 import { parseTraceroute } from '../../probe/traceroute';
 import { SshHost } from '../../remote/ssh';
 import { cli, describeKernel, rt as hostRt } from '../../testing/kernel';
+import { uniqueLabName } from '../../testing/names';
+import { describeIf, dockerEngine, requireInCi } from '../../testing/skip';
 import { startTestHosts, type TestHost } from '../../testing/ssh-host';
 import { loadTopology } from '../../topology/resolve';
 import { closeRuntime, runtimeFor } from '../select';
@@ -18,16 +19,17 @@ import { closeRuntime, runtimeFor } from '../select';
 // placed on both, and the underlay segment stretched between them by the lab's VXLAN tunnel —
 // so flannel's VXLAN rides inside it on the wire between the hosts.
 
-const LAB = 'mh';
+const LAB = uniqueLabName('mh');
 
-describeKernel('docker runtime over two hosts (ssh)', () => {
+// Decided while the tests are registered, so that without an engine they are reported as skipped.
+const { ok: engine, reason: noEngine } = dockerEngine();
+requireInCi(engine, 'no Docker engine answers: .ci/run should have started one (scripts/ensure-docker)');
+const describeDocker = describeIf(engine, noEngine, describeKernel);
+
+describeDocker('docker runtime over two hosts (ssh)', () => {
   let hosts: TestHost[] = [];
-  let engine = false;
   let file = '';
   beforeAll(async () => {
-    engine = await engineAvailable();
-    if (!engine && process.env.CI) throw new Error('CI=true and no Docker engine answers');
-    if (!engine) return;
     hosts = await startTestHosts(['a', 'b']);
     const dir = mkdtempSync(join(tmpdir(), 'kdl-mh-'));
     file = join(dir, 'two-hosts.yaml');
@@ -56,44 +58,41 @@ describeKernel('docker runtime over two hosts (ssh)', () => {
     await cli(['down', '-f', file]);
   }, 60_000);
   afterAll(async () => {
-    if (!engine) return;
     await cli(['down', '-f', file]);
     await hosts[0]?.stop();
   }, 60_000);
 
   it('places nodes on their hosts (node3 spread to the first) and builds each host its underlay', async () => {
-    if (!engine) return;
     const topo = loadTopology(file);
     expect(topo.nodes.map((n) => [n.name, n.host])).toEqual([['node1', 'a'], ['node2', 'b'], ['node3', 'a']]);
     const up = await cli(['up', '-f', file]);
     if (up.code !== 0) throw new Error(`up exited ${up.code}:\n${up.stdout}\n${up.stderr}`);
     expect(up.stdout).toMatch(/hosts: underlay tunnel \(VXLAN, UDP 4790\) on 2 hosts: a 10\.99\.9\.1, b 10\.99\.9\.2/);
     const st = JSON.parse((await cli(['status', '--name', LAB, '--json'])).stdout).labs[0];
-    expect(st).toMatchObject({ runtime: 'docker', state: 'up', missing: [], underlay: { namespace: 'kdl.mh@a' } });
+    expect(st).toMatchObject({ runtime: 'docker', state: 'up', missing: [], underlay: { namespace: `kdl.${LAB}@a` } });
     expect(st.nodes.map((n: { name: string }) => n.name)).toEqual(['node1', 'node2', 'node3']);
     // on host b (through its own ssh): the lab's underlay namespace and node2's, nothing of a's
     const b = await SshHost.connect(hosts[1]!.target);
     try {
-      expect((await b.run(['ip', 'netns', 'list'])).stdout.split('\n').map((l) => l.split(' ')[0]).filter(Boolean).sort()).toEqual(['kdl.mh', 'kdl.mh.node2']);
-      const tun = JSON.parse((await b.run(['ip', '-n', 'kdl.mh', '-d', '-j', 'link', 'show', 'type', 'vxlan'])).stdout)[0];
+      expect((await b.run(['ip', 'netns', 'list'])).stdout.split('\n').map((l) => l.split(' ')[0]).filter(Boolean).sort()).toEqual([`kdl.${LAB}`, `kdl.${LAB}.node2`]);
+      const tun = JSON.parse((await b.run(['ip', '-n', `kdl.${LAB}`, '-d', '-j', 'link', 'show', 'type', 'vxlan'])).stdout)[0];
       expect(tun.linkinfo.info_data).toMatchObject({ port: 4790, local: '10.99.9.2' });
       expect(tun.master).toBe('underlay0');
       // the gateway lives once on the stretched segment: on the first host
-      expect((await b.run(['ip', '-n', 'kdl.mh', '-4', '-j', 'addr', 'show', 'underlay0'])).stdout).not.toMatch(/192\.168\.205\.1/);
+      expect((await b.run(['ip', '-n', `kdl.${LAB}`, '-4', '-j', 'addr', 'show', 'underlay0'])).stdout).not.toMatch(/192\.168\.205\.1/);
     } finally {
       b.close();
     }
   }, 300_000);
 
   it('pods on two hosts talk over flannel VXLAN inside the lab tunnel: ttl 62, the same hops, 8472 inside 4790 on the wire', async () => {
-    if (!engine) return;
     const rt = runtimeFor(loadTopology(file));
     try {
       const cap = await startCapture(hostRt, { ns: 'kdlhost-sw', iface: 'sw', file: join(mkdtempSync(join(tmpdir(), 'kdl-mh-')), 'wire.pcap'), filter: 'udp port 4790' });
-      const ping = parsePing((await rt.run('kdl.mh.node1.client', ['ping', '-c', '2', '-i', '0.2', '10.42.1.9'])).stdout);
+      const ping = parsePing((await rt.run(`kdl.${LAB}.node1.client`, ['ping', '-c', '2', '-i', '0.2', '10.42.1.9'])).stdout);
       const stats = await cap.stop();
       expect(ping.replies.map((r) => r.ttl)).toEqual([62, 62]);
-      const hops = parseTraceroute((await rt.run('kdl.mh.node1.client', ['traceroute', '-n', '-q', '1', '-w', '1', '10.42.1.9'])).stdout);
+      const hops = parseTraceroute((await rt.run(`kdl.${LAB}.node1.client`, ['traceroute', '-n', '-q', '1', '-w', '1', '10.42.1.9'])).stdout);
       expect(hops.map((h) => h.address)).toEqual(['10.42.0.1', '10.42.1.0', '10.42.1.9']);
 
       const { packets } = readPcapFile(stats.file, { vxlanPorts: [4790, 8472] });
@@ -113,7 +112,6 @@ describeKernel('docker runtime over two hosts (ssh)', () => {
   }, 60_000);
 
   it('a service spreads over endpoints on both hosts; exec reaches a node on the other machine', async () => {
-    if (!engine) return;
     const e = await cli(['exec', '--name', LAB, 'web-2', '--', 'sh', '-c', 'hostname; ip -br -4 addr show eth0; exit 7']);
     expect(e.code).toBe(7);
     expect(e.stdout).toMatch(/^node2\neth0@if\d+\s+UP\s+10\.42\.1\.9\/24/);
@@ -124,7 +122,6 @@ describeKernel('docker runtime over two hosts (ssh)', () => {
   }, 60_000);
 
   it('down removes containers and namespaces on both hosts, and the tunnel with them', async () => {
-    if (!engine) return;
     const d = await cli(['down', '--name', LAB]);
     expect(d.code).toBe(0);
     for (const h of hosts) {
