@@ -3,6 +3,7 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describeKernel } from '../../testing/kernel';
+import { waitFor } from '../../testing/wait';
 import type { Layers, Packet, Quoted } from '../decode';
 import { readPcapFile } from '../index';
 import type { Capture, Frame } from '../reader';
@@ -151,6 +152,15 @@ const CAPTURES: CaptureRun[] = [
   // dumpcap writes pcapng: two interfaces with different link types, names, ns timestamps.
   { name: 'b-dumpcap.pcapng', ns: B, argv: (file) => ['dumpcap', '-q', '-i', 'veth1', '-i', 'any', '-w', file], must: ['eth', 'sll1', 'interface names', 'echo', 'time-exceeded', 'syn'] },
 ];
+
+/** Whether a capture file (as far as it is written) holds the last packet traffic() sends: B's ping reply's last fragment. */
+function holdsLastPacket(file: string): boolean {
+  try {
+    return readPcapFile(file).packets.some((p) => p.ip?.src === '10.99.0.2' && p.ip.protocol === 1 && p.ip.fragOffset > 0 && !p.ip.mf);
+  } catch {
+    return false; // not written yet, or a record cut short mid-write
+  }
+}
 
 /** Every kind of packet the lab's scenarios look at, once. */
 async function traffic(): Promise<string> {
@@ -351,8 +361,9 @@ describeKernel('pcap reader and decoders against tcpdump, dumpcap, editcap and t
     try {
       received = await traffic();
       // The last replies may still be on their way to the capture sockets, and dumpcap (no
-      // immediate mode) gets packets when libpcap's 250 ms ring-block timer hands them over.
-      await new Promise((r) => setTimeout(r, 400));
+      // immediate mode) gets packets when libpcap's 250 ms ring-block timer hands them over:
+      // wait until every file holds the last packet sent, the fragmented ping reply's tail.
+      await waitFor(() => CAPTURES.every((c) => holdsLastPacket(join(dir, c.name))), { timeoutMs: 10000, what: "every capture to hold the fragmented ping reply's last fragment" });
     } finally {
       await Promise.all(procs.map(stop));
     }
