@@ -24,7 +24,7 @@ export interface Capture {
   /** byte order of the (first) section */
   byteOrder: 'LE' | 'BE';
   /** 'us', 'ns', 'ms', 's', '10^-N' or '2^-N'; interfaces that differ are joined with ',' */
-  resolution: 'us' | 'ns' | string;
+  resolution: 'us' | 'ns' | (string & {});
   frames: Frame[];
   warnings: string[];
 }

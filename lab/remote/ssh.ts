@@ -144,9 +144,8 @@ export class SshHost implements Executor {
     // no keep-alive: with it a two-host up failed (tried once; not traced further), so each
     // request opens its own dial-stdio channel
     const agent = new Agent({ keepAlive: false });
-    const self = this;
     (agent as unknown as { createConnection: (o: unknown, cb: (e: Error | null, s?: Duplex) => void) => void }).createConnection = (_o, cb) => {
-      self.channel('docker system dial-stdio').then(
+      this.channel('docker system dial-stdio').then(
         (ch) => cb(null, ch as unknown as Duplex),
         (e: Error) => cb(e),
       );

@@ -32,8 +32,8 @@ export function upDetached(args: string[], opts: { pauseAfter?: string } = {}): 
     env: { ...process.env, NO_COLOR: '1', ...(opts.pauseAfter ? { [PAUSE_AFTER_ENV]: opts.pauseAfter } : {}) },
   });
   let out = '';
-  child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
-  child.stderr!.on('data', (b: Buffer) => (out += b.toString()));
+  child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+  child.stderr.on('data', (b: Buffer) => (out += b.toString()));
   let code: number | null | undefined;
   const exited = new Promise<number | null>((r) =>
     child.on('exit', (c) => {

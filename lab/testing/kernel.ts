@@ -13,7 +13,6 @@ export const isRoot = process.getuid?.() === 0;
 export function describeKernel(name: string, fn: () => void): void {
   if (isRoot) return describe(name, fn);
   if (process.env.CI) throw new Error(`${name}: kernel tests need root and CI=true is set`);
-  // eslint-disable-next-line no-console
   console.warn(`skipping '${name}': kernel tests need root`);
   describe.skip(name, fn);
 }

@@ -18,7 +18,6 @@ export function itIf(cond: boolean, reason: string): TestFn {
 export function describeIf(cond: boolean, reason: string, base: (name: string, fn: () => void) => void = describe): (name: string, fn: () => void) => void {
   if (cond) return base;
   return (name, fn) => {
-    // eslint-disable-next-line no-console
     console.warn(`skipping '${name}': ${reason}`);
     describe.skip(`${name} — skipped: ${reason}`, fn);
   };

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { SshTarget } from '../remote/ssh';
 import type { Started } from '../runtime/executor';
 import { host } from './kernel';
+import { waitFor } from './wait';
 
 // "Other hosts" for tests, on this machine: each is a network namespace of the test's own with
 // its own mount namespace (a private /run/netns, so `ip netns` there does not see this host's),
@@ -19,7 +20,7 @@ export interface TestHost {
   target: SshTarget;
   /** known_hosts holding this host's key */
   knownHosts: string;
-  stop(): Promise<void>;
+  stop: () => Promise<void>;
 }
 
 const PREFIX = 'kdlhost-';
@@ -92,14 +93,13 @@ export async function startTestHosts(names: string[]): Promise<TestHost[]> {
 }
 
 async function waitListening(ns: string, sshd: Started): Promise<void> {
-  const deadline = Date.now() + 10_000;
   let exited = false;
   void sshd.exited.then(() => (exited = true));
-  for (;;) {
+  const listening = async () => {
     const r = await host.run(['ip', 'netns', 'exec', ns, 'ss', '-Hltn', 'sport', '=', ':22'], { check: false });
-    if (r.stdout.trim()) return;
+    if (r.stdout.trim()) return true;
     if (exited) throw new Error(`sshd in ${ns} exited: ${(await sshd.exited).stderr}`);
-    if (Date.now() > deadline) throw new Error(`sshd in ${ns} is not listening after 10 s`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+    return false;
+  };
+  await waitFor(listening, { timeoutMs: 10_000, what: `sshd in ${ns} to listen on port 22` });
 }

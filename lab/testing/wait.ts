@@ -15,7 +15,7 @@ export async function waitFor<T>(cond: () => T | Promise<T>, opts: WaitOptions):
   const deadline = Date.now() + opts.timeoutMs;
   for (;;) {
     const v = await cond(); // a check that throws ends the wait with its error
-    if (v) return v as NonNullable<T>;
+    if (v) return v;
     if (Date.now() >= deadline) throw new Error(`timed out after ${opts.timeoutMs} ms waiting for ${opts.what}`);
     await new Promise((r) => setTimeout(r, opts.intervalMs ?? 50));
   }

@@ -98,6 +98,7 @@ describe('pcapng', () => {
     expect(cap).toMatchObject({ format: 'pcapng', byteOrder: be ? 'BE' : 'LE', resolution: 'us,ns' });
     expect(cap.frames.map(({ data, ...f }) => ({ ...f, len: data.length }))).toEqual([
       { index: 1, tsSec: 1_700_000_000, tsNsec: 123_456_000, time: 1_700_000_000.123456, capturedLength: ping.length, originalLength: ping.length, linkType: 1, interfaceId: 0, interfaceName: 'eth0', len: ping.length },
+      // eslint-disable-next-line no-loss-of-precision -- the nanosecond time as the file holds it; compared with its nearest double
       { index: 2, tsSec: 1_700_000_000, tsNsec: 123_456_789, time: 1_700_000_000.123456789, capturedLength: sll.length, originalLength: sll.length, linkType: 276, interfaceId: 1, interfaceName: 'any', len: sll.length },
       // SPB: no timestamp; captured length is origLen, not the padded block data.
       { index: 3, tsSec: 0, tsNsec: 0, time: 0, capturedLength: who.length, originalLength: who.length, linkType: 1, interfaceId: 0, interfaceName: 'eth0', len: who.length },

@@ -105,13 +105,13 @@ interface Proc {
 function start(ns: string, argv: string[], ready: RegExp): Promise<Proc> {
   const child = spawn('ip', ['netns', 'exec', ns, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
   const p: Proc = { child, stdout: '', stderr: '', exited: new Promise((r) => child.on('close', r)) };
-  child.stdout!.on('data', (b: Buffer) => (p.stdout += b.toString()));
+  child.stdout.on('data', (b: Buffer) => (p.stdout += b.toString()));
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error(`${argv.join(' ')} in ${ns} not ready after 5 s: ${p.stderr}`));
     }, 5000);
-    child.stderr!.on('data', (b: Buffer) => {
+    child.stderr.on('data', (b: Buffer) => {
       p.stderr += b.toString();
       if (ready.test(p.stderr)) {
         clearTimeout(timer);

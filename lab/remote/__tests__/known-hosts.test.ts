@@ -1,5 +1,5 @@
 import { createHmac, randomBytes } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { checkHostKey, knownKeys } from '../known-hosts';
@@ -35,7 +35,7 @@ describe('known_hosts', () => {
   );
 
   it('matches plain, comma-listed, [host]:port and hashed entries', () => {
-    expect(knownKeys(require('node:fs').readFileSync(file, 'utf8'), 'node-a', 22)).toHaveLength(1);
+    expect(knownKeys(readFileSync(file, 'utf8'), 'node-a', 22)).toHaveLength(1);
     expect(checkHostKey(file, '10.0.0.5', 22, blob(1))).toEqual({ ok: true });
     expect(checkHostKey(file, '10.0.0.6', 2222, blob(2))).toEqual({ ok: true });
     expect(checkHostKey(file, '10.0.0.7', 22, blob(3))).toEqual({ ok: true });
