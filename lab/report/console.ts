@@ -1,6 +1,5 @@
 import pc from 'picocolors';
-import type { RunEvent } from '../scenario/run';
-import type { RunReport, StepReport } from './types';
+import type { RunEvent, RunReport, StepReport } from './types';
 
 // What a run prints while it goes: one line per step, and under a failed step each failed
 // expectation as expected against observed, the packets that were checked and the pcap to open.

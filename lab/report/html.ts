@@ -1,10 +1,9 @@
 import { isDeepStrictEqual } from 'node:util';
 import { renderGraph } from '../graph';
-import type { ExpectationResult } from '../scenario/expect';
 import type { Topology } from '../topology/types';
 import type { NodeRules, Walk } from '../trace/types';
 import { badge, esc, fileLink, page } from './html-page';
-import type { CaptureReport, ProbeReport, RunReport, ScenarioReport, Status, StepReport } from './types';
+import type { CaptureReport, ExpectationResult, ProbeReport, RunReport, ScenarioReport, ScenarioTopology, Status, StepReport } from './types';
 import { walkLadderSvg } from './walk-svg';
 
 // index.html of a run: the summary, the graph of every topology the run used, and per scenario
@@ -12,12 +11,7 @@ import { walkLadderSvg } from './walk-svg';
 // linked to its file in the run's folder (paths relative to it, as in report.json). Packet
 // walks (`trace` probes) are drawn as ladders. Pure: report in, text out.
 
-/** What the report needs of a scenario besides its report: the topology it ran on. */
-export interface ScenarioTopology {
-  file: string;
-  name: string;
-  topology: Topology;
-}
+export type { ScenarioTopology };
 
 const seconds = (s: number) => `${s.toFixed(2)} s`;
 const when = (iso: string) => iso.replace('T', ' ').replace(/\.\d+Z$/, ' UTC');

@@ -1,9 +1,38 @@
-import type { ExpectationResult } from '../scenario/expect';
+import type { Topology } from '../topology/types';
 
 // report.json: everything a run did and saw, per scenario and step, with paths relative to
-// the run's folder (results/<run-id>/) so the folder can be moved or archived whole.
+// the run's folder (results/<run-id>/) so the folder can be moved or archived whole. The
+// scenario runner produces these types; the renderers beside this file show them.
 
 export type Status = 'passed' | 'failed' | 'skipped';
+
+/** One expectation checked: expected against observed, in words. */
+export interface ExpectationResult {
+  kind: string;
+  name?: string;
+  /** line of the expectation in its scenario file */
+  line?: number;
+  status: 'passed' | 'failed';
+  expected: string;
+  observed: string;
+  /** one-line summaries of the packets checked (at most 5) */
+  checked?: string[];
+  pcap?: string;
+}
+
+/** What the report needs of a scenario besides its report: where it is and the topology it ran on. */
+export interface ScenarioTopology {
+  file: string;
+  name: string;
+  topology: Topology;
+}
+
+/** Progress of a run, as it happens. */
+export type RunEvent =
+  | { type: 'lab-up'; lab: string; reused: boolean; seconds: number }
+  | { type: 'lab-down'; lab: string }
+  | { type: 'scenario'; scenario: ScenarioTopology }
+  | { type: 'step'; scenario: ScenarioTopology; step: StepReport; total: number };
 
 export interface CaptureReport {
   name: string;
@@ -21,6 +50,7 @@ export interface CaptureReport {
   error?: string;
 }
 
+/** A probe as the report keeps it, whatever its kind: `result` is its kind's result. */
 export interface ProbeReport {
   name: string;
   kind: string;

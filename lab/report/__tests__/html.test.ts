@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { dirname, isAbsolute, join, normalize } from 'node:path';
 import { elements, parseXml, textOf } from '../../graph/__tests__/xml';
-import type { Scenario } from '../../scenario/load';
+import type { ScenarioTopology } from '../types';
 import { loadTopology } from '../../topology/resolve';
 import { isWalk, reportHtml, walkHtml } from '../html';
 import type { RunReport, ScenarioReport } from '../types';
@@ -40,7 +40,7 @@ const scenarioB: ScenarioReport = { ...scenarioA, name: 'second', file: 'scenari
 
 const report = (dir: string): RunReport =>
   runReportOf([scenarioA, scenarioB], { runId: '20261122-000000-abcd', dir, startedAt: '2026-11-22T00:00:00.000Z', finishedAt: '2026-11-22T00:00:02.000Z' });
-const scenarios: Pick<Scenario, 'file' | 'name' | 'topology'>[] = [
+const scenarios: ScenarioTopology[] = [
   { file: scenarioA.file, name: scenarioA.name, topology: topo },
   { file: scenarioB.file, name: scenarioB.name, topology: { ...topo, source: 'elsewhere.yaml' } }, // the same topology
 ];
