@@ -25,7 +25,7 @@ import { ensureNodeImage } from './docker/node-image';
 import { summarize } from './pcap';
 import { checkFilters } from './probe/capture';
 import { loadScenarios, scenarioFiles } from './scenario/load';
-import { newRunId, runScenarios } from './scenario/run';
+import { newRunId, runScenarios } from './ops/run';
 import { renderGraph } from './graph';
 import { graphFormats, writeGraphs } from './graph/files';
 import { traceLab } from './ops/trace';

@@ -1,59 +1,22 @@
 import { readdirSync, statSync } from 'node:fs';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { InputError, type InputIssue } from '../errors';
-import { isFieldPath } from '../pcap/fields';
 import { checkFilters } from '../probe/capture';
 import type { Executor } from '../runtime/executor';
 import { loadTopology, resolveSource } from '../topology/resolve';
 import type { Topology } from '../topology/types';
 import { YamlSource } from '../topology/yaml-source';
-import {
-  type CommandProbe,
-  type ConnectProbe,
-  EXPECTATION_KINDS,
-  type ExpectationInput,
-  type Expectations,
-  type ExpectationKind,
-  type PingProbe,
-  PROBE_KINDS,
-  type ProbeKind,
-  type ScenarioInput,
-  scenarioSchema,
-  type TraceProbe,
-  type TracerouteProbe,
-} from './schema';
-import { LabNames, resolvePoint, type ServiceTarget } from '../model/names';
-import { compileMatcher } from './values';
-import { resolveTrace } from '../trace/walk';
+import { LabNames, resolvePoint } from '../model/names';
+import { EXPECTATIONS, type ExpectationPlan, PROBES, type ProbePlan } from './kinds';
+import type { AnyExpectationKind, AnyProbeKind, CapturePlan, Path } from './kinds/types';
+import { type ScenarioInput, scenarioSchema } from './schema';
 
 // Loads scenario files and checks everything that can be checked before a lab exists: names
 // against the topology, probe and capture references, field paths, expected values, BPF
-// filters. A file that loads has no reference left to fail at run time.
+// filters. A file that loads has no reference left to fail at run time. Each probe and
+// expectation is compiled by its kind (kinds/); what is common to all kinds is here.
 
-type Path = (string | number)[];
-
-export interface CapturePlan {
-  name: string;
-  /** as written: node1:eth0 */
-  at: string;
-  owner: string;
-  iface: string;
-  ns: string;
-  filter?: string;
-  path: Path;
-}
-
-export type ProbePlan = { name: string; from: string; ns: string; path: Path } & (
-  | { kind: 'ping'; spec: PingProbe; to: string }
-  | { kind: 'traceroute'; spec: TracerouteProbe; to: string }
-  | { kind: 'connect'; spec: ConnectProbe; target: ServiceTarget }
-  | { kind: 'command'; spec: CommandProbe; to: string }
-  | { kind: 'trace'; spec: TraceProbe; to: string }
-);
-
-export type ExpectationPlan = {
-  [K in ExpectationKind]: { kind: K; spec: Expectations[K]; name?: string; path: Path; line?: number; probe?: ProbePlan; capture?: CapturePlan };
-}[ExpectationKind];
+export type { CapturePlan, ExpectationPlan, ProbePlan };
 
 export interface StepPlan {
   index: number;
@@ -78,16 +41,15 @@ export interface LoadOptions {
   runtime?: string;
 }
 
-const PROBE_OF: Record<ExpectationKind, ProbeKind | undefined> = {
-  ping: 'ping',
-  hops: 'traceroute',
-  packets: undefined,
-  nat: 'connect',
-  spread: 'connect',
-  connect: 'connect',
-  output: 'command',
-  walk: 'trace',
-};
+type FailAt = (p: Path, m: string, k?: string) => void;
+
+/** The one kind an object names (`{ name?, <kind>: ... }`), or a message saying it does not. */
+function kindOf<K extends { kind: string }>(kinds: readonly K[], input: Record<string, unknown>, what: string): K | string {
+  const found = kinds.filter((k) => input[k.kind] !== undefined);
+  if (found.length === 1 && found[0]) return found[0];
+  const names = kinds.map((k) => k.kind);
+  return `${what} is exactly one of ${names.join(', ')} (found ${found.map((k) => k.kind).join(', ') || 'none'})`;
+}
 
 export function loadScenario(file: string, opts: LoadOptions = {}): Scenario {
   const src = YamlSource.fromFile(file);
@@ -118,10 +80,10 @@ export function loadScenario(file: string, opts: LoadOptions = {}): Scenario {
   };
 }
 
-function checkStep(input: ScenarioInput, index: number, names: LabNames, fail: (p: Path, m: string, k?: string) => void): StepPlan {
-  const step = input.steps[index]!;
+function checkStep(input: ScenarioInput, index: number, names: LabNames, fail: FailAt): StepPlan {
+  const step = input.steps[index];
+  if (!step) throw new Error(`no step ${index}`);
   const base: Path = ['steps', index];
-  const topo = names.topo;
 
   const captures: CapturePlan[] = [];
   step.captures.forEach((c, ci) => {
@@ -137,168 +99,63 @@ function checkStep(input: ScenarioInput, index: number, names: LabNames, fail: (
   const probes: ProbePlan[] = [];
   step.probes.forEach((p, pi) => {
     const path = [...base, 'probes', pi];
-    const kinds = PROBE_KINDS.filter((k) => p[k] !== undefined);
-    if (kinds.length !== 1) return fail(path, `a probe is exactly one of ${PROBE_KINDS.join(', ')} (found ${kinds.join(', ') || 'none'})`);
-    const kind = kinds[0]!;
-    if (kind === 'command') {
-      const c = p.command!;
-      const ns = names.namespaceOf(c.on);
-      if (!ns) return fail([...path, kind, 'on'], `no node or pod '${c.on}' in topology ${topo.name} (or @lab)`);
-      const name = p.name ?? (step.probes.filter((q) => q.command).length > 1 ? `command-${pi + 1}` : 'command');
-      if (probes.some((o) => o.name === name)) return fail(path, `two probes named '${name}' in this step`);
-      probes.push({ name, kind, from: c.on, ns, path, spec: c, to: c.run.join(' ') });
-      return;
-    }
-    if (kind === 'trace') {
-      const t = p.trace!;
-      const name = p.name ?? (step.probes.filter((q) => q.trace).length > 1 ? `trace-${pi + 1}` : 'trace');
-      if (probes.some((o) => o.name === name)) return fail(path, `two probes named '${name}' in this step`);
-      try {
-        const r = resolveTrace(topo, names, { from: t.from, to: t.to, ...(t.protocol ? { protocol: t.protocol } : {}) });
-        probes.push({ name, kind, from: t.from, ns: r.fromNs, path, spec: t, to: t.to });
-      } catch (e) {
-        if (!(e instanceof InputError)) throw e;
-        fail([...path, kind, e.issues[0]?.file === 'from' ? 'from' : 'to'], e.issues.map((i) => i.message).join('; '));
-      }
-      return;
-    }
-    const spec = p[kind]!;
-    const ns = names.namespaceOf(spec.from);
-    if (!ns || spec.from.startsWith('@')) return fail([...path, kind, 'from'], `no node or pod '${spec.from}' in topology ${topo.name}`);
-    const sameKind = step.probes.filter((q) => q[kind] !== undefined).length;
-    const name = p.name ?? (sameKind > 1 ? `${kind}-${pi + 1}` : kind);
+    const input = p as Record<string, unknown>;
+    const kind: AnyProbeKind | string = kindOf(PROBES, input, 'a probe');
+    if (typeof kind === 'string') return fail(path, kind);
+    const at = [...path, kind.kind];
+    const spec = input[kind.kind];
+    const compiled = kind.compile(spec, { names, fail: (sub, m, k) => fail([...at, ...sub], m, k) });
+    if (!compiled) return;
+    const sameKind = step.probes.filter((q) => (q as Record<string, unknown>)[kind.kind] !== undefined).length;
+    const name = p.name ?? (sameKind > 1 ? `${kind.kind}-${pi + 1}` : kind.kind);
     if (probes.some((o) => o.name === name)) return fail(path, `two probes named '${name}' in this step`);
-    if (kind === 'connect') {
-      const target = names.target(spec.to, (spec as ConnectProbe).protocol);
-      if (typeof target === 'string') return fail([...path, kind, 'to'], target);
-      probes.push({ name, kind, from: spec.from, ns, path, spec: p.connect!, target });
-    } else {
-      const to = names.ip(spec.to);
-      if (!to) return fail([...path, kind, 'to'], `'${spec.to}' is not an address or a name of this lab (e.g. web-2, node2.flannel.1, service:web)`);
-      if (kind === 'ping') probes.push({ name, kind, from: spec.from, ns, path, spec: p.ping!, to });
-      else probes.push({ name, kind, from: spec.from, ns, path, spec: p.traceroute!, to });
-    }
+    // the kind compiled it from its own spec: the plan is that kind's
+    probes.push({ name, kind: kind.kind, path, spec, ...compiled } as ProbePlan);
   });
 
   const expect: ExpectationPlan[] = [];
   step.expect.forEach((e, ei) => {
     const path = [...base, 'expect', ei];
-    const kinds = EXPECTATION_KINDS.filter((k) => e[k] !== undefined);
-    if (kinds.length !== 1) return fail(path, `an expectation is exactly one of ${EXPECTATION_KINDS.join(', ')} (found ${kinds.join(', ') || 'none'})`);
-    const plan = checkExpectation(e, kinds[0]!, [...path, kinds[0]!], probes, captures, names, fail);
+    const input = e as Record<string, unknown>;
+    const kind: AnyExpectationKind | string = kindOf(EXPECTATIONS, input, 'an expectation');
+    if (typeof kind === 'string') return fail(path, kind);
+    const plan = checkExpectation(kind, input[kind.kind], [...path, kind.kind], probes, captures, names, fail);
     if (plan) expect.push({ ...plan, path, ...(e.name ? { name: e.name } : {}) } as ExpectationPlan);
   });
   return { index, name: step.name, captures, probes, expect };
 }
 
 function checkExpectation(
-  e: ExpectationInput,
-  kind: ExpectationKind,
+  kind: AnyExpectationKind,
+  spec: unknown,
   path: Path,
   probes: ProbePlan[],
   captures: CapturePlan[],
   names: LabNames,
-  fail: (p: Path, m: string, k?: string) => void,
-): Omit<ExpectationPlan, 'path'> | undefined {
-  const spec = e[kind]!;
+  fail: FailAt,
+): { kind: string; spec: unknown; probe?: ProbePlan } | undefined {
   let probe: ProbePlan | undefined;
-  const wantProbe = PROBE_OF[kind];
+  const wantProbe = kind.probe?.kind;
   if (wantProbe) {
     const ref = (spec as { probe?: string }).probe;
     const candidates = probes.filter((p) => p.kind === wantProbe && (ref === undefined || p.name === ref));
-    if (candidates.length !== 1) {
+    if (candidates.length !== 1 || !candidates[0]) {
       const msg =
         ref !== undefined
           ? `no ${wantProbe} probe named '${ref}' in this step (${probes.map((p) => `${p.name}: ${p.kind}`).join(', ') || 'no probes'})`
           : candidates.length
             ? `several ${wantProbe} probes in this step: say which with probe: <name>`
-            : `a '${kind}' expectation needs a ${wantProbe} probe in the same step`;
+            : `a '${kind.kind}' expectation needs a ${wantProbe} probe in the same step`;
       fail(path, msg);
       return undefined;
     }
-    probe = candidates[0]!;
+    probe = candidates[0];
   }
   const pods = new Set(names.topo.pods.map((p) => p.name));
-  const checkPods = (list: string[], at: Path) =>
-    list.forEach((p, i) => pods.has(p) || fail([...at, i], `no pod '${p}' (pods: ${[...pods].join(', ')})`));
-  switch (kind) {
-    case 'hops': {
-      const s = e.hops!;
-      s.equals?.forEach((h, i) => {
-        if (h !== '*' && !names.ip(h)) fail([...path, 'equals', i], `'${h}' is not an address, '*', or a name of this lab (e.g. node1.cni0, node2.flannel.1, pod:web-1)`);
-      });
-      if (!s.equals && s.count === undefined) fail(path, 'say what the hops must be: equals: [...] or count');
-      break;
-    }
-    case 'ping': {
-      if (e.ping!.ttl === undefined && e.ping!.received === undefined) fail(path, 'say what to check: ttl and/or received');
-      break;
-    }
-    case 'packets': {
-      const s = e.packets!;
-      let capture: CapturePlan | undefined;
-      if (s.at === undefined) {
-        if (captures.length !== 1) fail(path, `say which capture with at: (${captures.map((c) => c.name).join(', ') || 'this step has none'})`);
-        capture = captures[0];
-      } else {
-        capture = captures.find((c) => c.name === s.at);
-        if (!capture) fail([...path, 'at'], `no capture '${s.at}' in this step (${captures.map((c) => c.name).join(', ') || 'none'})`);
-      }
-      for (const part of ['where', 'fields'] as const)
-        for (const [f, v] of Object.entries(s[part])) {
-          if (!isFieldPath(f)) {
-            fail([...path, part], `unknown field '${f}' (e.g. eth.src, ip.ttl, ip.src, udp.dstport, vxlan.vni, inner.ip.src, tcp.flags, icmp.type)`, f);
-            continue;
-          }
-          const m = compileMatcher(f, v, names, false);
-          if (typeof m === 'string') fail([...path, part, f], m);
-        }
-      return { kind, spec: s, ...(capture ? { capture } : {}) } as Omit<ExpectationPlan, 'path'>;
-    }
-    case 'nat': {
-      const s = e.nat!;
-      if (s.destination === undefined && s.source === undefined) fail(path, 'say what to check: destination and/or source');
-      if (s.destination !== undefined && s.destination !== 'endpoint' && !names.ip(s.destination))
-        fail([...path, 'destination'], `'${s.destination}': expected 'endpoint', an address or a name of this lab`);
-      if (s.source !== undefined && !['client', 'snat', 'node'].includes(s.source) && !names.ip(s.source) && !names.namespaceOf(s.source))
-        fail([...path, 'source'], `'${s.source}': expected client, snat, node, an address or a name of this lab`);
-      break;
-    }
-    case 'spread': {
-      const s = e.spread!;
-      if (s.endpoints === 'all' && probe?.kind === 'connect' && !probe.target.service)
-        fail([...path, 'endpoints'], `'all' needs a probe to a service; ${probe.spec.to} is not one: list the pods`);
-      if (Array.isArray(s.endpoints)) checkPods(s.endpoints, [...path, 'endpoints']);
-      break;
-    }
-    case 'output': {
-      const s = e.output!;
-      s.matches?.forEach((re, i) => {
-        try {
-          new RegExp(re, 'm');
-        } catch (err) {
-          fail([...path, 'matches', i], `not a regular expression: ${(err as Error).message}`);
-        }
-      });
-      if (!s.contains && !s.matches && !s.lacks) fail(path, 'say what the output must hold: contains, lacks and/or matches');
-      break;
-    }
-    case 'walk': {
-      const s = e.walk!;
-      if (s.reached !== undefined) checkPods([s.reached].flat(), [...path, 'reached']);
-      for (const part of ['hooks', 'chains'] as const)
-        for (const node of Object.keys(s[part] ?? {}))
-          if (!names.isNode(node)) fail([...path, part], `no node '${node}' (nodes: ${names.topo.nodes.map((n) => n.name).join(', ')})`, node);
-      break;
-    }
-    case 'connect': {
-      const s = e.connect!;
-      if (s.servedBy) checkPods(s.servedBy, [...path, 'servedBy']);
-      if (s.succeeded === undefined && s.failed === undefined && !s.servedBy) fail(path, 'say what to check: succeeded, failed and/or servedBy');
-      break;
-    }
-  }
-  return { kind, spec, ...(probe ? { probe } : {}) } as Omit<ExpectationPlan, 'path'>;
+  const at: FailAt = (sub, m, k) => fail([...path, ...sub], m, k);
+  const checkPods = (list: string[], sub: Path) => list.forEach((p, i) => pods.has(p) || at([...sub, i], `no pod '${p}' (pods: ${[...pods].join(', ')})`));
+  const extra = kind.compile(spec, { names, probe, captures, fail: at, checkPods });
+  return { kind: kind.kind, spec, ...(probe ? { probe } : {}), ...extra };
 }
 
 /** Scenario files under a path: the file itself, or every .yaml/.yml below a folder except topologies/. */

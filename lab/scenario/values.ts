@@ -1,4 +1,4 @@
-import { COMPARISON_RE } from './schema';
+import { COMPARISON_RE } from './kinds/fields';
 import type { LabNames } from '../model/names';
 
 // Expected values in scenarios: numbers, comparisons ('>= 60'), symbolic names resolved to the

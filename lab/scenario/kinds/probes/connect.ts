@@ -1,0 +1,34 @@
+import { z } from 'zod';
+import type { ServiceTarget } from '../../../model/names';
+import { connect, type ConnectResult } from '../../../probe/connect';
+import type { ProbeKind, ProbeTarget } from '../types';
+import { fromOf } from './from-to';
+
+const schema = z.strictObject({
+  from: z.string(),
+  /** ip:port, <pod>:port, service:<name>[:<port>], nodeport:<service>[:<port>]@<node> */
+  to: z.string(),
+  count: z.number().int().min(1).max(100_000).default(1),
+  protocol: z.enum(['TCP', 'UDP']).optional(),
+  timeout: z.number().int().min(1).max(60).default(2),
+});
+export type ConnectProbe = z.infer<typeof schema>;
+
+/** Connections (TCP or UDP) to an address, a pod, a service or a node port; each says which pod answered. */
+export const connectProbe: ProbeKind<'connect', ConnectProbe, ProbeTarget & { target: ServiceTarget }, ConnectResult> = {
+  kind: 'connect',
+  schema,
+  compile(spec, ctx) {
+    const ns = fromOf(spec, ctx);
+    if (!ns) return undefined;
+    const target = ctx.names.target(spec.to, spec.protocol);
+    if (typeof target === 'string') return ctx.fail(['to'], target), undefined;
+    return { from: spec.from, ns, to: `${target.ip}:${target.port}`, target };
+  },
+  async run(p, { rt }) {
+    const t = p.target;
+    const r = await connect(rt, p.ns, t.ip, t.port, { count: p.spec.count, protocol: t.protocol, timeoutS: p.spec.timeout });
+    const lines = r.attempts.map((a, i) => `${i + 1}\t${a.ok ? `pod=${a.pod} peer=${a.peer} local=${a.local}` : `failed: ${a.error}`}`);
+    return { argv: ['connect-loop.sh', t.protocol.toLowerCase(), t.ip, String(t.port), String(p.spec.count)], output: lines.join('\n') + '\n', result: r };
+  },
+};
