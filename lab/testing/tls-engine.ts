@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Started } from '../runtime/executor';
 import { host } from './kernel';
+import { waitFor } from './wait';
 
 // A Docker engine on tcp:// with TLS for tests: this machine's engine behind a TLS endpoint on
 // loopback (socat OPENSSL-LISTEN, client certificates verified against a CA made here), so the
@@ -45,15 +46,16 @@ export async function startTlsEngine(): Promise<TlsEngine> {
     `OPENSSL-LISTEN:${port},bind=127.0.0.1,reuseaddr,fork,cert=${join(dir, 'server.pem')},key=${join(dir, 'server-key.pem')},cafile=${join(dir, 'ca.pem')},verify=1`,
     'UNIX-CONNECT:/var/run/docker.sock',
   ]);
-  const deadline = Date.now() + 5000;
-  for (;;) {
-    const ok = await new Promise<boolean>((r) => {
+  const accepts = () =>
+    new Promise<boolean>((r) => {
       const s = createConnection({ host: '127.0.0.1', port }, () => (s.end(), r(true)));
       s.on('error', () => r(false));
     });
-    if (ok) break;
-    if (Date.now() > deadline) throw new Error(`the TLS endpoint on 127.0.0.1:${port} did not come up: ${(await Promise.race([proxy.exited, Promise.resolve(undefined)]))?.stderr ?? ''}`);
-    await new Promise((r) => setTimeout(r, 50));
+  try {
+    await waitFor(accepts, { timeoutMs: 5000, what: `the TLS endpoint on 127.0.0.1:${port}` });
+  } catch (e) {
+    const stderr = (await Promise.race([proxy.exited, Promise.resolve(undefined)]))?.stderr ?? '';
+    throw new Error(`${(e as Error).message}: ${stderr}`);
   }
   return {
     port,
