@@ -105,7 +105,7 @@ export interface ExpectationCompileContext<P> {
   captures: CapturePlan[];
   fail: Fail;
   /** fails for each name that is not a pod of the lab */
-  checkPods(list: string[], at: Path): void;
+  checkPods: (list: string[], at: Path) => void;
 }
 
 export interface Observed<D> {
