@@ -50,7 +50,7 @@ const OUTSIDE = ['(^|/)__tests__/', '^lab/testing/', '^scripts/'];
 /** One rule per layer: nothing in it imports a layer above it. */
 const noUpward = LAYERS.slice(0, -1).map(([name, path], i) => ({
   name: `no-upward-import-from-${name}`,
-  comment: `layer ${i + 1} (${name}) may import only ${LAYERS.slice(0, i + 1).map(([n]) => n).join(', ')}`,
+  comment: `layer ${i + 1} (${name}) may import only: ${LAYERS.slice(0, i + 1).map(([n]) => n)}`,
   severity: 'error',
   from: { path, pathNot: OUTSIDE },
   to: { path: LAYERS.slice(i + 1).map(([, p]) => p) },
