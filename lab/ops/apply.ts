@@ -10,6 +10,8 @@ import { readRecord, writeRecord } from '../state/store';
 import type { Topology, TopologyPod } from '../topology/types';
 import { checkTopologyEnvironment } from './environment';
 import { runQuietly, type Stage, type StageRunner } from './up';
+import { type Overrides, loadTopology } from '../topology/resolve';
+import { type RuntimeHooks, runtimeFor } from '../runtime/select';
 
 // Changes a running lab the way a cluster changes under kube-proxy: pods come and go, services
 // and rules change; kube-proxy re-syncs. Nodes and the cluster's network are fixed while up.
@@ -116,4 +118,10 @@ export async function apply(topo: Topology, rt: Runtime, runStages: StageRunner 
     nodes: topo.nodes.length,
     endpoints: Object.fromEntries(modelOf(topo).proxy.services.map((s) => [s.id, s.endpoints.length])),
   };
+}
+
+/** `lab apply`: the topology file read (with the command line's overrides) and applied to its lab. */
+export async function applyFile(req: { file: string; overrides?: Overrides; runStages?: StageRunner; hooks?: RuntimeHooks }): Promise<ApplyResult & { lab: string }> {
+  const topo = loadTopology(req.file, req.overrides);
+  return { lab: topo.name, ...(await apply(topo, runtimeFor(topo, req.hooks), req.runStages)) };
 }

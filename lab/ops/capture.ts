@@ -1,8 +1,12 @@
 import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { InputError, LabError } from '../errors';
 import { type Packet, readPcapFile, vxlanPortsWith } from '../pcap';
-import { type CaptureStats, startCapture } from '../probe/capture';
+import { type CaptureStats, checkFilters, startCapture } from '../probe/capture';
+import { LocalExecutor } from '../runtime/executor';
+import type { RuntimeHooks } from '../runtime/select';
+import { newRunId } from '../report/run-id';
+import { labRuntime } from './target';
 import type { Runtime } from '../runtime/runtime';
 import { resolvePoint } from '../model/names';
 import { LabNames } from '../model/names';
@@ -44,4 +48,20 @@ export async function captureAt(rt: Runtime, req: CaptureRequest, onListening: (
   clearTimeout(timer);
   const stats = await cap.stop();
   return { file, stats, packets: readPcapFile(file, { vxlanPorts: vxlanPortsWith(rec.topology.cluster.port) }).packets };
+}
+
+/** `lab capture`: the lab meant, the filter checked by tcpdump first, the pcap in a new run folder under `results`. */
+export async function captureLab(
+  req: { name?: string; at: string; filter: string; seconds?: number; count?: number; results: string },
+  onListening: (file: string, linkType: string) => void,
+  interrupted: Promise<void>,
+  hooks: RuntimeHooks = {},
+): Promise<CaptureDone> {
+  const { lab, rt } = await labRuntime(req.name, 'capture', hooks);
+  const filter = req.filter.trim();
+  const err = filter ? (await checkFilters(new LocalExecutor(), [filter])).get(filter) : undefined;
+  if (err) throw InputError.of('filter', '', `tcpdump cannot use '${filter}': ${err}`);
+  const dir = join(resolve(req.results), newRunId());
+  const at = { lab, at: req.at, dir, ...(filter ? { filter } : {}), ...(req.seconds ? { seconds: req.seconds } : {}), ...(req.count ? { count: req.count } : {}) };
+  return captureAt(rt, at, onListening, interrupted);
 }

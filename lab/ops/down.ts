@@ -3,6 +3,9 @@ import { inLab } from '../model/kernel-names';
 import type { Runtime } from '../runtime/runtime';
 import { removeRecord } from '../state/store';
 import { labNameProblem } from '../topology/schema';
+import { loadTopology } from '../topology/resolve';
+import { type RuntimeHooks, runtimeOfLab } from '../runtime/select';
+import { labNames, selectLab } from './select';
 
 /**
  * Removes everything of a lab, found by its prefix in the kernel (no state record needed):
@@ -19,4 +22,25 @@ export async function down(rt: Runtime, lab: string): Promise<number> {
   await rt.deleteNamespaces(mine);
   removeRecord(lab);
   return mine.length;
+}
+
+export interface DownRequest {
+  name?: string;
+  /** take the lab name from this topology file */
+  file?: string;
+  all?: boolean;
+  hooks?: RuntimeHooks;
+}
+
+/** `lab down`: the lab meant (or every lab), each removed; `onDown` hears of each as it goes. */
+export async function downLabs(req: DownRequest, onDown: (lab: string, namespaces: number) => void = () => undefined): Promise<{ lab: string; namespaces: number }[]> {
+  const name = req.name ?? (req.file ? loadTopology(req.file).name : undefined);
+  const labs = req.all ? await labNames() : [await selectLab(name, 'down')].filter((x): x is string => !!x);
+  const done: { lab: string; namespaces: number }[] = [];
+  for (const lab of labs) {
+    const namespaces = await down(await runtimeOfLab(lab, req.hooks), lab);
+    done.push({ lab, namespaces });
+    onDown(lab, namespaces);
+  }
+  return done;
 }

@@ -1,0 +1,39 @@
+import { join, relative, resolve } from 'node:path';
+import { newRunId } from '../report/run-id';
+import type { RunEvent, RunReport } from '../report/types';
+import { LocalExecutor } from '../runtime/executor';
+import { type RuntimeHooks, runtimeFor } from '../runtime/select';
+import { loadScenarios, scenarioFiles } from '../scenario/load';
+import { runScenarios } from './run';
+
+// `lab run <path>`: the scenario files under a path loaded (with the command line's lab name
+// and runtime) and run into a new run folder under `results`.
+
+export interface SuitesRequest {
+  path: string;
+  name?: string;
+  runtime?: string;
+  reuse?: boolean;
+  keep?: boolean;
+  results: string;
+  hooks?: RuntimeHooks;
+  /** progress; `shown` is the run's folder as the user sees it */
+  onEvent?: (e: RunEvent, shown: string) => void;
+}
+
+export async function runSuites(req: SuitesRequest): Promise<{ report: RunReport; shown: string }> {
+  const scenarios = await loadScenarios(scenarioFiles(req.path), new LocalExecutor(), { ...(req.name ? { labName: req.name } : {}), ...(req.runtime ? { runtime: req.runtime } : {}) });
+  const resultsRoot = resolve(req.results);
+  const runId = newRunId();
+  const shown = relative(process.cwd(), join(resultsRoot, runId)) || '.';
+  const onEvent = req.onEvent;
+  const report = await runScenarios(scenarios, {
+    runtimeFor: (topo) => runtimeFor(topo, req.hooks),
+    resultsRoot,
+    runId,
+    reuse: req.reuse === true,
+    keep: req.keep === true,
+    ...(onEvent ? { onEvent: (e: RunEvent) => onEvent(e, shown) } : {}),
+  });
+  return { report, shown };
+}
