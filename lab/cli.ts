@@ -1,41 +1,49 @@
-import { spawnSync } from 'node:child_process';
-import { join, relative, resolve } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { Listr } from 'listr2';
 import pc from 'picocolors';
 import { InputError, LabError } from './errors';
-import { renderPlan, planLab } from './plan';
-import { apply } from './ops/apply';
-import { down } from './ops/down';
-import { connect } from './probe/connect';
-import { labNames, resolveTarget, selectLab } from './ops/select';
-import { type StageRunner, up } from './ops/up';
-import type { Runtime } from './runtime/runtime';
-import { type RuntimeHooks, runtimeFor, runtimeOfLab } from './runtime/select';
-import { inspectLabs } from './status/inspect';
-import { modelOf } from './model/lab';
-import { renderLab, renderServices } from './report/lab-table';
-import { loadTopology } from './topology/resolve';
-import { eventLines, summaryLine } from './report/console';
-import { LocalExecutor } from './runtime/executor';
-import { captureAt } from './ops/capture';
-import { vmDispatch } from './ops/vm-forward';
-import { connectLocal } from './docker/engine';
-import { ensureNodeImage } from './docker/node-image';
-import { summarize } from './pcap';
-import { checkFilters } from './probe/capture';
-import { loadScenarios, scenarioFiles } from './scenario/load';
-import { newRunId, runScenarios } from './ops/run';
-import { renderGraph } from './graph';
-import { graphFormats, writeGraphs } from './graph/files';
-import { traceLab } from './ops/trace';
-import { walkText } from './trace/text';
-import { comparisonMarkdown } from './report/compare';
 import { inRepo } from './paths';
+import { applyFile } from './ops/apply';
+import { captureLab } from './ops/capture';
+import { connectFrom } from './ops/connect';
+import { downLabs } from './ops/down';
+import { execIn } from './ops/exec';
+import { nodeImage } from './ops/image';
+import { labStatus } from './ops/status';
+import { runSuites } from './ops/suites';
+import type { RuntimeHooks } from './ops/target';
+import { graphFile, planFile, validateFile } from './ops/topology';
+import { traceFrom } from './ops/trace';
+import { type StageRunner, upFromFile } from './ops/up';
+import { KERNEL_VERBS, REAL_VMS, type VmSeam, vmForward } from './ops/vm-forward';
+import { eventLines } from './report/console';
+import {
+  applyLine,
+  captureLines,
+  connectLines,
+  downLine,
+  listeningLine,
+  NOTHING_TO_REMOVE,
+  planText,
+  runEndLines,
+  statusText,
+  traceLines,
+  upLines,
+  wroteLines,
+} from './report/verbs';
 
-// Commander verbs only: each one parses its arguments and calls into lab/ops.
+// Commander verbs only: each one parses its arguments, calls one function of lab/ops and hands
+// what it returned to a renderer of lab/report.
 
 const DEFAULT_TOPOLOGY = inRepo('scenarios', 'topologies', 'default.yaml');
+
+/** What the program is given from outside; the defaults are the real ones. */
+export interface CliDeps {
+  /** the VMs labs with `--kernel vm` live in */
+  vms?: VmSeam;
+  /** awaited after each stage of `up` (lab/testing holds `up` there so that a kill lands between two stages) */
+  afterStage?: (stage: string) => Promise<void>;
+}
 
 /** Progress for the docker runtime's one-time image build, and its notices, on stderr. */
 const hooks: RuntimeHooks = {
@@ -43,17 +51,12 @@ const hooks: RuntimeHooks = {
   onNotice: (text) => console.error(pc.yellow(text)),
 };
 
-/** The lab a command means (named, or the only one up) and the runtime it was built with. */
-async function labRuntime(name: string | undefined, what: string): Promise<{ lab: string; rt: Runtime }> {
-  const lab = await selectLab(name, what);
-  if (!lab) throw new LabError('no lab is up', 2);
-  return { lab, rt: await runtimeOfLab(lab, hooks) };
-}
-
 const fileOption = () => new Option('-f, --file <topology>', 'topology file (YAML)').default(DEFAULT_TOPOLOGY, 'scenarios/topologies/default.yaml');
 const nameOption = () => new Option('-n, --name <lab>', 'lab name (overrides the topology name)');
 const proxyOption = () => new Option('--proxy <mode>', "kube-proxy mode (overrides the topology's proxy.mode): iptables, nftables, ipvs or none");
 const runtimeOption = () => new Option('--runtime <kind>', "where nodes live (overrides the topology's runtime): netns or docker");
+/** the lab verbs take --kernel only to say that it is not theirs (the same messages as ever) */
+const hiddenKernelOption = () => new Option('--kernel <where>').hideHelp();
 const overrides = (o: { name?: string; proxy?: string; runtime?: string }) => ({
   ...(o.name !== undefined ? { name: o.name } : {}),
   ...(o.proxy !== undefined ? { proxyMode: o.proxy } : {}),
@@ -81,15 +84,65 @@ function intArg(name: string, v: string): number {
   return Number(v);
 }
 
-export function buildProgram(): Command {
+const print = (lines: string[]) => lines.forEach((l) => console.log(l));
+
+interface ForwardOpts {
+  kernel?: string;
+  name?: string;
+  file?: string;
+  all?: boolean;
+  results?: string;
+}
+
+/**
+ * A verb whose command line may go into a VM (a lab with --kernel vm): decided from the options
+ * commander parsed, before the verb's own action; the guest's output is passed on as it was.
+ */
+function forwardable<A extends unknown[]>(vms: VmSeam, action: (...args: A) => void | Promise<void>): (...args: A) => Promise<void> {
+  return async (...args: A) => {
+    const cmd = args[args.length - 1] as Command;
+    const o = args[args.length - 2] as ForwardOpts;
+    const verb = cmd.name();
+    if (!KERNEL_VERBS.has(verb) && o.kernel === 'host') cmd.error("error: unknown option '--kernel'", { code: 'commander.unknownOption' });
+    const forwarding = await vmForward(
+      {
+        verb,
+        argv: cmd.parent?.args ?? [],
+        ...(o.kernel !== undefined ? { kernel: o.kernel } : {}),
+        ...(o.name !== undefined ? { name: o.name } : {}),
+        ...(o.file !== undefined ? { file: o.file } : {}),
+        ...(o.all ? { all: true } : {}),
+        ...(o.results !== undefined ? { results: o.results, resultsGiven: cmd.getOptionValueSource('results') === 'cli' } : {}),
+      },
+      (line) => console.error(pc.dim(line)),
+      vms,
+    );
+    for (const r of forwarding.outputs) {
+      process.stdout.write(r.stdout);
+      process.stderr.write(r.stderr);
+    }
+    if (forwarding.code !== undefined) return void (process.exitCode = forwarding.code);
+    await action(...args);
+  };
+}
+
+
+/** The lab CLI's commands, options and actions; `main` runs it, tests and docs read it. */
+export function program(deps: CliDeps = {}): Command {
+  const vms = deps.vms ?? REAL_VMS;
   const program = new Command('lab')
     .description('k8s-dataplane-lab: a Kubernetes-like dataplane from real kernel objects')
     .enablePositionalOptions()
     .exitOverride()
     .configureOutput({ outputError: (s, write) => write(pc.red(s)) });
+  /** a verb: its --kernel (hidden where it is not the verb's) and its VM forwarding */
+  const verb = (name: string) => {
+    const cmd = program.command(name);
+    if (!KERNEL_VERBS.has(name) && name !== 'image') cmd.addOption(hiddenKernelOption());
+    return cmd;
+  };
 
-  program
-    .command('up')
+  verb('up')
     .description('bring a lab up from a topology file (the default lab without -f)')
     .addOption(fileOption())
     .addOption(nameOption())
@@ -98,84 +151,74 @@ export function buildProgram(): Command {
     .option('--kernel <where>', "host (default) or vm: bring the lab up inside a QEMU guest with Debian's stock kernel (IPVS, dummy)")
     .option('--reconfigure', 'replace a lab of the same name that is up with another topology')
     .option('--json', 'print the resulting lab as JSON instead of a table')
-    .action(async (o: { file: string; name?: string; proxy?: string; runtime?: string; reconfigure?: boolean; json?: boolean }) => {
-      const topo = loadTopology(o.file, overrides(o));
-      const t0 = performance.now();
-      const res = await up(topo, runtimeFor(topo, hooks), { reconfigure: o.reconfigure === true, runStages: o.json ? undefined : listrRunner });
-      if (o.json) return void console.log(JSON.stringify(res.view, null, 2));
-      if (!res.created) console.log(`lab '${topo.name}' is already up with this topology; nothing changed`);
-      console.log(renderLab(res.view));
-      const services = renderServices(modelOf(topo).proxy);
-      if (services) console.log(services);
-      if (res.created) console.log(pc.dim(`up in ${((performance.now() - t0) / 1000).toFixed(2)} s`));
-    });
+    .action(
+      forwardable(vms, async (o: { file: string; name?: string; proxy?: string; runtime?: string; reconfigure?: boolean; json?: boolean }) => {
+        const r = await upFromFile({
+          file: o.file,
+          overrides: overrides(o),
+          reconfigure: o.reconfigure === true,
+          hooks,
+          ...(o.json ? {} : { runStages: listrRunner }),
+          ...(deps.afterStage ? { afterStage: deps.afterStage } : {}),
+        });
+        if (o.json) return void console.log(JSON.stringify(r.view, null, 2));
+        print(upLines(r));
+      }),
+    );
 
-  program
-    .command('down')
+  verb('down')
     .description('remove every object of a lab (found in the kernel by its prefix)')
     .addOption(nameOption())
     .option('-f, --file <topology>', 'take the lab name from this topology file')
     .option('--all', 'remove every lab')
-    .action(async (o: { name?: string; file?: string; all?: boolean }) => {
-      const name = o.name ?? (o.file ? loadTopology(o.file).name : undefined);
-      const labs = o.all ? await labNames() : [await selectLab(name, 'down')].filter((x): x is string => !!x);
-      if (!labs.length) return void console.log('no lab is up; nothing to remove');
-      for (const lab of labs) console.log(`lab ${lab}: removed ${await down(await runtimeOfLab(lab, hooks), lab)} namespace(s) and everything in them`);
-    });
+    .action(
+      forwardable(vms, async (o: { name?: string; file?: string; all?: boolean }) => {
+        const removed = await downLabs({ ...o, hooks }, (lab, n) => console.log(downLine(lab, n)));
+        if (!removed.length) console.log(NOTHING_TO_REMOVE);
+      }),
+    );
 
-  program
-    .command('status')
+  verb('status')
     .description('what is up, read from the kernel')
     .addOption(nameOption())
     .option('--json', 'print as JSON: { labs: [...] }')
-    .action(async (o: { name?: string; json?: boolean }) => {
-      const names = o.name ? [o.name] : await labNames();
-      const labs = (await Promise.all(names.map(async (lab) => inspectLabs(await runtimeOfLab(lab, hooks), lab)))).flat();
-      if (o.json) return void console.log(JSON.stringify({ labs }, null, 2));
-      if (!labs.length) return void console.log(o.name ? `lab '${o.name}' is not up` : 'no lab is up');
-      console.log(labs.map(renderLab).join('\n\n'));
-    });
+    .action(
+      forwardable(vms, async (o: { name?: string; json?: boolean }) => {
+        const labs = await labStatus(o.name, hooks);
+        console.log(o.json ? JSON.stringify({ labs }, null, 2) : statusText(labs, o.name));
+      }),
+    );
 
-  program
-    .command('exec')
+  verb('exec')
     .description("run a command inside a node's or pod's namespace ('@lab' for the underlay namespace)")
     .addOption(nameOption())
     .argument('<target>', 'node or pod name')
     .argument('<command...>', 'the command and its arguments')
     .passThroughOptions()
-    .action(async (target: string, command: string[], o: { name?: string }) => {
-      const { lab, rt } = await labRuntime(o.name, 'exec');
-      const ns = await resolveTarget(rt, lab, target);
-      const argv = command[0] === '--' ? command.slice(1) : command; // passThroughOptions keeps a '--'
-      if (!argv.length) throw InputError.of('command', '', 'nothing to run: give a command after the target');
-      const interactive = rt.interactiveArgv(ns, argv);
-      if (!interactive) {
-        // a node on another machine: through the runtime's exec, output passed on afterwards
-        const r = await rt.run(ns, argv, { check: false });
-        process.stdout.write(r.stdout);
-        process.stderr.write(r.stderr);
-        return void (process.exitCode = r.code ?? 1);
-      }
-      const [cmd, ...args] = interactive;
-      const r = spawnSync(cmd!, args, { stdio: 'inherit' });
-      process.exitCode = r.status ?? 1;
-    });
+    .action(
+      forwardable(vms, async (target: string, command: string[], o: { name?: string }) => {
+        const r = await execIn({ ...o, target, command }, hooks);
+        if (r.output) {
+          // a node on another machine: through the runtime's exec, output passed on afterwards
+          process.stdout.write(r.output.stdout);
+          process.stderr.write(r.output.stderr);
+        }
+        process.exitCode = r.code;
+      }),
+    );
 
-  program
-    .command('apply')
+  verb('apply')
     .description('change a running lab to match its topology file: pods added/removed, services and rules re-synced')
     .addOption(fileOption())
     .addOption(nameOption())
     .addOption(proxyOption())
-    .action(async (o: { file: string; name?: string; proxy?: string }) => {
-      const topo = loadTopology(o.file, overrides(o));
-      const r = await apply(topo, runtimeFor(topo, hooks), listrRunner);
-      const eps = Object.entries(r.endpoints).map(([id, n]) => `${id}: ${n}`).join(', ');
-      console.log(`lab ${topo.name}: ${r.added.length} pod(s) added, ${r.removed.length} removed; rules re-synced on ${r.nodes} node(s)${eps ? `; endpoints ${eps}` : ''}`);
-    });
+    .action(
+      forwardable(vms, async (o: { file: string; name?: string; proxy?: string }) => {
+        console.log(applyLine(await applyFile({ file: o.file, overrides: overrides(o), runStages: listrRunner, hooks })));
+      }),
+    );
 
-  program
-    .command('connect')
+  verb('connect')
     .description('connect from a node or pod to ip:port (a pod, a cluster IP, a node port) and show which pod answered')
     .addOption(nameOption())
     .argument('<from>', 'node or pod name')
@@ -183,22 +226,16 @@ export function buildProgram(): Command {
     .option('-c, --count <n>', 'connections to make', (v) => intArg('--count', v), 1)
     .option('--udp', 'send UDP datagrams instead of TCP connects')
     .option('--json', 'print every attempt as JSON')
-    .action(async (from: string, address: string, o: { name?: string; count: number; udp?: boolean; json?: boolean }) => {
-      const m = /^([\d.]+):(\d+)$/.exec(address);
-      if (!m) throw InputError.of('address', '', `expected ip:port, got '${address}'`);
-      const { lab, rt } = await labRuntime(o.name, 'connect');
-      const r = await connect(rt, await resolveTarget(rt, lab, from), m[1]!, Number(m[2]), { count: o.count, protocol: o.udp ? 'UDP' : 'TCP' });
-      if (o.json) return void console.log(JSON.stringify(r, null, 2));
-      const peers = new Map<string, Set<string>>();
-      for (const a of r.attempts) if (a.pod) peers.set(a.pod, (peers.get(a.pod) ?? new Set()).add(a.peer?.split(':')[0] ?? '?'));
-      for (const [pod, n] of Object.entries(r.byPod).sort())
-        console.log(`${pod.padEnd(20)} ${String(n).padStart(6)}  peer seen: ${[...peers.get(pod)!].join(', ')}`);
-      if (r.failed) console.log(pc.red(`${r.failed} of ${r.attempts.length} failed: ${r.attempts.find((a) => !a.ok)?.error ?? ''}`));
-      process.exitCode = r.failed ? 1 : 0;
-    });
+    .action(
+      forwardable(vms, async (from: string, address: string, o: { name?: string; count: number; udp?: boolean; json?: boolean }) => {
+        const r = await connectFrom({ ...o, from, address }, hooks);
+        if (o.json) return void console.log(JSON.stringify(r, null, 2));
+        print(connectLines(r));
+        process.exitCode = r.failed ? 1 : 0;
+      }),
+    );
 
-  program
-    .command('run')
+  verb('run')
     .description('run scenario suites: bring the lab up, capture, probe, check expectations, tear down; results in results/<run-id>/')
     .argument('<path>', 'a scenario file, or a folder of them (topologies/ folders are skipped)')
     .addOption(nameOption())
@@ -209,30 +246,21 @@ export function buildProgram(): Command {
     .option('--results <dir>', 'where run folders are made', 'results')
     .option('--allow-skip', 'exit 0 when steps were skipped for a missing kernel feature (nothing failed)')
     .option('--json', 'print report.json to stdout instead of progress lines')
-    .action(async (path: string, o: { name?: string; runtime?: string; reuse?: boolean; keep?: boolean; results: string; allowSkip?: boolean; json?: boolean }) => {
-      const scenarios = await loadScenarios(scenarioFiles(path), new LocalExecutor(), { ...(o.name ? { labName: o.name } : {}), ...(o.runtime ? { runtime: o.runtime } : {}) });
-      const resultsRoot = resolve(o.results);
-      const runId = newRunId();
-      const shown = relative(process.cwd(), join(resultsRoot, runId)) || '.';
-      const report = await runScenarios(scenarios, {
-        runtimeFor: (topo) => runtimeFor(topo, hooks),
-        resultsRoot,
-        runId,
-        reuse: o.reuse === true,
-        keep: o.keep === true,
-        onEvent: o.json ? undefined : (e) => eventLines(e, shown).forEach((l) => console.log(l)),
-      });
-      if (o.json) console.log(JSON.stringify(report, null, 2));
-      else {
-        const comparison = comparisonMarkdown(report);
-        if (comparison) console.log(`\n${comparison}`);
-        console.log(summaryLine(report, shown));
-      }
-      process.exitCode = report.summary.failed ? 1 : report.summary.skipped && !o.allowSkip ? 2 : 0;
-    });
+    .action(
+      forwardable(vms, async (path: string, o: { name?: string; runtime?: string; reuse?: boolean; keep?: boolean; results: string; allowSkip?: boolean; json?: boolean }) => {
+        const { report, shown } = await runSuites({
+          path,
+          ...o,
+          hooks,
+          ...(o.json ? {} : { onEvent: (e, dir) => print(eventLines(e, dir)) }),
+        });
+        if (o.json) console.log(JSON.stringify(report, null, 2));
+        else print(runEndLines(report, shown));
+        process.exitCode = report.summary.failed ? 1 : report.summary.skipped && !o.allowSkip ? 2 : 0;
+      }),
+    );
 
-  program
-    .command('capture')
+  verb('capture')
     .description('tcpdump at a point of a lab that is up (node1:eth0, node2:flannel.1, client:eth0, node1:any), until Ctrl-C, --seconds or --count; prints what it caught')
     .addOption(nameOption())
     .argument('<point>', '<node|pod|@lab>[:<interface|any>]')
@@ -241,25 +269,21 @@ export function buildProgram(): Command {
     .option('-c, --count <n>', 'stop after this many packets', (v) => intArg('--count', v))
     .option('--results <dir>', 'where run folders are made', 'results')
     .option('--show <n>', 'packets to print (0: none)', (v) => intArg('--show', v), 50)
-    .action(async (point: string, filterWords: string[], o: { name?: string; seconds?: number; count?: number; results: string; show: number }) => {
-      const { lab, rt } = await labRuntime(o.name, 'capture');
-      const filter = filterWords.join(' ').trim();
-      const err = filter ? (await checkFilters(new LocalExecutor(), [filter])).get(filter) : undefined;
-      if (err) throw InputError.of('filter', '', `tcpdump cannot use '${filter}': ${err}`);
-      const dir = join(resolve(o.results), newRunId());
-      const interrupted = new Promise<void>((r) => process.once('SIGINT', () => r()));
-      const done = await captureAt(rt, { lab, at: point, dir, ...(filter ? { filter } : {}), ...(o.seconds ? { seconds: o.seconds } : {}), ...(o.count ? { count: o.count } : {}) }, (file, linkType) =>
-        console.log(`listening on ${point} (${linkType}), writing ${relative(process.cwd(), file)}${o.seconds || o.count ? '' : '; Ctrl-C to stop'}`),
-        interrupted,
-      );
-      for (const p of done.packets.slice(0, o.show)) console.log(summarize(p));
-      if (done.packets.length > o.show) console.log(pc.dim(`... ${done.packets.length - o.show} more`));
-      const dropped = done.stats.droppedByKernel ? `, ${done.stats.droppedByKernel} dropped by the kernel` : '';
-      console.log(done.packets.length ? `${done.packets.length} packet(s) in ${relative(process.cwd(), done.file)}${dropped}` : pc.yellow(`no packets seen at ${point}${filter ? ` matching '${filter}'` : ''} (${relative(process.cwd(), done.file)})`));
-    });
+    .action(
+      forwardable(vms, async (point: string, filterWords: string[], o: { name?: string; seconds?: number; count?: number; results: string; show: number }) => {
+        const filter = filterWords.join(' ');
+        const interrupted = new Promise<void>((r) => process.once('SIGINT', () => r()));
+        const done = await captureLab(
+          { ...o, at: point, filter },
+          (file, linkType) => console.log(listeningLine(point, file, linkType, !!(o.seconds || o.count))),
+          interrupted,
+          hooks,
+        );
+        print(captureLines(done, { point, filter, show: o.show }));
+      }),
+    );
 
-  program
-    .command('trace')
+  verb('trace')
     .description("send one probe and follow it: the packet at every point on its way (what changed), each node's netfilter hooks and chains (nft monitor trace), against the walk the lab expects")
     .addOption(nameOption())
     .argument('<from>', 'pod or node name')
@@ -267,66 +291,68 @@ export function buildProgram(): Command {
     .option('--udp', 'a UDP datagram instead of a TCP SYN')
     .option('--results <dir>', 'where run folders are made', 'results')
     .option('--json', 'print the walk as JSON')
-    .action(async (from: string, to: string, o: { name?: string; udp?: boolean; results: string; json?: boolean }) => {
-      const { lab, rt } = await labRuntime(o.name, 'trace');
-      const dir = join(resolve(o.results), newRunId());
-      const walk = await traceLab(rt, lab, { from, to, ...(o.udp ? { protocol: 'udp' as const } : {}) }, dir);
-      console.log(o.json ? JSON.stringify(walk, null, 2) : walkText(walk));
-      if (!o.json) console.log(pc.dim(`pcaps, walk.json and index.html in ${relative(process.cwd(), dir)}`));
-      process.exitCode = walk.ok ? 0 : 1;
-    });
+    .action(
+      forwardable(vms, async (from: string, to: string, o: { name?: string; udp?: boolean; results: string; json?: boolean }) => {
+        const { walk, dir } = await traceFrom({ ...o, from, to }, hooks);
+        if (o.json) console.log(JSON.stringify(walk, null, 2));
+        else print(traceLines(walk, dir));
+        process.exitCode = walk.ok ? 0 : 1;
+      }),
+    );
 
-  program
-    .command('image')
+  verb('image')
     .description("build the docker runtime's node image (images/node) if its content changed, and print its tag")
-    .action(async () => {
-      const docker = connectLocal();
-      console.log(await ensureNodeImage(docker, { onProgress: (line) => console.error(pc.dim(line)) }));
-    });
+    .action(
+      forwardable(vms, async () => {
+        console.log(await nodeImage((line) => console.error(pc.dim(line))));
+      }),
+    );
 
-  program
-    .command('plan')
+  verb('plan')
     .description('print the commands `up` would run, without running them')
     .addOption(fileOption())
     .addOption(nameOption())
     .addOption(proxyOption())
-    .action((o: { file: string; name?: string; proxy?: string }) => {
-      process.stdout.write(renderPlan(planLab(loadTopology(o.file, overrides(o)))));
-    });
+    .action(
+      forwardable(vms, (o: { file: string; name?: string; proxy?: string }) => {
+        process.stdout.write(planText(planFile(o.file, overrides(o))));
+      }),
+    );
 
-  program
-    .command('validate')
+  verb('validate')
     .description('check a topology file and print it resolved (every address decided)')
     .addOption(fileOption())
-    .action((o: { file: string }) => {
-      console.log(JSON.stringify(loadTopology(o.file), null, 2));
-    });
+    .action(
+      forwardable(vms, (o: { file: string }) => {
+        console.log(JSON.stringify(validateFile(o.file), null, 2));
+      }),
+    );
 
-  program
-    .command('graph')
+  verb('graph')
     .description('draw a topology as a graph: SVG (our own layout), Graphviz DOT and Mermaid; <out>/<lab>.svg, .dot, .mmd')
     .addOption(fileOption())
     .addOption(nameOption())
     .addOption(proxyOption())
     .option('--out <dir>', 'where the files go (default results/graph/); without it --format dot|mermaid prints to stdout')
     .option('--format <format>', 'svg, dot, mermaid or all', 'all')
-    .action((o: { file: string; name?: string; proxy?: string; out?: string; format: string }) => {
-      const formats = graphFormats(o.format);
-      const topo = loadTopology(o.file, overrides(o));
-      const [only] = formats;
-      if (!o.out && formats.length === 1 && only !== 'svg') return void process.stdout.write(renderGraph(topo, only!));
-      for (const f of writeGraphs(topo, formats, resolve(o.out ?? 'results/graph'))) console.log(`wrote ${relative(process.cwd(), f).startsWith('..') ? f : relative(process.cwd(), f)}`);
-    });
+    .action(
+      forwardable(vms, (o: { file: string; name?: string; proxy?: string; out?: string; format: string }) => {
+        const r = graphFile({ file: o.file, overrides: overrides(o), format: o.format, ...(o.out !== undefined ? { out: o.out } : {}) });
+        if ('text' in r) process.stdout.write(r.text);
+        else print(wroteLines(r.files));
+      }),
+    );
 
   return program;
 }
 
-export async function main(argv: string[]): Promise<number> {
+/** The commander program (kept under its former name). */
+export const buildProgram = program;
+
+/** Runs one command line; resolves to the exit code (2: bad input). */
+export async function main(argv: string[], deps: CliDeps = {}): Promise<number> {
   try {
-    // labs on the VM kernel (--kernel vm): the same CLI, run inside the guest
-    const inVm = await vmDispatch(argv, (line) => console.error(pc.dim(line)));
-    if (inVm !== undefined) return inVm;
-    await buildProgram().parseAsync(argv, { from: 'user' });
+    await program(deps).parseAsync(argv, { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2; // usage errors: commander printed them

@@ -11,6 +11,10 @@ import { listenerDaemon, planListeners } from '../pods/servers';
 import { checkTopologyEnvironment } from './environment';
 import { probeLinkType } from '../runtime/kernel-features';
 import { down } from './down';
+import { modelOf } from '../model/lab';
+import type { ProxyModel } from '../model/proxy';
+import { type Overrides, loadTopology } from '../topology/resolve';
+import { type RuntimeHooks, runtimeFor } from '../runtime/select';
 
 export interface Stage {
   title: string;
@@ -29,6 +33,8 @@ export interface UpOptions {
   /** tear down a lab of the same name first, even if it was built from another topology */
   reconfigure?: boolean;
   runStages?: StageRunner;
+  /** awaited after each stage has run, before the next one starts */
+  afterStage?: (stage: string) => Promise<void>;
 }
 
 export interface UpResult {
@@ -74,7 +80,7 @@ export async function up(topo: Topology, rt: Runtime, opts: UpOptions = {}): Pro
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
-    await run(stagesFor(plan, topo, rt, () => interrupted, (v) => (view = v)));
+    await run(stagesFor(plan, topo, rt, () => interrupted, (v) => (view = v), opts.afterStage));
     writeRecord({ lab, runtime: rt.kind, status: 'up', pid: process.pid, createdAt: new Date().toISOString(), topology: topo });
     return { view: { ...view!, state: 'up' }, created: true }; // the record, read during verify, said 'creating'
   } catch (e) {
@@ -87,17 +93,43 @@ export async function up(topo: Topology, rt: Runtime, opts: UpOptions = {}): Pro
   }
 }
 
+export interface UpRequest extends Omit<UpOptions, 'reconfigure'> {
+  file: string;
+  overrides?: Overrides;
+  reconfigure?: boolean;
+  hooks?: RuntimeHooks;
+}
+
+export interface UpDone extends UpResult {
+  topo: Topology;
+  /** the services kube-proxy's rules implement */
+  services: ProxyModel;
+  seconds: number;
+}
+
+/** `lab up`: the topology file read (with the command line's overrides) and the lab brought up. */
+export async function upFromFile(req: UpRequest): Promise<UpDone> {
+  const topo = loadTopology(req.file, req.overrides);
+  const t0 = performance.now();
+  const res = await up(topo, runtimeFor(topo, req.hooks), {
+    reconfigure: req.reconfigure === true,
+    ...(req.runStages ? { runStages: req.runStages } : {}),
+    ...(req.afterStage ? { afterStage: req.afterStage } : {}),
+  });
+  return { ...res, topo, services: modelOf(topo).proxy, seconds: (performance.now() - t0) / 1000 };
+}
+
 function stagesFor(
   plan: LabPlan,
   topo: Topology,
   rt: Runtime,
   interrupted: () => boolean,
   setView: (v: LabView) => void,
+  afterStage?: (stage: string) => Promise<void>,
 ): Stage[] {
   const guard = async (stage: string) => {
     if (interrupted()) throw new LabError('interrupted: removing what was created', 1);
-    // Tests kill `up` half-way: this holds it between two stages so the kill lands there.
-    if (process.env.KDL_TEST_PAUSE_AFTER === stage) await new Promise((r) => setTimeout(r, 60_000));
+    await afterStage?.(stage);
   };
   return [
     {

@@ -1,71 +1,103 @@
 import { resolve } from 'node:path';
 import { InputError } from '../errors';
-import { labNames } from './select';
-import { newRunId } from '../scenario/run';
+import { newRunId } from '../report/run-id';
 import { loadTopology } from '../topology/resolve';
 import { downVm, type Forwarded, forwardToVm, vmLabs } from '../vm/forward';
 import { stopVm } from '../vm/machine';
+import { labNames } from './select';
 
 // Which command lines go into a VM: `up` and `run` with `--kernel vm`, and every command about a
-// lab that lives in one (status, exec, connect, capture, trace, apply, down). Returns the exit code when
-// it handled the command, undefined to let the host's CLI handle it.
+// lab that lives in one (status, exec, connect, capture, trace, apply, down). Decided from the
+// options commander parsed (so `--name=x` and `--name x` mean the same); the guest gets the
+// command line as it was given, without --kernel.
 
-const LAB_VERBS = new Set(['status', 'exec', 'connect', 'capture', 'trace', 'apply', 'down']);
+export type { Forwarded } from '../vm/forward';
 
-function option(argv: readonly string[], ...names: string[]): string | undefined {
-  for (let i = 0; i < argv.length - 1; i++) if (names.includes(argv[i]!)) return argv[i + 1];
-  return undefined;
+/** The verbs that may take `--kernel vm`; the others find a lab's VM by themselves. */
+export const KERNEL_VERBS: ReadonlySet<string> = new Set(['up', 'run']);
+/** The verbs about a lab that is up: forwarded when that lab lives in a VM. */
+export const LAB_VERBS: ReadonlySet<string> = new Set(['status', 'exec', 'connect', 'capture', 'trace', 'apply', 'down']);
+
+/** What forwarding needs of the VMs; the real ones by default, a stand-in in tests. */
+export interface VmSeam {
+  vmLabs(): string[];
+  labNames(): Promise<string[]>;
+  forwardToVm(lab: string, args: readonly string[], boot?: { results: string; onProgress?: (l: string) => void }): Promise<Forwarded>;
+  downVm(lab: string, args: readonly string[]): Promise<Forwarded>;
+  stopVm(lab: string): Promise<unknown>;
 }
 
-function without(argv: readonly string[], name: string): string[] {
-  const out = [...argv];
-  const i = out.indexOf(name);
-  if (i >= 0) out.splice(i, 2);
+export const REAL_VMS: VmSeam = { vmLabs, labNames, forwardToVm, downVm, stopVm };
+
+export interface ForwardRequest {
+  verb: string;
+  /** the command line from the verb on, as commander was given it */
+  argv: readonly string[];
+  /** the parsed options that matter here */
+  kernel?: string;
+  name?: string;
+  /** up: the topology file (the lab's name when --name is not given) */
+  file?: string;
+  /** down --all */
+  all?: boolean;
+  /** run: --results, and whether it was given on the command line */
+  results?: string;
+  resultsGiven?: boolean;
+}
+
+export interface Forwarding {
+  /** what the guest's CLI printed, in order */
+  outputs: Forwarded[];
+  /** the exit code when the VM handled the command; undefined: the host's CLI goes on */
+  code?: number;
+}
+
+/** The command line without its --kernel option (either form). */
+export function withoutKernel(argv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--') return [...out, ...argv.slice(i)];
+    if (a === '--kernel') i++;
+    else if (!a.startsWith('--kernel=')) out.push(a);
+  }
   return out;
 }
 
-function print(r: Forwarded): number {
-  process.stdout.write(r.stdout);
-  process.stderr.write(r.stderr);
-  return r.code;
-}
-
-export async function vmDispatch(argv: readonly string[], progress: (line: string) => void): Promise<number | undefined> {
-  const verb = argv[0];
-  const kernel = option(argv, '--kernel');
+export async function vmForward(req: ForwardRequest, progress: (line: string) => void, vms: VmSeam = REAL_VMS): Promise<Forwarding> {
+  const { verb, kernel } = req;
   if (kernel !== undefined && kernel !== 'vm' && kernel !== 'host') throw InputError.of('--kernel', '', `'${kernel}': expected host or vm`);
-  const inner = without(argv, '--kernel');
-  const results = resolve(option(argv, '--results') ?? 'results');
+  const inner = withoutKernel(req.argv);
+  const results = resolve(req.results ?? 'results');
   if (kernel === 'vm' && verb === 'up') {
     // checked here first: bad input exits 2 before a VM boots
-    const file = option(argv, '-f', '--file');
-    const topo = file ? loadTopology(file, { ...(option(argv, '-n', '--name') ? { name: option(argv, '-n', '--name')! } : {}) }) : undefined;
-    const lab = option(argv, '-n', '--name') ?? topo?.name ?? 'default';
-    const r = await forwardToVm(lab, inner, { results, onProgress: progress });
-    if (r.code !== 0) await stopVm(lab); // nothing left behind when up failed inside
-    return print(r);
+    const lab = req.file ? loadTopology(req.file, req.name !== undefined ? { name: req.name } : {}).name : (req.name ?? 'default');
+    const r = await vms.forwardToVm(lab, inner, { results, onProgress: progress });
+    if (r.code !== 0) await vms.stopVm(lab); // nothing left behind when up failed inside
+    return { outputs: [r], code: r.code };
   }
   if (kernel === 'vm' && verb === 'run') {
     const name = `run-${newRunId().slice(-4)}`;
     try {
-      const withResults = option(inner, '--results') ? inner : [...inner, '--results', results];
-      return print(await forwardToVm(name, withResults, { results, onProgress: progress }));
+      const withResults = req.resultsGiven ? inner : [...inner, '--results', results];
+      const r = await vms.forwardToVm(name, withResults, { results, onProgress: progress });
+      return { outputs: [r], code: r.code };
     } finally {
-      await stopVm(name);
+      await vms.stopVm(name);
     }
   }
   if (kernel === 'vm') throw InputError.of('--kernel', '', `--kernel vm is for up and run; ${verb} finds the lab's VM by itself`);
-  if (!verb || !LAB_VERBS.has(verb)) return undefined;
-  const inVm = vmLabs();
-  if (!inVm.length) return undefined;
-  const named = option(argv, '-n', '--name');
-  if (verb === 'down' && argv.includes('--all')) {
-    for (const lab of inVm) print(await downVm(lab, ['down', '--name', lab]));
-    return undefined; // then the host's own labs
+  if (!LAB_VERBS.has(verb)) return { outputs: [] };
+  const inVm = vms.vmLabs();
+  if (!inVm.length) return { outputs: [] };
+  if (verb === 'down' && req.all) {
+    const outputs: Forwarded[] = [];
+    for (const lab of inVm) outputs.push(await vms.downVm(lab, ['down', '--name', lab]));
+    return { outputs }; // then the host's own labs
   }
-  const onHost = (await labNames()).filter((l) => !inVm.includes(l));
-  const lab = named ?? (onHost.length === 0 && inVm.length === 1 ? inVm[0] : undefined);
-  if (!lab || !inVm.includes(lab)) return undefined;
-  if (verb === 'down') return print(await downVm(lab, inner));
-  return print(await forwardToVm(lab, inner));
+  const onHost = (await vms.labNames()).filter((l) => !inVm.includes(l));
+  const lab = req.name ?? (onHost.length === 0 && inVm.length === 1 ? inVm[0] : undefined);
+  if (!lab || !inVm.includes(lab)) return { outputs: [] };
+  const r = verb === 'down' ? await vms.downVm(lab, inner) : await vms.forwardToVm(lab, inner);
+  return { outputs: [r], code: r.code };
 }

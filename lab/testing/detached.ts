@@ -8,7 +8,7 @@ import { waitFor } from './wait';
 // killed terminal would; its progress lines (listr2's plain renderer off a terminal: `❯ links`
 // when a stage starts, `✔ links: …` when it is done) are kept for waiting on.
 
-/** The stage after which `up` holds for a minute, so that a kill lands between two stages (read by lab/ops/up.ts). */
+/** The stage after which `up` holds for a minute, so that a kill lands between two stages (read by lab/testing/paused-cli.ts, which injects it into up). */
 export const PAUSE_AFTER_ENV = 'KDL_TEST_PAUSE_AFTER';
 
 export interface DetachedUp {
@@ -25,7 +25,7 @@ export interface DetachedUp {
 
 /** Spawns `lab up <args>` detached; `pauseAfter` holds it after that stage. */
 export function upDetached(args: string[], opts: { pauseAfter?: string } = {}): DetachedUp {
-  const child = spawn(join(REPO, 'node_modules', '.bin', 'tsx'), [join(REPO, 'lab', 'cli.ts'), 'up', ...args], {
+  const child = spawn(join(REPO, 'node_modules', '.bin', 'tsx'), [join(REPO, 'lab', 'testing', 'paused-cli.ts'), 'up', ...args], {
     cwd: REPO,
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
