@@ -2,14 +2,18 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RunReport } from '../../report/types';
 import { cli, describeKernel, REPO } from '../../testing/kernel';
+import { uniqueLabName } from '../../testing/names';
 import { runningVms } from '../machine';
 
 // `--kernel vm` as a user types it: the lab comes up inside its own VM, the other commands find
 // it there, `run` takes a whole suite into a VM and its results come back to results/ here.
 
+// the lab's (and its VM's) name, of this run's own
+const KVM_LAB = uniqueLabName('kvm');
+
 describeKernel('--kernel vm through the CLI', () => {
   afterAll(async () => {
-    await cli(['down', '--name', 'kvm']);
+    await cli(['down', '--name', KVM_LAB]);
   }, 60_000);
 
   it('refuses bad input before booting anything', async () => {
@@ -19,18 +23,18 @@ describeKernel('--kernel vm through the CLI', () => {
   });
 
   it('up --kernel vm --proxy ipvs; status, exec and down find the lab in its VM', async () => {
-    const up = await cli(['up', '--kernel', 'vm', '--proxy', 'ipvs', '--name', 'kvm']);
+    const up = await cli(['up', '--kernel', 'vm', '--proxy', 'ipvs', '--name', KVM_LAB]);
     if (up.code !== 0) throw new Error(`up exited ${up.code}:\n${up.stdout}\n${up.stderr}`);
     expect(up.stderr).toMatch(/vm: 6\.\d+\.\d+-\d+-amd64 booted in [\d.]+ s/);
     expect(up.stdout).toMatch(/kube-proxy ipvs mode/);
-    expect(runningVms()).toEqual(['kvm']);
-    const st = JSON.parse((await cli(['status', '--name', 'kvm', '--json'])).stdout).labs[0];
-    expect(st).toMatchObject({ name: 'kvm', state: 'up' });
-    const ipvs = await cli(['exec', '--name', 'kvm', 'node1', '--', 'ipvsadm', '-Ln']);
+    expect(runningVms()).toEqual([KVM_LAB]);
+    const st = JSON.parse((await cli(['status', '--name', KVM_LAB, '--json'])).stdout).labs[0];
+    expect(st).toMatchObject({ name: KVM_LAB, state: 'up' });
+    const ipvs = await cli(['exec', '--name', KVM_LAB, 'node1', '--', 'ipvsadm', '-Ln']);
     expect(ipvs.stdout).toMatch(/^TCP {2}10\.43\.0\.10:80 rr$/m);
-    const d = await cli(['down', '--name', 'kvm']);
+    const d = await cli(['down', '--name', KVM_LAB]);
     expect(d.code).toBe(0);
-    expect(d.stdout).toMatch(/lab kvm: VM powered off/);
+    expect(d.stdout).toContain(`lab ${KVM_LAB}: VM powered off`);
     expect(runningVms()).toEqual([]);
   }, 300_000);
 
