@@ -2,7 +2,7 @@ import { extChain, markHex, type ProxyModel, sepChain, type ServicePortModel, sv
 
 // kube-proxy's iptables mode, as iptables-restore text (one file per node, whole filter and
 // nat tables: restoring it replaces the previous rules atomically, table by table).
-// Layout and comments follow kube-proxy (pkg/proxy/iptables/proxier.go), e.g. article 004's
+// Layout and comments follow kube-proxy (pkg/proxy/iptables/proxier.go), e.g. article 003's
 //   -A KUBE-SVC-7CWUT4JBGBRVUN2L ! -s 10.42.0.0/16 -d 10.43.6.58/32 ... -j KUBE-MARK-MASQ
 //   -A KUBE-SVC-7CWUT4JBGBRVUN2L ... -m statistic --mode random --probability 0.5000000000 -j KUBE-SEP-U2YYZT2C3O6VM4EV
 

@@ -7,7 +7,7 @@ import { describeKernel, nsRun, rt, topologyFile } from '../../testing/kernel';
 import { uniqueLabName } from '../../testing/names';
 
 // The pod network on the real kernel: what ping, traceroute and `ip -d` report, never what the
-// lab planned. Addresses follow article 004 (client 10.42.0.65 on node1, web-2 10.42.1.9 on node2).
+// lab planned. Addresses follow article 003 (client 10.42.0.65 on node1, web-2 10.42.1.9 on node2).
 
 const VXLAN_LAB = uniqueLabName('t-vxlan');
 const HOSTGW_LAB = uniqueLabName('t-hostgw');

@@ -7,7 +7,7 @@ const sp = (id: string, protocol: 'TCP' | 'UDP' = 'TCP'): ServicePortModel => ({
 const ep = (text: string) => ({ ip: text.split(':')[0]!, port: Number(text.split(':')[1]), pod: '', node: '' });
 
 describe("kube-proxy's chain names", () => {
-  test('article 003: ithome/nginx (unnamed port, TCP) and its three endpoints', () => {
+  test('article 004: ithome/nginx (unnamed port, TCP) and its three endpoints', () => {
     const s = sp('ithome/nginx');
     expect(svcChain(s)).toBe('KUBE-SVC-V6MXQNFYUC7YNW7B');
     expect(sepChain(s, ep('10.244.1.2:80'))).toBe('KUBE-SEP-7DAGYOML5QKPWFSL');
@@ -15,7 +15,7 @@ describe("kube-proxy's chain names", () => {
     expect(sepChain(s, ep('10.244.2.3:80'))).toBe('KUBE-SEP-DYRIFX6ZVNZI7BRA');
   });
 
-  test('article 004: default/nginx-test:80-80 and its two endpoints', () => {
+  test('article 003: default/nginx-test:80-80 and its two endpoints', () => {
     const s = sp('default/nginx-test:80-80');
     expect(svcChain(s)).toBe('KUBE-SVC-7CWUT4JBGBRVUN2L');
     expect(sepChain(s, ep('10.42.1.6:80'))).toBe('KUBE-SEP-U2YYZT2C3O6VM4EV');

@@ -58,7 +58,7 @@ const twoNodes = (...extra: string[]) =>
   );
 
 describe('the checked-in topologies', () => {
-  it('default.yaml resolves to the article 004 layout', () => {
+  it('default.yaml resolves to the article 003 layout', () => {
     const topo = loadTopology(join(TOPOLOGIES, 'default.yaml'));
     expect(topo.name).toBe('default');
     expect(topo.runtime).toBe('netns');

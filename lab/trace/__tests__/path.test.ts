@@ -24,7 +24,7 @@ const toService = (tp: Topology, name: string, endpointPod: string): Destination
 const summary = (w: ReturnType<typeof expectedWalk>) => w.hops.map((h) => `${h.point} ${h.headers.ip.src}>${h.headers.ip.dst} ttl ${h.headers.ip.ttl}${h.headers.outer ? ` [${h.headers.outer.ip.src}>${h.headers.outer.ip.dst}:${h.headers.outer.udp.dstport} vni ${h.headers.outer.vni}]` : ''}`);
 
 describe('expected walk', () => {
-  it('pod to pod across nodes over VXLAN: the article 004 walk', () => {
+  it('pod to pod across nodes over VXLAN: the article 003 walk', () => {
     const w = expectedWalk(t, podSrc('client'), { kind: 'pod', pod: pod('web-2') }, { protocol: 'icmp', icmpId: 7 });
     expect(summary(w)).toEqual([
       'client:eth0 10.42.0.65>10.42.1.9 ttl 64',
