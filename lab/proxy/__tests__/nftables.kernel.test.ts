@@ -5,7 +5,8 @@ import { describeKernel, labNamespaces, nsRun, REPO, rt } from '../../testing/ke
 import { loadTopology } from '../../topology/resolve';
 import type { Topology } from '../../topology/types';
 import { proxyModel } from '../../model/proxy';
-import { diffSummaries, nftablesRules, nftEndpointChain, nftServiceChain, nftSummary, nftSummaryOfText, type NftSummary } from '../nftables';
+import { nftablesRules, nftEndpointChain, nftServiceChain } from '../nftables';
+import { diffSummaries, nftSummary, nftSummaryOfText, type NftSummary } from '../nftables-readback';
 
 // The generated nftables rules on the real kernel, in throw-away namespaces (kdl.t-nft-<pid>...):
 // what `nft -j list table ip kube-proxy` reports after `nft -f` must be exactly what the text

@@ -4,18 +4,8 @@ import { expectGoldenFile } from '../../testing/golden';
 import { loadTopology, loadTopologyText } from '../../topology/resolve';
 import type { Topology } from '../../topology/types';
 import { markHex, type ProxyModel, proxyModel, type ServicePortModel } from '../../model/proxy';
-import {
-  diffSummaries,
-  hashAndTruncate,
-  nftablesRules,
-  nftEndpointChain,
-  nftExternalChain,
-  nftServiceChain,
-  nftSummary,
-  nftSummaryOfText,
-  type NftSummary,
-  summaryTargets,
-} from '../nftables';
+import { hashAndTruncate, nftablesRules, nftEndpointChain, nftExternalChain, nftServiceChain } from '../nftables';
+import { diffSummaries, nftSummary, nftSummaryOfText, type NftSummary, summaryTargets } from '../nftables-readback';
 
 const REPO = join(__dirname, '../../..');
 const GOLDEN = join(__dirname, 'golden');
