@@ -1,5 +1,5 @@
 import { LabError } from '../errors';
-import { words } from '../proxy/iptables';
+import { restoreLines } from '../proxy/iptables-parse';
 import { contains, parseCidr, parseIp } from '../topology/ipv4';
 import type { RuleEvent } from './types';
 
@@ -88,6 +88,7 @@ const NEGATABLE = new Set(['-s', '--source', '-d', '--destination', '-p', '--pro
 
 /**
  * iptables-restore (or iptables-save) text → tables → chains → parsed rules; errors name the line.
+ * Lines and words come from the shared parser (lab/proxy/iptables-parse.ts); the checks are here.
  * Each `*table` replaces that table, as iptables-restore does; given `onto`, the text is read as
  * `iptables-restore --noflush` on top of it instead (a user chain declared again is flushed).
  */
@@ -96,40 +97,38 @@ export function parseRestore(text: string, onto?: Ruleset): Ruleset {
   let table: Map<string, Chain> | undefined;
   let name = '';
   const jumps: { table: Map<string, Chain>; chain: string; line: number }[] = [];
-  text.split('\n').forEach((raw, i) => {
-    const line = raw.trim();
+  for (const l of restoreLines(text)) {
     const fail: Fail = (why) => {
-      throw new RulesetError(`line ${i + 1}: ${why}: ${line}`);
+      throw new RulesetError(`line ${l.line}: ${why}: ${l.text}`);
     };
-    if (!line || line.startsWith('#')) return;
-    if (line.startsWith('*')) {
+    if (l.kind === 'table') {
       if (table) fail(`table ${name} has no COMMIT before this`);
-      name = line.slice(1);
+      name = l.table;
       rs.set(name, (table = (onto && rs.get(name)) || new Map()));
     } else if (!table) fail('not inside a table (*name … COMMIT)');
-    else if (line === 'COMMIT') table = undefined;
-    else if (line.startsWith(':')) {
-      const m = /^:(\S+)\s+(\S+)(?:\s+\[\d+:\d+\])?$/.exec(line) ?? fail('bad chain declaration');
-      const old = table.get(m[1]!);
-      if (old && old.policy !== '-') old.policy = m[2]!; // --noflush: a built-in chain keeps its rules
-      else table.set(m[1]!, { name: m[1]!, policy: m[2]!, rules: [] });
-    } else if (line.startsWith('-A ')) {
-      const [, chain, rest] = /^-A\s+(\S+)\s*(.*)$/.exec(line) ?? fail('-A without a chain');
-      const rule = parseRule(rest!, i + 1, fail);
-      (table.get(chain!) ?? fail(`chain ${chain} is not declared`)).rules.push(rule);
+    else if (l.kind === 'commit') table = undefined;
+    else if (l.kind === 'chain') {
+      const policy = l.policy ?? fail('bad chain declaration');
+      const old = table.get(l.chain);
+      if (old && old.policy !== '-') old.policy = policy; // --noflush: a built-in chain keeps its rules
+      else table.set(l.chain, { name: l.chain, policy, rules: [] });
+    } else if (l.kind === 'rule') {
+      const rule = parseRule(l.rest, l.words, l.line, fail);
+      (table.get(l.chain) ?? fail(`chain ${l.chain} is not declared`)).rules.push(rule);
       const [t, next] = [rule.target?.kind, jumpsTo(rule)];
-      if (next) jumps.push({ table, chain: next, line: i + 1 });
+      if (next) jumps.push({ table, chain: next, line: l.line });
       if ((t === 'dnat' || t === 'snat' || t === 'masquerade') && name !== 'nat') fail(`${t.toUpperCase()} is only valid in the nat table`);
-    } else fail('not a table, chain, rule or COMMIT line');
-  });
+    } else if (l.text.startsWith('-A ')) fail('-A without a chain');
+    else fail('not a table, chain, rule or COMMIT line');
+  }
   if (table) throw new RulesetError(`table ${name} has no COMMIT`);
   // a target that is neither built in nor a chain of its table: iptables-restore refuses it too
   for (const j of jumps) if (!j.table.has(j.chain)) throw new RulesetError(`line ${j.line}: unknown target or undeclared chain ${j.chain}`);
   return rs;
 }
 
-function parseRule(text: string, line: number, fail: Fail): Rule {
-  const w = words(text);
+/** Typed matches and target from the shared parser's words of one rule (text: after "-A CHAIN "). */
+function parseRule(text: string, w: string[], line: number, fail: Fail): Rule {
   const rule: Rule = { line, text, matches: [] };
   const loaded = new Set<string>();
   let neg = false;

@@ -2,7 +2,8 @@ import { join } from 'node:path';
 import { expectGoldenFile } from '../../testing/golden';
 import { topologyFile } from '../../testing/kernel';
 import { loadTopology } from '../../topology/resolve';
-import { danglingJumps, iptablesRules, parseTables, probability, ruleKey, words } from '../iptables';
+import { iptablesRules, probability } from '../iptables';
+import { danglingJumps, parseTables, ruleKey, words } from '../iptables-parse';
 import { proxyModel, svcChain } from '../../model/proxy';
 
 const GOLDEN = join(__dirname, 'golden');

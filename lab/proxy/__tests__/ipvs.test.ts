@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { expectGoldenFile } from '../../testing/golden';
 import { loadTopology } from '../../topology/resolve';
 import type { Topology } from '../../topology/types';
-import { danglingJumps, parseTables } from '../iptables';
+import { danglingJumps, parseTables } from '../iptables-parse';
 import { clusterIPs, IPSETS, IPVS_DEVICE, ipvsDeviceCreate, ipsetMembers, ipvsRules, parseIpvsadm } from '../ipvs';
 import { type ProxyModel, type ProxyNode, proxyModel } from '../../model/proxy';
 

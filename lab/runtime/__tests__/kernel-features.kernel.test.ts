@@ -2,7 +2,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describeKernel, nsRun, rt } from '../../testing/kernel';
 import { loadTopology } from '../../topology/resolve';
-import { parseTables, ruleKey } from '../../proxy/iptables';
+import { parseTables, ruleKey } from '../../proxy/iptables-parse';
 import { clusterIPs, IPVS_DEVICE, ipvsDeviceCreate, ipvsRules, parseIpvsadm } from '../../proxy/ipvs';
 import { clearProbeCache, type IpvsProbe, probeIpvs, probeLinkType } from '../kernel-features';
 import { proxyModel } from '../../model/proxy';
