@@ -75,7 +75,8 @@ const listrRunner: StageRunner = async (stages) => {
         task.title = `${s.title}: ${detail ?? 'done'} ${pc.dim(`(${((performance.now() - t0) / 1000).toFixed(2)} s)`)}`;
       },
     })),
-    { renderer: tty ? 'default' : 'simple', exitOnError: true, rendererOptions: {} },
+    // listr2's own signal listener would exit the process at once: up's handler must undo the work first
+    { renderer: tty ? 'default' : 'simple', exitOnError: true, registerSignalListeners: false, rendererOptions: {} },
   ).run();
 };
 

@@ -1,10 +1,10 @@
 // Errors the CLI turns into exit codes: 2 for bad input or a missing environment feature,
-// 1 for anything that failed while running.
+// 1 for anything that failed while running, 128 + the signal's number once a signal's work is undone.
 
 export class LabError extends Error {
   constructor(
     message: string,
-    readonly exitCode: 1 | 2 = 1,
+    readonly exitCode: number = 1,
   ) {
     super(message);
     this.name = new.target.name;
@@ -45,5 +45,17 @@ export class CommandError extends LabError {
   ) {
     const first = stderr.trim().split('\n').slice(0, 6).join('\n  ');
     super(`${where ? where + ': ' : ''}${argv.join(' ')} exited ${code ?? 'by signal'}${first ? `:\n  ${first}` : ''}`);
+  }
+}
+
+export type StopSignal = 'SIGINT' | 'SIGTERM';
+
+/** A command stopped by Ctrl-C or SIGTERM after undoing its work: exit 130 or 143, as a shell reports a signal. */
+export class Interrupted extends LabError {
+  constructor(
+    readonly signal: StopSignal,
+    what: string,
+  ) {
+    super(`interrupted (${signal}): ${what}`, signal === 'SIGINT' ? 130 : 143);
   }
 }

@@ -1,5 +1,5 @@
 import { isDeepStrictEqual } from 'node:util';
-import { LabError } from '../errors';
+import { Interrupted, LabError, type StopSignal } from '../errors';
 import { HOST_TUNNEL_PORT, inLab } from '../model/kernel-names';
 import { type LabPlan, type Phase } from '../plan/types';
 import { planLab } from '../plan';
@@ -72,21 +72,22 @@ export async function up(topo: Topology, rt: Runtime, opts: UpOptions = {}): Pro
   const run = opts.runStages ?? runQuietly;
   let view: LabView | undefined;
   writeRecord({ lab, runtime: rt.kind, status: 'creating', pid: process.pid, createdAt: new Date().toISOString(), topology: topo });
-  const onSignal = () => {
-    /* handled below: the rollback runs when the current stage's promise settles */
-    interrupted = true;
-  };
-  let interrupted = false;
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  // Ctrl-C or SIGTERM: the stage running finishes, then everything is removed (below). `on`, not
+  // `once`: a terminal's Ctrl-C reaches the process from the tty and again from npm's relay.
+  let interrupted: StopSignal | undefined;
+  const onSignal = (sig: StopSignal) => (interrupted ??= sig);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   try {
     await run(stagesFor(plan, topo, rt, () => interrupted, (v) => (view = v), opts.afterStage));
+    if (interrupted) throw new Interrupted(interrupted, `removed what up '${lab}' had created`);
     writeRecord({ lab, runtime: rt.kind, status: 'up', pid: process.pid, createdAt: new Date().toISOString(), topology: topo });
     return { view: { ...view!, state: 'up' }, created: true }; // the record, read during verify, said 'creating'
   } catch (e) {
     await down(rt, lab).catch(() => undefined);
     removeRecord(lab);
-    throw e;
+    // a terminal's Ctrl-C also reaches the tools a stage was running: their failure is the signal's
+    throw interrupted ? new Interrupted(interrupted, `removed what up '${lab}' had created`) : e;
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
@@ -123,12 +124,13 @@ function stagesFor(
   plan: LabPlan,
   topo: Topology,
   rt: Runtime,
-  interrupted: () => boolean,
+  interrupted: () => StopSignal | undefined,
   setView: (v: LabView) => void,
   afterStage?: (stage: string) => Promise<void>,
 ): Stage[] {
   const guard = async (stage: string) => {
-    if (interrupted()) throw new LabError('interrupted: removing what was created', 1);
+    const sig = interrupted();
+    if (sig) throw new Interrupted(sig, `removed what up '${topo.name}' had created`);
     await afterStage?.(stage);
   };
   return [

@@ -1,11 +1,11 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { REPO } from './kernel';
+import { REPO, TSX_NODE } from './kernel';
 import { waitFor } from './wait';
 
 // `lab up` run in the background as a user's terminal would run it, for tests that stop it
-// half-way. It gets its own process group, so a SIGKILL reaches tsx's node child too, as a
-// killed terminal would; its progress lines (listr2's plain renderer off a terminal: `❯ links`
+// half-way. It gets its own process group, so a SIGKILL reaches every process it started, as
+// a killed terminal would; its progress lines (listr2's plain renderer off a terminal: `❯ links`
 // when a stage starts, `✔ links: …` when it is done) are kept for waiting on.
 
 /** The stage after which `up` holds for a minute, so that a kill lands between two stages (read by lab/testing/paused-cli.ts, which injects it into up). */
@@ -25,7 +25,7 @@ export interface DetachedUp {
 
 /** Spawns `lab up <args>` detached; `pauseAfter` holds it after that stage. */
 export function upDetached(args: string[], opts: { pauseAfter?: string } = {}): DetachedUp {
-  const child = spawn(join(REPO, 'node_modules', '.bin', 'tsx'), [join(REPO, 'lab', 'testing', 'paused-cli.ts'), 'up', ...args], {
+  const child = spawn(TSX_NODE[0], [...TSX_NODE.slice(1), join(REPO, 'lab', 'testing', 'paused-cli.ts'), 'up', ...args], {
     cwd: REPO,
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],

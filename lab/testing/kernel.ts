@@ -45,7 +45,10 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs the real CLI (tsx lab/cli.ts) as a user would. */
+/** Node running the TypeScript CLI as `npm run lab` does: tsx as a loader, no process of its own between. */
+export const TSX_NODE = [process.execPath, '--import', 'tsx'] as const;
+
+/** Runs the real CLI (node --import tsx lab/cli.ts) as a user would. */
 export function cli(args: string[], opts: { env?: NodeJS.ProcessEnv; onSpawn?: (pid: number) => void } = {}): Promise<CliResult> {
   return cliStarted(args, opts).done;
 }
@@ -62,7 +65,7 @@ export function cliStarted(args: string[], opts: { env?: NodeJS.ProcessEnv; onSp
   let stdout = '';
   let stderr = '';
   const done = new Promise<CliResult>((resolve, reject) => {
-    const child = spawn(join(REPO, 'node_modules', '.bin', 'tsx'), [join(REPO, 'lab', 'cli.ts'), ...args], {
+    const child = spawn(TSX_NODE[0], [...TSX_NODE.slice(1), join(REPO, 'lab', 'cli.ts'), ...args], {
       cwd: REPO,
       env: { ...process.env, NO_COLOR: '1', ...opts.env },
     });
