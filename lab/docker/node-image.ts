@@ -123,6 +123,7 @@ export async function buildImage(docker: Dockerode, o: BuildOptions): Promise<st
     });
     await follow(docker, stream, (m) => {
       // the classic builder colours a step's stderr with ANSI escapes
+      // eslint-disable-next-line no-control-regex -- ESC starts the ANSI colour codes stripped here
       for (const raw of (m.stream ?? m.status ?? '').replace(/\x1b\[[0-9;]*m/g, '').split(/\r?\n/)) {
         const line = raw.trimEnd();
         if (!line.trim()) continue;

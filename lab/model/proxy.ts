@@ -135,7 +135,7 @@ export function base32(buf: Uint8Array): string {
 // crypto.hash (Node >= 20.12) is the one-shot form, about twice as fast as createHash for
 // the tens of thousands of names a large lab needs; 16 base32 characters use 10 bytes.
 export const sha256 = (text: string): Buffer =>
-  typeof hash === 'function' ? (hash('sha256', text, 'buffer') as unknown as Buffer) : createHash('sha256').update(text).digest();
+  typeof hash === 'function' ? (hash('sha256', text, 'buffer')) : createHash('sha256').update(text).digest();
 export const hash16 = (text: string) => base32(sha256(text).subarray(0, 10));
 
 export const portProtoHash = (sp: Pick<ServicePortModel, 'id' | 'protocol'>) => hash16(sp.id + sp.protocol.toLowerCase());

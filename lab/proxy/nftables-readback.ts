@@ -153,7 +153,7 @@ function jsonStatement(s: Json): string {
  * unequal with what was generated instead of vanishing.
  */
 export function nftSummary(fromJson: unknown): NftSummary {
-  if (!isObject(fromJson as Json) || !Array.isArray((fromJson as JsonObject).nftables)) throw new Error('not the output of nft -j: no "nftables" array');
+  if (!isObject(fromJson) || !Array.isArray((fromJson).nftables)) throw new Error('not the output of nft -j: no "nftables" array');
   const chains = new Map<string, NftChainSummary>();
   const sets = new Map<string, NftSetSummary>();
   const ours = (o: JsonObject) => o.family === TABLE_FAMILY && (o.table ?? o.name) === TABLE_NAME;
@@ -162,7 +162,7 @@ export function nftSummary(fromJson: unknown): NftSummary {
     if (!c) chains.set(name, (c = { rules: [] }));
     return c;
   };
-  for (const item of (fromJson as JsonObject).nftables as Json[]) {
+  for (const item of (fromJson).nftables) {
     if (!isObject(item)) continue;
     const [kind, body] = single(item);
     if (!isObject(body) || kind === 'metainfo' || kind === 'table' || !ours(body)) continue;

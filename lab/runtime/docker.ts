@@ -196,7 +196,9 @@ export class DockerRuntime implements Runtime {
       (await this.on(c.host)).host.docker
         .getContainer(c.Id)
         .remove({ force: true })
-        .catch((e: unknown) => (/no such container/i.test(String(e)) ? undefined : Promise.reject(e))),
+        .catch((e: unknown) => {
+          if (!/no such container/i.test(String(e))) throw e;
+        }),
     );
     // the attached node names and the underlay namespaces, on every host
     for (const [name, { side }] of await this.hosts()) {

@@ -72,6 +72,7 @@ async function withProbeNamespace<T>(exec: Executor, fn: (ns: string) => Promise
     // Removed when `ip netns del` succeeds, or when the name is not there (any more, or ever).
     let removed = false;
     for (let i = 0; i < 3 && !removed; i++) removed = (await run(exec, ['ip', 'netns', 'del', ns])).code === 0 || !(await exists(exec, `${NETNS_DIR}/${ns}`));
+    // eslint-disable-next-line no-unsafe-finally -- a namespace left behind outweighs the probe's own failure
     if (!removed) throw new Error(`could not remove the probe namespace ${ns}: run 'ip netns del ${ns}'`);
   }
 }
@@ -164,7 +165,7 @@ export function probeLinkType(type: string, args: readonly string[] = [], exec: 
   if (!/^[a-z0-9_]+$/.test(type)) return Promise.reject(new Error(`not a link type: '${type}'`));
   const key = [type, ...args].join(' ');
   let cache = linkProbes.get(exec);
-  if (!cache) linkProbes.set(exec, (cache = new Map()));
+  if (!cache) linkProbes.set(exec, (cache = new Map<string, Promise<boolean>>()));
   let p = cache.get(key);
   if (!p) {
     p = withProbeNamespace(exec, async (ns) => (await run(exec, ['ip', '-n', ns, 'link', 'add', 'kdlprobe0', 'type', type, ...args])).code === 0);

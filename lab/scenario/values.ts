@@ -133,5 +133,6 @@ export function showValue(v: unknown, names: LabNames): string {
     const n = names.nameOf(v);
     return n ? `${v} (${n})` : v;
   }
-  return String(v);
+  // numbers and booleans as written; anything else (an object from a field path) as JSON, not [object Object]
+  return typeof v === 'number' || typeof v === 'boolean' ? String(v) : (JSON.stringify(v) ?? typeof v);
 }

@@ -42,9 +42,9 @@ export class YamlSource {
 
   get data(): unknown {
     try {
-      if (!this.root.length) return this.doc.toJS();
+      if (!this.root.length) return this.doc.toJS() as unknown;
       const node = this.doc.getIn(this.root, true);
-      return isNode(node) ? node.toJS(this.doc) : node;
+      return isNode(node) ? (node.toJS(this.doc) as unknown) : node;
     } catch (e) {
       // the yaml package refuses to expand an alias bomb ("billion laughs") past 100 aliases
       if (e instanceof ReferenceError && /alias/i.test(e.message)) {

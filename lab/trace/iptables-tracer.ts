@@ -104,7 +104,7 @@ export function parseRestore(text: string, onto?: Ruleset): Ruleset {
     if (l.kind === 'table') {
       if (table) fail(`table ${name} has no COMMIT before this`);
       name = l.table;
-      rs.set(name, (table = (onto && rs.get(name)) || new Map()));
+      rs.set(name, (table = (onto && rs.get(name)) || new Map<string, Chain>()));
     } else if (!table) fail('not inside a table (*name … COMMIT)');
     else if (l.kind === 'commit') table = undefined;
     else if (l.kind === 'chain') {
@@ -180,7 +180,7 @@ function parseRule(text: string, w: string[], line: number, fail: Fail): Rule {
         const name = arg();
         const dirs = arg().split(',');
         if (!dirs.every((d) => d === 'src' || d === 'dst')) fail(`bad --match-set flags ${dirs.join(',')}`);
-        add({ kind: 'set', name, dirs: dirs as Dir[], neg });
+        add({ kind: 'set', name, dirs: dirs, neg });
         break;
       }
       case '--dst-type': case '--src-type':

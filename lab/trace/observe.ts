@@ -71,11 +71,14 @@ export function changesBetween(prev: WalkHeaders | undefined, cur: WalkHeaders):
   return out;
 }
 
+/** A header value as text: scalars as String() gives them, anything else as JSON. */
+const scalarText = (v: unknown): string => (typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v));
+
 /** Field by field, what the lab expected and what the capture shows ("ip.ttl expected 63, saw 64"). */
 export function differences(expected: WalkHeaders, observed: WalkHeaders, names: (v: string) => string = (v) => v): string[] {
   const out: string[] = [];
   const cmp = (path: string, want: unknown, got: unknown) => {
-    if (want === undefined || String(want) === String(got)) return;
+    if (want === undefined || scalarText(want) === scalarText(got)) return;
     const show = (v: unknown) => (typeof v === 'string' ? names(v) : Array.isArray(v) ? v.join(',') : String(v));
     out.push(`${path} expected ${show(want)}, saw ${got === undefined ? 'none' : show(got)}`);
   };

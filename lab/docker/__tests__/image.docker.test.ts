@@ -149,7 +149,7 @@ describe('node image (docker engine)', () => {
       const lines: string[] = [];
       const t0 = Date.now();
       tag = await ensureNodeImage(docker, { onProgress: (l) => lines.push(l) });
-      // eslint-disable-next-line no-console
+       
       console.log(`ensureNodeImage: ${tag} in ${((Date.now() - t0) / 1000).toFixed(1)} s\n  ${lines.filter((l) => !/^(build|debootstrap|pull): /.test(l)).join('\n  ')}`);
       expect(tag).toBe(`kdl-node:${contextHash(NODE_CONTEXT)}`);
       const info = await docker.getImage(tag).inspect();

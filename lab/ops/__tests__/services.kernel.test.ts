@@ -92,7 +92,7 @@ describe.each<[ProxyMode]>([['iptables'], ['nftables']])('services in %s mode', 
       // check in 0.1 % of runs; the two modes here make ~0.2 % of runs of this file (α = 0.01
       // failed ~2 %). Still fails a real skew: 150/150/0 gives χ² = 150.
       const chi = chiSquareUniform(counts, 0.001);
-      // eslint-disable-next-line no-console
+       
       console.log(`${mode}: spread over web-1/2/3 = ${counts.join('/')}, chi-square ${chi.statistic.toFixed(2)} (critical ${chi.critical}, df ${chi.df})`);
       expect(chi.uniform).toBe(true);
       // the endpoint saw the client pod's own address: no SNAT for pod → service

@@ -51,7 +51,7 @@ describeKernel('kernel feature probes', () => {
       expect(probe.hint).toContain('proxy.mode: iptables or nftables');
     }
     expect(probeNamespaces()).toEqual([]);
-    // eslint-disable-next-line no-console
+     
     console.log(`probeIpvs() took ${ms.toFixed(1)} ms: ${JSON.stringify(probe)}`);
     expect(ms).toBeLessThan(1000); // aims at < 100 ms; the bound leaves room for a loaded CI host
   });
@@ -171,7 +171,7 @@ describeKernel('IPVS-mode batches on the kernel', () => {
   // against the same fact above.
   const kernelHasIpvs = existsSync('/proc/net/ip_vs');
   if (!kernelHasIpvs)
-    // eslint-disable-next-line no-console
+     
     console.warn('skipping ipvsadm -R: this kernel has no IPVS (CONFIG_IP_VS unset: /proc/net/ip_vs is missing); IPVS mode needs CONFIG_IP_VS=y or =m with modprobe ip_vs');
   (kernelHasIpvs ? test : test.skip)('ipvsadm -R installs the virtual services (runs only where the kernel has IPVS)', async () => {
     expect(ipvs.ok).toBe(true);

@@ -54,7 +54,10 @@ describe('scenario files', () => {
   it('reports every problem of a bad file with its line, before anything runs', async () => {
     const lines = await loadScenarios([fixture('bad.yaml')], new LocalExecutor()).then(
       () => [],
-      (e: unknown) => (e instanceof InputError ? e.message.split('\n') : Promise.reject(e)),
+      (e: unknown) => {
+        if (e instanceof InputError) return e.message.split('\n');
+        throw e;
+      },
     );
     const file = fixture('bad.yaml');
     expect(lines).toEqual(
