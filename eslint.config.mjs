@@ -16,7 +16,10 @@ export default tseslint.config(
       // `x!.y` hides a missing check; being removed, so a warning for now
       '@typescript-eslint/no-non-null-assertion': 'warn',
       // a leading `_` marks a binding kept on purpose (a skipped tuple slot, an unused parameter)
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_', ignoreRestSiblings: true }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_', ignoreRestSiblings: true },
+      ],
     },
   },
   {

@@ -51,9 +51,11 @@ const hooks: RuntimeHooks = {
   onNotice: (text) => console.error(pc.yellow(text)),
 };
 
-const fileOption = () => new Option('-f, --file <topology>', 'topology file (YAML)').default(DEFAULT_TOPOLOGY, 'scenarios/topologies/default.yaml');
+const fileOption = () =>
+  new Option('-f, --file <topology>', 'topology file (YAML)').default(DEFAULT_TOPOLOGY, 'scenarios/topologies/default.yaml');
 const nameOption = () => new Option('-n, --name <lab>', 'lab name (overrides the topology name)');
-const proxyOption = () => new Option('--proxy <mode>', "kube-proxy mode (overrides the topology's proxy.mode): iptables, nftables, ipvs or none");
+const proxyOption = () =>
+  new Option('--proxy <mode>', "kube-proxy mode (overrides the topology's proxy.mode): iptables, nftables, ipvs or none");
 const runtimeOption = () => new Option('--runtime <kind>', "where nodes live (overrides the topology's runtime): netns or docker");
 /** the lab verbs take --kernel only to say that it is not theirs (the same messages as ever) */
 const hiddenKernelOption = () => new Option('--kernel <where>').hideHelp();
@@ -127,7 +129,6 @@ function forwardable<A extends unknown[]>(vms: VmSeam, action: (...args: A) => v
   };
 }
 
-
 /** The lab CLI's commands, options and actions; `main` runs it, tests and docs read it. */
 export function program(deps: CliDeps = {}): Command {
   const vms = deps.vms ?? REAL_VMS;
@@ -153,18 +154,21 @@ export function program(deps: CliDeps = {}): Command {
     .option('--reconfigure', 'replace a lab of the same name that is up with another topology')
     .option('--json', 'print the resulting lab as JSON instead of a table')
     .action(
-      forwardable(vms, async (o: { file: string; name?: string; proxy?: string; runtime?: string; reconfigure?: boolean; json?: boolean }) => {
-        const r = await upFromFile({
-          file: o.file,
-          overrides: overrides(o),
-          reconfigure: o.reconfigure === true,
-          hooks,
-          ...(o.json ? {} : { runStages: listrRunner }),
-          ...(deps.afterStage ? { afterStage: deps.afterStage } : {}),
-        });
-        if (o.json) return void console.log(JSON.stringify(r.view, null, 2));
-        print(upLines(r));
-      }),
+      forwardable(
+        vms,
+        async (o: { file: string; name?: string; proxy?: string; runtime?: string; reconfigure?: boolean; json?: boolean }) => {
+          const r = await upFromFile({
+            file: o.file,
+            overrides: overrides(o),
+            reconfigure: o.reconfigure === true,
+            hooks,
+            ...(o.json ? {} : { runStages: listrRunner }),
+            ...(deps.afterStage ? { afterStage: deps.afterStage } : {}),
+          });
+          if (o.json) return void console.log(JSON.stringify(r.view, null, 2));
+          print(upLines(r));
+        },
+      ),
     );
 
   verb('down')
@@ -248,21 +252,29 @@ export function program(deps: CliDeps = {}): Command {
     .option('--allow-skip', 'exit 0 when steps were skipped for a missing kernel feature (nothing failed)')
     .option('--json', 'print report.json to stdout instead of progress lines')
     .action(
-      forwardable(vms, async (path: string, o: { name?: string; runtime?: string; reuse?: boolean; keep?: boolean; results: string; allowSkip?: boolean; json?: boolean }) => {
-        const { report, shown } = await runSuites({
-          path,
-          ...o,
-          hooks,
-          ...(o.json ? {} : { onEvent: (e, dir) => print(eventLines(e, dir)) }),
-        });
-        if (o.json) console.log(JSON.stringify(report, null, 2));
-        else print(runEndLines(report, shown));
-        process.exitCode = report.summary.failed ? 1 : report.summary.skipped && !o.allowSkip ? 2 : 0;
-      }),
+      forwardable(
+        vms,
+        async (
+          path: string,
+          o: { name?: string; runtime?: string; reuse?: boolean; keep?: boolean; results: string; allowSkip?: boolean; json?: boolean },
+        ) => {
+          const { report, shown } = await runSuites({
+            path,
+            ...o,
+            hooks,
+            ...(o.json ? {} : { onEvent: (e, dir) => print(eventLines(e, dir)) }),
+          });
+          if (o.json) console.log(JSON.stringify(report, null, 2));
+          else print(runEndLines(report, shown));
+          process.exitCode = report.summary.failed ? 1 : report.summary.skipped && !o.allowSkip ? 2 : 0;
+        },
+      ),
     );
 
   verb('capture')
-    .description('tcpdump at a point of a lab that is up (node1:eth0, node2:flannel.1, client:eth0, node1:any), until Ctrl-C, --seconds or --count; prints what it caught')
+    .description(
+      'tcpdump at a point of a lab that is up (node1:eth0, node2:flannel.1, client:eth0, node1:any), until Ctrl-C, --seconds or --count; prints what it caught',
+    )
     .addOption(nameOption())
     .argument('<point>', '<node|pod|@lab>[:<interface|any>]')
     .argument('[filter...]', 'BPF filter, e.g. udp port 8472')
@@ -271,21 +283,30 @@ export function program(deps: CliDeps = {}): Command {
     .option('--results <dir>', 'where run folders are made', 'results')
     .option('--show <n>', 'packets to print (0: none)', (v) => intArg('--show', v), 50)
     .action(
-      forwardable(vms, async (point: string, filterWords: string[], o: { name?: string; seconds?: number; count?: number; results: string; show: number }) => {
-        const filter = filterWords.join(' ');
-        const interrupted = new Promise<void>((r) => process.once('SIGINT', () => r()));
-        const done = await captureLab(
-          { ...o, at: point, filter },
-          (file, linkType) => console.log(listeningLine(point, file, linkType, !!(o.seconds || o.count))),
-          interrupted,
-          hooks,
-        );
-        print(captureLines(done, { point, filter, show: o.show }));
-      }),
+      forwardable(
+        vms,
+        async (
+          point: string,
+          filterWords: string[],
+          o: { name?: string; seconds?: number; count?: number; results: string; show: number },
+        ) => {
+          const filter = filterWords.join(' ');
+          const interrupted = new Promise<void>((r) => process.once('SIGINT', () => r()));
+          const done = await captureLab(
+            { ...o, at: point, filter },
+            (file, linkType) => console.log(listeningLine(point, file, linkType, !!(o.seconds || o.count))),
+            interrupted,
+            hooks,
+          );
+          print(captureLines(done, { point, filter, show: o.show }));
+        },
+      ),
     );
 
   verb('trace')
-    .description("send one probe and follow it: the packet at every point on its way (what changed), each node's netfilter hooks and chains (nft monitor trace), against the walk the lab expects")
+    .description(
+      "send one probe and follow it: the packet at every point on its way (what changed), each node's netfilter hooks and chains (nft monitor trace), against the walk the lab expects",
+    )
     .addOption(nameOption())
     .argument('<from>', 'pod or node name')
     .argument('<to>', '<pod> (ICMP echo), <pod|ip>:<port>, service:<name>[:<port>], nodeport:<service>@<node>')

@@ -34,16 +34,23 @@ function topologyText(lab: string, nodes: number): string {
 
 async function inParallel<T>(items: T[], fn: (t: T) => Promise<unknown>, width = 8): Promise<void> {
   const queue = [...items];
-  await Promise.all(Array.from({ length: Math.min(width, queue.length) }, async () => {
-    for (let t = queue.shift(); t !== undefined; t = queue.shift()) await fn(t);
-  }));
+  await Promise.all(
+    Array.from({ length: Math.min(width, queue.length) }, async () => {
+      for (let t = queue.shift(); t !== undefined; t = queue.shift()) await fn(t);
+    }),
+  );
 }
 
 async function floor(docker: Dockerode, image: string, n: number): Promise<[number, number]> {
   const made: Dockerode.Container[] = [];
   const upS = await time(() =>
     inParallel([...Array(n).keys()], async (i) => {
-      const c = await docker.createContainer({ name: `kdl-bench-floor-${i}`, Image: image, Cmd: ['sleep', 'infinity'], HostConfig: { NetworkMode: 'none' } });
+      const c = await docker.createContainer({
+        name: `kdl-bench-floor-${i}`,
+        Image: image,
+        Cmd: ['sleep', 'infinity'],
+        HostConfig: { NetworkMode: 'none' },
+      });
       made.push(c);
       await c.start();
     }),
@@ -71,7 +78,9 @@ export async function benchDocker(sizes: number[], runs: number, log: (s: string
       const [fu, fd] = await floor(docker, image, nodes);
       floorUps.push(fu);
       floorDowns.push(fd);
-      log(`  ${nodes} nodes run ${r + 1}/${runs}: up ${ups.at(-1)!.toFixed(2)} s, down ${downs.at(-1)!.toFixed(2)} s; bare containers ${fu.toFixed(2)} s / ${fd.toFixed(2)} s`);
+      log(
+        `  ${nodes} nodes run ${r + 1}/${runs}: up ${ups.at(-1)!.toFixed(2)} s, down ${downs.at(-1)!.toFixed(2)} s; bare containers ${fu.toFixed(2)} s / ${fd.toFixed(2)} s`,
+      );
     }
     rows.push({
       nodes,

@@ -59,9 +59,27 @@ export function servicesTopology(services: number, endpoints: number, mode: Prox
     runtime: 'netns',
     source: '<bench>',
     hosts: [],
-    cluster: { podCIDR: '10.42.0.0/16', serviceCIDR: '10.43.0.0/16', underlay: [{ cidr: '192.168.205.0/24', gateway: '192.168.205.1' }], backend: 'vxlan', vni: 1, port: 8472, mtu: 1450 },
+    cluster: {
+      podCIDR: '10.42.0.0/16',
+      serviceCIDR: '10.43.0.0/16',
+      underlay: [{ cidr: '192.168.205.0/24', gateway: '192.168.205.1' }],
+      backend: 'vxlan',
+      vni: 1,
+      port: 8472,
+      mtu: 1450,
+    },
     proxy: { mode, masqueradeBit: 14, scheduler: 'rr', rules: [] },
-    nodes: [{ name: 'n1', ip: '192.168.205.2', underlay: '192.168.205.0/24', gateway: '192.168.205.1', podSubnet: '10.42.0.0/16', cni0: '10.42.0.1', vtep: '10.42.0.0' }],
+    nodes: [
+      {
+        name: 'n1',
+        ip: '192.168.205.2',
+        underlay: '192.168.205.0/24',
+        gateway: '192.168.205.1',
+        podSubnet: '10.42.0.0/16',
+        cni0: '10.42.0.1',
+        vtep: '10.42.0.0',
+      },
+    ],
     pods,
     services: svc,
   };
@@ -73,7 +91,13 @@ function generate(topo: Topology): string {
   return topo.proxy.mode === 'nftables' ? nftablesRules(model, node) : iptablesRules(model);
 }
 
-export async function benchRules(sizes: number[], endpoints: number, modes: ProxyMode[], runs: number, log: (s: string) => void): Promise<RulesRow[]> {
+export async function benchRules(
+  sizes: number[],
+  endpoints: number,
+  modes: ProxyMode[],
+  runs: number,
+  log: (s: string) => void,
+): Promise<RulesRow[]> {
   const rows: RulesRow[] = [];
   const dir = await mkdtemp(join(tmpdir(), 'kdl-bench-rules-'));
   const freshNs = async () => {
@@ -106,7 +130,9 @@ export async function benchRules(sizes: number[], endpoints: number, modes: Prox
               m.resyncFloor.push(await time(() => sh.run(raw)));
             }
           }
-          log(`  ${services} x ${endpoints} ${mode} run ${r + 1}/${runs}: install ${m.install.at(-1)!.toFixed(3)} s (floor ${m.installFloor.at(-1)!.toFixed(3)} s), re-sync ${m.resync.at(-1)!.toFixed(3)} s (floor ${m.resyncFloor.at(-1)!.toFixed(3)} s)`);
+          log(
+            `  ${services} x ${endpoints} ${mode} run ${r + 1}/${runs}: install ${m.install.at(-1)!.toFixed(3)} s (floor ${m.installFloor.at(-1)!.toFixed(3)} s), re-sync ${m.resync.at(-1)!.toFixed(3)} s (floor ${m.resyncFloor.at(-1)!.toFixed(3)} s)`,
+          );
         }
         rows.push({
           services,

@@ -57,7 +57,15 @@ export async function benchTrace(runs: number, log: (s: string) => void): Promis
         if (!ok) throw new Error(`trace ${from} → ${to} differed from the expected walk`);
       }
       log(`  ${from} → ${to}: ${times.map((t) => t.toFixed(2)).join(' ')} s`);
-      rows.push({ walk: `${from} → ${to}`, points, nodesTraced, minSeconds: round(Math.min(...times)), medianSeconds: round(median(times)), maxSeconds: round(Math.max(...times)), runs });
+      rows.push({
+        walk: `${from} → ${to}`,
+        points,
+        nodesTraced,
+        minSeconds: round(Math.min(...times)),
+        medianSeconds: round(median(times)),
+        maxSeconds: round(Math.max(...times)),
+        runs,
+      });
     }
   } finally {
     await down(rt, topo.name);

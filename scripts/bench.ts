@@ -63,7 +63,7 @@ async function settle(): Promise<number> {
   const t0 = performance.now();
   await sh.run(['ip', 'netns', 'add', PROBE_NS]);
   try {
-    for (let fast = 0; fast < 2; ) {
+    for (let fast = 0; fast < 2;) {
       const took = await time(async () => {
         await sh.run(['ip', '-n', PROBE_NS, 'link', 'add', 'name', 'pa', 'type', 'veth', 'peer', 'name', 'pb']);
         await sh.run(['ip', '-n', PROBE_NS, 'link', 'del', 'pa']);
@@ -146,15 +146,26 @@ async function benchUp(sizes: number[], runs: number, log: (s: string) => void):
       await settle();
       sameWork.push(await sameWorkFloor(nodes));
       await settle();
-      log(`  ${nodes} nodes run ${r + 1}/${runs}: up ${ups.at(-1)!.toFixed(2)} s, down ${downs.at(-1)!.toFixed(2)} s (+${cleanups.at(-1)!.toFixed(2)} s kernel cleanup), floor ${floors.at(-1)!.toFixed(2)} s, same work raw ${sameWork.at(-1)!.toFixed(2)} s`);
+      log(
+        `  ${nodes} nodes run ${r + 1}/${runs}: up ${ups.at(-1)!.toFixed(2)} s, down ${downs.at(-1)!.toFixed(2)} s (+${cleanups.at(-1)!.toFixed(2)} s kernel cleanup), floor ${floors.at(-1)!.toFixed(2)} s, same work raw ${sameWork.at(-1)!.toFixed(2)} s`,
+      );
     }
     const upS = median(ups);
     const floorS = Math.min(...floors); // a floor is the best the machine managed
-    rows.push({ nodes, pods, upSeconds: round(upS), downSeconds: round(median(downs)), cleanupSeconds: round(median(cleanups)), floorSeconds: round(floorS), sameWorkSeconds: round(median(sameWork)), ratio: round(upS / floorS), runs });
+    rows.push({
+      nodes,
+      pods,
+      upSeconds: round(upS),
+      downSeconds: round(median(downs)),
+      cleanupSeconds: round(median(cleanups)),
+      floorSeconds: round(floorS),
+      sameWorkSeconds: round(median(sameWork)),
+      ratio: round(upS / floorS),
+      runs,
+    });
   }
   return rows;
 }
-
 
 async function main() {
   const program = new Command('bench')
@@ -170,24 +181,53 @@ async function main() {
   const o = program.opts<{ json?: boolean; sizes: string; services: string; endpoints: string; modes: string; runs: string }>();
   const log = o.json ? () => undefined : (s: string) => console.error(s);
   if (what === 'rules') {
-    const rows = await benchRules(o.services.split(',').map(Number), Number(o.endpoints), o.modes.split(',') as ProxyMode[], Number(o.runs), log);
+    const rows = await benchRules(
+      o.services.split(',').map(Number),
+      Number(o.endpoints),
+      o.modes.split(',') as ProxyMode[],
+      Number(o.runs),
+      log,
+    );
     return o.json ? console.log(JSON.stringify(rows, null, 2)) : printRules(rows, o.runs);
   }
   if (what === 'docker') {
     const sizes = program.getOptionValueSource('sizes') === 'default' ? [3, 10, 30] : o.sizes.split(',').map(Number);
     const rows = await benchDocker(sizes, Number(o.runs), log);
     if (o.json) return console.log(JSON.stringify(rows, null, 2));
-    const t = new Table({ head: ['nodes', 'pods', 'up (s)', 'down (s)', 'bare containers up (s)', 'up / bare', 'bare containers down (s)'], style: { head: [] } });
+    const t = new Table({
+      head: ['nodes', 'pods', 'up (s)', 'down (s)', 'bare containers up (s)', 'up / bare', 'bare containers down (s)'],
+      style: { head: [] },
+    });
     for (const r of rows)
-      t.push([r.nodes, r.pods, r.upSeconds.toFixed(2), r.downSeconds.toFixed(2), r.floorUpSeconds.toFixed(2), `${(r.upSeconds / r.floorUpSeconds).toFixed(2)}x`, r.floorDownSeconds.toFixed(2)]);
+      t.push([
+        r.nodes,
+        r.pods,
+        r.upSeconds.toFixed(2),
+        r.downSeconds.toFixed(2),
+        r.floorUpSeconds.toFixed(2),
+        `${(r.upSeconds / r.floorUpSeconds).toFixed(2)}x`,
+        r.floorDownSeconds.toFixed(2),
+      ]);
     console.log(t.toString());
-    return console.log(`median of ${o.runs} runs (bare containers: the minimum): the same number of containers from the node image, created and started through the API, 8 at a time`);
+    return console.log(
+      `median of ${o.runs} runs (bare containers: the minimum): the same number of containers from the node image, created and started through the API, 8 at a time`,
+    );
   }
   if (what === 'vm') {
     const row = await benchVm(Number(o.runs), log);
     if (o.json) return console.log(JSON.stringify(row, null, 2));
-    const t = new Table({ head: ['IPVS 3-node lab in the VM', 'boot (s)', 'up (s)', 'run services-ipvs (s)', 'down (s)', 'power-off (s)'], style: { head: [] } });
-    t.push(['median', row.bootSeconds.toFixed(1), row.upSeconds.toFixed(1), row.runSeconds.toFixed(1), row.downSeconds.toFixed(1), row.poweroffSeconds.toFixed(1)]);
+    const t = new Table({
+      head: ['IPVS 3-node lab in the VM', 'boot (s)', 'up (s)', 'run services-ipvs (s)', 'down (s)', 'power-off (s)'],
+      style: { head: [] },
+    });
+    t.push([
+      'median',
+      row.bootSeconds.toFixed(1),
+      row.upSeconds.toFixed(1),
+      row.runSeconds.toFixed(1),
+      row.downSeconds.toFixed(1),
+      row.poweroffSeconds.toFixed(1),
+    ]);
     console.log(t.toString());
     return console.log(`median of ${row.runs} runs; up/run/down are the lab's CLI bundle inside the guest (TCG), each including its start`);
   }
@@ -195,8 +235,12 @@ async function main() {
     const runs = program.getOptionValueSource('runs') === 'default' ? 5 : Number(o.runs);
     const rows = await benchTrace(runs, log);
     if (o.json) return console.log(JSON.stringify(rows, null, 2));
-    const t = new Table({ head: ['lab trace', 'points on the walk', 'nodes traced', 'min (s)', 'median (s)', 'max (s)'], style: { head: [] } });
-    for (const r of rows) t.push([r.walk, r.points, r.nodesTraced, r.minSeconds.toFixed(2), r.medianSeconds.toFixed(2), r.maxSeconds.toFixed(2)]);
+    const t = new Table({
+      head: ['lab trace', 'points on the walk', 'nodes traced', 'min (s)', 'median (s)', 'max (s)'],
+      style: { head: [] },
+    });
+    for (const r of rows)
+      t.push([r.walk, r.points, r.nodesTraced, r.minSeconds.toFixed(2), r.medianSeconds.toFixed(2), r.maxSeconds.toFixed(2)]);
     console.log(t.toString());
     return console.log(`${runs} runs each, in-process on the default 3-node lab (iptables mode)`);
   }
@@ -210,12 +254,23 @@ async function main() {
   });
   for (const r of rows)
     t.push([
-      r.nodes, r.pods, r.upSeconds.toFixed(2), r.downSeconds.toFixed(2), r.cleanupSeconds.toFixed(2),
-      r.floorSeconds.toFixed(2), `${r.ratio.toFixed(2)}x`, r.sameWorkSeconds.toFixed(2), `${(r.upSeconds / r.sameWorkSeconds).toFixed(2)}x`,
+      r.nodes,
+      r.pods,
+      r.upSeconds.toFixed(2),
+      r.downSeconds.toFixed(2),
+      r.cleanupSeconds.toFixed(2),
+      r.floorSeconds.toFixed(2),
+      `${r.ratio.toFixed(2)}x`,
+      r.sameWorkSeconds.toFixed(2),
+      `${(r.upSeconds / r.sameWorkSeconds).toFixed(2)}x`,
     ]);
   console.log(t.toString());
-  console.log(`median of ${o.runs} runs (floor: the minimum). floor = the same namespaces and veth pairs (one end on a bridge) by raw ip -batch;`);
-  console.log('same work raw = the batches up runs, written out beforehand and replayed by ip -batch + xargs nsenter, without Node or read-back');
+  console.log(
+    `median of ${o.runs} runs (floor: the minimum). floor = the same namespaces and veth pairs (one end on a bridge) by raw ip -batch;`,
+  );
+  console.log(
+    'same work raw = the batches up runs, written out beforehand and replayed by ip -batch + xargs nsenter, without Node or read-back',
+  );
 }
 
 function printRules(rows: RulesRow[], runs: string): void {
@@ -225,12 +280,21 @@ function printRules(rows: RulesRow[], runs: string): void {
   });
   for (const r of rows)
     t.push([
-      `${r.services} x ${r.endpoints}`, r.mode, r.lines, r.generateMs.toFixed(1),
-      r.installSeconds.toFixed(3), r.installFloorSeconds.toFixed(3), `${(r.installSeconds / r.installFloorSeconds).toFixed(2)}x`,
-      r.resyncSeconds.toFixed(3), r.resyncFloorSeconds.toFixed(3), `${(r.resyncSeconds / r.resyncFloorSeconds).toFixed(2)}x`,
+      `${r.services} x ${r.endpoints}`,
+      r.mode,
+      r.lines,
+      r.generateMs.toFixed(1),
+      r.installSeconds.toFixed(3),
+      r.installFloorSeconds.toFixed(3),
+      `${(r.installSeconds / r.installFloorSeconds).toFixed(2)}x`,
+      r.resyncSeconds.toFixed(3),
+      r.resyncFloorSeconds.toFixed(3),
+      `${(r.resyncSeconds / r.resyncFloorSeconds).toFixed(2)}x`,
     ]);
   console.log(t.toString());
-  console.log(`median of ${runs} runs (generate: of at least 10). install = into a node namespace without rules; re-sync = the same rules again, replacing them;`);
+  console.log(
+    `median of ${runs} runs (generate: of at least 10). install = into a node namespace without rules; re-sync = the same rules again, replacing them;`,
+  );
   console.log('floor = the same text from a file by the bare tool (nsenter --net=NS iptables-restore FILE / nft -f FILE)');
 }
 

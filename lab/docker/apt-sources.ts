@@ -43,7 +43,10 @@ export function parseDeb822(text: string): AptSource[] {
 export function parseSourcesList(text: string): AptSource[] {
   const out: AptSource[] = [];
   for (const raw of text.split('\n')) {
-    const line = raw.replace(/#.*$/, '').replace(/\[[^\]]*\]/, ' ').trim();
+    const line = raw
+      .replace(/#.*$/, '')
+      .replace(/\[[^\]]*\]/, ' ')
+      .trim();
     const [type, uri, suite, ...components] = line.split(/\s+/);
     if (!type || !uri || !suite || !/^deb(-src)?$/.test(type)) continue;
     out.push({ types: [type], uris: [uri], suites: [suite], components });
@@ -80,7 +83,10 @@ const isRelease = (suite: string): boolean => !/[-/](security|updates|backports|
 export function debianMirror(sources: readonly AptSource[]): string | undefined {
   const debs = sources.filter((s) => s.types.includes('deb'));
   const pick = (ok: (s: AptSource) => boolean): string | undefined =>
-    debs.filter(ok).flatMap((s) => s.uris).find(isHttp);
+    debs
+      .filter(ok)
+      .flatMap((s) => s.uris)
+      .find(isHttp);
   return (
     pick((s) => s.suites.includes(SUITE) && s.components.includes('main')) ??
     pick((s) => s.suites.some(isRelease) && s.components.includes('main') && s.uris.some((u) => /debian/.test(u)))

@@ -105,20 +105,14 @@ function debootstrap(rootfs: string, mirror: string, onProgress: ProgressFn): Pr
     for (const s of [child.stdout, child.stderr]) lines(s, onLine);
     child.on('error', (e: NodeJS.ErrnoException) =>
       reject(
-        e.code === 'ENOENT'
-          ? new LabError(`cannot make ${BASE_IMAGE}: debootstrap is not installed (apt-get install debootstrap)`, 2)
-          : e,
+        e.code === 'ENOENT' ? new LabError(`cannot make ${BASE_IMAGE}: debootstrap is not installed (apt-get install debootstrap)`, 2) : e,
       ),
     );
     child.on('close', (code, signal) => {
       if (code === 0) return resolve();
       const log = join(rootfs, 'debootstrap', 'debootstrap.log');
       const logTail = existsSync(log) ? readFileSync(log, 'utf8').trim().split('\n').slice(-10) : [];
-      reject(
-        new LabError(
-          `debootstrap ${argv.join(' ')} exited ${code ?? signal}:\n  ${[...tail, ...logTail].join('\n  ')}`,
-        ),
-      );
+      reject(new LabError(`debootstrap ${argv.join(' ')} exited ${code ?? signal}:\n  ${[...tail, ...logTail].join('\n  ')}`));
     });
   });
 }
@@ -184,7 +178,8 @@ function prepareRootfs(rootfs: string, sourcesList: string, aptConf: string): vo
       if (e !== 'partial' && e !== 'lock') rmSync(join(rootfs, d, e), { recursive: true, force: true });
     }
   }
-  for (const e of safeList(join(rootfs, 'var/cache/apt'))) if (e.endsWith('.bin')) rmSync(join(rootfs, 'var/cache/apt', e), { force: true });
+  for (const e of safeList(join(rootfs, 'var/cache/apt')))
+    if (e.endsWith('.bin')) rmSync(join(rootfs, 'var/cache/apt', e), { force: true });
   for (const f of ['etc/resolv.conf', 'etc/hostname', 'var/log/bootstrap.log', 'var/log/dpkg.log', 'var/log/alternatives.log']) {
     rmSync(join(rootfs, f), { force: true });
   }

@@ -19,9 +19,15 @@ let privilegedRefused = false;
  * machines: the capability bounding set lacks CAP_SYS_RESOURCE, "unable to apply caps"), with
  * every capability the host has instead, said once.
  */
-export async function startPrivileged(docker: Dockerode, base: Dockerode.ContainerCreateOptions, onNotice?: (text: string) => void): Promise<Dockerode.Container> {
+export async function startPrivileged(
+  docker: Dockerode,
+  base: Dockerode.ContainerCreateOptions,
+  onNotice?: (text: string) => void,
+): Promise<Dockerode.Container> {
   const privileged = !privilegedRefused;
-  let c = await docker.createContainer(privileged ? { ...base, HostConfig: { ...base.HostConfig, Privileged: true } } : withCapabilities(base));
+  let c = await docker.createContainer(
+    privileged ? { ...base, HostConfig: { ...base.HostConfig, Privileged: true } } : withCapabilities(base),
+  );
   try {
     await c.start();
   } catch (e) {
@@ -42,11 +48,47 @@ export async function startPrivileged(docker: Dockerode, base: Dockerode.Contain
 
 /** Linux capability names by bit number, as /proc/<pid>/status numbers them. */
 const CAPABILITIES = [
-  'CHOWN', 'DAC_OVERRIDE', 'DAC_READ_SEARCH', 'FOWNER', 'FSETID', 'KILL', 'SETGID', 'SETUID', 'SETPCAP', 'LINUX_IMMUTABLE',
-  'NET_BIND_SERVICE', 'NET_BROADCAST', 'NET_ADMIN', 'NET_RAW', 'IPC_LOCK', 'IPC_OWNER', 'SYS_MODULE', 'SYS_RAWIO', 'SYS_CHROOT',
-  'SYS_PTRACE', 'SYS_PACCT', 'SYS_ADMIN', 'SYS_BOOT', 'SYS_NICE', 'SYS_RESOURCE', 'SYS_TIME', 'SYS_TTY_CONFIG', 'MKNOD', 'LEASE',
-  'AUDIT_WRITE', 'AUDIT_CONTROL', 'SETFCAP', 'MAC_OVERRIDE', 'MAC_ADMIN', 'SYSLOG', 'WAKE_ALARM', 'BLOCK_SUSPEND', 'AUDIT_READ',
-  'PERFMON', 'BPF', 'CHECKPOINT_RESTORE',
+  'CHOWN',
+  'DAC_OVERRIDE',
+  'DAC_READ_SEARCH',
+  'FOWNER',
+  'FSETID',
+  'KILL',
+  'SETGID',
+  'SETUID',
+  'SETPCAP',
+  'LINUX_IMMUTABLE',
+  'NET_BIND_SERVICE',
+  'NET_BROADCAST',
+  'NET_ADMIN',
+  'NET_RAW',
+  'IPC_LOCK',
+  'IPC_OWNER',
+  'SYS_MODULE',
+  'SYS_RAWIO',
+  'SYS_CHROOT',
+  'SYS_PTRACE',
+  'SYS_PACCT',
+  'SYS_ADMIN',
+  'SYS_BOOT',
+  'SYS_NICE',
+  'SYS_RESOURCE',
+  'SYS_TIME',
+  'SYS_TTY_CONFIG',
+  'MKNOD',
+  'LEASE',
+  'AUDIT_WRITE',
+  'AUDIT_CONTROL',
+  'SETFCAP',
+  'MAC_OVERRIDE',
+  'MAC_ADMIN',
+  'SYSLOG',
+  'WAKE_ALARM',
+  'BLOCK_SUSPEND',
+  'AUDIT_READ',
+  'PERFMON',
+  'BPF',
+  'CHECKPOINT_RESTORE',
 ];
 
 /** Capabilities the engine cannot grant here: not in this process's bounding set. */

@@ -47,7 +47,7 @@ export async function requireEngine(docker: Dockerode): Promise<void> {
 
 export function statusCode(e: unknown): number | undefined {
   if (typeof e === 'object' && e !== null && 'statusCode' in e) {
-    const c = (e).statusCode;
+    const c = e.statusCode;
     return typeof c === 'number' ? c : undefined;
   }
   return undefined;

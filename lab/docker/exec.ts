@@ -38,7 +38,10 @@ export class DockerExecutor implements Executor {
     const listeners: ((text: string) => void)[] = [];
     const opening = this.open(argv, false, (t) => listeners.forEach((l) => l(t)));
     let pid: number | undefined;
-    void opening.then((s) => (pid = s.pid), () => undefined);
+    void opening.then(
+      (s) => (pid = s.pid),
+      () => undefined,
+    );
     const exited = opening.then(
       (s) => s.done,
       (e: unknown): ExecResult => ({ code: null, signal: null, stdout: '', stderr: e instanceof Error ? e.message : String(e) }),
@@ -79,10 +82,12 @@ export class DockerExecutor implements Executor {
       stream.on('error', reject);
       stream.on('end', () => {
         err += pidLine.end();
-        exec.inspect().then(
-          (info) => resolve({ code: info.ExitCode ?? null, signal: null, stdout: Buffer.concat(out).toString(), stderr: err }),
-          reject,
-        );
+        exec
+          .inspect()
+          .then(
+            (info) => resolve({ code: info.ExitCode ?? null, signal: null, stdout: Buffer.concat(out).toString(), stderr: err }),
+            reject,
+          );
       });
     });
     return { stdin: stream, done, pid: await pidLine.pid, pidKnown: pidLine.pid };

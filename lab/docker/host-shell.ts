@@ -7,10 +7,16 @@ import { DockerExecutor } from './exec';
 // /run/netns shared in, so `ip netns add/attach` there make and name namespaces of the machine.
 // It belongs to the lab (labelled with it) and `down` removes it last.
 
-
 export const hostShellName = (lab: string, host: string) => `kdl.${lab}.${host}.host-shell`;
 
-export async function hostShell(docker: Dockerode, image: string, lab: string, host: string, labelLab: string, onNotice?: (t: string) => void): Promise<DockerExecutor> {
+export async function hostShell(
+  docker: Dockerode,
+  image: string,
+  lab: string,
+  host: string,
+  labelLab: string,
+  onNotice?: (t: string) => void,
+): Promise<DockerExecutor> {
   const name = hostShellName(lab, host);
   const existing = (await docker.listContainers({ all: true, filters: JSON.stringify({ name: [`^/${name}$`] }) }))[0];
   if (existing?.State === 'running') return new DockerExecutor(docker, existing.Id);

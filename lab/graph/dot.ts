@@ -5,7 +5,8 @@ import { type GraphNode, linkLabel, type NodeLink, serviceAddress, type Topology
 // at its endpoints, written pod -> service with dir=back so the services rank below the pods.
 
 /** A DOT quoted string; lines joined with DOT's own \n escape. */
-const q = (...lines: string[]) => `"${lines.map((l) => l.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\r?\n/g, '\\n')).join('\\n')}"`;
+const q = (...lines: string[]) =>
+  `"${lines.map((l) => l.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\r?\n/g, '\\n')).join('\\n')}"`;
 
 const COLOURS = { frame: '#2b6cb0', pod: '#6b46c1', service: '#c05621', tunnel: '#b7791f', underlay: '#4a5568' };
 
@@ -17,7 +18,8 @@ function nodeCluster(n: GraphNode): string[] {
   ];
   if (n.vtep) out.push(`    ${n.vtep.id} [label=${q(n.vtep.name, n.vtep.address)}];`);
   out.push(`    ${n.cni0.id} [label=${q(n.cni0.name, n.cni0.address)}];`);
-  for (const p of n.pods) out.push(`    ${p.id} [label=${q(p.name, p.ip)}, shape=box, style="rounded,filled", fillcolor="#faf5ff", color=${q(COLOURS.pod)}];`);
+  for (const p of n.pods)
+    out.push(`    ${p.id} [label=${q(p.name, p.ip)}, shape=box, style="rounded,filled", fillcolor="#faf5ff", color=${q(COLOURS.pod)}];`);
   if (n.vtep) out.push(`    ${n.eth0.id} -> ${n.vtep.id} [dir=none];`, `    ${n.vtep.id} -> ${n.cni0.id} [dir=none];`);
   else out.push(`    ${n.eth0.id} -> ${n.cni0.id} [dir=none];`);
   for (const p of n.pods) out.push(`    ${n.cni0.id} -> ${p.id} [dir=none, label=${q(p.veth)}];`);
@@ -43,12 +45,16 @@ export function renderDot(g: TopologyGraph): string {
     '  edge [fontname="DejaVu Sans Mono", fontsize=10];',
   ];
   for (const s of g.segments)
-    out.push(`  ${s.id} [label=${q(`underlay ${s.cidr}`, `gateway ${s.gateway} (@lab)`)}, style="filled", fillcolor="#edf2f7", color=${q(COLOURS.underlay)}];`);
+    out.push(
+      `  ${s.id} [label=${q(`underlay ${s.cidr}`, `gateway ${s.gateway} (@lab)`)}, style="filled", fillcolor="#edf2f7", color=${q(COLOURS.underlay)}];`,
+    );
   for (const n of g.nodes) out.push(...nodeCluster(n));
   for (const n of g.nodes) out.push(`  ${n.segment} -> ${n.eth0.id} [dir=none, color=${q(COLOURS.underlay)}];`);
   for (const l of g.links) out.push(linkEdge(l, byId));
   for (const s of g.services) {
-    out.push(`  ${s.id} [label=${q(s.name, serviceAddress(s), s.type)}, shape=box, style="filled", fillcolor="#fffaf0", color=${q(COLOURS.service)}];`);
+    out.push(
+      `  ${s.id} [label=${q(s.name, serviceAddress(s), s.type)}, shape=box, style="filled", fillcolor="#fffaf0", color=${q(COLOURS.service)}];`,
+    );
     for (const e of s.endpoints) out.push(`  ${e.pod} -> ${s.id} [dir=back, color=${q(COLOURS.service)}, label=${q(`:${e.port}`)}];`);
   }
   if (g.segments.length) out.push(`  { rank=min; ${g.segments.map((s) => s.id).join('; ')}; }`);

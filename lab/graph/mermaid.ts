@@ -36,7 +36,11 @@ export function renderMermaid(g: TopologyGraph): string {
     for (const e of s.endpoints) out.push(`  ${s.id} -->|${q(`:${e.port}`)}| ${e.pod}`);
   }
   const pods = g.nodes.flatMap((n) => n.pods.map((p) => p.id));
-  out.push('  classDef pod fill:#faf5ff,stroke:#6b46c1', '  classDef svc fill:#fffaf0,stroke:#c05621', '  classDef underlay fill:#edf2f7,stroke:#4a5568');
+  out.push(
+    '  classDef pod fill:#faf5ff,stroke:#6b46c1',
+    '  classDef svc fill:#fffaf0,stroke:#c05621',
+    '  classDef underlay fill:#edf2f7,stroke:#4a5568',
+  );
   if (pods.length) out.push(`  class ${pods.join(',')} pod`);
   if (g.services.length) out.push(`  class ${g.services.map((s) => s.id).join(',')} svc`);
   if (g.segments.length) out.push(`  class ${g.segments.map((s) => s.id).join(',')} underlay`);

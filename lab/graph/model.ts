@@ -102,7 +102,13 @@ export function topologyGraph(topo: Topology): TopologyGraph {
   const vxlan = topo.cluster.backend === 'vxlan';
   const nodes: GraphNode[] = topo.nodes.map((n) => {
     const nid = id('node', n.name);
-    const segment = segments[Math.max(0, topo.cluster.underlay.findIndex((u) => u.cidr === n.underlay))]!.id;
+    const segment =
+      segments[
+        Math.max(
+          0,
+          topo.cluster.underlay.findIndex((u) => u.cidr === n.underlay),
+        )
+      ]!.id;
     const pods = topo.pods
       .filter((p) => p.node === n.name)
       .map((p) => {
@@ -145,7 +151,14 @@ export function topologyGraph(topo: Topology): TopologyGraph {
       links.push(
         vxlan
           ? { kind: 'vxlan', ...ends, port: topo.cluster.port, vni: topo.cluster.vni }
-          : { kind: 'host-gw', ...ends, routes: [{ on: a.name, to: b.podSubnet, via: b.ip }, { on: b.name, to: a.podSubnet, via: a.ip }] },
+          : {
+              kind: 'host-gw',
+              ...ends,
+              routes: [
+                { on: a.name, to: b.podSubnet, via: b.ip },
+                { on: b.name, to: a.podSubnet, via: a.ip },
+              ],
+            },
       );
     }
 
@@ -157,7 +170,8 @@ export function topologyGraph(topo: Topology): TopologyGraph {
 export const linkLabel = (l: NodeLink): string =>
   l.kind === 'vxlan' ? `VXLAN udp/${l.port} vni ${l.vni}` : `host-gw ${l.routes.map((r) => `${r.to} via ${r.via}`).join(', ')}`;
 
-export const serviceAddress = (s: GraphService): string => `${s.clusterIP}:${s.port}/${s.protocol}${s.nodePort !== undefined ? ` nodePort ${s.nodePort}` : ''}`;
+export const serviceAddress = (s: GraphService): string =>
+  `${s.clusterIP}:${s.port}/${s.protocol}${s.nodePort !== undefined ? ` nodePort ${s.nodePort}` : ''}`;
 
 /** Every pod by id, for renderers that draw endpoint edges. */
 export const podsById = (g: TopologyGraph): Map<string, GraphPod> => new Map(g.nodes.flatMap((n) => n.pods.map((p) => [p.id, p] as const)));

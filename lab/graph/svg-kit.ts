@@ -31,7 +31,8 @@ const attrs = (a: Attrs): string =>
     .map(([k, v]) => ` ${k}="${typeof v === 'number' ? n(v) : xmlEscape(v)}"`)
     .join('');
 
-export const rect = (x: number, y: number, w: number, h: number, a: Attrs = {}): string => `<rect${attrs({ x, y, width: w, height: h, ...a })}/>`;
+export const rect = (x: number, y: number, w: number, h: number, a: Attrs = {}): string =>
+  `<rect${attrs({ x, y, width: w, height: h, ...a })}/>`;
 
 export const line = (x1: number, y1: number, x2: number, y2: number, a: Attrs = {}): string => `<line${attrs({ x1, y1, x2, y2, ...a })}/>`;
 

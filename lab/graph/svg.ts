@@ -46,8 +46,21 @@ const boxSize = (lines: string[]) => ({ w: Math.max(...lines.map((l) => textWidt
 const cx = (b: Box) => Math.round(b.x + b.w / 2);
 
 /** A box with its lines: the first bold, the others plain (the last dimmed when asked). */
-function drawBox(b: Box, lines: string[], style: { stroke: string; fill: string; dimLast?: boolean; dashed?: boolean }, cls: string): string {
-  const body = [rect(b.x, b.y, b.w, b.h, { rx: 6, fill: style.fill, stroke: style.stroke, 'stroke-width': 2, ...(style.dashed ? { 'stroke-dasharray': '5 3' } : {}) })];
+function drawBox(
+  b: Box,
+  lines: string[],
+  style: { stroke: string; fill: string; dimLast?: boolean; dashed?: boolean },
+  cls: string,
+): string {
+  const body = [
+    rect(b.x, b.y, b.w, b.h, {
+      rx: 6,
+      fill: style.fill,
+      stroke: style.stroke,
+      'stroke-width': 2,
+      ...(style.dashed ? { 'stroke-dasharray': '5 3' } : {}),
+    }),
+  ];
   lines.forEach((l, i) =>
     body.push(
       text(b.x + BOX_PAD, b.y + 5 + LINE * (i + 1) - 3, l, {
@@ -76,7 +89,12 @@ const ifaceLines = (i: { name: string; address: string }) => [i.name, i.address]
 /** host-gw: each node's routes to the other subnets, listed in its frame (too long for a lane) */
 const routesOn = (links: NodeLink[], node: string) =>
   links.flatMap((l) => (l.kind === 'host-gw' ? l.routes.filter((r) => r.on === node).map((r) => `route ${r.to} via ${r.via}`) : []));
-const headerLines = (n: GraphNode, links: NodeLink[]) => [n.name, `pod subnet ${n.podSubnet}`, ...(n.host ? [`host ${n.host}`] : []), ...routesOn(links, n.name)];
+const headerLines = (n: GraphNode, links: NodeLink[]) => [
+  n.name,
+  `pod subnet ${n.podSubnet}`,
+  ...(n.host ? [`host ${n.host}`] : []),
+  ...routesOn(links, n.name),
+];
 const laneLabel = (l: NodeLink) => (l.kind === 'vxlan' ? linkLabel(l) : 'host-gw (routes via eth0)');
 
 export interface SvgOptions {
@@ -158,7 +176,12 @@ export function renderSvg(g: TopologyGraph, opts: SvgOptions = {}): string {
 
   // --- size -----------------------------------------------------------------------------
   const segBoxes = segmentBoxes(g, columns, segRows, yTop);
-  const width = Math.max(columnsRight + M - 12, right + M, textWidth(title, 14) + 2 * M, ...[...segBoxes.values()].map((b) => b.x + b.w + M));
+  const width = Math.max(
+    columnsRight + M - 12,
+    right + M,
+    textWidth(title, 14) + 2 * M,
+    ...[...segBoxes.values()].map((b) => b.x + b.w + M),
+  );
   const height = (g.services.length ? svcY + 3 * LINE + 10 : frameBottom) + M;
 
   const body: string[] = [text(M, M + 14, title, { 'font-size': 14, 'font-weight': 'bold', fill: C.text })];
@@ -215,7 +238,14 @@ function drawColumn(c: Column, top: number, bottom: number, headerTop: number, l
   const n = c.node;
   const body = [rect(c.x, top, c.w, bottom - top, { rx: 10, fill: C.frameFill, stroke: C.frame, 'stroke-width': 2 })];
   headerLines(n, links).forEach((l, i) =>
-    body.push(haloText(c.x + PAD + 28, headerTop + 14 + i * 16, l, i === 0 ? { 'font-size': 13, 'font-weight': 'bold', fill: C.frame } : { fill: C.dim, 'font-size': 11 })),
+    body.push(
+      haloText(
+        c.x + PAD + 28,
+        headerTop + 14 + i * 16,
+        l,
+        i === 0 ? { 'font-size': 13, 'font-weight': 'bold', fill: C.frame } : { fill: C.dim, 'font-size': 11 },
+      ),
+    ),
   );
   const iface = { stroke: C.frame, fill: '#ffffff' };
   body.push(drawBox(c.eth0, ifaceLines(n.eth0), iface, 'iface'));
@@ -226,7 +256,16 @@ function drawColumn(c: Column, top: number, bottom: number, headerTop: number, l
     // flannel.1 → cni0: the route for other nodes' subnets
     const vx = cx(c.vtep);
     const cy = c.cni0.y + Math.round(c.cni0.h / 2);
-    body.push(polyline([[vx, c.vtep.y + c.vtep.h], [vx, cy], [c.cni0.x + c.cni0.w, cy]], { stroke: C.frame, 'stroke-width': 2 }));
+    body.push(
+      polyline(
+        [
+          [vx, c.vtep.y + c.vtep.h],
+          [vx, cy],
+          [c.cni0.x + c.cni0.w, cy],
+        ],
+        { stroke: C.frame, 'stroke-width': 2 },
+      ),
+    );
   } else body.push(line(c.eth0.x + 14, c.eth0.y + c.eth0.h, c.eth0.x + 14, c.cni0.y, { stroke: C.frame, 'stroke-width': 2 }));
   body.push(drawBox(c.cni0, ifaceLines(n.cni0), iface, 'iface'));
   // the veth bus: cni0 down the left, a stub to each pod
@@ -278,7 +317,15 @@ function drawLinks(links: NodeLink[], columns: Column[], bandTop: number, width:
     out.push(
       group(
         [
-          polyline([[xa, top(ca)], [xa, y], [xb, y], [xb, top(cb)]], { stroke: C.tunnel, 'stroke-width': 2, 'stroke-dasharray': dash }),
+          polyline(
+            [
+              [xa, top(ca)],
+              [xa, y],
+              [xb, y],
+              [xb, top(cb)],
+            ],
+            { stroke: C.tunnel, 'stroke-width': 2, 'stroke-dasharray': dash },
+          ),
           haloText(Math.round(lx), y - 4, label, { 'font-size': 11, fill: C.tunnelText, 'text-anchor': 'middle' }),
         ],
         { class: `link ${l.kind}` },
@@ -331,7 +378,16 @@ function drawServices(
       const cy = channel.get(si)!;
       return group(
         [
-          polyline([[sx, b.y], [sx, cy], [lx, cy], [lx, py], [pb.x + pb.w, py]], { stroke: C.service, 'stroke-width': 1.5, 'marker-end': `url(#${idp}arrow)` }),
+          polyline(
+            [
+              [sx, b.y],
+              [sx, cy],
+              [lx, cy],
+              [lx, py],
+              [pb.x + pb.w, py],
+            ],
+            { stroke: C.service, 'stroke-width': 1.5, 'marker-end': `url(#${idp}arrow)` },
+          ),
           haloText(pb.x + pb.w + 12, py - 3, `:${e.port}`, { 'font-size': 10, fill: C.service }),
         ],
         { class: 'endpoint' },

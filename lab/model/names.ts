@@ -64,7 +64,14 @@ export class LabNames {
         const key = `${nsView.name}.${i.name}`;
         const known = this.ifaces.get(key);
         if (known) known.mac = i.mac;
-        else this.ifaces.set(key, { owner: nsView.name, kind: 'node' in nsView ? 'pod' : 'node', name: i.name, ns: nsView.namespace, mac: i.mac });
+        else
+          this.ifaces.set(key, {
+            owner: nsView.name,
+            kind: 'node' in nsView ? 'pod' : 'node',
+            name: i.name,
+            ns: nsView.namespace,
+            mac: i.mac,
+          });
         this.byMac.set(i.mac.toLowerCase(), key);
       }
     }
@@ -188,7 +195,8 @@ export function resolvePoint(names: LabNames, at: string): { owner: string; ifac
   const owner = m?.[1] ?? at;
   const iface = m?.[2] ?? 'any';
   const ns = names.namespaceOf(owner);
-  if (!ns) return `no node or pod '${owner}' (write <node|pod>:<interface>, e.g. node1:eth0, client:eth0, node2:flannel.1, or @lab:<interface>)`;
+  if (!ns)
+    return `no node or pod '${owner}' (write <node|pod>:<interface>, e.g. node1:eth0, client:eth0, node2:flannel.1, or @lab:<interface>)`;
   const allowed = interfacesOf(owner, names);
   if (allowed && !allowed.includes(iface)) return `'${owner}' has no interface '${iface}' (it has ${allowed.join(', ')})`;
   return { owner, iface, ns };

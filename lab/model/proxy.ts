@@ -62,7 +62,10 @@ export function proxyModel(topo: Topology): ProxyModel {
       const endpoints: Endpoint[] = [];
       for (const pod of pods) {
         // A named targetPort is looked up in each pod's ports; pods without it are not endpoints.
-        const port = typeof sp.targetPort === 'number' ? sp.targetPort : pod.ports.find((p) => p.name === sp.targetPort && p.protocol === sp.protocol)?.port;
+        const port =
+          typeof sp.targetPort === 'number'
+            ? sp.targetPort
+            : pod.ports.find((p) => p.name === sp.targetPort && p.protocol === sp.protocol)?.port;
         if (port !== undefined) endpoints.push({ ip: pod.ip, port, pod: pod.name, node: pod.node });
       }
       endpoints.sort((a, b) => ipKey(a.ip) - ipKey(b.ip) || a.port - b.port);
@@ -81,7 +84,13 @@ export function proxyModel(topo: Topology): ProxyModel {
     }
   }
   services.sort((a, b) => ipKey(a.clusterIP) - ipKey(b.clusterIP) || a.port - b.port || a.protocol.localeCompare(b.protocol));
-  return { mode: topo.proxy.mode, mark: 1 << topo.proxy.masqueradeBit >>> 0, scheduler: topo.proxy.scheduler, clusterCIDR: topo.cluster.podCIDR, services };
+  return {
+    mode: topo.proxy.mode,
+    mark: (1 << topo.proxy.masqueradeBit) >>> 0,
+    scheduler: topo.proxy.scheduler,
+    clusterCIDR: topo.cluster.podCIDR,
+    services,
+  };
 }
 
 /**
@@ -91,10 +100,11 @@ export function proxyModel(topo: Topology): ProxyModel {
  */
 function podSelector(pods: readonly TopologyPod[]): (selector: Record<string, string>) => TopologyPod[] {
   const index = new Map<string, Set<TopologyPod>>();
-  for (const p of pods) for (const [k, v] of Object.entries(p.labels)) {
-    const key = `${k}=${v}`;
-    index.set(key, (index.get(key) ?? new Set()).add(p));
-  }
+  for (const p of pods)
+    for (const [k, v] of Object.entries(p.labels)) {
+      const key = `${k}=${v}`;
+      index.set(key, (index.get(key) ?? new Set()).add(p));
+    }
   return (selector) => {
     const sets = Object.entries(selector).map(([k, v]) => index.get(`${k}=${v}`) ?? new Set<TopologyPod>());
     if (!sets.length) return [];
@@ -135,10 +145,11 @@ export function base32(buf: Uint8Array): string {
 // crypto.hash (Node >= 20.12) is the one-shot form, about twice as fast as createHash for
 // the tens of thousands of names a large lab needs; 16 base32 characters use 10 bytes.
 export const sha256 = (text: string): Buffer =>
-  typeof hash === 'function' ? (hash('sha256', text, 'buffer')) : createHash('sha256').update(text).digest();
+  typeof hash === 'function' ? hash('sha256', text, 'buffer') : createHash('sha256').update(text).digest();
 export const hash16 = (text: string) => base32(sha256(text).subarray(0, 10));
 
 export const portProtoHash = (sp: Pick<ServicePortModel, 'id' | 'protocol'>) => hash16(sp.id + sp.protocol.toLowerCase());
 export const svcChain = (sp: ServicePortModel) => `KUBE-SVC-${portProtoHash(sp)}`;
 export const extChain = (sp: ServicePortModel) => `KUBE-EXT-${portProtoHash(sp)}`;
-export const sepChain = (sp: ServicePortModel, ep: Endpoint) => `KUBE-SEP-${hash16(sp.id + sp.protocol.toLowerCase() + `${ep.ip}:${ep.port}`)}`;
+export const sepChain = (sp: ServicePortModel, ep: Endpoint) =>
+  `KUBE-SEP-${hash16(sp.id + sp.protocol.toLowerCase() + `${ep.ip}:${ep.port}`)}`;

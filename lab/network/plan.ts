@@ -79,7 +79,10 @@ export function planNetwork(topo: Topology): LabPlan {
       hostSteps.push({
         ns: hostSelf(host),
         tool: 'ip',
-        lines: [`link add ${tun} address ${mac(ns, tun)} type vxlan id ${hostTunnelVni(lab)} local ${self.address} dstport ${HOST_TUNNEL_PORT}`, `link set ${tun} netns ${labNs}`],
+        lines: [
+          `link add ${tun} address ${mac(ns, tun)} type vxlan id ${hostTunnelVni(lab)} local ${self.address} dstport ${HOST_TUNNEL_PORT}`,
+          `link set ${tun} netns ${labNs}`,
+        ],
       });
       // mtu 1500: the nodes' eth0 frames cross whole (the host network carries 1550-byte packets, or fragments them)
       links.push(`link set ${tun} addrgenmode none`, `link set ${tun} mtu 1500 master ${segmentBridgeName(0)} up`);
@@ -172,7 +175,11 @@ function podPortLines(topo: Topology, p: TopologyPod): string[] {
   const veth = podVethName(topo.name, p.name);
   // hairpin on, as flannel's CNI config asks of the bridge plugin (hairpinMode: true): with
   // br_netfilter a pod's packet to its own service is DNATed back out of the port it came in.
-  return [`link set ${veth} addrgenmode none`, `link set ${veth} mtu ${topo.cluster.mtu} master cni0 up`, `link set ${veth} type bridge_slave hairpin on`];
+  return [
+    `link set ${veth} addrgenmode none`,
+    `link set ${veth} mtu ${topo.cluster.mtu} master cni0 up`,
+    `link set ${veth} type bridge_slave hairpin on`,
+  ];
 }
 
 function podConfigure(topo: Topology, p: TopologyPod): Step {
@@ -210,4 +217,3 @@ export function planPods(topo: Topology, pods: readonly TopologyPod[]): { namesp
     ],
   };
 }
-

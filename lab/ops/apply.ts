@@ -121,7 +121,12 @@ export async function apply(topo: Topology, rt: Runtime, runStages: StageRunner 
 }
 
 /** `lab apply`: the topology file read (with the command line's overrides) and applied to its lab. */
-export async function applyFile(req: { file: string; overrides?: Overrides; runStages?: StageRunner; hooks?: RuntimeHooks }): Promise<ApplyResult & { lab: string }> {
+export async function applyFile(req: {
+  file: string;
+  overrides?: Overrides;
+  runStages?: StageRunner;
+  hooks?: RuntimeHooks;
+}): Promise<ApplyResult & { lab: string }> {
   const topo = loadTopology(req.file, req.overrides);
   return { lab: topo.name, ...(await apply(topo, runtimeFor(topo, req.hooks), req.runStages)) };
 }

@@ -33,14 +33,25 @@ export interface CaptureDone {
   packets: Packet[];
 }
 
-export async function captureAt(rt: Runtime, req: CaptureRequest, onListening: (file: string, linkType: string) => void, interrupted: Promise<void>): Promise<CaptureDone> {
+export async function captureAt(
+  rt: Runtime,
+  req: CaptureRequest,
+  onListening: (file: string, linkType: string) => void,
+  interrupted: Promise<void>,
+): Promise<CaptureDone> {
   const rec = readRecord(req.lab);
   if (!rec) throw new LabError(`lab '${req.lab}' has no state record (is it up? 'lab status' shows what is)`, 2);
   const point = resolvePoint(new LabNames(rec.topology), req.at);
   if (typeof point === 'string') throw InputError.of('point', '', point);
   mkdirSync(req.dir, { recursive: true });
   const file = join(req.dir, `${point.owner.replace(/^@/, '')}-${point.iface}.pcap`);
-  const cap = await startCapture(rt, { ns: point.ns, iface: point.iface, file, ...(req.filter ? { filter: req.filter } : {}), ...(req.count ? { count: req.count } : {}) });
+  const cap = await startCapture(rt, {
+    ns: point.ns,
+    iface: point.iface,
+    file,
+    ...(req.filter ? { filter: req.filter } : {}),
+    ...(req.count ? { count: req.count } : {}),
+  });
   onListening(file, cap.linkType);
   let timer: NodeJS.Timeout | undefined;
   const elapsed = req.seconds ? new Promise<void>((r) => (timer = setTimeout(r, req.seconds! * 1000))) : new Promise<void>(() => undefined);
@@ -62,6 +73,13 @@ export async function captureLab(
   const err = filter ? (await checkFilters(new LocalExecutor(), [filter])).get(filter) : undefined;
   if (err) throw InputError.of('filter', '', `tcpdump cannot use '${filter}': ${err}`);
   const dir = join(resolve(req.results), newRunId());
-  const at = { lab, at: req.at, dir, ...(filter ? { filter } : {}), ...(req.seconds ? { seconds: req.seconds } : {}), ...(req.count ? { count: req.count } : {}) };
+  const at = {
+    lab,
+    at: req.at,
+    dir,
+    ...(filter ? { filter } : {}),
+    ...(req.seconds ? { seconds: req.seconds } : {}),
+    ...(req.count ? { count: req.count } : {}),
+  };
   return captureAt(rt, at, onListening, interrupted);
 }

@@ -8,7 +8,10 @@ import { labRuntime } from './target';
 
 export type { ConnectResult } from '../probe/connect';
 
-export async function connectFrom(req: { name?: string; from: string; address: string; count: number; udp?: boolean }, hooks: RuntimeHooks = {}): Promise<ConnectResult> {
+export async function connectFrom(
+  req: { name?: string; from: string; address: string; count: number; udp?: boolean },
+  hooks: RuntimeHooks = {},
+): Promise<ConnectResult> {
   const m = /^([\d.]+):(\d+)$/.exec(req.address);
   if (!m) throw InputError.of('address', '', `expected ip:port, got '${req.address}'`);
   const { lab, rt } = await labRuntime(req.name, 'connect', hooks);

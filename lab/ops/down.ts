@@ -33,7 +33,10 @@ export interface DownRequest {
 }
 
 /** `lab down`: the lab meant (or every lab), each removed; `onDown` hears of each as it goes. */
-export async function downLabs(req: DownRequest, onDown: (lab: string, namespaces: number) => void = () => undefined): Promise<{ lab: string; namespaces: number }[]> {
+export async function downLabs(
+  req: DownRequest,
+  onDown: (lab: string, namespaces: number) => void = () => undefined,
+): Promise<{ lab: string; namespaces: number }[]> {
   const name = req.name ?? (req.file ? loadTopology(req.file).name : undefined);
   const labs = req.all ? await labNames() : [await selectLab(name, 'down')].filter((x): x is string => !!x);
   const done: { lab: string; namespaces: number }[] = [];

@@ -56,7 +56,10 @@ export async function checkTopologyEnvironment(topo: Topology): Promise<void> {
   if (topo.proxy.mode === 'ipvs') {
     const ipvs = await probeIpvs();
     if (!ipvs.ok)
-      throw new LabError(`proxy.mode ipvs (${topo.source}) needs IPVS in the kernel, and this kernel has none: ${ipvs.missing} is not set.\n${ipvs.detail}\n${ipvs.hint}`, 2);
+      throw new LabError(
+        `proxy.mode ipvs (${topo.source}) needs IPVS in the kernel, and this kernel has none: ${ipvs.missing} is not set.\n${ipvs.detail}\n${ipvs.hint}`,
+        2,
+      );
   }
 }
 

@@ -57,7 +57,10 @@ export async function runScenarios(scenarios: Scenario[], opts: RunOptions): Pro
   const labNames = groups.map((g) => g.topo.name);
   const dup = labNames.find((n, i) => labNames.indexOf(n) !== i);
   if (dup && (opts.keep || opts.reuse))
-    throw new LabError(`scenarios need two different topologies under one lab name '${dup}', which cannot both stay up (--keep/--reuse): run them apart`, 2);
+    throw new LabError(
+      `scenarios need two different topologies under one lab name '${dup}', which cannot both stay up (--keep/--reuse): run them apart`,
+      2,
+    );
   // Refuse before building anything: a lab of the same name that is up belongs to the user.
   for (const g of groups) {
     const isUp = (await opts.runtimeFor(g.topo).listNamespaces()).some((ns) => inLab(ns, g.topo.name));

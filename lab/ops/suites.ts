@@ -22,7 +22,10 @@ export interface SuitesRequest {
 }
 
 export async function runSuites(req: SuitesRequest): Promise<{ report: RunReport; shown: string }> {
-  const scenarios = await loadScenarios(scenarioFiles(req.path), new LocalExecutor(), { ...(req.name ? { labName: req.name } : {}), ...(req.runtime ? { runtime: req.runtime } : {}) });
+  const scenarios = await loadScenarios(scenarioFiles(req.path), new LocalExecutor(), {
+    ...(req.name ? { labName: req.name } : {}),
+    ...(req.runtime ? { runtime: req.runtime } : {}),
+  });
   const resultsRoot = resolve(req.results);
   const runId = newRunId();
   const shown = relative(process.cwd(), join(resultsRoot, runId)) || '.';

@@ -21,7 +21,12 @@ export function validateFile(file: string): Topology {
 }
 
 /** `lab graph`: one format as text (no --out, one format that is not svg), or the files written. */
-export function graphFile(req: { file: string; overrides?: Overrides; out?: string; format: string }): { text: string } | { files: string[] } {
+export function graphFile(req: {
+  file: string;
+  overrides?: Overrides;
+  out?: string;
+  format: string;
+}): { text: string } | { files: string[] } {
   const formats = graphFormats(req.format);
   const topo = loadTopology(req.file, req.overrides);
   const [only] = formats;

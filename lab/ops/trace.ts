@@ -24,7 +24,10 @@ export async function traceLab(rt: Runtime, lab: string, req: TraceRequest, dir:
 }
 
 /** `lab trace <from> <to>`: the lab meant, the walk traced into a new run folder under `results`. */
-export async function traceFrom(req: { name?: string; from: string; to: string; udp?: boolean; results: string }, hooks: RuntimeHooks = {}): Promise<{ walk: Walk; dir: string }> {
+export async function traceFrom(
+  req: { name?: string; from: string; to: string; udp?: boolean; results: string },
+  hooks: RuntimeHooks = {},
+): Promise<{ walk: Walk; dir: string }> {
   const { lab, rt } = await labRuntime(req.name, 'trace', hooks);
   const dir = join(resolve(req.results), newRunId());
   const walk = await traceLab(rt, lab, { from: req.from, to: req.to, ...(req.udp ? { protocol: 'udp' as const } : {}) }, dir);

@@ -79,7 +79,16 @@ export async function up(topo: Topology, rt: Runtime, opts: UpOptions = {}): Pro
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
-    await run(stagesFor(plan, topo, rt, () => interrupted, (v) => (view = v), opts.afterStage));
+    await run(
+      stagesFor(
+        plan,
+        topo,
+        rt,
+        () => interrupted,
+        (v) => (view = v),
+        opts.afterStage,
+      ),
+    );
     if (interrupted) throw new Interrupted(interrupted, `removed what up '${lab}' had created`);
     writeRecord({ lab, runtime: rt.kind, status: 'up', pid: process.pid, createdAt: new Date().toISOString(), topology: topo });
     return { view: { ...view!, state: 'up' }, created: true }; // the record, read during verify, said 'creating'
@@ -143,16 +152,14 @@ function stagesFor(
         return `${plan.namespaces.length} created (${labs} lab, ${topo.nodes.length} nodes, ${topo.pods.length} pods)`;
       },
     },
-    ...plan.phases.map(
-      (phase): Stage => ({
-        title: phase.name,
-        run: async () => {
-          await rt.applySteps(phase.steps);
-          await guard(phase.name);
-          return phaseDetail(phase.name, phase.steps.length, topo);
-        },
-      }),
-    ),
+    ...plan.phases.map((phase): Stage => ({
+      title: phase.name,
+      run: async () => {
+        await rt.applySteps(phase.steps);
+        await guard(phase.name);
+        return phaseDetail(phase.name, phase.steps.length, topo);
+      },
+    })),
     {
       title: 'servers',
       run: async () => {

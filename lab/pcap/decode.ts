@@ -151,7 +151,8 @@ export interface Layers {
 export type Quoted = Omit<Layers, 'tcp'> & { tcp?: QuotedTcp };
 
 /** A decoded frame: its headers, and the frame facts that locate it in the capture. */
-export interface Packet extends Layers, Pick<Frame, 'index' | 'time' | 'capturedLength' | 'originalLength' | 'linkType' | 'interfaceId' | 'interfaceName'> {
+export interface Packet
+  extends Layers, Pick<Frame, 'index' | 'time' | 'capturedLength' | 'originalLength' | 'linkType' | 'interfaceId' | 'interfaceName'> {
   /** seconds since the first frame of the capture, when decoded as part of one (decodeCapture) */
   relativeTime?: number;
 }
@@ -260,8 +261,21 @@ function sll(ctx: Ctx, version: 1 | 2, s: Span, out: Layers): void {
   const halen = version === 1 ? b.readUInt16BE(4) : b[11]!;
   const h: Sll =
     version === 1
-      ? { version, packetType: b.readUInt16BE(0), arphrdType: b.readUInt16BE(2), address: macString(b, 6, Math.min(halen, 8)), protocol: b.readUInt16BE(14) }
-      : { version, packetType: b[10]!, arphrdType: b.readUInt16BE(8), address: macString(b, 12, Math.min(halen, 8)), protocol: b.readUInt16BE(0), ifindex: b.readUInt32BE(4) };
+      ? {
+          version,
+          packetType: b.readUInt16BE(0),
+          arphrdType: b.readUInt16BE(2),
+          address: macString(b, 6, Math.min(halen, 8)),
+          protocol: b.readUInt16BE(14),
+        }
+      : {
+          version,
+          packetType: b[10]!,
+          arphrdType: b.readUInt16BE(8),
+          address: macString(b, 12, Math.min(halen, 8)),
+          protocol: b.readUInt16BE(0),
+          ifindex: b.readUInt32BE(4),
+        };
   out.sll = h;
   const hdr: { type: number; vlan?: Vlan[] } = { type: h.protocol };
   const next = vlanTags(ctx, size, s, hdr, out);
@@ -331,7 +345,8 @@ function ipv4Header(b: Buffer, off: number, end: number): Ipv4 | undefined {
   };
 }
 
-const badIp = (ip: Ipv4) => (ip.version !== 4 || ip.headerLength < 20 ? `bad IPv4 header: version ${ip.version}, header length ${ip.headerLength}` : undefined);
+const badIp = (ip: Ipv4) =>
+  ip.version !== 4 || ip.headerLength < 20 ? `bad IPv4 header: version ${ip.version}, header length ${ip.headerLength}` : undefined;
 
 function ipv4(ctx: Ctx, off: number, s: Span, out: Layers): void {
   const ip = ipv4Header(ctx.b, off, s.end);
@@ -436,7 +451,12 @@ function quoted(b: Buffer, off: number, s: Span): Quoted {
 }
 
 function udpHeader(b: Buffer, off: number): Udp {
-  return { srcport: b.readUInt16BE(off), dstport: b.readUInt16BE(off + 2), length: b.readUInt16BE(off + 4), checksum: b.readUInt16BE(off + 6) };
+  return {
+    srcport: b.readUInt16BE(off),
+    dstport: b.readUInt16BE(off + 2),
+    length: b.readUInt16BE(off + 4),
+    checksum: b.readUInt16BE(off + 6),
+  };
 }
 
 function udp(ctx: Ctx, off: number, s: Span, out: Layers): void {

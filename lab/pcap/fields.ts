@@ -10,7 +10,25 @@ const LAYER_KEYS = {
   sll: ['version', 'packetType', 'arphrdType', 'address', 'protocol', 'ifindex', 'vlan'] satisfies (keyof Sll)[],
   eth: ['src', 'dst', 'type', 'vlan'] satisfies (keyof Eth)[],
   arp: ['htype', 'ptype', 'op', 'senderMac', 'senderIp', 'targetMac', 'targetIp'] satisfies (keyof Arp)[],
-  ip: ['version', 'ihl', 'headerLength', 'tos', 'dscp', 'ecn', 'totalLength', 'id', 'flags', 'df', 'mf', 'fragOffset', 'ttl', 'protocol', 'checksum', 'src', 'dst'] satisfies (keyof Ipv4)[],
+  ip: [
+    'version',
+    'ihl',
+    'headerLength',
+    'tos',
+    'dscp',
+    'ecn',
+    'totalLength',
+    'id',
+    'flags',
+    'df',
+    'mf',
+    'fragOffset',
+    'ttl',
+    'protocol',
+    'checksum',
+    'src',
+    'dst',
+  ] satisfies (keyof Ipv4)[],
   icmp: ['type', 'code', 'checksum', 'id', 'seq'] satisfies (keyof Icmp)[],
   udp: ['srcport', 'dstport', 'length', 'checksum'] satisfies (keyof Udp)[],
   tcp: ['srcport', 'dstport', 'seq', 'ack', 'dataOffset', 'headerLength', 'window', 'checksum'] satisfies (keyof Tcp)[],
@@ -111,7 +129,16 @@ const ICMP_NAMES: Record<number, string> = {
   13: 'timestamp',
   14: 'timestamp-reply',
 };
-const UNREACHABLE: Record<number, string> = { 0: 'net', 1: 'host', 2: 'protocol', 3: 'port', 4: 'frag-needed', 9: 'net-prohibited', 10: 'host-prohibited', 13: 'admin-prohibited' };
+const UNREACHABLE: Record<number, string> = {
+  0: 'net',
+  1: 'host',
+  2: 'protocol',
+  3: 'port',
+  4: 'frag-needed',
+  9: 'net-prohibited',
+  10: 'host-prohibited',
+  13: 'admin-prohibited',
+};
 const SLL_DIRECTION: Record<number, string> = { 0: 'in', 1: 'in bcast', 2: 'in mcast', 3: 'in other', 4: 'out' };
 const ARP_OPS: Record<number, string> = { 1: 'request', 2: 'reply' };
 
@@ -129,7 +156,13 @@ function l3Text(l: View): string {
   const parts: string[] = [];
   if (l.arp) {
     const a = l.arp;
-    parts.push(a.op === 1 ? `ARP who-has ${a.targetIp} tell ${a.senderIp}` : a.op === 2 ? `ARP ${a.senderIp} is-at ${a.senderMac}` : `ARP ${ARP_OPS[a.op] ?? `op=${a.op}`}`);
+    parts.push(
+      a.op === 1
+        ? `ARP who-has ${a.targetIp} tell ${a.senderIp}`
+        : a.op === 2
+          ? `ARP ${a.senderIp} is-at ${a.senderMac}`
+          : `ARP ${ARP_OPS[a.op] ?? `op=${a.op}`}`,
+    );
   }
   const ip = l.ip;
   if (ip) {
@@ -140,7 +173,9 @@ function l3Text(l: View): string {
   if (l.udp) parts.push(`UDP ${l.udp.srcport}→${l.udp.dstport}`);
   if (l.tcp) {
     const t = l.tcp;
-    parts.push(`TCP ${t.srcport}→${t.dstport}${t.flagNames ? ` [${t.flagNames.join(',')}]` : ''} seq=${t.seq}${t.flagNames?.includes('ACK') ? ` ack=${t.ack}` : ''}`);
+    parts.push(
+      `TCP ${t.srcport}→${t.dstport}${t.flagNames ? ` [${t.flagNames.join(',')}]` : ''} seq=${t.seq}${t.flagNames?.includes('ACK') ? ` ack=${t.ack}` : ''}`,
+    );
   }
   if (l.vxlan) parts.push(`VXLAN vni=${l.vxlan.vni}`);
   if (l.inner) parts.push(`[${l3Text(l.inner) || linkText(l.inner) || '…'}]`);

@@ -55,7 +55,10 @@ export function readCapture(buf: Buffer, file = '<buffer>'): Capture {
   if (buf.readUInt32BE(0) === PCAPNG_SHB) return readPcapng(buf, file);
   const be = buf.readUInt32BE(0);
   const le = buf.readUInt32LE(0);
-  for (const [magic, order] of [[be, 'BE'], [le, 'LE']] as const) {
+  for (const [magic, order] of [
+    [be, 'BE'],
+    [le, 'LE'],
+  ] as const) {
     if (magic === PCAP_US || magic === PCAP_NS) return readPcap(buf, file, order, magic === PCAP_NS ? 'ns' : 'us');
   }
   throw new PcapError(file, 0, `bad magic 0x${be.toString(16).padStart(8, '0')}: neither pcap nor pcapng`);
@@ -96,17 +99,22 @@ function readPcap(buf: Buffer, file: string, order: 'LE' | 'BE', resolution: 'us
   let off = PCAP_HEADER;
   while (off < buf.length) {
     if (buf.length - off < PCAP_RECORD) {
-      warnings.push(`${file}: byte ${off}: record header cut off (${buf.length - off} of 16 bytes) at end of file; ${frames.length} frames kept`);
+      warnings.push(
+        `${file}: byte ${off}: record header cut off (${buf.length - off} of 16 bytes) at end of file; ${frames.length} frames kept`,
+      );
       break;
     }
     const tsSec = c.u32(off);
     const frac = c.u32(off + 4);
     const capLen = c.u32(off + 8);
     const origLen = c.u32(off + 12);
-    if (capLen > Math.max(snaplen, MAX_RECORD)) throw new PcapError(file, off + 8, `record claims ${capLen} captured bytes (snaplen ${snaplen})`);
+    if (capLen > Math.max(snaplen, MAX_RECORD))
+      throw new PcapError(file, off + 8, `record claims ${capLen} captured bytes (snaplen ${snaplen})`);
     const start = off + PCAP_RECORD;
     if (start + capLen > buf.length) {
-      warnings.push(`${file}: byte ${off}: frame ${frames.length + 1} cut off (${buf.length - start} of ${capLen} bytes) at end of file; ${frames.length} frames kept`);
+      warnings.push(
+        `${file}: byte ${off}: frame ${frames.length + 1} cut off (${buf.length - start} of ${capLen} bytes) at end of file; ${frames.length} frames kept`,
+      );
       break;
     }
     frames.push(frameAt(frames.length + 1, tsSec, frac * scale, origLen, linkType, 0, buf.subarray(start, start + capLen)));
@@ -116,7 +124,15 @@ function readPcap(buf: Buffer, file: string, order: 'LE' | 'BE', resolution: 'us
 }
 
 /** One frame as both formats describe it (captured length = the bytes kept). */
-function frameAt(index: number, tsSec: number, tsNsec: number, originalLength: number, linkType: number, interfaceId: number, data: Buffer): Frame {
+function frameAt(
+  index: number,
+  tsSec: number,
+  tsNsec: number,
+  originalLength: number,
+  linkType: number,
+  interfaceId: number,
+  data: Buffer,
+): Frame {
   return { index, tsSec, tsNsec, time: frameTime(tsSec, tsNsec), capturedLength: data.length, originalLength, linkType, interfaceId, data };
 }
 
@@ -203,17 +219,24 @@ function readPcapng(buf: Buffer, file: string): Capture {
       const bom = buf.readUInt32LE(off + 8);
       if (bom === PCAPNG_BOM) c.le = true;
       else if (bom === 0x4d3c2b1a) c.le = false;
-      else throw new PcapError(file, off + 8, `section header byte-order magic 0x${buf.readUInt32BE(off + 8).toString(16)} is not 1a2b3c4d`);
+      else
+        throw new PcapError(file, off + 8, `section header byte-order magic 0x${buf.readUInt32BE(off + 8).toString(16)} is not 1a2b3c4d`);
     }
     const type = c.u32(off);
     const len = c.u32(off + 4);
-    if (len < 12 || len % 4 !== 0) throw new PcapError(file, off + 4, `block type 0x${type.toString(16)} has length ${len} (must be a multiple of 4, at least 12)`);
+    if (len < 12 || len % 4 !== 0)
+      throw new PcapError(file, off + 4, `block type 0x${type.toString(16)} has length ${len} (must be a multiple of 4, at least 12)`);
     if (off + len > buf.length) {
       cutOff(`block type 0x${type.toString(16)} of ${len} bytes cut off (${buf.length - off} present)`);
       break;
     }
     const trailer = c.u32(off + len - 4);
-    if (trailer !== len) throw new PcapError(file, off + len - 4, `block type 0x${type.toString(16)} at byte ${off}: trailing length ${trailer} != leading length ${len}`);
+    if (trailer !== len)
+      throw new PcapError(
+        file,
+        off + len - 4,
+        `block type 0x${type.toString(16)} at byte ${off}: trailing length ${trailer} != leading length ${len}`,
+      );
     const body = off + 8;
     const end = off + len - 4;
     const need = (n: number, what: string) => {

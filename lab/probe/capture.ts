@@ -43,7 +43,22 @@ export function tcpdumpArgv(spec: CaptureSpec): string[] {
   // -U and --immediate-mode: every packet reaches the file as it comes, so nothing waits in a
   // buffer when the capture is stopped; -n: no name lookups; -s 0: whole packets; -Z root:
   // Debian's tcpdump would otherwise drop to the tcpdump user, who may not write the results folder.
-  return ['tcpdump', '-i', spec.iface, '-n', '-U', '--immediate-mode', '-s', '0', '-Z', 'root', '-w', spec.file, ...(spec.count ? ['-c', String(spec.count)] : []), ...(spec.filter ? [spec.filter] : [])];
+  return [
+    'tcpdump',
+    '-i',
+    spec.iface,
+    '-n',
+    '-U',
+    '--immediate-mode',
+    '-s',
+    '0',
+    '-Z',
+    'root',
+    '-w',
+    spec.file,
+    ...(spec.count ? ['-c', String(spec.count)] : []),
+    ...(spec.filter ? [spec.filter] : []),
+  ];
 }
 
 export async function startCapture(rt: Runtime, spec: CaptureSpec, readyTimeoutMs = 5000): Promise<RunningCapture> {
@@ -54,7 +69,9 @@ export async function startCapture(rt: Runtime, spec: CaptureSpec, readyTimeoutM
   const linkType = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => {
       proc.signal('SIGKILL');
-      reject(new LabError(`tcpdump on ${spec.ns}:${spec.iface} did not say it was listening within ${readyTimeoutMs} ms: ${stderr.trim()}`));
+      reject(
+        new LabError(`tcpdump on ${spec.ns}:${spec.iface} did not say it was listening within ${readyTimeoutMs} ms: ${stderr.trim()}`),
+      );
     }, readyTimeoutMs);
     proc.onStderr((text) => {
       stderr += text;
@@ -117,7 +134,15 @@ export async function checkFilters(host: Executor, filters: Iterable<string>): P
     for (const f of filters) {
       if (result.has(f)) continue;
       const r = await host.run(['tcpdump', '-d', '-r', empty, f], { check: false });
-      result.set(f, r.code === 0 ? undefined : r.stderr.replace(/^reading from file.*\n/m, '').trim().replace(/^tcpdump: /, '') || `tcpdump exited ${r.code}`);
+      result.set(
+        f,
+        r.code === 0
+          ? undefined
+          : r.stderr
+              .replace(/^reading from file.*\n/m, '')
+              .trim()
+              .replace(/^tcpdump: /, '') || `tcpdump exited ${r.code}`,
+      );
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -64,7 +64,12 @@ export async function connect(rt: Runtime, ns: string, host: string, port: numbe
     timeoutMs: count * (timeoutS + 1) * 1000 + 5000,
     where: `connecting to ${host}:${port} from ${ns}`,
   });
-  return summarise(r.stdout.split('\n').filter((l) => l.includes('\t')).map(parseAttempt));
+  return summarise(
+    r.stdout
+      .split('\n')
+      .filter((l) => l.includes('\t'))
+      .map(parseAttempt),
+  );
 }
 
 /**
@@ -72,7 +77,10 @@ export async function connect(rt: Runtime, ns: string, host: string, port: numbe
  * stays under the critical value at significance `alpha` (df = k-1; table for the small k a
  * service has). Used to ask "is this spread plausibly uniform?", not "did each get one hit".
  */
-export function chiSquareUniform(counts: number[], alpha: 0.01 | 0.05 | 0.001 = 0.01): { statistic: number; critical: number; df: number; uniform: boolean } {
+export function chiSquareUniform(
+  counts: number[],
+  alpha: 0.01 | 0.05 | 0.001 = 0.01,
+): { statistic: number; critical: number; df: number; uniform: boolean } {
   const k = counts.length;
   const n = counts.reduce((a, b) => a + b, 0);
   const expected = n / k;

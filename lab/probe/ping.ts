@@ -43,7 +43,12 @@ export function pingArgv(to: string, opts: PingOptions = {}): string[] {
 }
 
 /** Pings from inside ns; a ping that got no reply is a result (received 0), not an error. */
-export async function ping(rt: Runtime, ns: string, to: string, opts: PingOptions = {}): Promise<PingResult & { output: string; argv: string[] }> {
+export async function ping(
+  rt: Runtime,
+  ns: string,
+  to: string,
+  opts: PingOptions = {},
+): Promise<PingResult & { output: string; argv: string[] }> {
   const argv = pingArgv(to, opts);
   const count = opts.count ?? 3;
   const budgetMs = (count * (opts.interval ?? 0.2) + (opts.timeoutS ?? 2) + 5) * 1000;

@@ -49,7 +49,12 @@ export function tracerouteArgv(to: string, opts: TracerouteOptions = {}): string
   return [...argv, to];
 }
 
-export async function traceroute(rt: Runtime, ns: string, to: string, opts: TracerouteOptions = {}): Promise<{ hops: Hop[]; output: string; argv: string[] }> {
+export async function traceroute(
+  rt: Runtime,
+  ns: string,
+  to: string,
+  opts: TracerouteOptions = {},
+): Promise<{ hops: Hop[]; output: string; argv: string[] }> {
   const argv = tracerouteArgv(to, opts);
   const budgetMs = ((opts.maxHops ?? 10) * (opts.queries ?? 1) * (opts.waitS ?? 1) + 10) * 1000;
   const r = await rt.run(ns, argv, { check: false, timeoutMs: budgetMs, where: `traceroute ${to} from ${ns}` });

@@ -117,7 +117,20 @@ export function ruleKey(r: ParsedRule): string {
 
 /** Every -j/-g target that is neither a built-in target nor a declared chain of its table. */
 export function danglingJumps(text: string): string[] {
-  const BUILTIN_TARGETS = new Set(['ACCEPT', 'DROP', 'RETURN', 'REJECT', 'DNAT', 'SNAT', 'MASQUERADE', 'MARK', 'LOG', 'CONNMARK', 'NOTRACK', 'TRACE']);
+  const BUILTIN_TARGETS = new Set([
+    'ACCEPT',
+    'DROP',
+    'RETURN',
+    'REJECT',
+    'DNAT',
+    'SNAT',
+    'MASQUERADE',
+    'MARK',
+    'LOG',
+    'CONNMARK',
+    'NOTRACK',
+    'TRACE',
+  ]);
   const t = parseTables(text);
   return t.rules
     .filter((r) => r.target && !BUILTIN_TARGETS.has(r.target) && !t.chains.get(r.table)?.has(r.target))

@@ -57,7 +57,16 @@ export function addMasqueradeChains(nat: RestoreTable, filter: RestoreTable, mar
     .add('FORWARD', ...comment('kubernetes forwarding rules'), '-j', 'KUBE-FORWARD')
     .add('KUBE-FORWARD', '-m', 'conntrack', '--ctstate', 'INVALID', '-j', 'DROP')
     .add('KUBE-FORWARD', ...comment('kubernetes forwarding rules'), '-m', 'mark', '--mark', `${m}/${m}`, '-j', 'ACCEPT')
-    .add('KUBE-FORWARD', ...comment('kubernetes forwarding conntrack rule'), '-m', 'conntrack', '--ctstate', 'RELATED,ESTABLISHED', '-j', 'ACCEPT');
+    .add(
+      'KUBE-FORWARD',
+      ...comment('kubernetes forwarding conntrack rule'),
+      '-m',
+      'conntrack',
+      '--ctstate',
+      'RELATED,ESTABLISHED',
+      '-j',
+      'ACCEPT',
+    );
 }
 
 /** 1/(n-i) with 10 decimals, as kube-proxy writes it; the last endpoint gets no probability. */
@@ -68,9 +77,27 @@ export function iptablesRules(model: ProxyModel): string {
   const filter = new RestoreTable('filter', FILTER_BUILTINS);
   const nat = new RestoreTable('nat', NAT_BUILTINS);
   filter
-    .add('INPUT', '-m', 'conntrack', '--ctstate', 'NEW', ...comment('kubernetes externally-visible service portals'), '-j', 'KUBE-EXTERNAL-SERVICES')
+    .add(
+      'INPUT',
+      '-m',
+      'conntrack',
+      '--ctstate',
+      'NEW',
+      ...comment('kubernetes externally-visible service portals'),
+      '-j',
+      'KUBE-EXTERNAL-SERVICES',
+    )
     .add('FORWARD', '-m', 'conntrack', '--ctstate', 'NEW', ...comment('kubernetes service portals'), '-j', 'KUBE-SERVICES')
-    .add('FORWARD', '-m', 'conntrack', '--ctstate', 'NEW', ...comment('kubernetes externally-visible service portals'), '-j', 'KUBE-EXTERNAL-SERVICES')
+    .add(
+      'FORWARD',
+      '-m',
+      'conntrack',
+      '--ctstate',
+      'NEW',
+      ...comment('kubernetes externally-visible service portals'),
+      '-j',
+      'KUBE-EXTERNAL-SERVICES',
+    )
     .add('OUTPUT', '-m', 'conntrack', '--ctstate', 'NEW', ...comment('kubernetes service portals'), '-j', 'KUBE-SERVICES')
     .chain('KUBE-SERVICES')
     .chain('KUBE-EXTERNAL-SERVICES');
@@ -86,13 +113,46 @@ export function iptablesRules(model: ProxyModel): string {
     const ip = `${sp.clusterIP}/32`;
     if (!sp.endpoints.length) {
       // No endpoint: refuse at once, as kube-proxy does, instead of letting the SYN time out.
-      filter.add('KUBE-SERVICES', '-d', ip, ...comment(`${sp.id} has no endpoints`), ...matchPort(sp, sp.port), '-j', 'REJECT', '--reject-with', 'icmp-port-unreachable');
+      filter.add(
+        'KUBE-SERVICES',
+        '-d',
+        ip,
+        ...comment(`${sp.id} has no endpoints`),
+        ...matchPort(sp, sp.port),
+        '-j',
+        'REJECT',
+        '--reject-with',
+        'icmp-port-unreachable',
+      );
       if (sp.nodePort !== undefined)
-        filter.add('KUBE-EXTERNAL-SERVICES', ...comment(`${sp.id} has no endpoints`), '-m', 'addrtype', '--dst-type', 'LOCAL', ...matchPort(sp, sp.nodePort), '-j', 'REJECT', '--reject-with', 'icmp-port-unreachable');
+        filter.add(
+          'KUBE-EXTERNAL-SERVICES',
+          ...comment(`${sp.id} has no endpoints`),
+          '-m',
+          'addrtype',
+          '--dst-type',
+          'LOCAL',
+          ...matchPort(sp, sp.nodePort),
+          '-j',
+          'REJECT',
+          '--reject-with',
+          'icmp-port-unreachable',
+        );
       continue;
     }
     nat.add('KUBE-SERVICES', '-d', ip, ...comment(`${sp.id} cluster IP`), ...matchPort(sp, sp.port), '-j', svc);
-    nat.add(svc, '!', '-s', model.clusterCIDR, '-d', ip, ...comment(`${sp.id} cluster IP`), ...matchPort(sp, sp.port), '-j', 'KUBE-MARK-MASQ');
+    nat.add(
+      svc,
+      '!',
+      '-s',
+      model.clusterCIDR,
+      '-d',
+      ip,
+      ...comment(`${sp.id} cluster IP`),
+      ...matchPort(sp, sp.port),
+      '-j',
+      'KUBE-MARK-MASQ',
+    );
     if (sp.nodePort !== undefined) {
       const ext = extChain(sp);
       nat.add('KUBE-NODEPORTS', ...comment(sp.id), ...matchPort(sp, sp.nodePort), '-j', ext);
@@ -115,6 +175,15 @@ export function iptablesRules(model: ProxyModel): string {
     });
   }
   // Must stay last: anything addressed to this node that no cluster-IP rule took may be a node port.
-  nat.add('KUBE-SERVICES', ...comment('kubernetes service nodeports; NOTE: this must be the last rule in this chain'), '-m', 'addrtype', '--dst-type', 'LOCAL', '-j', 'KUBE-NODEPORTS');
+  nat.add(
+    'KUBE-SERVICES',
+    ...comment('kubernetes service nodeports; NOTE: this must be the last rule in this chain'),
+    '-m',
+    'addrtype',
+    '--dst-type',
+    'LOCAL',
+    '-j',
+    'KUBE-NODEPORTS',
+  );
   return `${filter.render()}\n${nat.render()}\n`;
 }

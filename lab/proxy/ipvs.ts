@@ -125,12 +125,25 @@ export function ipvsIptables(model: ProxyModel, node: ProxyNode): string {
   // The sets with a fixed jump (ipsetWithIptablesChain), only when they have members. The
   // hairpin MASQUERADE must come before KUBE-POSTROUTING's `! --mark ... -j RETURN`, which
   // addMasqueradeChains adds below: rules render in the order they are added.
-  if (has(IPSETS.loopBack)) nat.add('KUBE-POSTROUTING', ...comment(IPSETS.loopBack.comment), ...matchSet(IPSETS.loopBack, 'dst,dst,src'), '-j', 'MASQUERADE');
-  for (const [s, p] of [[IPSETS.nodePortTCP, 'tcp'], [IPSETS.nodePortUDP, 'udp']] as const)
+  if (has(IPSETS.loopBack))
+    nat.add('KUBE-POSTROUTING', ...comment(IPSETS.loopBack.comment), ...matchSet(IPSETS.loopBack, 'dst,dst,src'), '-j', 'MASQUERADE');
+  for (const [s, p] of [
+    [IPSETS.nodePortTCP, 'tcp'],
+    [IPSETS.nodePortUDP, 'udp'],
+  ] as const)
     if (has(s)) nat.add('KUBE-NODE-PORT', '-p', p, ...comment(s.comment), ...matchSet(s, 'dst'), '-j', 'KUBE-MARK-MASQ');
   if (has(IPSETS.clusterIP))
     // traffic to a cluster IP from outside the pod network (a node, a router) is masqueraded
-    nat.add('KUBE-SERVICES', ...comment(IPSETS.clusterIP.comment), ...matchSet(IPSETS.clusterIP, 'dst,dst'), '!', '-s', model.clusterCIDR, '-j', 'KUBE-MARK-MASQ');
+    nat.add(
+      'KUBE-SERVICES',
+      ...comment(IPSETS.clusterIP.comment),
+      ...matchSet(IPSETS.clusterIP, 'dst,dst'),
+      '!',
+      '-s',
+      model.clusterCIDR,
+      '-j',
+      'KUBE-MARK-MASQ',
+    );
   nat.add('KUBE-SERVICES', '-m', 'addrtype', '--dst-type', 'LOCAL', '-j', 'KUBE-NODE-PORT');
   // accept cluster-IP traffic here, so that no other nat rule gets in IPVS's way
   if (has(IPSETS.clusterIP)) nat.add('KUBE-SERVICES', ...matchSet(IPSETS.clusterIP, 'dst,dst'), '-j', 'ACCEPT');
@@ -143,7 +156,16 @@ export function ipvsIptables(model: ProxyModel, node: ProxyNode): string {
     .add('INPUT', ...comment('kubernetes ipvs access filter'), '-j', 'KUBE-IPVS-FILTER')
     .add('FORWARD', ...comment('kubernetes forwarding rules'), '-j', 'KUBE-FORWARD')
     .add('KUBE-FORWARD', ...comment('kubernetes forwarding rules'), '-m', 'mark', '--mark', `${m}/${m}`, '-j', 'ACCEPT')
-    .add('KUBE-FORWARD', ...comment('kubernetes forwarding conntrack rule'), '-m', 'conntrack', '--ctstate', 'RELATED,ESTABLISHED', '-j', 'ACCEPT')
+    .add(
+      'KUBE-FORWARD',
+      ...comment('kubernetes forwarding conntrack rule'),
+      '-m',
+      'conntrack',
+      '--ctstate',
+      'RELATED,ESTABLISHED',
+      '-j',
+      'ACCEPT',
+    )
     // kube-ipvs0 makes every cluster IP local: only service ports may be reached through them,
     // not the node's own ports (kubernetes#72236)
     .add('KUBE-IPVS-FILTER', ...matchSet(IPSETS.clusterIP, 'dst,dst'), '-j', 'RETURN')
@@ -184,7 +206,12 @@ export function ipvsadmRestore(model: ProxyModel, node: ProxyNode): string {
 }
 
 export function ipvsRules(model: ProxyModel, node: ProxyNode): IpvsRules {
-  return { link: ipvsLink(model), ipset: ipsetRestore(model, node), iptables: ipvsIptables(model, node), ipvsadm: ipvsadmRestore(model, node) };
+  return {
+    link: ipvsLink(model),
+    ipset: ipsetRestore(model, node),
+    iptables: ipvsIptables(model, node),
+    ipvsadm: ipvsadmRestore(model, node),
+  };
 }
 
 // --- reading ipvsadm -R input / ipvsadm -S -n output back -------------------------------------

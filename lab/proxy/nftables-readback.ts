@@ -38,7 +38,8 @@ export interface NftSummary {
   sets: Record<string, NftSetSummary>;
 }
 
-const sortedRecord = <T>(entries: Iterable<[string, T]>): Record<string, T> => Object.fromEntries([...entries].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+const sortedRecord = <T>(entries: Iterable<[string, T]>): Record<string, T> =>
+  Object.fromEntries([...entries].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 const byNumberThenText = (a: string, b: string) => {
   const na = Number(a.split(' ')[0]);
   const nb = Number(b.split(' ')[0]);
@@ -153,7 +154,7 @@ function jsonStatement(s: Json): string {
  * unequal with what was generated instead of vanishing.
  */
 export function nftSummary(fromJson: unknown): NftSummary {
-  if (!isObject(fromJson) || !Array.isArray((fromJson).nftables)) throw new Error('not the output of nft -j: no "nftables" array');
+  if (!isObject(fromJson) || !Array.isArray(fromJson.nftables)) throw new Error('not the output of nft -j: no "nftables" array');
   const chains = new Map<string, NftChainSummary>();
   const sets = new Map<string, NftSetSummary>();
   const ours = (o: JsonObject) => o.family === TABLE_FAMILY && (o.table ?? o.name) === TABLE_NAME;
@@ -162,19 +163,21 @@ export function nftSummary(fromJson: unknown): NftSummary {
     if (!c) chains.set(name, (c = { rules: [] }));
     return c;
   };
-  for (const item of (fromJson).nftables) {
+  for (const item of fromJson.nftables) {
     if (!isObject(item)) continue;
     const [kind, body] = single(item);
     if (!isObject(body) || kind === 'metainfo' || kind === 'table' || !ours(body)) continue;
     if (kind === 'chain') {
       const c = chainOf(str(body.name));
-      if (body.hook !== undefined) c.base = `type ${str(body.type)} hook ${str(body.hook)} priority ${str(body.prio)} policy ${str(body.policy ?? 'accept')}`;
+      if (body.hook !== undefined)
+        c.base = `type ${str(body.type)} hook ${str(body.hook)} priority ${str(body.prio)} policy ${str(body.policy ?? 'accept')}`;
     } else if (kind === 'rule') {
       const expr = Array.isArray(body.expr) ? body.expr : [];
       const text = expr.map(jsonStatement).join(' ');
       chainOf(str(body.chain)).rules.push(typeof body.comment === 'string' ? `${text} comment ${quote(body.comment)}` : text);
     } else if (kind === 'set' || kind === 'map') {
-      const type = (Array.isArray(body.type) ? body.type.map(str) : [str(body.type)]).join(' . ') + (kind === 'map' ? ` : ${str(body.map)}` : '');
+      const type =
+        (Array.isArray(body.type) ? body.type.map(str) : [str(body.type)]).join(' . ') + (kind === 'map' ? ` : ${str(body.map)}` : '');
       const elems = Array.isArray(body.elem) ? body.elem : [];
       const s: NftSetSummary = { kind, type, elements: elems.map(jsonMapEntry).sort() };
       if (typeof body.comment === 'string') s.comment = body.comment;
@@ -371,7 +374,10 @@ function canonElement(toks: string[], kind: 'set' | 'map', where: string): strin
   if (kind === 'map' && colon < 0) throw new Error(`${where}: map element without ':': ${toks.join(' ')}`);
   const keyToks = toks.slice(0, keyEnd);
   const ci = keyToks.indexOf('comment');
-  const key = (ci < 0 ? keyToks : keyToks.slice(0, ci)).filter((t) => t !== '.').map(canonLiteral).join(' . ');
+  const key = (ci < 0 ? keyToks : keyToks.slice(0, ci))
+    .filter((t) => t !== '.')
+    .map(canonLiteral)
+    .join(' . ');
   const comment = ci < 0 ? '' : ` comment ${quote(unquote(keyToks[ci + 1] ?? '""'))}`;
   if (kind === 'set') return key + comment;
   const v = toks.slice(colon + 1);
@@ -426,7 +432,8 @@ export function nftSummaryOfText(text: string): NftSummary {
     } else if (where.kind === 'table') {
       const [kw, name] = toks;
       if (kw === '}') where = { kind: 'top' };
-      else if (kw === 'comment') return; // not in nft -j output (see above)
+      else if (kw === 'comment')
+        return; // not in nft -j output (see above)
       else if ((kw === 'chain' || kw === 'set' || kw === 'map') && name && toks[2] === '{' && toks.length === 3) {
         if (kw === 'chain') {
           const c = chains.get(name) ?? { rules: [] };
@@ -441,7 +448,8 @@ export function nftSummaryOfText(text: string): NftSummary {
     } else if (where.kind === 'chain') {
       const c = where.c;
       if (toks[0] === '}' && toks.length === 1) where = { kind: 'table' };
-      else if (toks[0] === 'comment') return; // not in nft -j output (see above)
+      else if (toks[0] === 'comment')
+        return; // not in nft -j output (see above)
       else if (toks[0] === 'type') {
         const m = /^type (\w+) hook (\w+) priority ([\w+\s-]+?);(?:\s*policy (\w+);)?$/.exec(line);
         if (!m) throw new Error(`${at}: cannot read base chain: ${line}`);
@@ -459,7 +467,11 @@ export function nftSummaryOfText(text: string): NftSummary {
         s.type = toks.slice(1).join(' ').replace(/;$/, '');
         if (s.kind === 'map' && !s.type.includes(' : ')) throw new Error(`${at}: map type without ': data type': ${line}`);
       } else if (toks[0] === 'comment') s.comment = unquote(toks[1] ?? '""');
-      else if (toks[0] === 'flags') s.flags = toks.slice(1).filter((t) => t !== ',' && t !== ';').sort();
+      else if (toks[0] === 'flags')
+        s.flags = toks
+          .slice(1)
+          .filter((t) => t !== ',' && t !== ';')
+          .sort();
       else if (toks[0] === 'elements' && toks[1] === '=' && toks[2] === '{') {
         pendingElements = [];
         depth = 1;
@@ -510,7 +522,8 @@ export function diffSummaries(want: NftSummary, got: NftSummary): string[] {
     if (w.base !== g.base) out.push(`chain ${name}: base '${w.base ?? '-'}' != '${g.base ?? '-'}'`);
     const n = Math.max(w.rules.length, g.rules.length);
     for (let i = 0; i < n; i++)
-      if (w.rules[i] !== g.rules[i]) out.push(`chain ${name} rule ${i + 1}: want '${w.rules[i] ?? '(none)'}', got '${g.rules[i] ?? '(none)'}'`);
+      if (w.rules[i] !== g.rules[i])
+        out.push(`chain ${name} rule ${i + 1}: want '${w.rules[i] ?? '(none)'}', got '${g.rules[i] ?? '(none)'}'`);
   }
   for (const name of names(want.sets, got.sets)) {
     const w = want.sets[name];
@@ -519,7 +532,8 @@ export function diffSummaries(want: NftSummary, got: NftSummary): string[] {
       out.push(`${(w ?? g)!.kind} ${name}: ${w ? 'missing' : 'unexpected'}`);
       continue;
     }
-    for (const k of ['kind', 'type', 'comment'] as const) if (w[k] !== g[k]) out.push(`${w.kind} ${name}: ${k} '${w[k] ?? '-'}' != '${g[k] ?? '-'}'`);
+    for (const k of ['kind', 'type', 'comment'] as const)
+      if (w[k] !== g[k]) out.push(`${w.kind} ${name}: ${k} '${w[k] ?? '-'}' != '${g[k] ?? '-'}'`);
     if ((w.flags ?? []).join(',') !== (g.flags ?? []).join(',')) out.push(`${w.kind} ${name}: flags differ`);
     for (const e of w.elements) if (!g.elements.includes(e)) out.push(`${w.kind} ${name}: missing element ${e}`);
     for (const e of g.elements) if (!w.elements.includes(e)) out.push(`${w.kind} ${name}: unexpected element ${e}`);
@@ -531,7 +545,8 @@ export function diffSummaries(want: NftSummary, got: NftSummary): string[] {
 export function summaryTargets(s: NftSummary): { from: string; target: string }[] {
   const found: { from: string; target: string }[] = [];
   const scan = (from: string, text: string) => {
-    for (const m of text.replace(/comment "(?:[^"\\]|\\.)*"/g, '').matchAll(/\b(?:jump|goto) ([^\s,}]+)/g)) found.push({ from, target: m[1]! });
+    for (const m of text.replace(/comment "(?:[^"\\]|\\.)*"/g, '').matchAll(/\b(?:jump|goto) ([^\s,}]+)/g))
+      found.push({ from, target: m[1]! });
   };
   for (const [name, c] of Object.entries(s.chains)) for (const r of c.rules) scan(`chain ${name}`, r);
   for (const [name, set] of Object.entries(s.sets)) for (const e of set.elements) scan(`${set.kind} ${name}`, e);

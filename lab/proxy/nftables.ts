@@ -162,10 +162,30 @@ export function nftablesRules(model: ProxyModel, node: ProxyNode): string {
 
   const set = (kind: SetDef['kind'], name: string, type: string, comment: string): SetDef => ({ kind, name, type, comment, elements: [] });
   const clusterIPs = set('set', CLUSTER_IPS, 'ipv4_addr', 'Active ClusterIPs');
-  const noEndpointServices = set('map', NO_ENDPOINT_SERVICES, 'ipv4_addr . inet_proto . inet_service : verdict', 'vmap to drop or reject packets to services with no endpoints');
-  const noEndpointNodePorts = set('map', NO_ENDPOINT_NODEPORTS, 'inet_proto . inet_service : verdict', 'vmap to drop or reject packets to service nodeports with no endpoints');
-  const firewallIPs = set('map', FIREWALL_IPS, 'ipv4_addr . inet_proto . inet_service : verdict', 'destinations that are subject to LoadBalancerSourceRanges');
-  const serviceIPs = set('map', SERVICE_IPS, 'ipv4_addr . inet_proto . inet_service : verdict', 'ClusterIP, ExternalIP and LoadBalancer IP traffic');
+  const noEndpointServices = set(
+    'map',
+    NO_ENDPOINT_SERVICES,
+    'ipv4_addr . inet_proto . inet_service : verdict',
+    'vmap to drop or reject packets to services with no endpoints',
+  );
+  const noEndpointNodePorts = set(
+    'map',
+    NO_ENDPOINT_NODEPORTS,
+    'inet_proto . inet_service : verdict',
+    'vmap to drop or reject packets to service nodeports with no endpoints',
+  );
+  const firewallIPs = set(
+    'map',
+    FIREWALL_IPS,
+    'ipv4_addr . inet_proto . inet_service : verdict',
+    'destinations that are subject to LoadBalancerSourceRanges',
+  );
+  const serviceIPs = set(
+    'map',
+    SERVICE_IPS,
+    'ipv4_addr . inet_proto . inet_service : verdict',
+    'ClusterIP, ExternalIP and LoadBalancer IP traffic',
+  );
   const serviceNodePorts = set('map', SERVICE_NODEPORTS, 'inet_proto . inet_service : verdict', 'NodePort traffic');
 
   const seenIPs = new Set<string>();
@@ -177,7 +197,8 @@ export function nftablesRules(model: ProxyModel, node: ProxyNode): string {
       // No endpoint: no nat chains at all, only a reject in the filter chains (so that the
       // client hears "connection refused" at once instead of waiting for a timeout).
       noEndpointServices.elements.push(`${sp.clusterIP} . ${p} . ${sp.port} comment ${quote(sp.id)} : goto ${REJECT_CHAIN}`);
-      if (sp.nodePort !== undefined) noEndpointNodePorts.elements.push(`${p} . ${sp.nodePort} comment ${quote(sp.id)} : goto ${REJECT_CHAIN}`);
+      if (sp.nodePort !== undefined)
+        noEndpointNodePorts.elements.push(`${p} . ${sp.nodePort} comment ${quote(sp.id)} : goto ${REJECT_CHAIN}`);
       continue;
     }
     const svc = chain(nftServiceChain(sp));
@@ -213,7 +234,8 @@ export function nftablesRules(model: ProxyModel, node: ProxyNode): string {
   const serviceChain = (c: ChainDef) => c.name.includes('/'); // kube-proxy's test: only service chains have '/'
   const all = [...chains.values()];
   for (const c of all.filter((c) => !serviceChain(c))) out.push('', ...renderChain(c));
-  for (const s of [clusterIPs, noEndpointServices, noEndpointNodePorts, firewallIPs, serviceIPs, serviceNodePorts]) out.push('', ...renderSet(s));
+  for (const s of [clusterIPs, noEndpointServices, noEndpointNodePorts, firewallIPs, serviceIPs, serviceNodePorts])
+    out.push('', ...renderSet(s));
   for (const c of all.filter(serviceChain)) out.push('', ...renderChain(c));
   out.push('}');
   return `${out.join('\n')}\n`;

@@ -45,7 +45,13 @@ export function rulesForNodes(model: ProxyModel): (node: ProxyNode) => NodeRules
     case 'ipvs':
       return (node) => {
         const r = ipvsRules(model, node);
-        return { sysctl: IPVS_SYSCTLS, ip: r.link, ipset: lines(r.ipset), 'iptables-restore': lines(r.iptables), ipvsadm: lines(r.ipvsadm) };
+        return {
+          sysctl: IPVS_SYSCTLS,
+          ip: r.link,
+          ipset: lines(r.ipset),
+          'iptables-restore': lines(r.iptables),
+          ipvsadm: lines(r.ipvsadm),
+        };
       };
   }
 }

@@ -53,15 +53,22 @@ export function checkHostKey(file: string, host: string, port: number, presented
   try {
     text = readFileSync(file, 'utf8');
   } catch {
-    return { ok: false, reason: `${file} cannot be read, so ${hostField(host, port)}'s key cannot be checked (add it: ssh-keyscan -p ${port} ${host} >> ${file})` };
+    return {
+      ok: false,
+      reason: `${file} cannot be read, so ${hostField(host, port)}'s key cannot be checked (add it: ssh-keyscan -p ${port} ${host} >> ${file})`,
+    };
   }
   const keys = knownKeys(text, host, port);
   const blob = presented.toString('base64');
   const type = presented.readUInt32BE(0) <= presented.length - 4 ? presented.subarray(4, 4 + presented.readUInt32BE(0)).toString() : '?';
-  if (keys.some((k) => k.revoked && k.key === blob)) return { ok: false, reason: `the ${type} key of ${hostField(host, port)} is marked @revoked in ${file}` };
+  if (keys.some((k) => k.revoked && k.key === blob))
+    return { ok: false, reason: `the ${type} key of ${hostField(host, port)} is marked @revoked in ${file}` };
   if (keys.some((k) => !k.revoked && k.key === blob)) return { ok: true };
   if (!keys.length)
-    return { ok: false, reason: `${hostField(host, port)} is not in ${file}: add its key after checking it (ssh-keyscan -p ${port} ${host} >> ${file})` };
+    return {
+      ok: false,
+      reason: `${hostField(host, port)} is not in ${file}: add its key after checking it (ssh-keyscan -p ${port} ${host} >> ${file})`,
+    };
   return {
     ok: false,
     reason: `HOST KEY MISMATCH for ${hostField(host, port)}: it presented a ${type} key that ${file} (line${keys.length > 1 ? 's' : ''} ${keys.map((k) => k.line).join(', ')}) does not hold; refusing to connect (a changed host, or someone in between)`,

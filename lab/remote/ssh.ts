@@ -61,7 +61,9 @@ export class SshHost implements Executor {
     if (target.proxyCommand) config.sock = proxyStream(target);
     await new Promise<void>((resolve, reject) => {
       client.once('ready', () => resolve());
-      client.once('error', (e: Error) => reject(new LabError(`ssh to ${target.user}@${hostField(target.host, target.port)}: ${refused ?? e.message}`, 2)));
+      client.once('error', (e: Error) =>
+        reject(new LabError(`ssh to ${target.user}@${hostField(target.host, target.port)}: ${refused ?? e.message}`, 2)),
+      );
       client.connect(config);
     });
     return new SshHost(target, client);
@@ -75,7 +77,10 @@ export class SshHost implements Executor {
     return new Promise((resolve, reject) => this.client.exec(command, (err, ch) => (err ? reject(err) : resolve(ch))));
   }
 
-  private async open(argv: readonly string[], onStderr?: (text: string) => void): Promise<{ ch: ClientChannel; done: Promise<ExecResult>; pidLine: PidLine }> {
+  private async open(
+    argv: readonly string[],
+    onStderr?: (text: string) => void,
+  ): Promise<{ ch: ClientChannel; done: Promise<ExecResult>; pidLine: PidLine }> {
     const ch = await this.channel([...PID_WRAP, ...argv].map(shellWord).join(' '));
     const out: Buffer[] = [];
     let err = '';
@@ -120,7 +125,10 @@ export class SshHost implements Executor {
     const listeners: ((text: string) => void)[] = [];
     const opening = this.open(argv, (t) => listeners.forEach((l) => l(t)));
     let pid: number | undefined;
-    void opening.then((o) => o.pidLine.pid.then((p) => (pid = p)), () => undefined);
+    void opening.then(
+      (o) => o.pidLine.pid.then((p) => (pid = p)),
+      () => undefined,
+    );
     return {
       get pid() {
         return pid;
@@ -144,7 +152,10 @@ export class SshHost implements Executor {
     // no keep-alive: with it a two-host up failed (tried once; not traced further), so each
     // request opens its own dial-stdio channel
     const agent = new Agent({ keepAlive: false });
-    (agent as unknown as { createConnection: (o: unknown, cb: (e: Error | null, s?: Duplex) => void) => void }).createConnection = (_o, cb) => {
+    (agent as unknown as { createConnection: (o: unknown, cb: (e: Error | null, s?: Duplex) => void) => void }).createConnection = (
+      _o,
+      cb,
+    ) => {
       this.channel('docker system dial-stdio').then(
         (ch) => cb(null, ch as unknown as Duplex),
         (e: Error) => cb(e),
@@ -159,7 +170,11 @@ function credentials(t: SshTarget): Partial<ConnectConfig> {
   const file = candidates.find((f) => existsSync(f));
   if (t.identityFile && !file) throw new LabError(`ssh identity file ${t.identityFile} does not exist`, 2);
   const agent = process.env.SSH_AUTH_SOCK;
-  if (!file && !agent) throw new LabError(`no ssh key for ${t.user}@${t.host}: none of ${candidates.join(', ')} exists and no ssh agent runs (SSH_AUTH_SOCK)`, 2);
+  if (!file && !agent)
+    throw new LabError(
+      `no ssh key for ${t.user}@${t.host}: none of ${candidates.join(', ')} exists and no ssh agent runs (SSH_AUTH_SOCK)`,
+      2,
+    );
   return { ...(file ? { privateKey: readFileSync(file) } : {}), ...(agent ? { agent } : {}) };
 }
 

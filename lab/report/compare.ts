@@ -23,7 +23,15 @@ function rowsOf(w: Walk): Record<string, string> {
     'hooks on the node that rewrites': node ? `${node.node}: ${node.hooks.join(' → ')}` : 'not traced',
     'base chains entered': baseChains.join(', ') || '-',
     // hashed chain names differ with the endpoint chosen: the kind of chain is what compares
-    "kube-proxy's chains entered": node?.chains.filter((c) => KUBE_CHAIN.test(c)).map((c) => c.replace(/^(KUBE-(?:SVC|SEP|EXT|FW|SVL)-)[A-Z0-9]{16}$/, '$1…').replace(/^((?:service|endpoint|external)-)[A-Z0-9]{8}-.*$/, '$1…')).join(' → ') || '-',
+    "kube-proxy's chains entered":
+      node?.chains
+        .filter((c) => KUBE_CHAIN.test(c))
+        .map((c) =>
+          c
+            .replace(/^(KUBE-(?:SVC|SEP|EXT|FW|SVL)-)[A-Z0-9]{16}$/, '$1…')
+            .replace(/^((?:service|endpoint|external)-)[A-Z0-9]{8}-.*$/, '$1…'),
+        )
+        .join(' → ') || '-',
     'DNAT first seen': at('dnat').join(', ') || 'none',
     'SNAT first seen': at('snat').join(', ') || 'none',
     'TTL at the endpoint': last?.observed ? String(last.observed.ip.ttl) : '-',

@@ -15,7 +15,8 @@ export function stepLines(step: StepReport, total: number, resultsDir: string): 
   const mark = step.status === 'passed' ? pc.green('✔') : pc.red('✘');
   const what = exps.length ? `${passed}/${exps.length} expectations passed` : pc.yellow('nothing checked');
   lines.push(`  ${mark} ${n} ${step.name}: ${what} ${secs(step.durationS)}`);
-  for (const c of step.captures) if (c.empty || c.error) lines.push(`      ${pc.yellow('!')} capture ${c.name}: ${c.error ?? 'saw no packets'} (${c.pcap})`);
+  for (const c of step.captures)
+    if (c.empty || c.error) lines.push(`      ${pc.yellow('!')} capture ${c.name}: ${c.error ?? 'saw no packets'} (${c.pcap})`);
   if (step.reason) lines.push(`      ${pc.red(step.reason)}`);
   for (const e of exps) {
     if (e.status === 'passed') continue;
@@ -35,7 +36,9 @@ export function eventLines(e: RunEvent, resultsDir: string): string[] {
     case 'lab-down':
       return [pc.dim(`lab ${e.lab}: down`)];
     case 'scenario':
-      return [`scenario ${pc.bold(e.scenario.name)} ${pc.dim(`(${e.scenario.file}, lab ${e.scenario.topology.name}, proxy ${e.scenario.topology.proxy.mode})`)}`];
+      return [
+        `scenario ${pc.bold(e.scenario.name)} ${pc.dim(`(${e.scenario.file}, lab ${e.scenario.topology.name}, proxy ${e.scenario.topology.proxy.mode})`)}`,
+      ];
     case 'step':
       return stepLines(e.step, e.total, resultsDir);
   }

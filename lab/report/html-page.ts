@@ -9,7 +9,8 @@ export const esc = xmlEscape;
 
 export const BADGE_COLOURS = { passed: '#1a7f37', failed: '#cf222e', skipped: '#6e7781' } as const;
 
-export const badge = (s: Status): string => `<span class="badge ${s}">${s === 'passed' ? 'pass' : s === 'failed' ? 'fail' : 'skipped'}</span>`;
+export const badge = (s: Status): string =>
+  `<span class="badge ${s}">${s === 'passed' ? 'pass' : s === 'failed' ? 'fail' : 'skipped'}</span>`;
 
 /** A relative link to a file of the run's folder (each path segment encoded). */
 export const fileLink = (path: string, label = path): string =>

@@ -3,7 +3,16 @@ import { renderGraph } from '../graph';
 import type { Topology } from '../topology/types';
 import type { NodeRules, Walk } from '../trace/types';
 import { badge, esc, fileLink, page } from './html-page';
-import type { CaptureReport, ExpectationResult, ProbeReport, RunReport, ScenarioReport, ScenarioTopology, Status, StepReport } from './types';
+import type {
+  CaptureReport,
+  ExpectationResult,
+  ProbeReport,
+  RunReport,
+  ScenarioReport,
+  ScenarioTopology,
+  Status,
+  StepReport,
+} from './types';
 import { walkLadderSvg } from './walk-svg';
 
 // index.html of a run: the summary, the graph of every topology the run used, and per scenario
@@ -15,7 +24,11 @@ export type { ScenarioTopology };
 
 const seconds = (s: number) => `${s.toFixed(2)} s`;
 const when = (iso: string) => iso.replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
-const slug = (s: string) => s.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '') || 'x';
+const slug = (s: string) =>
+  s
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-|-$/g, '') || 'x';
 const sameTopology = (a: Topology, b: Topology) => isDeepStrictEqual({ ...a, source: '' }, { ...b, source: '' });
 
 /** A count in the summary, in its status colour unless it is zero. */
@@ -100,29 +113,51 @@ function stepDetails(sc: ScenarioReport, st: StepReport, si: number): string[] {
 function expectationTable(es: ExpectationResult[]): string[] {
   const rows = es.map((e) => {
     const what = `${esc(e.kind)}${e.name ? ` <b>${esc(e.name)}</b>` : ''}${e.line !== undefined ? ` <span class="dim">line ${e.line}</span>` : ''}`;
-    const checked = e.checked?.length ? `<details><summary class="dim">${e.checked.length} packet(s) checked</summary><pre>${esc(e.checked.join('\n'))}</pre></details>` : '';
+    const checked = e.checked?.length
+      ? `<details><summary class="dim">${e.checked.length} packet(s) checked</summary><pre>${esc(e.checked.join('\n'))}</pre></details>`
+      : '';
     return `<tr class="expectation ${e.status}"><td>${badge(e.status)}</td><td>${what}</td><td><pre>${esc(e.expected)}</pre></td><td><pre>${esc(e.observed)}</pre>${checked}</td><td>${e.pcap ? fileLink(e.pcap, 'pcap') : ''}</td></tr>`;
   });
-  return ['<h3>Expectations</h3>', '<table class="expectations"><tr><th></th><th>expectation</th><th>expected</th><th>observed</th><th></th></tr>', ...rows, '</table>'];
+  return [
+    '<h3>Expectations</h3>',
+    '<table class="expectations"><tr><th></th><th>expectation</th><th>expected</th><th>observed</th><th></th></tr>',
+    ...rows,
+    '</table>',
+  ];
 }
 
 function captureTable(cs: CaptureReport[]): string[] {
   const rows = cs.map((c) => {
     const t = c.tcpdump;
-    const stats = t ? ` <span class="dim">(tcpdump: ${t.captured ?? '?'} captured${t.droppedByKernel ? `, ${t.droppedByKernel} dropped by the kernel` : ''})</span>` : '';
-    const notes = [...(c.empty ? ['<span class="badge warn">empty</span> saw no packets'] : []), ...c.warnings.map(esc), ...(c.error ? [`<span class="bad">${esc(c.error)}</span>`] : [])];
+    const stats = t
+      ? ` <span class="dim">(tcpdump: ${t.captured ?? '?'} captured${t.droppedByKernel ? `, ${t.droppedByKernel} dropped by the kernel` : ''})</span>`
+      : '';
+    const notes = [
+      ...(c.empty ? ['<span class="badge warn">empty</span> saw no packets'] : []),
+      ...c.warnings.map(esc),
+      ...(c.error ? [`<span class="bad">${esc(c.error)}</span>`] : []),
+    ];
     return `<tr class="capture"><td><b>${esc(c.name)}</b></td><td class="mono">${esc(c.at)}</td><td class="mono">${esc(c.filter ?? '')}</td><td><span class="packets">${c.packets}</span> packet(s)${stats}</td><td>${fileLink(c.pcap)}</td><td>${notes.join('<br>')}</td></tr>`;
   });
-  return ['<h3>Captures</h3>', '<table class="captures"><tr><th>name</th><th>at</th><th>filter</th><th>packets</th><th>pcap</th><th></th></tr>', ...rows, '</table>'];
+  return [
+    '<h3>Captures</h3>',
+    '<table class="captures"><tr><th>name</th><th>at</th><th>filter</th><th>packets</th><th>pcap</th><th></th></tr>',
+    ...rows,
+    '</table>',
+  ];
 }
 
 function probeTable(ps: ProbeReport[], idp: string): string[] {
-  const out = ['<h3>Probes</h3>', '<table class="probes"><tr><th>name</th><th>kind</th><th>from → to</th><th>command</th><th>time</th><th>output</th></tr>'];
+  const out = [
+    '<h3>Probes</h3>',
+    '<table class="probes"><tr><th>name</th><th>kind</th><th>from → to</th><th>command</th><th>time</th><th>output</th></tr>',
+  ];
   ps.forEach((p, k) => {
     out.push(
       `<tr class="probe${p.error ? ' failed' : ''}"><td><b>${esc(p.name)}</b></td><td>${esc(p.kind)}</td><td class="mono">${esc(p.from)} → ${esc(p.to)}</td><td class="mono">${esc(p.argv.join(' '))}${p.error ? `<div class="bad">${esc(p.error)}</div>` : ''}</td><td>${esc(seconds(p.durationS))}</td><td>${p.argv.length ? fileLink(p.output) : ''}</td></tr>`,
     );
-    if (p.kind === 'trace' && isWalk(p.result)) out.push(`<tr><td colspan="6">${walkSection(p.result, `${idp}-${k + 1}-`).join('\n')}</td></tr>`);
+    if (p.kind === 'trace' && isWalk(p.result))
+      out.push(`<tr><td colspan="6">${walkSection(p.result, `${idp}-${k + 1}-`).join('\n')}</td></tr>`);
   });
   out.push('</table>');
   return out;
@@ -145,7 +180,9 @@ export function walkSection(w: Walk, idPrefix = 'walk-'): string[] {
 
 function rulesTable(r: NodeRules): string[] {
   const rows = r.events.map((e) => {
-    const pkt = e.packet ? `${e.packet.src}${e.packet.srcport !== undefined ? `:${e.packet.srcport}` : ''} → ${e.packet.dst}${e.packet.dstport !== undefined ? `:${e.packet.dstport}` : ''}${e.packet.mark ? ` mark ${e.packet.mark}` : ''}` : '';
+    const pkt = e.packet
+      ? `${e.packet.src}${e.packet.srcport !== undefined ? `:${e.packet.srcport}` : ''} → ${e.packet.dst}${e.packet.dstport !== undefined ? `:${e.packet.dstport}` : ''}${e.packet.mark ? ` mark ${e.packet.mark}` : ''}`
+      : '';
     const v = e.verdict ?? '';
     const cls = /drop|reject/.test(v) ? ' class="bad"' : '';
     return `<tr><td>${esc(e.hook)}</td><td class="mono">${esc(`${e.family} ${e.table} ${e.chain}`)}</td><td class="mono">${esc(e.rule ?? (e.packet ? '' : '(policy)'))}</td><td class="mono"${cls}>${esc(v)}</td><td class="mono">${esc(pkt)}</td></tr>`;

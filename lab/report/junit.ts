@@ -17,7 +17,9 @@ const esc = (s: string) =>
 export function junitXml(r: RunReport): string {
   const out: string[] = ['<?xml version="1.0" encoding="UTF-8"?>'];
   const s = r.summary;
-  out.push(`<testsuites name="k8s-dataplane-lab ${esc(r.runId)}" tests="${s.steps}" failures="${s.failed}" skipped="${s.skipped}" time="${r.durationS.toFixed(3)}">`);
+  out.push(
+    `<testsuites name="k8s-dataplane-lab ${esc(r.runId)}" tests="${s.steps}" failures="${s.failed}" skipped="${s.skipped}" time="${r.durationS.toFixed(3)}">`,
+  );
   for (const sc of r.scenarios) {
     const failures = sc.steps.filter((t) => t.status === 'failed').length;
     const skipped = sc.steps.filter((t) => t.status === 'skipped').length;
@@ -29,7 +31,10 @@ export function junitXml(r: RunReport): string {
       if (st.status === 'skipped') out.push(`      <skipped message="${esc(st.reason ?? 'skipped')}"/>`);
       if (st.status === 'failed') {
         const failed = st.expectations.filter((e) => e.status === 'failed');
-        const lines = failed.map((e) => `${e.kind}${e.line ? ` (line ${e.line})` : ''}: expected ${e.expected}; observed ${e.observed}${e.pcap ? `; pcap ${e.pcap}` : ''}`);
+        const lines = failed.map(
+          (e) =>
+            `${e.kind}${e.line ? ` (line ${e.line})` : ''}: expected ${e.expected}; observed ${e.observed}${e.pcap ? `; pcap ${e.pcap}` : ''}`,
+        );
         if (st.reason) lines.unshift(st.reason);
         out.push(`      <failure message="${esc(lines[0] ?? 'failed')}" type="expectation">${esc(lines.join('\n'))}</failure>`);
       }

@@ -9,17 +9,25 @@ import type { ProxyModel } from '../model/proxy';
 const SHOWN = /^(eth0|cni0|flannel\.\d+)$/;
 
 export function renderLab(view: LabView): string {
-  const head = `${pc.bold(`lab ${view.name}`)}  runtime ${view.runtime}  state ${stateColor(view.state)}` +
-    (view.backend ? `  backend ${view.backend}` : '') + (view.topology ? `  from ${view.topology}` : '');
-  const t = new Table({ head: ['kind', 'name', 'node', 'namespace', 'interface', 'address', 'mac', 'mtu'], style: { head: [], border: [] }, chars: { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' } });
+  const head =
+    `${pc.bold(`lab ${view.name}`)}  runtime ${view.runtime}  state ${stateColor(view.state)}` +
+    (view.backend ? `  backend ${view.backend}` : '') +
+    (view.topology ? `  from ${view.topology}` : '');
+  const t = new Table({
+    head: ['kind', 'name', 'node', 'namespace', 'interface', 'address', 'mac', 'mtu'],
+    style: { head: [], border: [] },
+    chars: { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' },
+  });
   const rows = (kind: string, name: string, node: string, ns: string, ifs: InterfaceView[]) => {
-    for (const i of ifs.filter((i) => SHOWN.test(i.name))) t.push([kind, name, node, ns, i.name, i.addresses.join(' ') || '-', i.mac, String(i.mtu)]);
+    for (const i of ifs.filter((i) => SHOWN.test(i.name)))
+      t.push([kind, name, node, ns, i.name, i.addresses.join(' ') || '-', i.mac, String(i.mtu)]);
   };
   for (const n of view.nodes) rows('node', n.name, n.name, n.namespace, n.interfaces);
   for (const p of view.pods) rows('pod', p.name, p.node, p.namespace, p.interfaces);
   const gw = view.underlay.interfaces.filter((i) => i.kind === 'bridge');
   const lines = [head, t.toString()];
-  if (gw.length) lines.push(`underlay (namespace ${view.underlay.namespace}): ${gw.map((g) => `${g.name} ${g.addresses.join(' ')}`).join(', ')}`);
+  if (gw.length)
+    lines.push(`underlay (namespace ${view.underlay.namespace}): ${gw.map((g) => `${g.name} ${g.addresses.join(' ')}`).join(', ')}`);
   if (view.missing.length) lines.push(pc.red(`missing namespaces: ${view.missing.join(', ')}`));
   return lines.join('\n');
 }

@@ -38,7 +38,13 @@ export function statusText(labs: LabView[], name: string | undefined): string {
   return labs.map(renderLab).join('\n\n');
 }
 
-export function applyLine(r: { lab: string; added: string[]; removed: string[]; nodes: number; endpoints: Record<string, number> }): string {
+export function applyLine(r: {
+  lab: string;
+  added: string[];
+  removed: string[];
+  nodes: number;
+  endpoints: Record<string, number>;
+}): string {
   const eps = Object.entries(r.endpoints)
     .map(([id, n]) => `${id}: ${n}`)
     .join(', ');
@@ -59,7 +65,10 @@ export function connectLines(r: ConnectResult): string[] {
 export const listeningLine = (point: string, file: string, linkType: string, bounded: boolean) =>
   `listening on ${point} (${linkType}), writing ${shown(file)}${bounded ? '' : '; Ctrl-C to stop'}`;
 
-export function captureLines(done: { file: string; stats: CaptureStats; packets: Packet[] }, o: { point: string; filter: string; show: number }): string[] {
+export function captureLines(
+  done: { file: string; stats: CaptureStats; packets: Packet[] },
+  o: { point: string; filter: string; show: number },
+): string[] {
   const lines = done.packets.slice(0, o.show).map((p) => summarize(p));
   if (done.packets.length > o.show) lines.push(pc.dim(`... ${done.packets.length - o.show} more`));
   const dropped = done.stats.droppedByKernel ? `, ${done.stats.droppedByKernel} dropped by the kernel` : '';

@@ -6,7 +6,14 @@ import type { Walk, WalkChange, WalkHeaders, WalkHop } from '../trace/types';
 // headers, what changed (highlighted) and what differed from the expected walk (red). A hop the
 // packet was expected at but not seen is drawn dashed, with the expected headers.
 
-export const WALK_COLOURS = { arrow: '#2b6cb0', bad: '#c53030', unseen: '#718096', lane: '#a0aec0', text: '#1a202c', dim: '#4a5568' } as const;
+export const WALK_COLOURS = {
+  arrow: '#2b6cb0',
+  bad: '#c53030',
+  unseen: '#718096',
+  lane: '#a0aec0',
+  text: '#1a202c',
+  dim: '#4a5568',
+} as const;
 const C = WALK_COLOURS;
 const CHANGE_FILL: Record<WalkChange['kind'], string> = {
   ttl: '#fefcbf',
@@ -39,7 +46,9 @@ export function headerLines(h: WalkHeaders): string[] {
     if (o.eth) out.push(`outer eth ${o.eth.src} → ${o.eth.dst}`);
   }
   const pre = h.outer ? 'inner ' : '';
-  out.push(`${pre}ip ${hp(h.ip.src, l4?.srcport)} → ${hp(h.ip.dst, l4?.dstport)} ${what} ttl ${h.ip.ttl}${h.ip.id !== undefined ? ` id ${h.ip.id}` : ''}`);
+  out.push(
+    `${pre}ip ${hp(h.ip.src, l4?.srcport)} → ${hp(h.ip.dst, l4?.dstport)} ${what} ttl ${h.ip.ttl}${h.ip.id !== undefined ? ` id ${h.ip.id}` : ''}`,
+  );
   if (h.eth) out.push(`${pre}eth ${h.eth.src} → ${h.eth.dst}`);
   return out;
 }
@@ -151,7 +160,10 @@ export function walkLadderSvg(w: Walk, opts: LadderOptions = {}): string {
       const cw = textWidth(c.text, 11) + 12;
       parts.push(
         group(
-          [rect(annX, ty + 2, cw, PILL - 4, { rx: 8, fill: CHANGE_FILL[c.kind], stroke: '#b7791f', 'stroke-width': 1 }), text(annX + 6, ty + 14, c.text, { 'font-size': 11, fill: C.text })],
+          [
+            rect(annX, ty + 2, cw, PILL - 4, { rx: 8, fill: CHANGE_FILL[c.kind], stroke: '#b7791f', 'stroke-width': 1 }),
+            text(annX + 6, ty + 14, c.text, { 'font-size': 11, fill: C.text }),
+          ],
           { class: `change ${c.kind}` },
         ),
       );
@@ -162,7 +174,11 @@ export function walkLadderSvg(w: Walk, opts: LadderOptions = {}): string {
     prev = { x: lane.x, y: ay };
   });
 
-  return svgDocument(width, height, title, body, [arrowMarker(`${idp}arrow`, C.arrow), arrowMarker(`${idp}arrow-bad`, C.bad), arrowMarker(`${idp}arrow-unseen`, C.unseen)]);
+  return svgDocument(width, height, title, body, [
+    arrowMarker(`${idp}arrow`, C.arrow),
+    arrowMarker(`${idp}arrow-bad`, C.bad),
+    arrowMarker(`${idp}arrow-unseen`, C.unseen),
+  ]);
 }
 
 /** A path from the report as a relative URL (each segment encoded). */

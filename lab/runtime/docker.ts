@@ -65,7 +65,9 @@ export class DockerRuntime implements Runtime {
   constructor(private readonly opts: DockerRuntimeOptions) {}
 
   private hosts(): Promise<Map<string, { host: DockerHost; side: HostSide }>> {
-    this.connected ??= this.opts.hosts().then((list) => new Map(list.map((h) => [h.name, { host: h, side: new HostSide(h.name, h.shell, h.local) }])));
+    this.connected ??= this.opts
+      .hosts()
+      .then((list) => new Map(list.map((h) => [h.name, { host: h, side: new HostSide(h.name, h.shell, h.local) }])));
     return this.connected;
   }
 
@@ -139,7 +141,10 @@ export class DockerRuntime implements Runtime {
 
   async createNamespaces(names: readonly string[]): Promise<void> {
     const wheres = await Promise.all(names.map(async (n) => ({ n, w: await this.where(n) })));
-    for (const [host, list] of group(wheres.filter((x) => x.w.kind === 'host'), (x) => x.w.host))
+    for (const [host, list] of group(
+      wheres.filter((x) => x.w.kind === 'host'),
+      (x) => x.w.host,
+    ))
       await (await this.on(host)).side.create(list.map((x) => (x.w as { ns: string }).ns));
     await pool(
       wheres.filter((x) => x.w.kind === 'node'),
@@ -147,7 +152,10 @@ export class DockerRuntime implements Runtime {
     );
     const pods = wheres.filter((x): x is { n: string; w: Extract<Where, { kind: 'pod' }> } => x.w.kind === 'pod');
     await pool([...group(pods, (p) => p.w.container)], async ([container, list]) =>
-      (await this.exec(list[0]!.w.host, container)).run(['ip', '-batch', '-'], { input: list.map((p) => `netns add ${p.n}\n`).join(''), where: `creating pod namespaces in ${container}` }),
+      (await this.exec(list[0]!.w.host, container)).run(['ip', '-batch', '-'], {
+        input: list.map((p) => `netns add ${p.n}\n`).join(''),
+        where: `creating pod namespaces in ${container}`,
+      }),
     );
   }
 
@@ -177,7 +185,9 @@ export class DockerRuntime implements Runtime {
     const exec = await this.exec(host, container);
     for (const f of ['reply.sh', 'connect-loop.sh']) {
       const path = `${PODS_DIR}/${f}`;
-      await exec.run(['sh', '-c', 'mkdir -p "$(dirname "$1")" && base64 -d > "$1" && chmod 755 "$1"', 'sh', path], { input: readFileSync(path).toString('base64') });
+      await exec.run(['sh', '-c', 'mkdir -p "$(dirname "$1")" && base64 -d > "$1" && chmod 755 "$1"', 'sh', path], {
+        input: readFileSync(path).toString('base64'),
+      });
     }
   }
 
@@ -185,13 +195,19 @@ export class DockerRuntime implements Runtime {
     const wheres = await Promise.all(names.map(async (n) => ({ n, w: await this.where(n) })));
     const nodes = new Set(wheres.filter((x) => x.w.kind === 'node').map((x) => x.n));
     // Pods alone (apply removed them): their processes, then the namespaces, inside the node.
-    const lonePods = wheres.filter((x): x is { n: string; w: Extract<Where, { kind: 'pod' }> } => x.w.kind === 'pod' && !nodes.has(x.w.container));
+    const lonePods = wheres.filter(
+      (x): x is { n: string; w: Extract<Where, { kind: 'pod' }> } => x.w.kind === 'pod' && !nodes.has(x.w.container),
+    );
     for (const [container, list] of group(lonePods, (p) => p.w.container)) {
       await this.stopProcesses(list.map((p) => p.n));
-      await (await this.exec(list[0]!.w.host, container)).run(['ip', '-force', '-batch', '-'], { input: list.map((p) => `netns del ${p.n}\n`).join(''), check: false });
+      await (
+        await this.exec(list[0]!.w.host, container)
+      ).run(['ip', '-force', '-batch', '-'], { input: list.map((p) => `netns del ${p.n}\n`).join(''), check: false });
     }
     const labs = new Set(names.map((n) => parseNamespace(n)?.lab).filter((l): l is string => !!l));
-    const containers = (await Promise.all([...labs].map((l) => this.labContainers(l)))).flat().filter((c) => nodes.has(`${PREFIX}.${c.Labels[LABEL_LAB]}.${c.Labels[LABEL_NODE]}`));
+    const containers = (await Promise.all([...labs].map((l) => this.labContainers(l))))
+      .flat()
+      .filter((c) => nodes.has(`${PREFIX}.${c.Labels[LABEL_LAB]}.${c.Labels[LABEL_NODE]}`));
     await pool(containers, async (c) =>
       (await this.on(c.host)).host.docker
         .getContainer(c.Id)
@@ -202,15 +218,24 @@ export class DockerRuntime implements Runtime {
     );
     // the attached node names and the underlay namespaces, on every host
     for (const [name, { side }] of await this.hosts()) {
-      const mine = wheres.filter((x) => (x.w.kind === 'host' && x.w.host === name) || nodes.has(x.n)).map((x) => (x.w.kind === 'host' ? x.w.ns : x.n));
+      const mine = wheres
+        .filter((x) => (x.w.kind === 'host' && x.w.host === name) || nodes.has(x.n))
+        .map((x) => (x.w.kind === 'host' ? x.w.ns : x.n));
       await side.remove([...new Set(mine)]);
     }
     // last, with the underlay namespaces gone: the lab's host shells (tcp:// engines)
     const whole = [...labs].filter((l) => wheres.some((x) => x.w.kind === 'host' && parseNamespace(x.n)?.lab === l));
     for (const { host } of (await this.hosts()).values())
       for (const lab of whole) {
-        const helpers = await host.docker.listContainers({ all: true, filters: JSON.stringify({ label: [`${LABEL_LAB}=${lab}`, `${LABEL_ROLE}=${HOST_SHELL}`] }) });
-        for (const c of helpers) await host.docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined);
+        const helpers = await host.docker.listContainers({
+          all: true,
+          filters: JSON.stringify({ label: [`${LABEL_LAB}=${lab}`, `${LABEL_ROLE}=${HOST_SHELL}`] }),
+        });
+        for (const c of helpers)
+          await host.docker
+            .getContainer(c.Id)
+            .remove({ force: true })
+            .catch(() => undefined);
       }
   }
 
@@ -219,7 +244,13 @@ export class DockerRuntime implements Runtime {
       const w = await this.where(s.ns);
       if (w.kind === 'self' || w.kind === 'host') return (await this.on(w.host)).side.apply(w.kind === 'host' ? w.ns : undefined, s);
       const argv = s.tool === 'sysctl' ? ['sysctl', '-q', '-w', ...s.lines] : toolCommand(s);
-      const r = await (await this.exec(w.host, w.container)).run(DockerRuntime.argvIn(w, argv), { ...(s.tool === 'sysctl' ? {} : { input: s.lines.join('\n') + '\n' }), check: false, timeoutMs: 120_000 });
+      const r = await (
+        await this.exec(w.host, w.container)
+      ).run(DockerRuntime.argvIn(w, argv), {
+        ...(s.tool === 'sysctl' ? {} : { input: s.lines.join('\n') + '\n' }),
+        check: false,
+        timeoutMs: 120_000,
+      });
       if (r.code === 0) return;
       const what = `${argv.join(' ')} in ${s.ns} failed: ${r.stderr.trim().split('\n').slice(0, 4).join('; ')}`;
       if (s.origin) throw new LabError(`a rule file of yours was refused:\n${s.origin.file}: ${s.origin.path}: ${what}`, 2);
@@ -238,9 +269,13 @@ export class DockerRuntime implements Runtime {
       },
     );
     // one exec per node container: its own namespace, then each pod's, one JSON line each
-    const inside = wheres.filter((x): x is { n: string; w: Extract<Where, { kind: 'node' | 'pod' }> } => x.w.kind === 'node' || x.w.kind === 'pod');
+    const inside = wheres.filter(
+      (x): x is { n: string; w: Extract<Where, { kind: 'node' | 'pod' }> } => x.w.kind === 'node' || x.w.kind === 'pod',
+    );
     await pool([...group(inside, (x) => x.w.container)], async ([container, list]) => {
-      const script = list.map((x) => (x.w.kind === 'pod' ? `ip -n ${x.n} -j -d addr show || echo` : 'ip -j -d addr show || echo')).join('\n');
+      const script = list
+        .map((x) => (x.w.kind === 'pod' ? `ip -n ${x.n} -j -d addr show || echo` : 'ip -j -d addr show || echo'))
+        .join('\n');
       const r = await (await this.exec(list[0]!.w.host, container)).run(['sh', '-c', script], { check: false }).catch(() => undefined);
       if (!r) return;
       const lines = r.stdout.split('\n').filter((l) => l === '' || l.startsWith('['));
@@ -253,11 +288,16 @@ export class DockerRuntime implements Runtime {
   }
 
   async startDaemons(daemons: readonly Daemon[], timeoutMs = 10_000): Promise<void> {
-    const placed = await Promise.all(daemons.map(async (d) => ({ d, w: (await this.where(d.ns)) as Extract<Where, { kind: 'node' | 'pod' }> })));
+    const placed = await Promise.all(
+      daemons.map(async (d) => ({ d, w: (await this.where(d.ns)) as Extract<Where, { kind: 'node' | 'pod' }> })),
+    );
     await pool(placed, async ({ d, w }) => {
-      const exec = await (await this.on(w.host)).host.docker
-        .getContainer(w.container)
-        .exec({ Cmd: DockerRuntime.argvIn(w, d.argv), Env: Object.entries(d.env).map(([k, v]) => `${k}=${v}`), AttachStdout: false, AttachStderr: false });
+      const exec = await (await this.on(w.host)).host.docker.getContainer(w.container).exec({
+        Cmd: DockerRuntime.argvIn(w, d.argv),
+        Env: Object.entries(d.env).map(([k, v]) => `${k}=${v}`),
+        AttachStdout: false,
+        AttachStderr: false,
+      });
       await exec.start({ Detach: true });
     });
     // ready once every port is bound: one look per node container at its pods' socket tables
@@ -275,7 +315,10 @@ export class DockerRuntime implements Runtime {
       }
       waiting = waiting.filter((x) => !bound.has(x.d));
       if (!waiting.length) break;
-      if (Date.now() > deadline) throw new Error(`not listening after ${timeoutMs} ms: ${waiting.map(({ d }) => `${d.ready.protocol}/${d.ready.port} in ${d.ns}`).join(', ')}`);
+      if (Date.now() > deadline)
+        throw new Error(
+          `not listening after ${timeoutMs} ms: ${waiting.map(({ d }) => `${d.ready.protocol}/${d.ready.port} in ${d.ns}`).join(', ')}`,
+        );
       await new Promise((r) => setTimeout(r, 50));
     }
   }
@@ -287,7 +330,10 @@ export class DockerRuntime implements Runtime {
       const script = list.map((x) => `for p in $(ip netns pids ${x.n}); do kill -9 $p; done`).join('\n');
       await (await this.exec(list[0]!.w.host, container)).run(['sh', '-c', script], { check: false });
     }
-    for (const [host, list] of group(wheres.filter((x) => x.w.kind === 'host'), (x) => x.w.host))
+    for (const [host, list] of group(
+      wheres.filter((x) => x.w.kind === 'host'),
+      (x) => x.w.host,
+    ))
       await (await this.on(host)).side.stop(list.map((x) => (x.w as { ns: string }).ns));
   }
 
@@ -299,7 +345,9 @@ export class DockerRuntime implements Runtime {
 
   start(ns: string, argv: readonly string[]): Started {
     const started = this.where(ns).then(async (w) =>
-      w.kind === 'self' || w.kind === 'host' ? (await this.on(w.host)).side.start(w.kind === 'host' ? w.ns : undefined, argv) : (await this.exec(w.host, w.container)).start(DockerRuntime.argvIn(w, argv)),
+      w.kind === 'self' || w.kind === 'host'
+        ? (await this.on(w.host)).side.start(w.kind === 'host' ? w.ns : undefined, argv)
+        : (await this.exec(w.host, w.container)).start(DockerRuntime.argvIn(w, argv)),
     );
     return deferred(started);
   }
@@ -330,13 +378,24 @@ export class DockerRuntime implements Runtime {
 /** A Started whose process is still being set up (the host's connection may not exist yet). */
 function deferred(p: Promise<Started>): Started {
   let pid: number | undefined;
-  void p.then((s) => (pid = s.pid), () => undefined);
+  void p.then(
+    (s) => (pid = s.pid),
+    () => undefined,
+  );
   return {
     get pid() {
       return pid;
     },
-    onStderr: (l) => void p.then((s) => s.onStderr(l), () => undefined),
-    signal: (sig) => void p.then((s) => s.signal(sig), () => undefined),
+    onStderr: (l) =>
+      void p.then(
+        (s) => s.onStderr(l),
+        () => undefined,
+      ),
+    signal: (sig) =>
+      void p.then(
+        (s) => s.signal(sig),
+        () => undefined,
+      ),
     exited: p.then(
       (s) => s.exited,
       (e: unknown): ExecResult => ({ code: null, signal: null, stdout: '', stderr: e instanceof Error ? e.message : String(e) }),
@@ -360,4 +419,3 @@ async function pool<T>(items: Iterable<T>, fn: (t: T) => Promise<unknown>): Prom
   await Promise.all(Array.from({ length: Math.min(FAN_OUT, queue.length) }, worker));
   if (failures.length) throw failures[0];
 }
-

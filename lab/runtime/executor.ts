@@ -81,7 +81,9 @@ export class LocalExecutor implements Executor {
       child.on('error', (e: NodeJS.ErrnoException) =>
         resolve({ code: null, signal: null, stdout: '', stderr: e.code === 'ENOENT' ? `${cmd}: command not found` : e.message }),
       );
-      child.on('close', (code, signal) => resolve({ code, signal, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() }));
+      child.on('close', (code, signal) =>
+        resolve({ code, signal, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() }),
+      );
     });
     return {
       pid: child.pid,

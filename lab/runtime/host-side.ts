@@ -36,11 +36,18 @@ export class HostSide {
 
   async list(): Promise<string[]> {
     const r = await this.shell.run(['ip', 'netns', 'list'], { check: false });
-    return r.stdout.split('\n').map((l) => l.split(' ')[0]!).filter(Boolean);
+    return r.stdout
+      .split('\n')
+      .map((l) => l.split(' ')[0]!)
+      .filter(Boolean);
   }
 
   async create(names: readonly string[]): Promise<void> {
-    if (names.length) await this.shell.run(['ip', '-batch', '-'], { input: names.map((n) => `netns add ${n}\n`).join(''), where: `creating namespaces${this.onHost}` });
+    if (names.length)
+      await this.shell.run(['ip', '-batch', '-'], {
+        input: names.map((n) => `netns add ${n}\n`).join(''),
+        where: `creating namespaces${this.onHost}`,
+      });
   }
 
   /** Stops every process inside, then removes the namespaces; names already gone are fine. */
@@ -54,7 +61,9 @@ export class HostSide {
   /** Stops every process in these namespaces (captures, probes left running). */
   async stop(names: readonly string[]): Promise<void> {
     if (this.opts.stop) return this.opts.stop(names);
-    const pids = (await Promise.all(names.map((n) => this.shell.run(['ip', 'netns', 'pids', n], { check: false })))).flatMap((r) => r.stdout.split(/\s+/).filter(Boolean));
+    const pids = (await Promise.all(names.map((n) => this.shell.run(['ip', 'netns', 'pids', n], { check: false })))).flatMap((r) =>
+      r.stdout.split(/\s+/).filter(Boolean),
+    );
     if (pids.length) await this.shell.run(['kill', '-9', ...pids], { check: false });
   }
 
@@ -70,7 +79,11 @@ export class HostSide {
   /** One step, its batch on stdin. Errors name the host and namespace; a user's file exits 2. */
   async apply(ns: string | undefined, step: Step): Promise<void> {
     const argv = step.tool === 'sysctl' ? ['sysctl', '-q', '-w', ...step.lines] : toolCommand(step);
-    const r = await this.shell.run(this.inside(ns, argv), { ...(step.tool === 'sysctl' ? {} : { input: step.lines.join('\n') + '\n' }), check: false, timeoutMs: 120_000 });
+    const r = await this.shell.run(this.inside(ns, argv), {
+      ...(step.tool === 'sysctl' ? {} : { input: step.lines.join('\n') + '\n' }),
+      check: false,
+      timeoutMs: 120_000,
+    });
     if (r.code === 0) return;
     const what = `${argv.join(' ')} in ${ns ?? 'the host namespace'} on ${this.name} failed: ${r.stderr.trim().split('\n').slice(0, 4).join('; ')}`;
     if (step.origin) throw new LabError(`a rule file of yours was refused:\n${step.origin.file}: ${step.origin.path}: ${what}`, 2);

@@ -47,7 +47,10 @@ class NoNamespace extends Error {}
 async function sweepStale(exec: Executor): Promise<void> {
   const list = await run(exec, ['ip', 'netns', 'list']);
   if (list.code !== 0) return;
-  const names = list.stdout.split('\n').map((l) => l.split(' ')[0]!).filter((n) => n.startsWith(PROBE_PREFIX));
+  const names = list.stdout
+    .split('\n')
+    .map((l) => l.split(' ')[0]!)
+    .filter((n) => n.startsWith(PROBE_PREFIX));
   for (const n of names) {
     const pid = Number(/^kdl\.probe-(\d+)-\d+$/.exec(n)?.[1]);
     if (!pid || pid === process.pid) continue;
@@ -71,7 +74,8 @@ async function withProbeNamespace<T>(exec: Executor, fn: (ns: string) => Promise
     // The name is ours alone (pid + counter), so deleting it can never remove someone else's.
     // Removed when `ip netns del` succeeds, or when the name is not there (any more, or ever).
     let removed = false;
-    for (let i = 0; i < 3 && !removed; i++) removed = (await run(exec, ['ip', 'netns', 'del', ns])).code === 0 || !(await exists(exec, `${NETNS_DIR}/${ns}`));
+    for (let i = 0; i < 3 && !removed; i++)
+      removed = (await run(exec, ['ip', 'netns', 'del', ns])).code === 0 || !(await exists(exec, `${NETNS_DIR}/${ns}`));
     // eslint-disable-next-line no-unsafe-finally -- a namespace left behind outweighs the probe's own failure
     if (!removed) throw new Error(`could not remove the probe namespace ${ns}: run 'ip netns del ${ns}'`);
   }
@@ -108,8 +112,16 @@ async function ipvsKernelFacts(exec: Executor) {
 async function ipvsMissing(exec: Executor, where: string): Promise<IpvsProbe> {
   const k = await ipvsKernelFacts(exec);
   const facts = [
-    k.config ? (k.config.value === 'unset' ? `CONFIG_IP_VS is not set (${k.config.source})` : `CONFIG_IP_VS=${k.config.value} (${k.config.source})`) : 'kernel config not readable',
-    k.canLoadModules ? (k.moduleFile ? `${k.moduleFile} exists but is not loaded` : `no ip_vs module under /lib/modules/${k.rel}`) : 'the kernel cannot load modules (no /proc/modules)',
+    k.config
+      ? k.config.value === 'unset'
+        ? `CONFIG_IP_VS is not set (${k.config.source})`
+        : `CONFIG_IP_VS=${k.config.value} (${k.config.source})`
+      : 'kernel config not readable',
+    k.canLoadModules
+      ? k.moduleFile
+        ? `${k.moduleFile} exists but is not loaded`
+        : `no ip_vs module under /lib/modules/${k.rel}`
+      : 'the kernel cannot load modules (no /proc/modules)',
   ];
   const loadable = k.canLoadModules && (k.moduleFile !== undefined || k.config?.value === 'm');
   const instead = 'or set proxy.mode: iptables or nftables in the topology';
@@ -168,7 +180,10 @@ export function probeLinkType(type: string, args: readonly string[] = [], exec: 
   if (!cache) linkProbes.set(exec, (cache = new Map<string, Promise<boolean>>()));
   let p = cache.get(key);
   if (!p) {
-    p = withProbeNamespace(exec, async (ns) => (await run(exec, ['ip', '-n', ns, 'link', 'add', 'kdlprobe0', 'type', type, ...args])).code === 0);
+    p = withProbeNamespace(
+      exec,
+      async (ns) => (await run(exec, ['ip', '-n', ns, 'link', 'add', 'kdlprobe0', 'type', type, ...args])).code === 0,
+    );
     const own = cache;
     p.catch(() => own.delete(key));
     cache.set(key, p);

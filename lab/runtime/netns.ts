@@ -104,7 +104,10 @@ export class NetnsRuntime implements Runtime {
           lines.push(`${enter} ${step.tool} -batch ${file}`);
         }
       }
-      const r = await this.exec.run(['xargs', '-L', '1', '-P', String(FAN_OUT), 'nsenter'], { input: lines.join('\n') + '\n', check: false });
+      const r = await this.exec.run(['xargs', '-L', '1', '-P', String(FAN_OUT), 'nsenter'], {
+        input: lines.join('\n') + '\n',
+        check: false,
+      });
       if (r.code !== 0) throw new CommandError(['xargs', 'nsenter', '...'], r.code, explainBatchError(r.stderr, files), 'applying batches');
     } finally {
       await rm(dir, { recursive: true, force: true });
@@ -161,7 +164,9 @@ export class NetnsRuntime implements Runtime {
       waiting = waiting.filter((w) => !w.child.pid || !isBound(w.child.pid, w.d.ready.port, w.d.ready.protocol));
       if (!waiting.length) break;
       if (Date.now() > deadline)
-        throw new Error(`not listening after ${timeoutMs} ms: ${waiting.map((w) => `${w.d.ready.protocol}/${w.d.ready.port} in ${w.d.ns}`).join(', ')}`);
+        throw new Error(
+          `not listening after ${timeoutMs} ms: ${waiting.map((w) => `${w.d.ready.protocol}/${w.d.ready.port} in ${w.d.ns}`).join(', ')}`,
+        );
       await new Promise((r) => setTimeout(r, 10));
     }
   }

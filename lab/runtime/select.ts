@@ -82,7 +82,10 @@ async function connectHost(
         await docker.ping();
       } catch (err) {
         ssh.close();
-        throw new LabError(`host ${h.name} (${ssh.name}): no Docker engine answers there through 'docker system dial-stdio' (${err instanceof Error ? err.message : String(err)})`, 2);
+        throw new LabError(
+          `host ${h.name} (${ssh.name}): no Docker engine answers there through 'docker system dial-stdio' (${err instanceof Error ? err.message : String(err)})`,
+          2,
+        );
       }
       return { name: h.name, docker, shell: ssh, local: false };
     }
@@ -97,7 +100,10 @@ async function connectHost(
       try {
         await docker.ping();
       } catch (err) {
-        throw new LabError(`host ${h.name}: the engine at tcp://${e.host}:${e.port} does not answer over TLS (${err instanceof Error ? err.message : String(err)})`, 2);
+        throw new LabError(
+          `host ${h.name}: the engine at tcp://${e.host}:${e.port} does not answer over TLS (${err instanceof Error ? err.message : String(err)})`,
+          2,
+        );
       }
       // no ssh here: the lab's commands on that machine run in a helper container of the lab's
       const shell = await hostShell(docker, await image(h.name, docker, true), lab, h.name, LABEL_LAB, hooks.onNotice);

@@ -24,7 +24,12 @@ export function evaluate(e: ExpectationPlan, obs: Observed): ExpectationResult {
   let probe: { plan: ProbeOutcome['plan']; argv: string[]; output: string; result: unknown } | undefined;
   if (e.probe) {
     if (!outcome || outcome.error !== undefined)
-      return { ...base, status: 'failed', expected: describe(e), observed: `probe '${e.probe.name}' failed: ${outcome?.error ?? 'it did not run'}` };
+      return {
+        ...base,
+        status: 'failed',
+        expected: describe(e),
+        observed: `probe '${e.probe.name}' failed: ${outcome?.error ?? 'it did not run'}`,
+      };
     probe = { plan: outcome.plan, argv: outcome.argv, output: outcome.output, result: outcome.result };
   }
   const r = expectationKind(e.kind).evaluate(e, { names: obs.names, probe, captures: obs.captures });

@@ -153,7 +153,8 @@ function checkExpectation(
   }
   const pods = new Set(names.topo.pods.map((p) => p.name));
   const at: FailAt = (sub, m, k) => fail([...path, ...sub], m, k);
-  const checkPods = (list: string[], sub: Path) => list.forEach((p, i) => pods.has(p) || at([...sub, i], `no pod '${p}' (pods: ${[...pods].join(', ')})`));
+  const checkPods = (list: string[], sub: Path) =>
+    list.forEach((p, i) => pods.has(p) || at([...sub, i], `no pod '${p}' (pods: ${[...pods].join(', ')})`));
   const extra = kind.compile(spec, { names, probe, captures, fail: at, checkPods });
   return { kind: kind.kind, spec, ...(probe ? { probe } : {}), ...extra };
 }
@@ -204,7 +205,8 @@ export async function loadScenarios(files: string[], host: Executor, opts: LoadO
   const byName = new Map<string, string>();
   for (const s of scenarios) {
     const other = byName.get(s.name);
-    if (other) throw InputError.of(s.file, 'name', `scenario name '${s.name}' is also used by ${other}: results would overwrite each other`);
+    if (other)
+      throw InputError.of(s.file, 'name', `scenario name '${s.name}' is also used by ${other}: results would overwrite each other`);
     byName.set(s.name, s.file);
   }
   return scenarios;

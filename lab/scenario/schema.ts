@@ -13,7 +13,9 @@ export type { FieldMap } from './kinds/fields';
 
 /** `{ name?, <kind>?: <kind's schema> }` for every kind of a registry list, in its order. */
 function oneOfKinds<T extends readonly { kind: string; schema: z.ZodType }[]>(kinds: T) {
-  const shape = Object.fromEntries(kinds.map((k) => [k.kind, k.schema.optional()])) as { [E in T[number] as E['kind']]: z.ZodOptional<E['schema']> };
+  const shape = Object.fromEntries(kinds.map((k) => [k.kind, k.schema.optional()])) as {
+    [E in T[number] as E['kind']]: z.ZodOptional<E['schema']>;
+  };
   return z.strictObject({ name: name.optional(), ...shape });
 }
 
@@ -36,7 +38,10 @@ const step = z.strictObject({
 });
 
 export const scenarioSchema = z.strictObject({
-  name: z.string().regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/, { error: 'scenario names are lowercase letters, digits and -' }).optional(),
+  name: z
+    .string()
+    .regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/, { error: 'scenario names are lowercase letters, digits and -' })
+    .optional(),
   description: z.string().optional(),
   /** a topology file (relative to this file) or the topology itself */
   topology: z.union([z.string(), z.record(z.string(), z.unknown())]),

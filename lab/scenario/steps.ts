@@ -14,7 +14,12 @@ import type { ProbePlan, Scenario, StepPlan } from './load';
 // run by their kind (kinds/probes/), captures stopped and read, expectations evaluated by their
 // kind; the pcaps and each probe's output are written to results/<run-id>/<scenario>/<step>/.
 
-export const slug = (s: string) => s.toLowerCase().replace(/[^a-z0-9.]+/g, '-').replace(/^-|-$/g, '').slice(0, 48) || 'x';
+export const slug = (s: string) =>
+  s
+    .toLowerCase()
+    .replace(/[^a-z0-9.]+/g, '-')
+    .replace(/^-|-$/g, '')
+    .slice(0, 48) || 'x';
 
 /** Runs every step of a scenario (or reports each skipped, with the reason skip() gives). */
 export async function runScenario(
@@ -29,7 +34,10 @@ export async function runScenario(
   const steps: StepReport[] = [];
   for (const step of s.steps) {
     const reason = skip();
-    const report = reason || !names ? skipped(step, reason ?? 'the lab is not up') : await runStep(s, step, join(runDir, slug(s.name)), runDir, rt, names);
+    const report =
+      reason || !names
+        ? skipped(step, reason ?? 'the lab is not up')
+        : await runStep(s, step, join(runDir, slug(s.name)), runDir, rt, names);
     steps.push(report);
     emit({ type: 'step', scenario: s, step: report, total: s.steps.length });
   }
@@ -50,7 +58,14 @@ function skipped(step: StepPlan, reason: string): StepReport {
 }
 
 /** Runs one step: captures, probes, expectations; writes its pcaps and probe outputs. */
-export async function runStep(s: Scenario, step: StepPlan, scenarioDir: string, runDir: string, rt: Runtime, names: LabNames): Promise<StepReport> {
+export async function runStep(
+  s: Scenario,
+  step: StepPlan,
+  scenarioDir: string,
+  runDir: string,
+  rt: Runtime,
+  names: LabNames,
+): Promise<StepReport> {
   const t0 = performance.now();
   const stepDir = join(scenarioDir, `${String(step.index + 1).padStart(2, '0')}-${slug(step.name)}`);
   mkdirSync(stepDir, { recursive: true });
@@ -60,8 +75,16 @@ export async function runStep(s: Scenario, step: StepPlan, scenarioDir: string, 
   const errors: string[] = [];
 
   // Every capture listening before any probe sends a packet.
-  const slots = step.captures.map((plan) => ({ plan, file: join(stepDir, `${slug(plan.name)}.pcap`), running: undefined as RunningCapture | undefined }));
-  const starts = await Promise.allSettled(slots.map((c) => startCapture(rt, { ns: c.plan.ns, iface: c.plan.iface, file: c.file, ...(c.plan.filter ? { filter: c.plan.filter } : {}) })));
+  const slots = step.captures.map((plan) => ({
+    plan,
+    file: join(stepDir, `${slug(plan.name)}.pcap`),
+    running: undefined as RunningCapture | undefined,
+  }));
+  const starts = await Promise.allSettled(
+    slots.map((c) =>
+      startCapture(rt, { ns: c.plan.ns, iface: c.plan.iface, file: c.file, ...(c.plan.filter ? { filter: c.plan.filter } : {}) }),
+    ),
+  );
   starts.forEach((r, i) => {
     const slot = slots[i];
     if (!slot) return;
@@ -119,7 +142,16 @@ function captureReport(c: CaptureOutcome): CaptureReport {
     pcap: c.pcap,
     packets: c.packets.length,
     empty: c.packets.length === 0,
-    ...(c.stats ? { tcpdump: { captured: c.stats.captured, receivedByFilter: c.stats.receivedByFilter, droppedByKernel: c.stats.droppedByKernel, linkType: c.stats.linkType } } : {}),
+    ...(c.stats
+      ? {
+          tcpdump: {
+            captured: c.stats.captured,
+            receivedByFilter: c.stats.receivedByFilter,
+            droppedByKernel: c.stats.droppedByKernel,
+            linkType: c.stats.linkType,
+          },
+        }
+      : {}),
     warnings: c.warnings,
     ...(c.error ? { error: c.error } : {}),
   };

@@ -114,7 +114,10 @@ export function compileMatcher(path: string, expected: Scalar | Scalar[], names:
       return { text: `${n} (${text})`, test: (a) => a === n };
     }
     case 'tcpFlags': {
-      const want = text.toUpperCase().split(/[\s,+|]+/).filter(Boolean);
+      const want = text
+        .toUpperCase()
+        .split(/[\s,+|]+/)
+        .filter(Boolean);
       const bad = want.find((f) => !TCP_FLAGS.includes(f));
       if (bad) return `'${bad}' is not a TCP flag: ${TCP_FLAGS.join(', ')}`;
       const key = [...want].sort().join(',');

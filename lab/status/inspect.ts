@@ -78,8 +78,7 @@ async function inspectLab(rt: Runtime, lab: string, namespaces: string[]): Promi
       // several hosts: the first host's underlay namespace (it holds the gateway) stands for the lab
       const first = rec?.topology.hosts?.[0]?.name;
       if (!r.host || r.host === first || (!first && !view.underlay.interfaces.length)) view.underlay = v;
-    }
-    else if (r?.role === 'node') view.nodes.push({ name: r.node, ...v });
+    } else if (r?.role === 'node') view.nodes.push({ name: r.node, ...v });
     else if (r?.role === 'pod') view.pods.push({ name: r.pod, node: r.node, ...v });
   }
   // Nodes and pods in topology order when the record has it, by name otherwise.
@@ -121,7 +120,12 @@ export function parseIpAddrJson(text: string): InterfaceView[] {
     if (r.master) v.master = r.master;
     if (kind === 'veth' && r.link_index !== undefined) v.peerIndex = r.link_index;
     if (kind === 'vxlan' && info)
-      v.vxlan = { vni: info.id ?? 0, port: info.port ?? 0, ...(info.local ? { local: info.local } : {}), ...(info.link !== undefined ? { dev: info.link } : {}) };
+      v.vxlan = {
+        vni: info.id ?? 0,
+        port: info.port ?? 0,
+        ...(info.local ? { local: info.local } : {}),
+        ...(info.link !== undefined ? { dev: info.link } : {}),
+      };
     return v;
   });
 }

@@ -15,7 +15,11 @@ export function itIf(cond: boolean, reason: string): TestFn {
 }
 
 /** `describe` when `cond`, else `describe.skip` with the reason in its title (and printed once). */
-export function describeIf(cond: boolean, reason: string, base: (name: string, fn: () => void) => void = describe): (name: string, fn: () => void) => void {
+export function describeIf(
+  cond: boolean,
+  reason: string,
+  base: (name: string, fn: () => void) => void = describe,
+): (name: string, fn: () => void) => void {
   if (cond) return base;
   return (name, fn) => {
     console.warn(`skipping '${name}': ${reason}`);

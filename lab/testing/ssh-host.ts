@@ -59,14 +59,34 @@ export async function startTestHosts(names: string[]): Promise<TestHost[]> {
     const cfg = join(dir, `${name}_sshd_config`);
     writeFileSync(
       cfg,
-      [`ListenAddress ${address}:22`, `HostKey ${key}`, `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`, 'PermitRootLogin prohibit-password', 'StrictModes no', 'UsePAM no', `PidFile ${join(dir, `${name}.pid`)}`, 'LogLevel ERROR'].join('\n') + '\n',
+      [
+        `ListenAddress ${address}:22`,
+        `HostKey ${key}`,
+        `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`,
+        'PermitRootLogin prohibit-password',
+        'StrictModes no',
+        'UsePAM no',
+        `PidFile ${join(dir, `${name}.pid`)}`,
+        'LogLevel ERROR',
+      ].join('\n') + '\n',
     );
     const knownHosts = join(dir, `${name}_known_hosts`);
     writeFileSync(knownHosts, `${address} ${readFileSync(`${key}.pub`, 'utf8').split(' ').slice(0, 2).join(' ')}\n`);
     // sshd in the namespace, in a mount namespace of its own with an empty /run/netns
     const sshd = host.start([
-      'ip', 'netns', 'exec', ns, 'unshare', '--mount', '--propagation', 'private', 'sh', '-c',
-      'mkdir -p /run/sshd && mount -t tmpfs kdl-host-netns /run/netns && exec /usr/sbin/sshd -D -e -f "$1"', 'sh', cfg,
+      'ip',
+      'netns',
+      'exec',
+      ns,
+      'unshare',
+      '--mount',
+      '--propagation',
+      'private',
+      'sh',
+      '-c',
+      'mkdir -p /run/sshd && mount -t tmpfs kdl-host-netns /run/netns && exec /usr/sbin/sshd -D -e -f "$1"',
+      'sh',
+      cfg,
     ]);
     await waitListening(ns, sshd);
     hosts.push({
@@ -74,7 +94,14 @@ export async function startTestHosts(names: string[]): Promise<TestHost[]> {
       ns,
       address,
       knownHosts,
-      target: { user: 'root', host: address, port: 22, identityFile: join(dir, 'client_key'), knownHosts, proxyCommand: ['nsenter', `--net=/run/netns/${ns}`, 'socat', 'STDIO', 'TCP:%h:%p'] },
+      target: {
+        user: 'root',
+        host: address,
+        port: 22,
+        identityFile: join(dir, 'client_key'),
+        knownHosts,
+        proxyCommand: ['nsenter', `--net=/run/netns/${ns}`, 'socat', 'STDIO', 'TCP:%h:%p'],
+      },
       stop: async () => {
         sshd.signal('SIGTERM');
         await sshd.exited;

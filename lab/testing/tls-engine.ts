@@ -23,14 +23,59 @@ async function openssl(args: string[]): Promise<void> {
 }
 
 async function makeCa(dir: string, name: string): Promise<void> {
-  await openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2', '-subj', `/CN=${name}`, '-keyout', join(dir, `${name}-key.pem`), '-out', join(dir, `${name}.pem`)]);
+  await openssl([
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-days',
+    '2',
+    '-subj',
+    `/CN=${name}`,
+    '-keyout',
+    join(dir, `${name}-key.pem`),
+    '-out',
+    join(dir, `${name}.pem`),
+  ]);
 }
 
 async function makeCert(dir: string, ca: string, name: string, ext: string): Promise<void> {
   const extFile = join(dir, `${name}.ext`);
   writeFileSync(extFile, ext);
-  await openssl(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-subj', `/CN=${name}`, '-keyout', join(dir, `${name}-key.pem`), '-out', join(dir, `${name}.csr`)]);
-  await openssl(['x509', '-req', '-in', join(dir, `${name}.csr`), '-CA', join(dir, `${ca}.pem`), '-CAkey', join(dir, `${ca}-key.pem`), '-CAcreateserial', '-days', '2', '-extfile', extFile, '-out', join(dir, `${name}.pem`)]);
+  await openssl([
+    'req',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-subj',
+    `/CN=${name}`,
+    '-keyout',
+    join(dir, `${name}-key.pem`),
+    '-out',
+    join(dir, `${name}.csr`),
+  ]);
+  await openssl([
+    'x509',
+    '-req',
+    '-in',
+    join(dir, `${name}.csr`),
+    '-CA',
+    join(dir, `${ca}.pem`),
+    '-CAkey',
+    join(dir, `${ca}-key.pem`),
+    '-CAcreateserial',
+    '-days',
+    '2',
+    '-extfile',
+    extFile,
+    '-out',
+    join(dir, `${name}.pem`),
+  ]);
 }
 
 export async function startTlsEngine(): Promise<TlsEngine> {

@@ -25,14 +25,22 @@ export function parseEngine(text: string): EngineSpec | string {
   return `'${text}': expected local, unix:///path, ssh://[user@]host[:port] or tcp://host:port`;
 }
 
-export function resolveHosts(input: TopologyInput, file: string, fail: (path: Path, message: string) => void): { hosts: TopologyHost[]; nodeHost: (string | undefined)[] } {
+export function resolveHosts(
+  input: TopologyInput,
+  file: string,
+  fail: (path: Path, message: string) => void,
+): { hosts: TopologyHost[]; nodeHost: (string | undefined)[] } {
   const given = input.hosts ?? [];
   const nodeHost: (string | undefined)[] = input.nodes.map((n) => n.host);
   if (!given.length) {
-    input.nodes.forEach((n, i) => n.host !== undefined && fail(['nodes', i, 'host'], `there are no hosts: list them under hosts: (docker runtime) or leave host out`));
+    input.nodes.forEach(
+      (n, i) =>
+        n.host !== undefined && fail(['nodes', i, 'host'], `there are no hosts: list them under hosts: (docker runtime) or leave host out`),
+    );
     return { hosts: [], nodeHost: nodeHost.map(() => undefined) };
   }
-  if (input.runtime !== 'docker') fail(['hosts'], `hosts need runtime: docker (the ${input.runtime} runtime runs every node on this machine)`);
+  if (input.runtime !== 'docker')
+    fail(['hosts'], `hosts need runtime: docker (the ${input.runtime} runtime runs every node on this machine)`);
   const near = (f: string) => resolve(dirname(file), f);
   const seen = new Set<string>();
   const hosts: TopologyHost[] = [];
@@ -53,10 +61,16 @@ export function resolveHosts(input: TopologyInput, file: string, fail: (path: Pa
         ...(h.knownHosts ? { knownHosts: near(h.knownHosts) } : {}),
         ...(h.proxyCommand ? { proxyCommand: h.proxyCommand } : {}),
       };
-    else if (h.identityFile || h.knownHosts || h.proxyCommand) fail(path, 'identityFile, knownHosts and proxyCommand are for ssh:// engines');
+    else if (h.identityFile || h.knownHosts || h.proxyCommand)
+      fail(path, 'identityFile, knownHosts and proxyCommand are for ssh:// engines');
     if (engine.kind === 'tcp') {
-      if (!h.tls) return fail([...path, 'tls'], 'a tcp:// engine needs tls: { ca, cert, key } (an engine without TLS on the network would take orders from anyone)');
-      for (const k of ['ca', 'cert', 'key'] as const) if (!existsSync(near(h.tls[k]))) fail([...path, 'tls', k], `${near(h.tls[k])} does not exist`);
+      if (!h.tls)
+        return fail(
+          [...path, 'tls'],
+          'a tcp:// engine needs tls: { ca, cert, key } (an engine without TLS on the network would take orders from anyone)',
+        );
+      for (const k of ['ca', 'cert', 'key'] as const)
+        if (!existsSync(near(h.tls[k]))) fail([...path, 'tls', k], `${near(h.tls[k])} does not exist`);
       engine = { ...engine, tls: { ca: near(h.tls.ca), cert: near(h.tls.cert), key: near(h.tls.key) } };
     }
     const implied = engine.kind === 'local' ? undefined : parseIp(engine.host) !== undefined ? engine.host : undefined;
@@ -67,7 +81,8 @@ export function resolveHosts(input: TopologyInput, file: string, fail: (path: Pa
   });
   if (given.length > 1) {
     const u = input.cluster.underlay;
-    if (Array.isArray(u) && u.length > 1) fail(['cluster', 'underlay'], 'a lab over several hosts has one underlay segment (it is stretched between the hosts)');
+    if (Array.isArray(u) && u.length > 1)
+      fail(['cluster', 'underlay'], 'a lab over several hosts has one underlay segment (it is stretched between the hosts)');
   }
   let next = 0;
   input.nodes.forEach((n, i) => {

@@ -1,5 +1,18 @@
 import { InputError, type InputIssue } from '../errors';
-import { type Cidr, contains, containsCidr, formatCidr, formatIp, isBroadcast, nth, overlaps, parseCidr, parseIp, size, subnet } from './ipv4';
+import {
+  type Cidr,
+  contains,
+  containsCidr,
+  formatCidr,
+  formatIp,
+  isBroadcast,
+  nth,
+  overlaps,
+  parseCidr,
+  parseIp,
+  size,
+  subnet,
+} from './ipv4';
 import { resolveHosts } from './hosts';
 import { labName, proxySchema, topologySchema, type TopologyInput } from './schema';
 import { existsSync, readFileSync } from 'node:fs';
@@ -41,7 +54,8 @@ export function resolveSource(src: YamlSource, overrides: Overrides = {}): Topol
   if (overrides.name !== undefined) {
     // The override names namespaces just like `name:` in the file, so it obeys the same rule.
     const checked = labName.safeParse(overrides.name);
-    if (!checked.success) throw InputError.of('--name', '', `'${overrides.name}': ${checked.error.issues[0]?.message ?? 'not a valid lab name'}`);
+    if (!checked.success)
+      throw InputError.of('--name', '', `'${overrides.name}': ${checked.error.issues[0]?.message ?? 'not a valid lab name'}`);
     input.name = checked.data;
   }
   return resolveTopology(input, src);
@@ -177,7 +191,10 @@ export function resolveTopology(input: TopologyInput, src: YamlSource): Topology
     nodeIps.forEach((ip, i) => {
       const seg = segOf(ip);
       if (i > 0 && first >= 0 && seg >= 0 && seg !== first)
-        fail(['nodes', i, 'ip'], `host-gw needs every node on one L2 segment: ${formatIp(ip!)} is not in ${underlayTexts[first]} with ${input.nodes[0]!.name}`);
+        fail(
+          ['nodes', i, 'ip'],
+          `host-gw needs every node on one L2 segment: ${formatIp(ip!)} is not in ${underlayTexts[first]} with ${input.nodes[0]!.name}`,
+        );
     });
   }
 
@@ -225,13 +242,15 @@ export function resolveTopology(input: TopologyInput, src: YamlSource): Topology
       const id = `${p.port}/${p.protocol}`;
       if (seen.has(id)) fail([...pp, 'port'], `port ${id} appears twice in this service`);
       seen.add(id);
-      if (p.nodePort !== undefined && svc.type !== 'NodePort') fail([...pp, 'nodePort'], `nodePort is only for type NodePort (this service is ${svc.type})`);
+      if (p.nodePort !== undefined && svc.type !== 'NodePort')
+        fail([...pp, 'nodePort'], `nodePort is only for type NodePort (this service is ${svc.type})`);
     });
     if (svc.clusterIP === undefined) return undefined;
     const ip = ipAt(svc.clusterIP, [...path, 'clusterIP']);
     if (ip === undefined || !serviceCIDR) return undefined;
     if (!contains(serviceCIDR, ip)) fail([...path, 'clusterIP'], `${svc.clusterIP} is not inside serviceCIDR ${c.serviceCIDR}`);
-    else if (ip === serviceCIDR.base || isBroadcast(serviceCIDR, ip)) fail([...path, 'clusterIP'], `${svc.clusterIP} is the network or broadcast address of ${c.serviceCIDR}`);
+    else if (ip === serviceCIDR.base || isBroadcast(serviceCIDR, ip))
+      fail([...path, 'clusterIP'], `${svc.clusterIP} is the network or broadcast address of ${c.serviceCIDR}`);
     else claimIp(ip, [...path, 'clusterIP'], `service ${key}`);
     return ip;
   });
@@ -258,7 +277,13 @@ export function resolveTopology(input: TopologyInput, src: YamlSource): Topology
         nodePort = nextNodePort;
         nodePorts.set(nodePort, []);
       }
-      return { name: p.name ?? '', port: p.port, targetPort: p.targetPort ?? p.port, protocol: p.protocol, ...(nodePort !== undefined ? { nodePort } : {}) };
+      return {
+        name: p.name ?? '',
+        port: p.port,
+        targetPort: p.targetPort ?? p.port,
+        protocol: p.protocol,
+        ...(nodePort !== undefined ? { nodePort } : {}),
+      };
     }),
   );
 
@@ -303,7 +328,9 @@ export function resolveTopology(input: TopologyInput, src: YamlSource): Topology
     node: p.node,
     ip: formatIp(podIps[i]!),
     labels: p.labels,
-    ports: p.ports.map((x): PodPort => (typeof x === 'number' ? { port: x, protocol: 'TCP' } : { port: x.port, protocol: x.protocol, ...(x.name ? { name: x.name } : {}) })),
+    ports: p.ports.map((x): PodPort =>
+      typeof x === 'number' ? { port: x, protocol: 'TCP' } : { port: x.port, protocol: x.protocol, ...(x.name ? { name: x.name } : {}) },
+    ),
   }));
   return {
     name: input.name,

@@ -24,10 +24,7 @@ const ipv4 = z.string().regex(/^\d{1,3}(\.\d{1,3}){3}$/, { error: 'not an IPv4 a
 const cidr = z.string().regex(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, { error: 'not an IPv4 CIDR (a.b.c.d/len)' });
 const port = z.number().int().min(1).max(65535);
 
-const podPort = z.union([
-  port,
-  z.strictObject({ port, protocol: z.enum(['TCP', 'UDP']).default('TCP'), name: z.string().optional() }),
-]);
+const podPort = z.union([port, z.strictObject({ port, protocol: z.enum(['TCP', 'UDP']).default('TCP'), name: z.string().optional() })]);
 
 export const nodeSchema = z.strictObject({
   name: nameOf('node', 63),
@@ -71,7 +68,12 @@ export const clusterSchema = z.strictObject({
   vxlan: z
     .strictObject({
       // flannel.<vni> must fit IFNAMSIZ (15 characters): at most 7 digits, below the 24-bit limit.
-      vni: z.number().int().min(1).max(9999999, { error: 'at most 9999999: flannel.<vni> is an interface name (15 characters)' }).default(1),
+      vni: z
+        .number()
+        .int()
+        .min(1)
+        .max(9999999, { error: 'at most 9999999: flannel.<vni> is an interface name (15 characters)' })
+        .default(1),
       port: port.default(8472),
     })
     .default({ vni: 1, port: 8472 }),
@@ -80,12 +82,20 @@ export const clusterSchema = z.strictObject({
 });
 
 const servicePort = z.strictObject({
-  name: z.string().regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/, { error: 'port names are DNS labels' }).optional(),
+  name: z
+    .string()
+    .regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/, { error: 'port names are DNS labels' })
+    .optional(),
   port,
   /** a number, or the name of a pod port */
   targetPort: z.union([port, z.string()]).optional(),
   protocol: z.enum(['TCP', 'UDP']).default('TCP'),
-  nodePort: z.number().int().min(30000, { error: 'nodePort must be in 30000-32767' }).max(32767, { error: 'nodePort must be in 30000-32767' }).optional(),
+  nodePort: z
+    .number()
+    .int()
+    .min(30000, { error: 'nodePort must be in 30000-32767' })
+    .max(32767, { error: 'nodePort must be in 30000-32767' })
+    .optional(),
 });
 
 export const serviceSchema = z.strictObject({

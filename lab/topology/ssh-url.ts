@@ -8,4 +8,3 @@ export function parseSshUrl(url: string): { user: string; host: string; port: nu
   if (port < 1 || port > 65535) return `port ${port} out of range in '${url}'`;
   return { user: m[1] ?? 'root', host: m[2]!.replace(/^\[|\]$/g, ''), port };
 }
-

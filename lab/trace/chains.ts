@@ -10,7 +10,14 @@ import type { Destination, ExpectedWalk, Probe, Source } from './path';
 // nftables mode from kube-proxy's chain layout (services → service-… → endpoint-…). Compared
 // with what `nft monitor trace` saw, in order; chains the kernel adds on top are allowed.
 
-export function expectedChains(topo: Topology, node: string, walk: ExpectedWalk, src: Source, dest: Destination, probe: Probe): string[] | undefined {
+export function expectedChains(
+  topo: Topology,
+  node: string,
+  walk: ExpectedWalk,
+  src: Source,
+  dest: Destination,
+  probe: Probe,
+): string[] | undefined {
   if (probe.protocol === 'icmp' || dest.kind !== 'service' || walk.dnat?.node !== node) return undefined;
   const local = src.kind === 'node' && src.node.name === node; // the node's own packet: output hook
   const sp = dest.service;
@@ -29,7 +36,9 @@ export function expectedChains(topo: Topology, node: string, walk: ExpectedWalk,
   }
   if (topo.proxy.mode !== 'iptables' && topo.proxy.mode !== 'ipvs') return undefined;
   const ns = nodeNamespace(topo.name, node);
-  const steps = planProxy(topo, {}).flatMap((p) => p.steps).filter((s) => s.ns === ns);
+  const steps = planProxy(topo, {})
+    .flatMap((p) => p.steps)
+    .filter((s) => s.ns === ns);
   // each batch as iptables-restore reads it: a whole table replaced, or added to (--noflush)
   const batches = steps.filter((s) => s.tool === 'iptables-restore');
   if (!batches.length) return undefined;
@@ -55,7 +64,11 @@ export function expectedChains(topo: Topology, node: string, walk: ExpectedWalk,
     dstport: dest.via === 'clusterIP' ? sp.port : sp.nodePort!,
   };
   // IPVS: the packet is for a local address (kube-ipvs0) and goes up to INPUT, where IPVS takes it
-  const hooks: Hook[] = local ? ['output', 'postrouting'] : topo.proxy.mode === 'ipvs' ? ['prerouting', 'input', 'postrouting'] : ['prerouting', 'forward', 'postrouting'];
+  const hooks: Hook[] = local
+    ? ['output', 'postrouting']
+    : topo.proxy.mode === 'ipvs'
+      ? ['prerouting', 'input', 'postrouting']
+      : ['prerouting', 'forward', 'postrouting'];
   const chains: string[] = [];
   let p = pkt;
   for (const hook of hooks) {

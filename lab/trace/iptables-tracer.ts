@@ -8,7 +8,14 @@ import type { RuleEvent } from './types';
 // tests, but strict: a match or target it does not know is an error naming the line, never
 // "assumed to match", so an expected walk cannot be quietly wrong. IPv4 only.
 
-export interface TracePacket { src: string; dst: string; protocol: 'tcp' | 'udp' | 'icmp'; srcport?: number; dstport?: number; mark?: number }
+export interface TracePacket {
+  src: string;
+  dst: string;
+  protocol: 'tcp' | 'udp' | 'icmp';
+  srcport?: number;
+  dstport?: number;
+  mark?: number;
+}
 
 export interface TraceContext {
   /** addresses local to the node, for `-m addrtype --dst-type LOCAL`: bare or CIDR ("127.0.0.0/8") */
@@ -42,10 +49,20 @@ export type Target =
   | { kind: 'dnat' | 'snat'; to: string };
 
 /** text: as in the file, without "-A CHAIN "; no target: a counting rule, it only continues */
-export interface Rule { line: number; text: string; comment?: string; matches: Match[]; target?: Target }
+export interface Rule {
+  line: number;
+  text: string;
+  comment?: string;
+  matches: Match[];
+  target?: Target;
+}
 
 /** policy: ACCEPT / DROP for built-in chains, '-' for user chains */
-export interface Chain { name: string; policy: string; rules: Rule[] }
+export interface Chain {
+  name: string;
+  policy: string;
+  rules: Rule[];
+}
 /** table → chain name → chain */
 export type Ruleset = Map<string, Map<string, Chain>>;
 
@@ -84,7 +101,21 @@ export class RulesetError extends LabError {
 type Fail = (why: string) => never;
 const MODULES = new Set(['tcp', 'udp', 'comment', 'statistic', 'mark', 'conntrack', 'set', 'addrtype']);
 const CTSTATES = new Set(['NEW', 'INVALID', 'ESTABLISHED', 'RELATED', 'UNTRACKED']);
-const NEGATABLE = new Set(['-s', '--source', '-d', '--destination', '-p', '--protocol', '--dport', '--sport', '--mark', '--ctstate', '--match-set', '--dst-type', '--src-type']);
+const NEGATABLE = new Set([
+  '-s',
+  '--source',
+  '-d',
+  '--destination',
+  '-p',
+  '--protocol',
+  '--dport',
+  '--sport',
+  '--mark',
+  '--ctstate',
+  '--match-set',
+  '--dst-type',
+  '--src-type',
+]);
 
 /**
  * iptables-restore (or iptables-save) text → tables → chains → parsed rules; errors name the line.
@@ -93,7 +124,9 @@ const NEGATABLE = new Set(['-s', '--source', '-d', '--destination', '-p', '--pro
  * `iptables-restore --noflush` on top of it instead (a user chain declared again is flushed).
  */
 export function parseRestore(text: string, onto?: Ruleset): Ruleset {
-  const rs: Ruleset = new Map([...(onto ?? [])].map(([t, chains]) => [t, new Map([...chains].map(([n, c]) => [n, { ...c, rules: [...c.rules] }]))]));
+  const rs: Ruleset = new Map(
+    [...(onto ?? [])].map(([t, chains]) => [t, new Map([...chains].map(([n, c]) => [n, { ...c, rules: [...c.rules] }]))]),
+  );
   let table: Map<string, Chain> | undefined;
   let name = '';
   const jumps: { table: Map<string, Chain>; chain: string; line: number }[] = [];
@@ -110,7 +143,8 @@ export function parseRestore(text: string, onto?: Ruleset): Ruleset {
     else if (l.kind === 'chain') {
       const policy = l.policy ?? fail('bad chain declaration');
       const old = table.get(l.chain);
-      if (old && old.policy !== '-') old.policy = policy; // --noflush: a built-in chain keeps its rules
+      if (old && old.policy !== '-')
+        old.policy = policy; // --noflush: a built-in chain keeps its rules
       else table.set(l.chain, { name: l.chain, policy, rules: [] });
     } else if (l.kind === 'rule') {
       const rule = parseRule(l.rest, l.words, l.line, fail);
@@ -142,34 +176,49 @@ function parseRule(text: string, w: string[], line: number, fail: Fail): Rule {
     const arg = () => w[++i] ?? fail(`${opt} needs a value`);
     const add = (m: Match) => rule.matches.push(m);
     switch (opt) {
-      case '-s': case '--source': case '-d': case '--destination': {
+      case '-s':
+      case '--source':
+      case '-d':
+      case '--destination': {
         const cidr = arg();
         if (parseIp(cidr) === undefined && !parseCidr(cidr, false)) fail(`bad address ${cidr}`);
         add({ kind: 'addr', dir: opt === '-s' || opt === '--source' ? 'src' : 'dst', cidr, neg });
         break;
       }
-      case '-p': case '--protocol': add({ kind: 'proto', proto: arg().toLowerCase(), neg }); break;
+      case '-p':
+      case '--protocol':
+        add({ kind: 'proto', proto: arg().toLowerCase(), neg });
+        break;
       case '-m': {
         const module = arg();
         if (!MODULES.has(module)) fail(`unknown match -m ${module}`);
         loaded.add(module);
         break;
       }
-      case '--dport': case '--sport': {
+      case '--dport':
+      case '--sport': {
         if (!loaded.has('tcp') && !loaded.has('udp')) fail(`${opt} without -m tcp or -m udp`);
         const m = /^(\d+)(?::(\d+))?$/.exec(arg()) ?? fail(`bad port in ${opt}`);
         add({ kind: 'port', dir: opt === '--sport' ? 'src' : 'dst', lo: Number(m[1]), hi: Number(m[2] ?? m[1]), neg });
         break;
       }
-      case '--comment': rule.comment = arg(); break; // kept for display, never matched
-      case '--mode': if (arg() !== 'random') fail('only -m statistic --mode random is supported'); break;
+      case '--comment':
+        rule.comment = arg();
+        break; // kept for display, never matched
+      case '--mode':
+        if (arg() !== 'random') fail('only -m statistic --mode random is supported');
+        break;
       case '--probability': {
         const probability = Number(arg());
         if (!(probability >= 0 && probability <= 1)) fail(`bad --probability ${w[i]}`);
         add({ kind: 'random', probability });
         break;
       }
-      case '--mark': { const [value, mask] = markArg(arg(), fail); add({ kind: 'mark', value, mask, neg }); break; }
+      case '--mark': {
+        const [value, mask] = markArg(arg(), fail);
+        add({ kind: 'mark', value, mask, neg });
+        break;
+      }
       case '--ctstate': {
         const states = arg().split(',');
         for (const s of states) if (!CTSTATES.has(s)) fail(`unknown conntrack state ${s}`);
@@ -183,14 +232,17 @@ function parseRule(text: string, w: string[], line: number, fail: Fail): Rule {
         add({ kind: 'set', name, dirs: dirs, neg });
         break;
       }
-      case '--dst-type': case '--src-type':
+      case '--dst-type':
+      case '--src-type':
         if (arg() !== 'LOCAL') fail(`only ${opt} LOCAL is supported`);
         add({ kind: 'addrtype', dir: opt === '--src-type' ? 'src' : 'dst', neg });
         break;
-      case '-j': case '-g':
+      case '-j':
+      case '-g':
         rule.target = parseTarget(opt, arg(), w.slice(i + 1), fail);
         return rule;
-      default: fail(`unknown option ${opt}`);
+      default:
+        fail(`unknown option ${opt}`);
     }
     neg = false;
   }
@@ -221,11 +273,18 @@ function parseTarget(opt: string, name: string, rest: string[], fail: Fail): Tar
   };
   if (opt === '-g') return only({ kind: 'goto', chain: name });
   switch (name) {
-    case 'ACCEPT': case 'DROP': case 'RETURN': return only({ kind: name.toLowerCase() as 'accept' | 'drop' | 'return' });
-    case 'REJECT': return only({ kind: 'reject' }, '--reject-with');
-    case 'MASQUERADE': return only({ kind: 'masquerade' }, '--random', '--random-fully');
-    case 'DNAT': return { kind: 'dnat', to: to('--to-destination') };
-    case 'SNAT': return { kind: 'snat', to: to('--to-source') };
+    case 'ACCEPT':
+    case 'DROP':
+    case 'RETURN':
+      return only({ kind: name.toLowerCase() as 'accept' | 'drop' | 'return' });
+    case 'REJECT':
+      return only({ kind: 'reject' }, '--reject-with');
+    case 'MASQUERADE':
+      return only({ kind: 'masquerade' }, '--random', '--random-fully');
+    case 'DNAT':
+      return { kind: 'dnat', to: to('--to-destination') };
+    case 'SNAT':
+      return { kind: 'snat', to: to('--to-source') };
     case 'MARK': {
       const [o, v] = opts.size === 1 ? [...opts][0]! : fail('MARK needs one of --set-xmark, --or-mark, --xor-mark');
       const [value, mask] = markArg(v, fail);
@@ -271,13 +330,21 @@ const failAt = (rule: Rule, why: string): never => {
 function matchOne(m: Exclude<Match, { kind: 'random' }>, rule: Rule, p: TracePacket, ctx: TraceContext): boolean {
   const port = m.kind === 'port' ? (m.dir === 'src' ? p.srcport : p.dstport) : undefined;
   const r =
-    m.kind === 'addr' ? inNet(p[m.dir], m.cidr)
-    : m.kind === 'proto' ? m.proto === 'all' || m.proto === p.protocol
-    : m.kind === 'port' ? port !== undefined && port >= m.lo && port <= m.hi
-    : m.kind === 'mark' ? ((p.mark ?? 0) & m.mask) >>> 0 === m.value
-    : m.kind === 'ctstate' ? m.states.includes('NEW') // the traced packet opens a connection
-    : m.kind === 'set' ? (ctx.ipsets?.[m.name] ?? failAt(rule, `--match-set ${m.name}: no such set in the context's ipsets`)).some((x) => memberMatches(x, m.dirs, p))
-    : ctx.localAddresses.some((a) => inNet(p[m.dir], a));
+    m.kind === 'addr'
+      ? inNet(p[m.dir], m.cidr)
+      : m.kind === 'proto'
+        ? m.proto === 'all' || m.proto === p.protocol
+        : m.kind === 'port'
+          ? port !== undefined && port >= m.lo && port <= m.hi
+          : m.kind === 'mark'
+            ? ((p.mark ?? 0) & m.mask) >>> 0 === m.value
+            : m.kind === 'ctstate'
+              ? m.states.includes('NEW') // the traced packet opens a connection
+              : m.kind === 'set'
+                ? (ctx.ipsets?.[m.name] ?? failAt(rule, `--match-set ${m.name}: no such set in the context's ipsets`)).some((x) =>
+                    memberMatches(x, m.dirs, p),
+                  )
+                : ctx.localAddresses.some((a) => inNet(p[m.dir], a));
   return m.neg ? !r : r;
 }
 
@@ -288,7 +355,10 @@ function leadsTo(chains: Map<string, Chain>, chain: string, dest: string, seen =
   if (seen.has(chain)) return false;
   seen.add(chain);
   return (chains.get(chain)?.rules ?? []).some((r) => {
-    if (r.target?.kind === 'dnat') return r.target.to === dest || ((!r.target.to.includes(':') || !dest.includes(':')) && r.target.to.split(':')[0] === dest.split(':')[0]);
+    if (r.target?.kind === 'dnat')
+      return (
+        r.target.to === dest || ((!r.target.to.includes(':') || !dest.includes(':')) && r.target.to.split(':')[0] === dest.split(':')[0])
+      );
     const next = jumpsTo(r);
     return next !== undefined && leadsTo(chains, next, dest, seen);
   });
@@ -319,7 +389,14 @@ function walk(rs: Ruleset, table: string, base: string, st: State, ctx: TraceCon
   st.chains.push(`${table} ${base}`);
   let entry: TracePacket | undefined = { ...st.packet };
   const step = (chain: Chain, rule: Rule | undefined, verdict: string) => {
-    st.steps.push({ hook, table, chain: chain.name, ...(rule && { rule: rule.text, line: rule.line }), verdict, ...(entry && { packet: entry }) });
+    st.steps.push({
+      hook,
+      table,
+      chain: chain.name,
+      ...(rule && { rule: rule.text, line: rule.line }),
+      verdict,
+      ...(entry && { packet: entry }),
+    });
     entry = undefined;
   };
   const policy = () => {
@@ -329,7 +406,7 @@ function walk(rs: Ruleset, table: string, base: string, st: State, ctx: TraceCon
     return p;
   };
   const stack = [{ chain: baseChain, i: 0 }];
-  for (let entered = 0; ; ) {
+  for (let entered = 0; ;) {
     const frame = stack.at(-1)!;
     const rule = frame.chain.rules[frame.i++];
     if (!rule) {
@@ -346,7 +423,8 @@ function walk(rs: Ruleset, table: string, base: string, st: State, ctx: TraceCon
       continue;
     }
     switch (t.kind) {
-      case 'jump': case 'goto':
+      case 'jump':
+      case 'goto':
         if (++entered > 1000) failAt(rule, 'more than 1000 chains entered: a loop?');
         step(frame.chain, rule, `${t.kind} ${t.chain}`);
         st.chains.push(t.chain);
@@ -362,7 +440,8 @@ function walk(rs: Ruleset, table: string, base: string, st: State, ctx: TraceCon
         st.packet.mark = st.marked = (((st.packet.mark ?? 0) & ~t.mask) ^ t.value) >>> 0;
         step(frame.chain, rule, 'continue');
         break;
-      case 'dnat': case 'snat': {
+      case 'dnat':
+      case 'snat': {
         // terminal in nat: the table is done with this packet
         const [ip, port] = t.to.split(':') as [string, string?];
         if (t.kind === 'dnat') [st.packet.dst, st.dnat] = [ip, t.to];
@@ -394,11 +473,30 @@ export function traceChain(rs: Ruleset, table: Table, baseChain: string, pkt: Tr
 
 /** The iptables tables at each hook in netfilter priority order (nat's DNAT before filter, its SNAT after). */
 export const HOOK_TABLES: Record<Hook, [Table, string][]> = {
-  prerouting: [['raw', 'PREROUTING'], ['mangle', 'PREROUTING'], ['nat', 'PREROUTING']],
-  input: [['mangle', 'INPUT'], ['filter', 'INPUT'], ['nat', 'INPUT']],
-  forward: [['mangle', 'FORWARD'], ['filter', 'FORWARD']],
-  output: [['raw', 'OUTPUT'], ['mangle', 'OUTPUT'], ['nat', 'OUTPUT'], ['filter', 'OUTPUT']],
-  postrouting: [['mangle', 'POSTROUTING'], ['nat', 'POSTROUTING']],
+  prerouting: [
+    ['raw', 'PREROUTING'],
+    ['mangle', 'PREROUTING'],
+    ['nat', 'PREROUTING'],
+  ],
+  input: [
+    ['mangle', 'INPUT'],
+    ['filter', 'INPUT'],
+    ['nat', 'INPUT'],
+  ],
+  forward: [
+    ['mangle', 'FORWARD'],
+    ['filter', 'FORWARD'],
+  ],
+  output: [
+    ['raw', 'OUTPUT'],
+    ['mangle', 'OUTPUT'],
+    ['nat', 'OUTPUT'],
+    ['filter', 'OUTPUT'],
+  ],
+  postrouting: [
+    ['mangle', 'POSTROUTING'],
+    ['nat', 'POSTROUTING'],
+  ],
 };
 
 /** Every table the ruleset has at one hook, the packet (mark, DNAT) carried from one to the next. */
@@ -418,7 +516,9 @@ export function ruleEvents(r: TraceResult): RuleEvent[] {
     const base = { hook: s.hook, family: 'ip', table: s.table, chain: s.chain };
     const p = s.packet;
     const mark = p?.mark !== undefined ? { mark: `0x${p.mark.toString(16)}` } : {};
-    const entered: RuleEvent[] = p ? [{ ...base, packet: { src: p.src, dst: p.dst, srcport: p.srcport, dstport: p.dstport, ...mark } }] : [];
+    const entered: RuleEvent[] = p
+      ? [{ ...base, packet: { src: p.src, dst: p.dst, srcport: p.srcport, dstport: p.dstport, ...mark } }]
+      : [];
     return [...entered, { ...base, ...(s.rule !== undefined && { rule: s.rule }), verdict: s.verdict }];
   });
 }

@@ -20,7 +20,9 @@ export function traceTableScript(protocol: TraceProtocol): string {
   const match = { tcp: 'tcp flags & (syn | ack) == syn', udp: 'meta l4proto udp', icmp: 'icmp type echo-request' }[protocol];
   return [
     `table ip ${TRACE_TABLE} {`,
-    ...['prerouting', 'output'].map((hook) => `\tchain ${hook} { type filter hook ${hook} priority -350; policy accept; ${match} meta nftrace set 1; }`),
+    ...['prerouting', 'output'].map(
+      (hook) => `\tchain ${hook} { type filter hook ${hook} priority -350; policy accept; ${match} meta nftrace set 1; }`,
+    ),
     '}',
     '',
   ].join('\n');
@@ -58,7 +60,18 @@ export function parseMonitor(text: string): MonitorEvent[] {
 const squash = (s: string) => s.replace(/\s+/g, ' ').trim();
 
 /** The fields of a `packet:` line that say where the packet is going and what it carries. */
-export function packetFields(text: string): { src?: string; dst?: string; id?: number; ttl?: number; srcport?: number; dstport?: number; icmpId?: number; mark?: string; iif?: string; oif?: string } {
+export function packetFields(text: string): {
+  src?: string;
+  dst?: string;
+  id?: number;
+  ttl?: number;
+  srcport?: number;
+  dstport?: number;
+  icmpId?: number;
+  mark?: string;
+  iif?: string;
+  oif?: string;
+} {
   const get = (re: RegExp) => re.exec(text)?.[1];
   const num = (re: RegExp) => {
     const v = get(re);
@@ -141,7 +154,13 @@ export interface NodeTrace {
 // it was listening before the table existed, so no traced packet can be missed.
 const MONITOR_ARGV = ['sh', '-c', 'exec nft monitor >&2'];
 
-export async function startNodeTrace(rt: Runtime, node: string, ns: string, protocol: TraceProtocol, readyTimeoutMs = 5000): Promise<NodeTrace> {
+export async function startNodeTrace(
+  rt: Runtime,
+  node: string,
+  ns: string,
+  protocol: TraceProtocol,
+  readyTimeoutMs = 5000,
+): Promise<NodeTrace> {
   // a table left by a crashed trace would mark packets nobody reads
   await rt.run(ns, ['nft', 'delete', 'table', 'ip', TRACE_TABLE], { check: false });
   const proc: Started = rt.start(ns, MONITOR_ARGV);
@@ -149,8 +168,9 @@ export async function startNodeTrace(rt: Runtime, node: string, ns: string, prot
   const waiters: { re: RegExp; resolve: () => void }[] = [];
   proc.onStderr((t) => {
     text += t;
-    for (const w of waiters.splice(0)) if (w.re.test(text)) w.resolve();
-    else waiters.push(w);
+    for (const w of waiters.splice(0))
+      if (w.re.test(text)) w.resolve();
+      else waiters.push(w);
   });
   const seen = (re: RegExp, ms: number) =>
     new Promise<boolean>((resolve) => {
@@ -167,7 +187,8 @@ export async function startNodeTrace(rt: Runtime, node: string, ns: string, prot
       await rt.run(ns, ['nft', '-f', '-'], { input: traceTableScript(protocol), where: `installing the trace table in ${ns}` });
       if (await seen(added, 200)) break;
       await rt.run(ns, ['nft', 'delete', 'table', 'ip', TRACE_TABLE], { check: false });
-      if (Date.now() > deadline) throw new LabError(`nft monitor in ${ns} did not report the trace table within ${readyTimeoutMs} ms: ${text.trim().slice(-300)}`);
+      if (Date.now() > deadline)
+        throw new LabError(`nft monitor in ${ns} did not report the trace table within ${readyTimeoutMs} ms: ${text.trim().slice(-300)}`);
     }
   } catch (e) {
     // neither the monitor nor the table may outlive a failed start

@@ -21,7 +21,11 @@ export function headersOf(p: Packet): WalkHeaders | undefined {
   };
   if (l.tcp) h.l4 = { srcport: l.tcp.srcport, dstport: l.tcp.dstport, flags: [...l.tcp.flagNames] };
   else if (l.udp) h.l4 = { srcport: l.udp.srcport, dstport: l.udp.dstport };
-  else if (l.icmp) h.l4 = { icmpType: ICMP_TYPES[l.icmp.type] ?? String(l.icmp.type), ...(l.icmp.id !== undefined ? { icmpId: l.icmp.id, icmpSeq: l.icmp.seq! } : {}) };
+  else if (l.icmp)
+    h.l4 = {
+      icmpType: ICMP_TYPES[l.icmp.type] ?? String(l.icmp.type),
+      ...(l.icmp.id !== undefined ? { icmpId: l.icmp.id, icmpSeq: l.icmp.seq! } : {}),
+    };
   if (l !== p && p.ip && p.udp && p.vxlan) {
     h.outer = {
       ...(p.eth ? { eth: { src: p.eth.src, dst: p.eth.dst } } : {}),
@@ -46,7 +50,8 @@ export function probeCopies(packets: Packet[], protocol: string, ipId: number): 
   const out: { headers: WalkHeaders; frame: number }[] = [];
   for (const p of packets) {
     const h = headersOf(p);
-    if (h && h.ip.protocol === protocol && h.ip.id === ipId && (protocol !== 'tcp' || !h.l4?.flags?.includes('ACK'))) out.push({ headers: h, frame: p.index });
+    if (h && h.ip.protocol === protocol && h.ip.id === ipId && (protocol !== 'tcp' || !h.l4?.flags?.includes('ACK')))
+      out.push({ headers: h, frame: p.index });
   }
   return out;
 }
@@ -58,12 +63,17 @@ export function changesBetween(prev: WalkHeaders | undefined, cur: WalkHeaders):
   if (!prev) return [];
   const out: WalkChange[] = [];
   if (!prev.outer && cur.outer)
-    out.push({ kind: 'encap', text: `VXLAN encap ${cur.outer.ip.src} → ${cur.outer.ip.dst} udp ${cur.outer.udp.dstport} vni ${cur.outer.vni}` });
+    out.push({
+      kind: 'encap',
+      text: `VXLAN encap ${cur.outer.ip.src} → ${cur.outer.ip.dst} udp ${cur.outer.udp.dstport} vni ${cur.outer.vni}`,
+    });
   if (prev.outer && !cur.outer) out.push({ kind: 'decap', text: `VXLAN decap (vni ${prev.outer.vni})` });
-  if (prev.outer && cur.outer && prev.outer.ip.ttl !== cur.outer.ip.ttl) out.push({ kind: 'ttl', text: `outer ttl ${prev.outer.ip.ttl} → ${cur.outer.ip.ttl}` });
+  if (prev.outer && cur.outer && prev.outer.ip.ttl !== cur.outer.ip.ttl)
+    out.push({ kind: 'ttl', text: `outer ttl ${prev.outer.ip.ttl} → ${cur.outer.ip.ttl}` });
   if (prev.ip.dst !== cur.ip.dst || prev.l4?.dstport !== cur.l4?.dstport)
     out.push({ kind: 'dnat', text: `DNAT ${hostPort(prev.ip.dst, prev.l4?.dstport)} → ${hostPort(cur.ip.dst, cur.l4?.dstport)}` });
-  if (prev.ip.src !== cur.ip.src) out.push({ kind: 'snat', text: `SNAT ${hostPort(prev.ip.src, prev.l4?.srcport)} → ${hostPort(cur.ip.src, cur.l4?.srcport)}` });
+  if (prev.ip.src !== cur.ip.src)
+    out.push({ kind: 'snat', text: `SNAT ${hostPort(prev.ip.src, prev.l4?.srcport)} → ${hostPort(cur.ip.src, cur.l4?.srcport)}` });
   else if (prev.l4?.srcport !== cur.l4?.srcport) out.push({ kind: 'port', text: `source port ${prev.l4?.srcport} → ${cur.l4?.srcport}` });
   if (prev.ip.ttl !== cur.ip.ttl) out.push({ kind: 'ttl', text: `ttl ${prev.ip.ttl} → ${cur.ip.ttl}` });
   if (prev.eth && cur.eth && (prev.eth.src !== cur.eth.src || prev.eth.dst !== cur.eth.dst))

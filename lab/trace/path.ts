@@ -73,7 +73,11 @@ export function expectedWalk(topo: Topology, src: Source, dest: Destination, pro
   const l4 = (dstport: number | undefined): WalkHeaders['l4'] =>
     probe.protocol === 'icmp'
       ? { icmpType: 'echo-request', ...(probe.icmpId !== undefined ? { icmpId: probe.icmpId } : {}), icmpSeq: 1 }
-      : { ...(probe.srcport !== undefined ? { srcport: probe.srcport } : {}), ...(dstport !== undefined ? { dstport } : {}), ...(probe.protocol === 'tcp' ? { flags: ['SYN'] } : {}) };
+      : {
+          ...(probe.srcport !== undefined ? { srcport: probe.srcport } : {}),
+          ...(dstport !== undefined ? { dstport } : {}),
+          ...(probe.protocol === 'tcp' ? { flags: ['SYN'] } : {}),
+        };
   const push = (owner: string, ownerKind: 'pod' | 'node' | 'lab', iface: string, headers: WalkHeaders) =>
     hops.push({ point: `${owner}:${iface}`, owner, ownerKind, interface: iface, headers: structuredClone(headers) });
 
@@ -90,14 +94,22 @@ export function expectedWalk(topo: Topology, src: Source, dest: Destination, pro
     at = nodeOf(p.node);
     // the pod's own /24 is on-link: a pod of the same node is reached over the bridge alone
     if (dest.kind === 'pod' && inSubnet(at.podSubnet, target) && dest.pod.node === p.node) {
-      h = { eth: { src: podMac(p), dst: podMac(dest.pod) }, ip: { src: p.ip, dst: target, ttl: 64, protocol: probe.protocol }, l4: l4(targetPort) };
+      h = {
+        eth: { src: podMac(p), dst: podMac(dest.pod) },
+        ip: { src: p.ip, dst: target, ttl: 64, protocol: probe.protocol },
+        l4: l4(targetPort),
+      };
       push(p.name, 'pod', 'eth0', h);
       push(at.name, 'node', podVethName(lab, p.name), h);
       push(at.name, 'node', podVethName(lab, dest.pod.name), h);
       push(dest.pod.name, 'pod', 'eth0', h);
       return { hops, reached: dest.pod.name };
     }
-    h = { eth: { src: podMac(p), dst: nodeMac(at, 'cni0') }, ip: { src: p.ip, dst: target, ttl: 64, protocol: probe.protocol }, l4: l4(targetPort) };
+    h = {
+      eth: { src: podMac(p), dst: nodeMac(at, 'cni0') },
+      ip: { src: p.ip, dst: target, ttl: 64, protocol: probe.protocol },
+      l4: l4(targetPort),
+    };
     push(p.name, 'pod', 'eth0', h);
     // IPVS rewrites at INPUT, after the packet left the bridge; the others at PREROUTING
     if (opts.bridgeNetfilter && topo.proxy.mode !== 'ipvs') natAt(at);
@@ -162,7 +174,10 @@ export function expectedWalk(topo: Topology, src: Source, dest: Destination, pro
       const inner = structuredClone(h);
       push(at.name, 'node', vx, inner);
       const { eth, ttl } = underlay(at, next);
-      const outerAt = { ...inner, outer: { eth: eth.out, ip: { src: at.ip, dst: next.ip, ttl: 64 }, udp: { dstport: topo.cluster.port }, vni: topo.cluster.vni } };
+      const outerAt = {
+        ...inner,
+        outer: { eth: eth.out, ip: { src: at.ip, dst: next.ip, ttl: 64 }, udp: { dstport: topo.cluster.port }, vni: topo.cluster.vni },
+      };
       push(at.name, 'node', 'eth0', outerAt);
       push(next.name, 'node', 'eth0', { ...outerAt, outer: { ...outerAt.outer, eth: eth.in, ip: { ...outerAt.outer.ip, ttl: 64 - ttl } } });
       push(next.name, 'node', vx, inner);
@@ -214,7 +229,8 @@ export function expectedWalk(topo: Topology, src: Source, dest: Destination, pro
     const ethA = nodeMac(a, 'eth0');
     const ethB = nodeMac(b, 'eth0');
     if (a.underlay === b.underlay) return { eth: { out: { src: ethA, dst: ethB }, in: { src: ethA, dst: ethB } }, ttl: 0 };
-    const bridge = (n: TopologyNode) => macFor(lab, labNamespace(lab), segmentBridgeName(topo.cluster.underlay.findIndex((s) => s.cidr === n.underlay)));
+    const bridge = (n: TopologyNode) =>
+      macFor(lab, labNamespace(lab), segmentBridgeName(topo.cluster.underlay.findIndex((s) => s.cidr === n.underlay)));
     return { eth: { out: { src: ethA, dst: bridge(a) }, in: { src: bridge(b), dst: ethB } }, ttl: 1 };
   }
 }

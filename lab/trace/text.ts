@@ -8,7 +8,9 @@ const hp = (ip: string, port?: number) => (port === undefined ? ip : `${ip}:${po
 
 export function headerLine(h: WalkHeaders): string {
   const l4 = h.l4;
-  const what = l4?.icmpType ? `icmp ${l4.icmpType} id ${l4.icmpId ?? '?'} seq ${l4.icmpSeq ?? '?'}` : `${h.ip.protocol}${l4?.flags ? ` [${l4.flags.join(',')}]` : ''}`;
+  const what = l4?.icmpType
+    ? `icmp ${l4.icmpType} id ${l4.icmpId ?? '?'} seq ${l4.icmpSeq ?? '?'}`
+    : `${h.ip.protocol}${l4?.flags ? ` [${l4.flags.join(',')}]` : ''}`;
   const inner = `${hp(h.ip.src, l4?.srcport)} → ${hp(h.ip.dst, l4?.dstport)} ${what} ttl ${h.ip.ttl}${h.ip.id !== undefined ? ` id ${h.ip.id}` : ''}${h.eth ? `  ${h.eth.src} → ${h.eth.dst}` : ''}`;
   if (!h.outer) return inner;
   const o = h.outer;
@@ -27,12 +29,15 @@ export function rulesLines(r: NodeRules): string[] {
     if (e.packet) {
       flush();
       hook = e.hook;
-      line.push(`${e.table} ${e.chain} ${pc.dim(`(${hp(e.packet.src, e.packet.srcport)} → ${hp(e.packet.dst, e.packet.dstport)}${e.packet.mark ? ` mark ${e.packet.mark}` : ''})`)}`);
+      line.push(
+        `${e.table} ${e.chain} ${pc.dim(`(${hp(e.packet.src, e.packet.srcport)} → ${hp(e.packet.dst, e.packet.dstport)}${e.packet.mark ? ` mark ${e.packet.mark}` : ''})`)}`,
+      );
       continue;
     }
     const v = e.verdict ?? '';
     if (/^(jump|goto) /.test(v)) line.push(v.replace(/^(jump|goto) /, ''));
-    else if (/dnat|snat|masquerade|mark set|MARK/.test(e.rule ?? '')) line.push(pc.cyan(`${(e.rule ?? '').replace(/.*?((?:dnat|snat|masquerade|meta mark set)\b.*?)(?: \(|$)/, '$1')} (${v})`));
+    else if (/dnat|snat|masquerade|mark set|MARK/.test(e.rule ?? ''))
+      line.push(pc.cyan(`${(e.rule ?? '').replace(/.*?((?:dnat|snat|masquerade|meta mark set)\b.*?)(?: \(|$)/, '$1')} (${v})`));
     else if (v !== 'continue') line.push(pc.dim(v));
   }
   flush();

@@ -41,7 +41,11 @@ export function resolveTrace(topo: Topology, names: LabNames, req: TraceRequest,
   const node = topo.nodes.find((n) => n.name === from);
   const outside = from === '@lab';
   if (!pod && !node && !outside)
-    throw InputError.of('from', '', `no pod or node '${req.from}' in lab ${topo.name} (pods: ${topo.pods.map((p) => p.name).join(', ')}; nodes: ${topo.nodes.map((n) => n.name).join(', ')}; or @lab, a client outside the cluster)`);
+    throw InputError.of(
+      'from',
+      '',
+      `no pod or node '${req.from}' in lab ${topo.name} (pods: ${topo.pods.map((p) => p.name).join(', ')}; nodes: ${topo.nodes.map((n) => n.name).join(', ')}; or @lab, a client outside the cluster)`,
+    );
   const src: Source = pod ? { kind: 'pod', pod } : node ? { kind: 'node', node } : { kind: 'lab' };
   const fromNs = pod ? podNamespace(topo.name, pod.node, pod.name) : node ? nodeNamespace(topo.name, node.name) : labNamespace(topo.name);
   const srcport = 40000 + Math.floor(rand() * 20000);
@@ -53,7 +57,12 @@ export function resolveTrace(topo: Topology, names: LabNames, req: TraceRequest,
   if (!hasPort && req.protocol !== 'tcp' && req.protocol !== 'udp') {
     const ip = names.ip(bare);
     const q = ip ? podAt(ip) : undefined;
-    if (!ip || !q) throw InputError.of('to', '', `'${req.to}' is not a pod of lab ${topo.name} (an ICMP trace goes to a pod; give <service|ip>:<port> for TCP)`);
+    if (!ip || !q)
+      throw InputError.of(
+        'to',
+        '',
+        `'${req.to}' is not a pod of lab ${topo.name} (an ICMP trace goes to a pod; give <service|ip>:<port> for TCP)`,
+      );
     if (outside) throw InputError.of('to', '', `from @lab (outside the cluster) pods are not reachable: trace to a node port`);
     return { src, fromNs, probe: { protocol: 'icmp', icmpId }, target: { ip }, candidates: [{ kind: 'pod', pod: q }] };
   }
@@ -65,14 +74,20 @@ export function resolveTrace(topo: Topology, names: LabNames, req: TraceRequest,
   const probe: Probe = { protocol, srcport, dstport: t.port };
   const target = { ip: t.ip, port: t.port };
   if (outside && !topo.nodes.some((n) => n.ip === t.ip))
-    throw InputError.of('to', '', `from @lab (outside the cluster) only the nodes' addresses are reachable — a node port, e.g. nodeport:<service>@<node> — not ${t.ip}`);
+    throw InputError.of(
+      'to',
+      '',
+      `from @lab (outside the cluster) only the nodes' addresses are reachable — a node port, e.g. nodeport:<service>@<node> — not ${t.ip}`,
+    );
   if (t.service) {
     const svc = t.service;
     const nodeName = t.node ?? topo.nodes.find((n) => names.addressesOf(n.name).includes(t.ip))?.name;
     const via = svc.clusterIP === t.ip ? 'clusterIP' : 'nodePort';
     if (!svc.endpoints.length) throw InputError.of('to', '', `service ${svc.id} has no endpoints: nothing would answer`);
     const candidates: Destination[] = svc.endpoints.map((endpoint) =>
-      via === 'clusterIP' ? { kind: 'service', service: svc, endpoint, via } : { kind: 'service', service: svc, endpoint, via, node: topo.nodes.find((n) => n.name === nodeName)! },
+      via === 'clusterIP'
+        ? { kind: 'service', service: svc, endpoint, via }
+        : { kind: 'service', service: svc, endpoint, via, node: topo.nodes.find((n) => n.name === nodeName)! },
     );
     return { src, fromNs, probe, target, candidates };
   }
@@ -91,12 +106,26 @@ export function probeArgv(probe: Probe, target: { ip: string; port?: number }): 
 /** The pcap of a point, in the walk's folder: `@lab:underlay0` → lab_underlay0.pcap */
 const pcapOf = (point: string) => `${point.replace(/^@/, '').replace(/[^A-Za-z0-9.-]+/g, '_')}.pcap`;
 
-export async function traceWalk(rt: Runtime, topo: Topology, names: LabNames, req: TraceRequest, dir: string, rand?: () => number): Promise<Walk> {
+export async function traceWalk(
+  rt: Runtime,
+  topo: Topology,
+  names: LabNames,
+  req: TraceRequest,
+  dir: string,
+  rand?: () => number,
+): Promise<Walk> {
   const r = resolveTrace(topo, names, req, rand);
   // br_netfilter decides whether cni0 sees a pod's packet before or after DNAT: ask the kernel
   const dest0 = r.candidates[0]!;
   // (from outside: the node port's node is the first a pod-bound packet meets)
-  const srcNode = r.src.kind === 'pod' ? r.src.pod.node : r.src.kind === 'node' ? r.src.node.name : dest0.kind === 'service' && dest0.via === 'nodePort' ? dest0.node.name : topo.nodes[0]!.name;
+  const srcNode =
+    r.src.kind === 'pod'
+      ? r.src.pod.node
+      : r.src.kind === 'node'
+        ? r.src.node.name
+        : dest0.kind === 'service' && dest0.via === 'nodePort'
+          ? dest0.node.name
+          : topo.nodes[0]!.name;
   const bnf = await rt.run(nodeNamespace(topo.name, srcNode), ['cat', '/proc/sys/net/bridge/bridge-nf-call-iptables'], { check: false });
   const bridgeNetfilter = bnf.code === 0 && bnf.stdout.trim() === '1';
   const walks = r.candidates.map((d) => ({ dest: d, walk: expectedWalk(topo, r.src, d, r.probe, { bridgeNetfilter }) }));
@@ -106,7 +135,11 @@ export async function traceWalk(rt: Runtime, topo: Topology, names: LabNames, re
   for (const { walk } of walks)
     for (const h of walk.hops) {
       const pod = h.ownerKind === 'pod' ? topo.pods.find((p) => p.name === h.owner)! : undefined;
-      const ns = pod ? podNamespace(topo.name, pod.node, pod.name) : h.ownerKind === 'lab' ? labNamespace(topo.name) : nodeNamespace(topo.name, h.owner);
+      const ns = pod
+        ? podNamespace(topo.name, pod.node, pod.name)
+        : h.ownerKind === 'lab'
+          ? labNamespace(topo.name)
+          : nodeNamespace(topo.name, h.owner);
       points.set(h.point, { owner: h.owner, ownerKind: h.ownerKind, iface: h.interface, ns });
     }
   const nodes = [...new Set(walks.flatMap(({ walk }) => walk.hops.filter((h) => h.ownerKind === 'node').map((h) => h.owner)))];
@@ -122,7 +155,9 @@ export async function traceWalk(rt: Runtime, topo: Topology, names: LabNames, re
   try {
     // all settled before going on: whatever did start is in `captures`/`traces` for `finally`
     const started = await Promise.allSettled([
-      ...[...points].map(async ([point, p]) => captures.set(point, await startCapture(rt, { ns: p.ns, iface: p.iface, filter, file: join(dir, pcapOf(point)) }))),
+      ...[...points].map(async ([point, p]) =>
+        captures.set(point, await startCapture(rt, { ns: p.ns, iface: p.iface, filter, file: join(dir, pcapOf(point)) })),
+      ),
       ...nodes.map(async (n) => traces.push(await startNodeTrace(rt, n, nodeNamespace(topo.name, n), r.probe.protocol))),
     ]);
     const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
@@ -136,16 +171,25 @@ export async function traceWalk(rt: Runtime, topo: Topology, names: LabNames, re
   }
 
   const ports = vxlanPortsWith(topo.cluster.port);
-  const packets = new Map([...points.keys()].map((point) => [point, readPcapFile(join(dir, pcapOf(point)), { vxlanPorts: ports }).packets]));
+  const packets = new Map(
+    [...points.keys()].map((point) => [point, readPcapFile(join(dir, pcapOf(point)), { vxlanPorts: ports }).packets]),
+  );
 
   // the probe's IP id: its first packet as the source sent it, else the source node's trace
   const first = walks[0]!.walk.hops[0]!.point;
-  let ipId = packets.get(first)!.map(headersOf).find((h) => h && isProbePacket(h, r.probe))?.ip.id;
+  let ipId = packets
+    .get(first)!
+    .map(headersOf)
+    .find((h) => h && isProbePacket(h, r.probe))?.ip.id;
   if (ipId === undefined) {
     const own = traced.find((t) => r.src.kind === 'node' && t.node === r.src.node.name);
     for (const e of own?.events ?? []) {
       const f = packetFields(e.text ?? '');
-      if (e.kind === 'packet' && f.id !== undefined && (r.probe.protocol === 'icmp' ? f.icmpId === r.probe.icmpId : f.srcport === r.probe.srcport)) {
+      if (
+        e.kind === 'packet' &&
+        f.id !== undefined &&
+        (r.probe.protocol === 'icmp' ? f.icmpId === r.probe.icmpId : f.srcport === r.probe.srcport)
+      ) {
         ipId = f.id;
         break;
       }
@@ -169,7 +213,8 @@ export async function traceWalk(rt: Runtime, topo: Topology, names: LabNames, re
   const occurrence = new Map<string, number>();
   const hops: WalkHop[] = [];
   // a node's own packet is first seen by its output hook: the changes at the first point start there
-  let prev: WalkHeaders | undefined = r.src.kind === 'node' ? sentByNode(traced.find((t) => t.node === srcNode)?.events ?? [], ipId, r.probe.protocol) : undefined;
+  let prev: WalkHeaders | undefined =
+    r.src.kind === 'node' ? sentByNode(traced.find((t) => t.node === srcNode)?.events ?? [], ipId, r.probe.protocol) : undefined;
   const show = (v: string) => {
     const n = names.nameOf(v);
     return n ? `${v} (${n})` : v;
@@ -200,7 +245,17 @@ export async function traceWalk(rt: Runtime, topo: Topology, names: LabNames, re
   for (const [point, p] of points) {
     const seen = copies(point)[0];
     if (expectedPoints.has(point) || !seen) continue;
-    hops.push({ point, owner: p.owner, ownerKind: p.ownerKind, interface: p.iface, observed: seen.headers, changes: [], differences: ['seen here, not expected'], pcap: pcapOf(point), frame: seen.frame });
+    hops.push({
+      point,
+      owner: p.owner,
+      ownerKind: p.ownerKind,
+      interface: p.iface,
+      observed: seen.headers,
+      changes: [],
+      differences: ['seen here, not expected'],
+      pcap: pcapOf(point),
+      frame: seen.frame,
+    });
   }
 
   const rules: NodeRules[] = [];
@@ -219,8 +274,13 @@ export async function traceWalk(rt: Runtime, topo: Topology, names: LabNames, re
   rules.sort((a, b) => nodes.indexOf(a.node) - nodes.indexOf(b.node));
 
   const notes: string[] = [];
-  if (ipId === undefined) notes.push(`the probe's packet was not captured at ${first}: nothing to follow (probe said: ${output.trim() || 'nothing'})`);
-  notes.push(bridgeNetfilter ? 'br_netfilter is on (bridge-nf-call-iptables = 1): a pod packet meets PREROUTING on the bridge, before cni0' : 'br_netfilter is off: cni0 sees pod packets before PREROUTING');
+  if (ipId === undefined)
+    notes.push(`the probe's packet was not captured at ${first}: nothing to follow (probe said: ${output.trim() || 'nothing'})`);
+  notes.push(
+    bridgeNetfilter
+      ? 'br_netfilter is on (bridge-nf-call-iptables = 1): a pod packet meets PREROUTING on the bridge, before cni0'
+      : 'br_netfilter is off: cni0 sees pod packets before PREROUTING',
+  );
   if (r.candidates.length > 1) notes.push(`${r.candidates.length} endpoints possible; the proxy chose ${chosen.walk.reached}`);
   const reached = seenAtEnd(chosen.walk) ? chosen.walk.reached : reply?.pod;
   const allDiffs = [
@@ -250,7 +310,11 @@ export async function traceWalk(rt: Runtime, topo: Topology, names: LabNames, re
  * The first of `want` not found in `got` in order (others may come between), or undefined.
  * `same` says when an entry of `got` stands for a wanted one.
  */
-export function firstOutOfOrder(want: readonly string[], got: readonly string[], same: (got: string, want: string) => boolean = (g, w) => g === w): string | undefined {
+export function firstOutOfOrder(
+  want: readonly string[],
+  got: readonly string[],
+  same: (got: string, want: string) => boolean = (g, w) => g === w,
+): string | undefined {
   let i = 0;
   for (const w of want) {
     const j = got.findIndex((g, k) => k >= i && same(g, w));
@@ -268,6 +332,9 @@ function sentByNode(events: MonitorEvent[], ipId: number | undefined, protocol: 
   if (!f.src || !f.dst) return undefined;
   return {
     ip: { src: f.src, dst: f.dst, ttl: f.ttl ?? 64, protocol, id: ipId },
-    l4: protocol === 'icmp' ? { icmpType: 'echo-request', ...(f.icmpId !== undefined ? { icmpId: f.icmpId } : {}) } : { ...(f.srcport !== undefined ? { srcport: f.srcport } : {}), ...(f.dstport !== undefined ? { dstport: f.dstport } : {}) },
+    l4:
+      protocol === 'icmp'
+        ? { icmpType: 'echo-request', ...(f.icmpId !== undefined ? { icmpId: f.icmpId } : {}) }
+        : { ...(f.srcport !== undefined ? { srcport: f.srcport } : {}), ...(f.dstport !== undefined ? { dstport: f.dstport } : {}) },
   };
 }

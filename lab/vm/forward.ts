@@ -20,7 +20,8 @@ export interface Forwarded {
 export const vmLabs = (): string[] => runningVms();
 
 /** The guest's command line: the CLI bundle (lab/vm/guest-cli.ts) with the same arguments, in the same folder. */
-export const cliInGuest = (bundle: string, args: readonly string[]) => `cd ${shellWord(process.cwd())} && NO_COLOR=1 node ${shellWord(bundle)} ${args.map(shellWord).join(' ')}`;
+export const cliInGuest = (bundle: string, args: readonly string[]) =>
+  `cd ${shellWord(process.cwd())} && NO_COLOR=1 node ${shellWord(bundle)} ${args.map(shellWord).join(' ')}`;
 
 /**
  * Node crashing while it loads the CLI under TCG: tsx's wasm module lexer faulting ("memory
@@ -33,7 +34,12 @@ export function crashedAtStart(r: Pick<ExecResult, 'code' | 'stdout' | 'stderr'>
 }
 
 /** The lab's CLI inside a guest; a crash at start (nothing done yet) is run again, twice at most. */
-export async function cliInVm(vm: Pick<Vm, 'script'>, args: readonly string[], timeoutMs = 1_800_000, bundle?: string): Promise<ExecResult> {
+export async function cliInVm(
+  vm: Pick<Vm, 'script'>,
+  args: readonly string[],
+  timeoutMs = 1_800_000,
+  bundle?: string,
+): Promise<ExecResult> {
   const cmd = cliInGuest(bundle ?? (await guestCli()), args);
   let r = await vm.script(cmd, timeoutMs);
   for (let retry = 0; retry < 2 && crashedAtStart(r); retry++) r = await vm.script(cmd, timeoutMs);
@@ -41,7 +47,11 @@ export async function cliInVm(vm: Pick<Vm, 'script'>, args: readonly string[], t
 }
 
 /** Runs the lab CLI with `args` in the lab's VM, booting it first when `boot` says where results go. */
-export async function forwardToVm(lab: string, args: readonly string[], boot?: { results: string; onProgress?: (l: string) => void }): Promise<Forwarded> {
+export async function forwardToVm(
+  lab: string,
+  args: readonly string[],
+  boot?: { results: string; onProgress?: (l: string) => void },
+): Promise<Forwarded> {
   let vm = await Vm.attach(lab);
   if (!vm) {
     if (!boot) throw new LabError(`lab '${lab}' has no VM running (start it with up --kernel vm)`, 2);
@@ -62,7 +72,9 @@ export async function downVm(lab: string, args: readonly string[]): Promise<Forw
   const vm = await Vm.attach(lab);
   let r: Forwarded = { code: 0, stdout: '', stderr: '' };
   if (vm) {
-    const inner = await vm.script(cliInGuest(await guestCli(), args), 300_000).catch((e: unknown) => ({ code: 1, stdout: '', stderr: String(e), signal: null }));
+    const inner = await vm
+      .script(cliInGuest(await guestCli(), args), 300_000)
+      .catch((e: unknown) => ({ code: 1, stdout: '', stderr: String(e), signal: null }));
     r = { code: inner.code ?? 1, stdout: inner.stdout, stderr: inner.stderr };
     await vm.poweroff();
   } else await stopVm(lab);

@@ -27,7 +27,8 @@ function sources(dir: string): string[] {
 /** A hash of what the bundle is made of: every source of lab/ and the locked package versions. */
 export function sourcesHash(): string {
   const h = createHash('sha256');
-  for (const f of [...sources(inRepo('lab')), inRepo('package-lock.json')]) h.update(relative(REPO, f)).update('\0').update(readFileSync(f)).update('\0');
+  for (const f of [...sources(inRepo('lab')), inRepo('package-lock.json')])
+    h.update(relative(REPO, f)).update('\0').update(readFileSync(f)).update('\0');
   return h.digest('hex').slice(0, 16);
 }
 
@@ -38,7 +39,17 @@ export async function guestCli(): Promise<string> {
   mkdirSync(CACHE, { recursive: true });
   const tmp = `${out}.${process.pid}.tmp`;
   const r = await new LocalExecutor().run(
-    [inRepo('node_modules', '.bin', 'esbuild'), inRepo('lab', 'cli.ts'), '--bundle', '--platform=node', '--format=cjs', '--target=node20', '--packages=external', `--outfile=${tmp}`, '--log-level=error'],
+    [
+      inRepo('node_modules', '.bin', 'esbuild'),
+      inRepo('lab', 'cli.ts'),
+      '--bundle',
+      '--platform=node',
+      '--format=cjs',
+      '--target=node20',
+      '--packages=external',
+      `--outfile=${tmp}`,
+      '--log-level=error',
+    ],
     { check: false },
   );
   if (r.code !== 0) throw new LabError(`bundling the CLI for the VM failed: ${r.stderr.trim()}`);

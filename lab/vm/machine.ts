@@ -64,16 +64,37 @@ export class Vm implements Executor {
     const sock = join(dir, 'agent.sock');
     const t0 = performance.now();
     const share = (id: string, path: string, tag: string, ro: boolean) => [
-      '-fsdev', `local,id=${id},path=${path},security_model=none${ro ? ',readonly=on' : ''},multidevs=remap`,
-      '-device', `virtio-9p-pci,fsdev=${id},mount_tag=${tag}`,
+      '-fsdev',
+      `local,id=${id},path=${path},security_model=none${ro ? ',readonly=on' : ''},multidevs=remap`,
+      '-device',
+      `virtio-9p-pci,fsdev=${id},mount_tag=${tag}`,
     ];
     const argv = [
-      '-accel', opts.accel ?? 'tcg', '-m', String(opts.memoryMb ?? 1024), '-smp', '2',
-      '-display', 'none', '-monitor', 'none', '-no-reboot', '-nic', 'none',
-      '-kernel', assets.kernel, '-initrd', assets.initrd,
-      '-append', `console=ttyS0 quiet panic=-1 kdl.agent=${AGENT_SCRIPT} kdl.results=${opts.results}`,
-      '-serial', `file:${join(dir, 'console.log')}`,
-      '-chardev', `socket,id=agent,path=${sock},server=on,wait=off`, '-serial', 'chardev:agent',
+      '-accel',
+      opts.accel ?? 'tcg',
+      '-m',
+      String(opts.memoryMb ?? 1024),
+      '-smp',
+      '2',
+      '-display',
+      'none',
+      '-monitor',
+      'none',
+      '-no-reboot',
+      '-nic',
+      'none',
+      '-kernel',
+      assets.kernel,
+      '-initrd',
+      assets.initrd,
+      '-append',
+      `console=ttyS0 quiet panic=-1 kdl.agent=${AGENT_SCRIPT} kdl.results=${opts.results}`,
+      '-serial',
+      `file:${join(dir, 'console.log')}`,
+      '-chardev',
+      `socket,id=agent,path=${sock},server=on,wait=off`,
+      '-serial',
+      'chardev:agent',
       ...share('root', '/', 'hostroot', true),
       ...share('mods', assets.modules, 'modules', true),
       ...share('res', opts.results, 'results', false),
@@ -96,7 +117,13 @@ export class Vm implements Executor {
     });
     const ready = await new Promise<string>((resolve, reject) => {
       let text = '';
-      const timer = setTimeout(() => reject(new LabError(`the VM's agent did not answer within ${(opts.bootTimeoutMs ?? 90_000) / 1000} s; console: ${consoleTail(dir)}`)), Math.max(0, deadline - Date.now()));
+      const timer = setTimeout(
+        () =>
+          reject(
+            new LabError(`the VM's agent did not answer within ${(opts.bootTimeoutMs ?? 90_000) / 1000} s; console: ${consoleTail(dir)}`),
+          ),
+        Math.max(0, deadline - Date.now()),
+      );
       const onData = (b: Buffer) => {
         text += b.toString();
         const m = /kdl-agent ready (\S+)\r?\n/.exec(text);
@@ -144,7 +171,12 @@ export class Vm implements Executor {
       });
       this.socket.write(`${id} ${Buffer.from(text).toString('base64')}\n`);
       const [, code, out, err] = (await answer).split(' ');
-      return { code: Number(code), signal: null, stdout: Buffer.from(out ?? '', 'base64').toString(), stderr: Buffer.from(err ?? '', 'base64').toString() };
+      return {
+        code: Number(code),
+        signal: null,
+        stdout: Buffer.from(out ?? '', 'base64').toString(),
+        stderr: Buffer.from(err ?? '', 'base64').toString(),
+      };
     };
     const p = this.queue.then(run, run);
     this.queue = p.catch(() => undefined);
@@ -153,7 +185,8 @@ export class Vm implements Executor {
 
   async run(argv: readonly string[], opts: RunOptions = {}): Promise<ExecResult> {
     const cmd = argv.map(shellWord).join(' ');
-    const text = opts.input === undefined ? cmd : `printf '%s' ${shellWord(Buffer.from(opts.input).toString('base64'))} | base64 -d | ${cmd}`;
+    const text =
+      opts.input === undefined ? cmd : `printf '%s' ${shellWord(Buffer.from(opts.input).toString('base64'))} | base64 -d | ${cmd}`;
     const r = await this.script(text, opts.timeoutMs);
     if ((opts.check ?? true) && r.code !== 0) throw new CommandError(argv, r.code, r.stderr, opts.where ?? `in the VM ${this.name}`);
     return r;

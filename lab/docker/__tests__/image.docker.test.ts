@@ -104,7 +104,9 @@ describe('apt sources', () => {
   });
 
   it('falls back to a mirror of another Debian release, and to nothing without one', () => {
-    const trixie = parseSourcesList('deb http://mirror.test/debian trixie main\ndeb http://mirror.test/debian-security trixie-security main\n');
+    const trixie = parseSourcesList(
+      'deb http://mirror.test/debian trixie main\ndeb http://mirror.test/debian-security trixie-security main\n',
+    );
     expect(debianMirror(trixie)).toBe('http://mirror.test/debian');
     expect(aptSourcesFor(trixie, 'http://mirror.test/debian')).toBe('deb http://mirror.test/debian bookworm main\n');
     expect(debianMirror(parseSourcesList('deb-src http://mirror.test/debian bookworm main\n'))).toBeUndefined();
@@ -114,7 +116,9 @@ describe('apt sources', () => {
 describe('without an engine', () => {
   it('tells how to get one', async () => {
     const nowhere = new Dockerode({ socketPath: join(tmp(), 'no-docker.sock') });
-    await expect(ensureNodeImage(nowhere)).rejects.toThrow(/no(ne)? answers.*install one \(apt-get install docker\.io\) and start dockerd/s);
+    await expect(ensureNodeImage(nowhere)).rejects.toThrow(
+      /no(ne)? answers.*install one \(apt-get install docker\.io\) and start dockerd/s,
+    );
   });
 });
 
@@ -149,8 +153,10 @@ describe('node image (docker engine)', () => {
       const lines: string[] = [];
       const t0 = Date.now();
       tag = await ensureNodeImage(docker, { onProgress: (l) => lines.push(l) });
-       
-      console.log(`ensureNodeImage: ${tag} in ${((Date.now() - t0) / 1000).toFixed(1)} s\n  ${lines.filter((l) => !/^(build|debootstrap|pull): /.test(l)).join('\n  ')}`);
+
+      console.log(
+        `ensureNodeImage: ${tag} in ${((Date.now() - t0) / 1000).toFixed(1)} s\n  ${lines.filter((l) => !/^(build|debootstrap|pull): /.test(l)).join('\n  ')}`,
+      );
       expect(tag).toBe(`kdl-node:${contextHash(NODE_CONTEXT)}`);
       const info = await docker.getImage(tag).inspect();
       expect(info.Config.Labels?.[LABEL_IMAGE]).toBe('node');

@@ -198,7 +198,8 @@ function checkCli(problems: string[]) {
       if (m?.[1]) readmeVerbs.add(m[1]);
     }
   for (const v of verbs) if (!readmeVerbs.has(v)) problems.push(`README.md: verb '${v}' (in lab --help) has no row in the commands table`);
-  for (const v of readmeVerbs) if (!verbs.includes(v)) problems.push(`README.md: the commands table has '${v}', which lab --help does not list`);
+  for (const v of readmeVerbs)
+    if (!verbs.includes(v)) problems.push(`README.md: the commands table has '${v}', which lab --help does not list`);
 
   // docs/commands.md: a section per verb, its options (and arguments) in it
   const known = new Set(program.commands.map((c) => c.name()));
@@ -214,10 +215,13 @@ function checkCli(problems: string[]) {
     const documented = new Set<string>();
     for (const t of tables(body)) for (const row of t.rows) for (const f of flagsIn(codeSpans(row[0] ?? '').join(' '))) documented.add(f);
     const actual = new Set<string>();
-    for (const o of cmd.options.filter((x) => !x.hidden)) for (const f of [o.long, o.short]) if (f && f !== '--help' && f !== '-h') actual.add(f);
+    for (const o of cmd.options.filter((x) => !x.hidden))
+      for (const f of [o.long, o.short]) if (f && f !== '--help' && f !== '-h') actual.add(f);
     for (const f of actual) if (!documented.has(f)) problems.push(`docs/commands.md ## ${name}: option ${f} is not in its options table`);
-    for (const f of documented) if (!actual.has(f)) problems.push(`docs/commands.md ## ${name}: documents ${f}, which '${name}' does not have`);
-    for (const a of cmd.registeredArguments) if (!body.includes(a.name())) problems.push(`docs/commands.md ## ${name}: argument <${a.name()}> is not mentioned`);
+    for (const f of documented)
+      if (!actual.has(f)) problems.push(`docs/commands.md ## ${name}: documents ${f}, which '${name}' does not have`);
+    for (const a of cmd.registeredArguments)
+      if (!body.includes(a.name())) problems.push(`docs/commands.md ## ${name}: argument <${a.name()}> is not mentioned`);
   }
   for (const title of bySection.keys()) if (!known.has(title)) problems.push(`docs/commands.md: section '## ${title}' is not a command`);
 }
@@ -241,9 +245,13 @@ function checkScenarios(problems: string[]) {
   const probeKinds = PROBES.map((k) => k.kind);
   const expectKinds = EXPECTATIONS.map((k) => k.kind);
   if (!same(probeKinds, kindsIn(probeBase)))
-    problems.push(`the registry's probe kinds (${probeKinds.join(', ')}) differ from the scenario schema's (${kindsIn(probeBase).join(', ')})`);
+    problems.push(
+      `the registry's probe kinds (${probeKinds.join(', ')}) differ from the scenario schema's (${kindsIn(probeBase).join(', ')})`,
+    );
   if (!same(expectKinds, kindsIn(expectBase)))
-    problems.push(`the registry's expectation kinds (${expectKinds.join(', ')}) differ from the scenario schema's (${kindsIn(expectBase).join(', ')})`);
+    problems.push(
+      `the registry's expectation kinds (${expectKinds.join(', ')}) differ from the scenario schema's (${kindsIn(expectBase).join(', ')})`,
+    );
 
   // the file itself (everything that is not inside a kind), in the tables of '## The scenario file'
   const kindPath = (p: string) => [probeBase, expectBase].some((b) => p.startsWith(b) && p.slice(b.length).split('.')[0] !== 'name');
@@ -254,8 +262,16 @@ function checkScenarios(problems: string[]) {
 
   // a section per kind, its fields in a table; an expectation says what it reads
   const groups = [
-    { group: 'Probes', what: 'probe', kinds: PROBES.map((k) => ({ kind: k.kind, schema: k.schema, reads: undefined as string | undefined })) },
-    { group: 'Expectations', what: 'expectation', kinds: EXPECTATIONS.map((k) => ({ kind: k.kind, schema: k.schema, reads: k.probe?.kind })) },
+    {
+      group: 'Probes',
+      what: 'probe',
+      kinds: PROBES.map((k) => ({ kind: k.kind, schema: k.schema, reads: undefined as string | undefined })),
+    },
+    {
+      group: 'Expectations',
+      what: 'expectation',
+      kinds: EXPECTATIONS.map((k) => ({ kind: k.kind, schema: k.schema, reads: k.probe?.kind })),
+    },
   ];
   for (const { group, what, kinds } of groups) {
     const body = top.get(group);
@@ -276,7 +292,9 @@ function checkScenarios(problems: string[]) {
         if (!section.includes(says)) problems.push(`docs/scenarios.md ### ${kind} (${group}): should say '${says}'`);
       }
     }
-    for (const title of byKind.keys()) if (!kinds.some((k) => k.kind === title)) problems.push(`docs/scenarios.md ## ${group}: section '### ${title}' is not a ${what} kind`);
+    for (const title of byKind.keys())
+      if (!kinds.some((k) => k.kind === title))
+        problems.push(`docs/scenarios.md ## ${group}: section '### ${title}' is not a ${what} kind`);
   }
 }
 
@@ -294,7 +312,8 @@ function checkArchitecture(problems: string[]) {
     .filter((e) => e.isDirectory() && !e.name.startsWith('.') && e.name !== '__tests__')
     .map((e) => `lab/${e.name}`);
   for (const f of folders) if (!listed.has(f)) problems.push(`docs/architecture.md: folder ${f}/ has no row in the folder table`);
-  for (const p of listed) if (!existsSync(join(REPO, p))) problems.push(`docs/architecture.md: the folder table names ${p}, which does not exist`);
+  for (const p of listed)
+    if (!existsSync(join(REPO, p))) problems.push(`docs/architecture.md: the folder table names ${p}, which does not exist`);
 }
 
 function markdownFiles(): string[] {

@@ -23,7 +23,9 @@ describe('topology graph model', () => {
   it('has the underlay, each node with eth0/flannel.1/cni0, its pods, services with their endpoints, a tunnel per pair', () => {
     const g = topologyGraph(defaultLab);
     expect(g.segments).toEqual([{ id: 'underlay_0', cidr: '192.168.205.0/24', gateway: '192.168.205.1' }]);
-    expect(g.nodes.map((n) => [n.name, n.eth0.address, n.vtep?.name, n.vtep?.address, n.cni0.address, n.pods.map((p) => `${p.name} ${p.ip}`)])).toEqual([
+    expect(
+      g.nodes.map((n) => [n.name, n.eth0.address, n.vtep?.name, n.vtep?.address, n.cni0.address, n.pods.map((p) => `${p.name} ${p.ip}`)]),
+    ).toEqual([
       ['node1', '192.168.205.4/24', 'flannel.1', '10.42.0.0/32', '10.42.0.1/24', ['client 10.42.0.65', 'web-1 10.42.0.66']],
       ['node2', '192.168.205.3/24', 'flannel.1', '10.42.1.0/32', '10.42.1.1/24', ['web-2 10.42.1.9', 'nginx-test-1 10.42.1.6']],
       ['node3', '192.168.205.5/24', 'flannel.1', '10.42.2.0/32', '10.42.2.1/24', ['web-3 10.42.2.9', 'nginx-test-2 10.42.2.6']],
@@ -75,7 +77,9 @@ describe.each(labs)('graph of %s', (name, topo) => {
     const svg = parseXml(renderGraph(topo, 'svg'));
     expect(svg.name).toBe('svg');
     expect(svg.attrs.xmlns).toBe('http://www.w3.org/2000/svg');
-    const texts = elements(svg).filter((e) => e.name === 'text').map(textOf);
+    const texts = elements(svg)
+      .filter((e) => e.name === 'text')
+      .map(textOf);
     for (const n of topo.nodes) expect(texts).toContain(n.name);
     for (const p of topo.pods) expect(texts).toContain(p.name);
     for (const s of topologyGraph(topo).services) expect(texts).toContain(s.name);
@@ -120,7 +124,9 @@ describe('escaping', () => {
 
   it('the SVG stays well-formed XML and shows the names as they are', () => {
     const svg = parseXml(renderGraph(odd, 'svg'));
-    const texts = elements(svg).filter((e) => e.name === 'text').map(textOf);
+    const texts = elements(svg)
+      .filter((e) => e.name === 'text')
+      .map(textOf);
     expect(texts).toContain('cli<ent>&"x');
     expect(texts).toContain('default/w&b<"s">:http');
     expect(textOf(elements(svg).find((e) => e.name === 'title')!)).toContain('lab a<b>&"c\'');

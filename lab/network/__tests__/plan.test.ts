@@ -3,7 +3,15 @@ import { join } from 'node:path';
 import { expectGoldenFile } from '../../testing/golden';
 import { loadTopology, loadTopologyText } from '../../topology/resolve';
 import type { Topology } from '../../topology/types';
-import { labNamespace, nodeNamespace, parseNamespace, podNamespace, podVethName, underlayPortName, vtepMac } from '../../model/kernel-names';
+import {
+  labNamespace,
+  nodeNamespace,
+  parseNamespace,
+  podNamespace,
+  podVethName,
+  underlayPortName,
+  vtepMac,
+} from '../../model/kernel-names';
 import { planLab, renderPlan } from '../../plan';
 import type { LabPlan, Step } from '../../plan/types';
 
@@ -23,7 +31,10 @@ const cases: [string, string][] = [
 const steps = (plan: LabPlan): Step[] => plan.phases.flatMap((p) => p.steps);
 const stepOf = (plan: LabPlan, ns: string, tool: Step['tool']): Step | undefined => steps(plan).find((s) => s.ns === ns && s.tool === tool);
 /** Every line a namespace gets from one tool, over all phases (a node's pod veths come in 'links'). */
-const linesOf = (plan: LabPlan, ns: string, tool: Step['tool']) => steps(plan).filter((s) => s.ns === ns && s.tool === tool).flatMap((s) => s.lines);
+const linesOf = (plan: LabPlan, ns: string, tool: Step['tool']) =>
+  steps(plan)
+    .filter((s) => s.ns === ns && s.tool === tool)
+    .flatMap((s) => s.lines);
 
 describe('golden plans', () => {
   it.each(cases)('%s renders as golden/%s', (topo, golden) => {
@@ -40,10 +51,17 @@ describe('golden plans', () => {
     expect(a).toContain('addr add 192.168.205.1/24 dev underlay0');
     expect(b.some((l) => l.includes('192.168.205.1'))).toBe(false);
     // node1 and node3 (spread to a) hang off a's bridge, node2 off b's
-    expect(a.filter((l) => /netns kdl\.mh\.node\d/.test(l)).map((l) => /netns (kdl\.mh\.node\d)/.exec(l)![1])).toEqual(['kdl.mh.node1', 'kdl.mh.node3']);
+    expect(a.filter((l) => /netns kdl\.mh\.node\d/.test(l)).map((l) => /netns (kdl\.mh\.node\d)/.exec(l)![1])).toEqual([
+      'kdl.mh.node1',
+      'kdl.mh.node3',
+    ]);
     expect(b.filter((l) => /netns kdl\.mh\.node\d/.test(l)).map((l) => /netns (kdl\.mh\.node\d)/.exec(l)![1])).toEqual(['kdl.mh.node2']);
-    expect(linesOf(plan, '@b', 'ip')[0]).toMatch(/^link add kdlu[0-9a-f]{8} address \S+ type vxlan id \d+ local 10\.99\.9\.2 dstport 4790$/);
-    expect(linesOf(plan, 'kdl.mh@a', 'bridge')).toEqual([expect.stringMatching(/^fdb append 00:00:00:00:00:00 dev kdlu[0-9a-f]{8} dst 10\.99\.9\.2$/)]);
+    expect(linesOf(plan, '@b', 'ip')[0]).toMatch(
+      /^link add kdlu[0-9a-f]{8} address \S+ type vxlan id \d+ local 10\.99\.9\.2 dstport 4790$/,
+    );
+    expect(linesOf(plan, 'kdl.mh@a', 'bridge')).toEqual([
+      expect.stringMatching(/^fdb append 00:00:00:00:00:00 dev kdlu[0-9a-f]{8} dst 10\.99\.9\.2$/),
+    ]);
   });
 
   it.each(cases)('%s renders the same wherever the file lives', (topo) => {
@@ -78,7 +96,9 @@ describe('routes to the other nodes', () => {
       expect(ip.filter((l) => l.startsWith('route add 10.42.'))).toHaveLength(others.length);
       expect(ip.filter((l) => l.startsWith('neigh add'))).toHaveLength(others.length);
       expect(fdb).toHaveLength(others.length);
-      expect(ip).toContain(`link add flannel.1 address ${vtepMac(topo.name, n.name, 1)} type vxlan id 1 local ${n.ip} dev eth0 dstport 8472 nolearning`);
+      expect(ip).toContain(
+        `link add flannel.1 address ${vtepMac(topo.name, n.name, 1)} type vxlan id 1 local ${n.ip} dev eth0 dstport 8472 nolearning`,
+      );
       expect(ip).toContain(`addr add ${n.vtep}/32 dev flannel.1`);
       expect(ip).toContain('link set flannel.1 mtu 1450 up');
     }
@@ -166,7 +186,10 @@ describe('flannel MACs agree between peers', () => {
 describe('namespaces', () => {
   it.each(cases)('%s: every namespace named in the links batch is created first', (file) => {
     const plan = planLab(topology(file));
-    const named = plan.phases.find((p) => p.name === 'links')!.steps.flatMap((s) => s.lines).flatMap((l) => [...l.matchAll(/\bnetns (\S+)/g)].map((m) => m[1]!));
+    const named = plan.phases
+      .find((p) => p.name === 'links')!
+      .steps.flatMap((s) => s.lines)
+      .flatMap((l) => [...l.matchAll(/\bnetns (\S+)/g)].map((m) => m[1]!));
     expect(named.length).toBeGreaterThan(0);
     for (const ns of named) expect(plan.namespaces).toContain(ns);
     // and every step runs in a namespace the plan creates
@@ -231,31 +254,31 @@ describe('plan text is safe to hand to ip -batch', () => {
     'name: evil',
     'nodes: [{ name: n1 }, { name: n2 }]',
     'pods:',
-    "  - name: p",
+    '  - name: p',
     '    node: n1',
-    "    labels: { app: \"$(touch /tmp/pwned); `id` | x & y > z < w 'q' \\\"d\\\" *?! #c\\\\\" }",
-    "    ports: [{ port: 80, name: \"http;reboot\" }]",
+    '    labels: { app: "$(touch /tmp/pwned); `id` | x & y > z < w \'q\' \\"d\\" *?! #c\\\\" }',
+    '    ports: [{ port: 80, name: "http;reboot" }]',
   ].join('\n');
   const META = /[;&|$`'"<>(){}*?!#\\\n\t]/;
 
-  it.each([...cases.map(([f]): [string, () => Topology] => [f, () => topology(f)]), ['a hostile topology', () => loadTopologyText(hostile, 'evil.yaml')] as [string, () => Topology]])(
-    '%s: no line carries a shell metacharacter',
-    (_what, load) => {
-      const topo = load();
-      const plan = planLab(topo);
-      // ip/bridge/sysctl lines; rule batches (quoted comments, nft braces) are checked for the
-      // hostile text below and reach their tools on stdin, never through a shell
-      const bad = steps(plan)
-        .filter((s) => s.tool === 'ip' || s.tool === 'bridge' || s.tool === 'sysctl')
-        .flatMap((s) => s.lines)
-        .filter((l) => META.test(l));
-      expect(bad).toEqual([]);
-      expect(plan.namespaces.filter((ns) => META.test(ns))).toEqual([]);
-      const text = renderPlan(plan);
-      expect(text).not.toContain('pwned');
-      expect(text).not.toContain('reboot');
-    },
-  );
+  it.each([
+    ...cases.map(([f]): [string, () => Topology] => [f, () => topology(f)]),
+    ['a hostile topology', () => loadTopologyText(hostile, 'evil.yaml')] as [string, () => Topology],
+  ])('%s: no line carries a shell metacharacter', (_what, load) => {
+    const topo = load();
+    const plan = planLab(topo);
+    // ip/bridge/sysctl lines; rule batches (quoted comments, nft braces) are checked for the
+    // hostile text below and reach their tools on stdin, never through a shell
+    const bad = steps(plan)
+      .filter((s) => s.tool === 'ip' || s.tool === 'bridge' || s.tool === 'sysctl')
+      .flatMap((s) => s.lines)
+      .filter((l) => META.test(l));
+    expect(bad).toEqual([]);
+    expect(plan.namespaces.filter((ns) => META.test(ns))).toEqual([]);
+    const text = renderPlan(plan);
+    expect(text).not.toContain('pwned');
+    expect(text).not.toContain('reboot');
+  });
 
   it('the hostile topology does carry metacharacters into the resolved topology', () => {
     const topo = loadTopologyText(hostile, 'evil.yaml');
@@ -281,7 +304,13 @@ describe('underlay segments', () => {
   it('one segment: the lab namespace does not forward; several: it routes between them', () => {
     expect(linesOf(planLab(topology('default.yaml')), 'kdl.default', 'sysctl')).toEqual(['net.ipv4.ip_forward=0']);
     const topo = loadTopologyText(
-      ['name: two', 'cluster: { underlay: [192.168.205.0/24, 192.168.206.0/24] }', 'nodes:', '  - { name: a }', '  - { name: b, ip: 192.168.206.2 }'].join('\n'),
+      [
+        'name: two',
+        'cluster: { underlay: [192.168.205.0/24, 192.168.206.0/24] }',
+        'nodes:',
+        '  - { name: a }',
+        '  - { name: b, ip: 192.168.206.2 }',
+      ].join('\n'),
       'two.yaml',
     );
     const plan = planLab(topo);
@@ -293,7 +322,9 @@ describe('underlay segments', () => {
     expect(links).toContain(`link set ${underlayPortName('two', 'b')} master underlay1 up`);
     expect(linesOf(plan, 'kdl.two.b', 'ip')).toContain('route add default via 192.168.206.1 dev eth0');
     // vxlan across segments: the fdb points at the peer's underlay address, routed by the lab namespace
-    expect(linesOf(plan, 'kdl.two.a', 'bridge')).toEqual([`fdb add ${vtepMac('two', 'b', 1)} dev flannel.1 dst 192.168.206.2 self permanent`]);
+    expect(linesOf(plan, 'kdl.two.a', 'bridge')).toEqual([
+      `fdb add ${vtepMac('two', 'b', 1)} dev flannel.1 dst 192.168.206.2 self permanent`,
+    ]);
   });
 
   it('a node with no pods and a lab with one node plan without peers', () => {

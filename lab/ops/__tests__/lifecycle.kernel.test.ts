@@ -23,7 +23,13 @@ async function hostSnapshot(): Promise<Record<string, string>> {
     iptables: ['iptables-save'],
     'iptables-legacy': ['iptables-legacy-save'],
     nft: ['nft', 'list', 'ruleset'],
-    sysctl: ['sysctl', 'net.ipv4.ip_forward', 'net.ipv4.conf.all.forwarding', 'net.ipv4.conf.all.rp_filter', 'net.ipv4.conf.default.rp_filter'],
+    sysctl: [
+      'sysctl',
+      'net.ipv4.ip_forward',
+      'net.ipv4.conf.all.forwarding',
+      'net.ipv4.conf.all.rp_filter',
+      'net.ipv4.conf.default.rp_filter',
+    ],
   };
   const out: Record<string, string> = {};
   for (const [k, argv] of Object.entries(cmds)) {
@@ -72,7 +78,14 @@ describeKernel('lab lifecycle', () => {
     expect(lab.nodes.map((n: { name: string }) => n.name)).toEqual(['node1', 'node2', 'node3']);
     const node2 = lab.nodes[1];
     const [kernelFlannel] = JSON.parse(await nsRun(`kdl.${CLI_LAB}.node2`, ['ip', '-j', 'link', 'show', 'flannel.1']));
-    expect(node2.interfaces).toContainEqual(expect.objectContaining({ name: 'flannel.1', mac: kernelFlannel.address, addresses: ['10.42.1.0/32'], vxlan: expect.objectContaining({ vni: 1, port: 8472 }) }));
+    expect(node2.interfaces).toContainEqual(
+      expect.objectContaining({
+        name: 'flannel.1',
+        mac: kernelFlannel.address,
+        addresses: ['10.42.1.0/32'],
+        vxlan: expect.objectContaining({ vni: 1, port: 8472 }),
+      }),
+    );
     expect(node2.interfaces).toContainEqual(expect.objectContaining({ name: 'cni0', addresses: ['10.42.1.1/24'] }));
     expect(lab.pods).toContainEqual(expect.objectContaining({ name: 'web-2', node: 'node2', namespace: `kdl.${CLI_LAB}.node2.web-2` }));
 
@@ -146,12 +159,24 @@ describeKernel('lab lifecycle', () => {
 
   test('bad topology input: exit 2, file:line:col in the message, nothing created', async () => {
     const cases: Record<string, [string, RegExp]> = {
-      'unknown-key.yaml': ['name: bad1\nnodes:\n  - name: node1\n    colour: blue\n', /unknown-key\.yaml:4:5: nodes\[0\]\.colour: unknown key 'colour'/],
+      'unknown-key.yaml': [
+        'name: bad1\nnodes:\n  - name: node1\n    colour: blue\n',
+        /unknown-key\.yaml:4:5: nodes\[0\]\.colour: unknown key 'colour'/,
+      ],
       'broken.yaml': ['name: bad2\nnodes: [ { name: node1 }\n', /broken\.yaml:\d+:\d+: broken YAML/],
-      'missing-node.yaml': ['name: bad3\nnodes:\n  - name: node1\npods:\n  - { name: p, node: node9 }\n', /missing-node\.yaml:5:22: pods\[0\]\.node: no node named 'node9'/],
+      'missing-node.yaml': [
+        'name: bad3\nnodes:\n  - name: node1\npods:\n  - { name: p, node: node9 }\n',
+        /missing-node\.yaml:5:22: pods\[0\]\.node: no node named 'node9'/,
+      ],
       'bad-name.yaml': ['name: bad4\nnodes:\n  - name: Node_1\n', /bad-name\.yaml:3:11: nodes\[0\]\.name: not a valid node name/],
-      'dup-ip.yaml': ['name: bad5\nnodes:\n  - { name: a, ip: 192.168.205.4 }\n  - { name: b, ip: 192.168.205.4 }\n', /dup-ip\.yaml:4:20: nodes\[1\]\.ip: duplicate IP 192\.168\.205\.4 \(node b; also nodes\[0\]\.ip at line 3\)/],
-      'overlap.yaml': ['name: bad6\nnodes:\n  - { name: a, podSubnet: 10.42.0.0/24 }\n  - { name: b, podSubnet: 10.42.0.0/23 }\n', /overlap\.yaml:4:27: nodes\[1\]\.podSubnet: 10\.42\.0\.0\/23 overlaps a's pod subnet/],
+      'dup-ip.yaml': [
+        'name: bad5\nnodes:\n  - { name: a, ip: 192.168.205.4 }\n  - { name: b, ip: 192.168.205.4 }\n',
+        /dup-ip\.yaml:4:20: nodes\[1\]\.ip: duplicate IP 192\.168\.205\.4 \(node b; also nodes\[0\]\.ip at line 3\)/,
+      ],
+      'overlap.yaml': [
+        'name: bad6\nnodes:\n  - { name: a, podSubnet: 10.42.0.0/24 }\n  - { name: b, podSubnet: 10.42.0.0/23 }\n',
+        /overlap\.yaml:4:27: nodes\[1\]\.podSubnet: 10\.42\.0\.0\/23 overlaps a's pod subnet/,
+      ],
     };
     const before = labNamespaces();
     await Promise.all(

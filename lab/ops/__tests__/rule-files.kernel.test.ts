@@ -24,11 +24,33 @@ describeKernel('user rule files', () => {
     return name;
   };
   // n1 gets a hand-written "service" instead of kube-proxy's rules: 10.43.9.9:80 -> web-a
-  file('own.rules', ['*nat', ':PREROUTING ACCEPT [0:0]', '-A PREROUTING -d 10.43.9.9/32 -p tcp --dport 80 -j DNAT --to-destination 10.42.0.3:80', 'COMMIT', ''].join('\n'));
+  file(
+    'own.rules',
+    [
+      '*nat',
+      ':PREROUTING ACCEPT [0:0]',
+      '-A PREROUTING -d 10.43.9.9/32 -p tcp --dport 80 -j DNAT --to-destination 10.42.0.3:80',
+      'COMMIT',
+      '',
+    ].join('\n'),
+  );
   // every node: a chain of one's own after the generated rules (--noflush keeps them)
-  file('audit.rules', ['*filter', ':LAB-AUDIT - [0:0]', '-A INPUT -p tcp --dport 9999 -j LAB-AUDIT', '-A LAB-AUDIT -p tcp -j REJECT --reject-with tcp-reset', 'COMMIT', ''].join('\n'));
+  file(
+    'audit.rules',
+    [
+      '*filter',
+      ':LAB-AUDIT - [0:0]',
+      '-A INPUT -p tcp --dport 9999 -j LAB-AUDIT',
+      '-A LAB-AUDIT -p tcp -j REJECT --reject-with tcp-reset',
+      'COMMIT',
+      '',
+    ].join('\n'),
+  );
   // n2: an nft table of one's own
-  file('user.nft', 'table inet lab-user {\n\tchain input {\n\t\ttype filter hook input priority 0; policy accept;\n\t\ttcp dport 9998 reject with tcp reset\n\t}\n}\n');
+  file(
+    'user.nft',
+    'table inet lab-user {\n\tchain input {\n\t\ttype filter hook input priority 0; policy accept;\n\t\ttcp dport 9998 reject with tcp reset\n\t}\n}\n',
+  );
   file('broken.rules', ['*filter', '-A INPUT -p tcp --dport 9999 -j NO-SUCH-CHAIN', 'COMMIT', ''].join('\n'));
   const topo = (rules: string) => `
 name: ${LAB}
@@ -73,7 +95,8 @@ ${rules}`;
     expect(kube.failed).toBe(0);
     expect(Object.keys(kube.byPod).sort()).toEqual(['web-a', 'web-b']);
     // the appended chain answers port 9999 with a reset; the nft table port 9998, on n2 only
-    const refused = async (from: string, ip: string, port: number) => (await connect(rt, from, ip, port, { timeoutS: 2 })).attempts[0]?.error ?? '';
+    const refused = async (from: string, ip: string, port: number) =>
+      (await connect(rt, from, ip, port, { timeoutS: 2 })).attempts[0]?.error ?? '';
     expect(await refused(ns('n1', 'c1'), '10.42.0.1', 9999)).toMatch(/Connection refused|reset/i);
     expect(await refused(ns('n2', 'c2'), '10.42.1.1', 9998)).toMatch(/Connection refused|reset/i);
     await down(rt, LAB);
@@ -94,12 +117,16 @@ ${rules}`;
 
 describeKernel('IPVS mode on a kernel without IPVS', () => {
   // only a kernel without IPVS refuses (decided at collection: a skip, never a vacuous pass)
-  (existsSync('/proc/net/ip_vs') ? test.skip : test)('up is refused before anything is created, naming CONFIG_IP_VS and what to do', async () => {
-    expect((await probeIpvs()).ok).toBe(false);
-    const r = await cli(['up', '--proxy', 'ipvs', '--name', REFUSED_LAB]);
-    expect(r.code).toBe(2);
-    expect(r.stderr).toContain('CONFIG_IP_VS');
-    expect(r.stderr).toMatch(/proxy\.mode: iptables or nftables/);
-    expect(labNamespaces(REFUSED_LAB)).toEqual([]);
-  }, 30_000);
+  (existsSync('/proc/net/ip_vs') ? test.skip : test)(
+    'up is refused before anything is created, naming CONFIG_IP_VS and what to do',
+    async () => {
+      expect((await probeIpvs()).ok).toBe(false);
+      const r = await cli(['up', '--proxy', 'ipvs', '--name', REFUSED_LAB]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain('CONFIG_IP_VS');
+      expect(r.stderr).toMatch(/proxy\.mode: iptables or nftables/);
+      expect(labNamespaces(REFUSED_LAB)).toEqual([]);
+    },
+    30_000,
+  );
 });

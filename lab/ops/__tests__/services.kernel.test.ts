@@ -92,8 +92,10 @@ describe.each<[ProxyMode]>([['iptables'], ['nftables']])('services in %s mode', 
       // check in 0.1 % of runs; the two modes here make ~0.2 % of runs of this file (α = 0.01
       // failed ~2 %). Still fails a real skew: 150/150/0 gives χ² = 150.
       const chi = chiSquareUniform(counts, 0.001);
-       
-      console.log(`${mode}: spread over web-1/2/3 = ${counts.join('/')}, chi-square ${chi.statistic.toFixed(2)} (critical ${chi.critical}, df ${chi.df})`);
+
+      console.log(
+        `${mode}: spread over web-1/2/3 = ${counts.join('/')}, chi-square ${chi.statistic.toFixed(2)} (critical ${chi.critical}, df ${chi.df})`,
+      );
       expect(chi.uniform).toBe(true);
       // the endpoint saw the client pod's own address: no SNAT for pod → service
       for (const p of ['web-1', 'web-2', 'web-3']) expect(peers(r, p)).toEqual(new Set(['10.42.0.65']));
@@ -136,7 +138,9 @@ describe.each<[ProxyMode]>([['iptables'], ['nftables']])('services in %s mode', 
 
     test('hairpin needs the bridge port in hairpin mode: with it off, the self-served connections fail', async () => {
       type Port = { ifname: string; ifindex: number; linkinfo?: { info_slave_data?: { hairpin?: boolean } } };
-      const veth = (JSON.parse(await nsRun(ns('node1'), ['ip', '-j', '-d', 'link', 'show', 'master', 'cni0'])) as Port[]).filter((l) => l.ifname.startsWith('veth'));
+      const veth = (JSON.parse(await nsRun(ns('node1'), ['ip', '-j', '-d', 'link', 'show', 'master', 'cni0'])) as Port[]).filter((l) =>
+        l.ifname.startsWith('veth'),
+      );
       expect(veth.every((l) => l.linkinfo?.info_slave_data?.hairpin === true)).toBe(true);
       // br_netfilter hands bridged frames to iptables/nft in the node: after the DNAT the frame
       // goes back out of the port it came in on, which a bridge only does in hairpin mode

@@ -22,7 +22,12 @@ interface Outcome {
 /** `up` spawned in a process group of its own; `sig` sent to the group when `stage` begins. */
 function upInterrupted(argv: string[], stage: string, sig: NodeJS.Signals): Promise<Outcome> {
   return new Promise((resolve, reject) => {
-    const child = spawn(argv[0]!, argv.slice(1), { cwd: REPO, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
+    const child = spawn(argv[0]!, argv.slice(1), {
+      cwd: REPO,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, NO_COLOR: '1' },
+    });
     let out = '';
     let sent = false;
     const onData = (b: Buffer) => {
@@ -69,16 +74,20 @@ describeKernel('lab up interrupted by a signal at every stage', () => {
 
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {
     const want = sig === 'SIGINT' ? 130 : 143;
-    test.each(STAGES)(`${sig} as '%s' begins: exit ${want}, nothing left`, async (stage) => {
-      const lab = uniqueLabName('sig');
-      const r = await upInterrupted([...TSX_NODE, join(REPO, 'lab', 'cli.ts'), 'up', '--name', lab], stage, sig);
-      expect({ code: r.code, said: /interrupted \(SIG(INT|TERM)\): removed what up/.test(r.output) }).toEqual({ code: want, said: true });
-      expect(labNamespaces(lab)).toEqual([]);
-      expect(existsSync(join(STATE_DIR, `${lab}.json`))).toBe(false);
-      expect(await labProcesses(lab)).toEqual([]);
-      const left = (await toolProcesses()).filter((p) => !before.tools.includes(p));
-      expect(left).toEqual([]);
-    }, 60000);
+    test.each(STAGES)(
+      `${sig} as '%s' begins: exit ${want}, nothing left`,
+      async (stage) => {
+        const lab = uniqueLabName('sig');
+        const r = await upInterrupted([...TSX_NODE, join(REPO, 'lab', 'cli.ts'), 'up', '--name', lab], stage, sig);
+        expect({ code: r.code, said: /interrupted \(SIG(INT|TERM)\): removed what up/.test(r.output) }).toEqual({ code: want, said: true });
+        expect(labNamespaces(lab)).toEqual([]);
+        expect(existsSync(join(STATE_DIR, `${lab}.json`))).toBe(false);
+        expect(await labProcesses(lab)).toEqual([]);
+        const left = (await toolProcesses()).filter((p) => !before.tools.includes(p));
+        expect(left).toEqual([]);
+      },
+      60000,
+    );
   }
 
   test('through npm run lab (its shell and npm between): Ctrl-C at configure still undoes up', async () => {

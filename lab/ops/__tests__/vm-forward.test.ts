@@ -9,7 +9,10 @@ function standIn(inVm: string[]) {
   const vms: VmSeam = {
     vmLabs: () => inVm,
     labNames: async () => [...inVm, 'ghost'],
-    forwardToVm: async (lab, args, boot) => (calls.push({ what: 'forward', lab, args, ...(boot ? { results: boot.results } : {}) }), { code: 3, stdout: `in ${lab}\n`, stderr: '' }),
+    forwardToVm: async (lab, args, boot) => (
+      calls.push({ what: 'forward', lab, args, ...(boot ? { results: boot.results } : {}) }),
+      { code: 3, stdout: `in ${lab}\n`, stderr: '' }
+    ),
     downVm: async (lab, args) => (calls.push({ what: 'down', lab, args }), { code: 0, stdout: `lab ${lab}: VM powered off\n`, stderr: '' }),
     stopVm: async (lab) => void calls.push({ what: 'stop', lab, args: [] }),
   };
@@ -34,16 +37,15 @@ describe('VM forwarding', () => {
     expect(withoutKernel(['exec', 'client', '--', 'x', '--kernel', 'vm'])).toEqual(['exec', 'client', '--', 'x', '--kernel', 'vm']);
   });
 
-  it.each([
-    [['status', '--name=gvm']],
-    [['status', '--name', 'gvm']],
-    [['status', '-n', 'gvm']],
-  ])('sends a command about a lab in a VM there: %j', async (argv) => {
-    const s = standIn(['gvm', 'gother']);
-    expect(await main(argv, { vms: s.vms })).toBe(3);
-    expect(s.calls).toEqual([{ what: 'forward', lab: 'gvm', args: argv }]);
-    expect(out).toBe('in gvm\n');
-  });
+  it.each([[['status', '--name=gvm']], [['status', '--name', 'gvm']], [['status', '-n', 'gvm']]])(
+    'sends a command about a lab in a VM there: %j',
+    async (argv) => {
+      const s = standIn(['gvm', 'gother']);
+      expect(await main(argv, { vms: s.vms })).toBe(3);
+      expect(s.calls).toEqual([{ what: 'forward', lab: 'gvm', args: argv }]);
+      expect(out).toBe('in gvm\n');
+    },
+  );
 
   it('passes exec and connect on whole, options in either form', async () => {
     const s = standIn(['gvm']);

@@ -35,7 +35,15 @@ function u32(n: number, be: boolean): Buffer {
 /** Classic pcap: 24-byte header, then 16-byte record headers. */
 export function pcap(frames: RawFrame[], o: PcapOptions = {}): Buffer {
   const be = o.be ?? false;
-  const parts = [u32(o.ns ? 0xa1b23c4d : 0xa1b2c3d4, be), u16(2, be), u16(4, be), u32(0, be), u32(0, be), u32(o.snaplen ?? 262144, be), u32(o.linkType ?? 1, be)];
+  const parts = [
+    u32(o.ns ? 0xa1b23c4d : 0xa1b2c3d4, be),
+    u16(2, be),
+    u16(4, be),
+    u32(0, be),
+    u32(0, be),
+    u32(o.snaplen ?? 262144, be),
+    u32(o.linkType ?? 1, be),
+  ];
   for (const f of frames) {
     const nsec = f.nsec ?? 0;
     const frac = o.ns ? nsec : Math.floor(nsec / 1000);
@@ -155,7 +163,12 @@ export interface VlanTag {
 }
 
 export function ether(src: string, dst: string, type: number, payload: Buffer, vlans: VlanTag[] = []): Buffer {
-  const tags = vlans.map((v, i) => Buffer.concat([be16(v.tpid ?? (i === 0 && vlans.length > 1 ? 0x88a8 : 0x8100)), be16(((v.pcp ?? 0) << 13) | ((v.dei ?? 0) << 12) | v.id)]));
+  const tags = vlans.map((v, i) =>
+    Buffer.concat([
+      be16(v.tpid ?? (i === 0 && vlans.length > 1 ? 0x88a8 : 0x8100)),
+      be16(((v.pcp ?? 0) << 13) | ((v.dei ?? 0) << 12) | v.id),
+    ]),
+  );
   return Buffer.concat([mac(dst), mac(src), ...tags, be16(type), payload]);
 }
 
@@ -168,7 +181,16 @@ export interface ArpSpec {
 }
 
 export function arp(a: ArpSpec): Buffer {
-  return Buffer.concat([be16(1), be16(0x0800), Buffer.from([6, 4]), be16(a.op), mac(a.senderMac), ip4(a.senderIp), mac(a.targetMac), ip4(a.targetIp)]);
+  return Buffer.concat([
+    be16(1),
+    be16(0x0800),
+    Buffer.from([6, 4]),
+    be16(a.op),
+    mac(a.senderMac),
+    ip4(a.senderIp),
+    mac(a.targetMac),
+    ip4(a.targetIp),
+  ]);
 }
 
 export interface Ipv4Spec {
@@ -271,5 +293,13 @@ export function sll2(s: SllSpec, payload: Buffer): Buffer {
   const a = mac(s.address);
   const addr = Buffer.alloc(8);
   a.copy(addr);
-  return Buffer.concat([be16(s.protocol), be16(0), be32(s.ifindex ?? 0), be16(s.arphrdType ?? 1), Buffer.from([s.packetType, a.length]), addr, payload]);
+  return Buffer.concat([
+    be16(s.protocol),
+    be16(0),
+    be32(s.ifindex ?? 0),
+    be16(s.arphrdType ?? 1),
+    Buffer.from([s.packetType, a.length]),
+    addr,
+    payload,
+  ]);
 }

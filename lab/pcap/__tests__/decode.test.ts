@@ -1,6 +1,19 @@
 import { decodeFrame } from '../decode';
 import { arp, ether, icmpError, ipv4, sll1, sll2, TCP, tcp, udp, vxlan } from './build';
-import { arpRequest, echoRequest, FLANNEL1, FLANNEL2, frame, NODE1, NODE2, sllV1, sllV2, synPacket, timeExceeded, vxlanFrame } from './frames';
+import {
+  arpRequest,
+  echoRequest,
+  FLANNEL1,
+  FLANNEL2,
+  frame,
+  NODE1,
+  NODE2,
+  sllV1,
+  sllV2,
+  synPacket,
+  timeExceeded,
+  vxlanFrame,
+} from './frames';
 
 describe('Ethernet, IPv4, ICMP', () => {
   test('echo request: every header field', () => {
@@ -46,16 +59,34 @@ describe('Ethernet, IPv4, ICMP', () => {
   });
 
   test('IP options are skipped by IHL; DSCP/ECN split the TOS byte', () => {
-    const p = decodeFrame(frame(ether(NODE1, NODE2, 0x0800, ipv4({ src: '1.1.1.1', dst: '2.2.2.2', protocol: 17, tos: 0xb9, options: Buffer.from([0x94, 4, 0, 0]) }, udp(53, 5353, Buffer.alloc(4))))));
+    const p = decodeFrame(
+      frame(
+        ether(
+          NODE1,
+          NODE2,
+          0x0800,
+          ipv4(
+            { src: '1.1.1.1', dst: '2.2.2.2', protocol: 17, tos: 0xb9, options: Buffer.from([0x94, 4, 0, 0]) },
+            udp(53, 5353, Buffer.alloc(4)),
+          ),
+        ),
+      ),
+    );
     expect(p.ip).toMatchObject({ ihl: 6, headerLength: 24, tos: 0xb9, dscp: 46, ecn: 1 });
     expect(p.udp).toEqual({ srcport: 53, dstport: 5353, length: 12, checksum: 0 });
     expect(p.payloadLength).toBe(4);
   });
 
   test('only the first fragment has a transport header', () => {
-    const first = decodeFrame(frame(ether(NODE1, NODE2, 0x0800, ipv4({ src: '1.1.1.1', dst: '2.2.2.2', protocol: 17, mf: true, id: 9 }, udp(1, 2, Buffer.alloc(16))))));
+    const first = decodeFrame(
+      frame(
+        ether(NODE1, NODE2, 0x0800, ipv4({ src: '1.1.1.1', dst: '2.2.2.2', protocol: 17, mf: true, id: 9 }, udp(1, 2, Buffer.alloc(16)))),
+      ),
+    );
     expect(first).toMatchObject({ ip: { flags: 1, mf: true, fragOffset: 0 }, udp: { srcport: 1, dstport: 2 } });
-    const later = decodeFrame(frame(ether(NODE1, NODE2, 0x0800, ipv4({ src: '1.1.1.1', dst: '2.2.2.2', protocol: 17, fragOffset: 1480, id: 9 }, Buffer.alloc(24)))));
+    const later = decodeFrame(
+      frame(ether(NODE1, NODE2, 0x0800, ipv4({ src: '1.1.1.1', dst: '2.2.2.2', protocol: 17, fragOffset: 1480, id: 9 }, Buffer.alloc(24)))),
+    );
     expect(later).toMatchObject({ ip: { flags: 0, fragOffset: 1480 }, payloadLength: 24 });
     expect(later.udp).toBeUndefined();
   });
@@ -81,20 +112,35 @@ describe('Ethernet, IPv4, ICMP', () => {
     });
     const unreachable = ipv4({ src: '10.43.0.10', dst: '10.42.0.65', protocol: 1 }, icmpError(3, 3, synPacket.subarray(0, 28)));
     const p = decodeFrame(frame(ether(NODE2, NODE1, 0x0800, unreachable)));
-    expect(p.icmp).toMatchObject({ type: 3, code: 3, quoted: { ip: { protocol: 6, dst: '10.43.0.10' }, tcp: { srcport: 51000, dstport: 80, seq: 0xfffffff0 } } });
+    expect(p.icmp).toMatchObject({
+      type: 3,
+      code: 3,
+      quoted: { ip: { protocol: 6, dst: '10.43.0.10' }, tcp: { srcport: 51000, dstport: 80, seq: 0xfffffff0 } },
+    });
     expect(p.icmp!.quoted!.tcp!.flags).toBeUndefined();
     expect(p.truncated).toBeUndefined();
   });
 
   test('an ICMP error quoting an echo request decodes the quoted ICMP header', () => {
     const err = ipv4({ src: '10.42.0.1', dst: '10.42.0.65', protocol: 1 }, icmpError(11, 0, echoRequest));
-    expect(decodeFrame(frame(ether(NODE2, NODE1, 0x0800, err))).icmp!.quoted).toMatchObject({ ip: { protocol: 1, ttl: 63 }, icmp: { type: 8, id: 5, seq: 1 }, payloadLength: 56 });
+    expect(decodeFrame(frame(ether(NODE2, NODE1, 0x0800, err))).icmp!.quoted).toMatchObject({
+      ip: { protocol: 1, ttl: 63 },
+      icmp: { type: 8, id: 5, seq: 1 },
+      payloadLength: 56,
+    });
   });
 });
 
 describe('VLAN, ARP, TCP', () => {
   test('802.1ad + 802.1Q tags: listed outermost first, eth.type is the payload type', () => {
-    const p = decodeFrame(frame(ether(NODE1, NODE2, 0x0800, echoRequest, [{ id: 100, pcp: 5 }, { id: 4094, dei: 1 }])));
+    const p = decodeFrame(
+      frame(
+        ether(NODE1, NODE2, 0x0800, echoRequest, [
+          { id: 100, pcp: 5 },
+          { id: 4094, dei: 1 },
+        ]),
+      ),
+    );
     expect(p.eth).toEqual({
       src: NODE1,
       dst: NODE2,
@@ -110,19 +156,48 @@ describe('VLAN, ARP, TCP', () => {
   test('ARP request', () => {
     expect(decodeFrame(frame(arpRequest))).toMatchObject({
       eth: { src: NODE1, dst: 'ff:ff:ff:ff:ff:ff', type: 0x0806 },
-      arp: { htype: 1, ptype: 0x0800, op: 1, senderMac: NODE1, senderIp: '192.168.205.4', targetMac: '00:00:00:00:00:00', targetIp: '192.168.205.3' },
+      arp: {
+        htype: 1,
+        ptype: 0x0800,
+        op: 1,
+        senderMac: NODE1,
+        senderIp: '192.168.205.4',
+        targetMac: '00:00:00:00:00:00',
+        targetIp: '192.168.205.3',
+      },
       payloadLength: 0,
     });
   });
 
   test('TCP SYN with options: header length from the data offset, flag names', () => {
     const p = decodeFrame(frame(ether(NODE1, NODE2, 0x0800, synPacket)));
-    expect(p.tcp).toEqual({ srcport: 51000, dstport: 80, seq: 0xfffffff0, ack: 0, dataOffset: 7, headerLength: 28, flags: 2, flagNames: ['SYN'], window: 64240, checksum: 0xbeef });
+    expect(p.tcp).toEqual({
+      srcport: 51000,
+      dstport: 80,
+      seq: 0xfffffff0,
+      ack: 0,
+      dataOffset: 7,
+      headerLength: 28,
+      flags: 2,
+      flagNames: ['SYN'],
+      window: 64240,
+      checksum: 0xbeef,
+    });
     expect(p.payloadLength).toBe(0);
   });
 
   test('flag names come in a fixed order whatever the bits', () => {
-    const names = (flags: number) => decodeFrame(frame(ether(NODE1, NODE2, 0x0800, ipv4({ src: '1.1.1.1', dst: '2.2.2.2', protocol: 6 }, tcp({ srcport: 1, dstport: 2, seq: 1, flags }))))).tcp!.flagNames;
+    const names = (flags: number) =>
+      decodeFrame(
+        frame(
+          ether(
+            NODE1,
+            NODE2,
+            0x0800,
+            ipv4({ src: '1.1.1.1', dst: '2.2.2.2', protocol: 6 }, tcp({ srcport: 1, dstport: 2, seq: 1, flags })),
+          ),
+        ),
+      ).tcp!.flagNames;
     expect(names(TCP.SYN | TCP.ACK)).toEqual(['SYN', 'ACK']);
     expect(names(TCP.RST | TCP.ACK)).toEqual(['RST', 'ACK']);
     expect(names(0x1ff)).toEqual(['FIN', 'SYN', 'RST', 'PSH', 'ACK', 'URG', 'ECE', 'CWR', 'AE']);
@@ -150,7 +225,12 @@ describe('VXLAN', () => {
 
   test('UDP 4789 too; a source port match counts; vxlanPorts overrides the defaults', () => {
     expect(decodeFrame(frame(vxlanFrame(4789))).inner?.icmp?.type).toBe(8);
-    const reply = ether(NODE2, NODE1, 0x0800, ipv4({ src: '192.168.205.3', dst: '192.168.205.4', protocol: 17 }, udp(8472, 40001, vxlan(7, arpRequest))));
+    const reply = ether(
+      NODE2,
+      NODE1,
+      0x0800,
+      ipv4({ src: '192.168.205.3', dst: '192.168.205.4', protocol: 17 }, udp(8472, 40001, vxlan(7, arpRequest))),
+    );
     expect(decodeFrame(frame(reply))).toMatchObject({ vxlan: { vni: 7 }, inner: { arp: { op: 1 } } });
     const plain = decodeFrame(frame(vxlanFrame()), { vxlanPorts: [] });
     expect(plain.vxlan).toBeUndefined();
@@ -180,11 +260,24 @@ describe('Linux cooked captures', () => {
   });
 
   test('ARP and VLAN-tagged payloads; a short link-layer address', () => {
-    expect(decodeFrame(frame(sll2({ packetType: 1, address: NODE1, protocol: 0x0806 }, arp({ op: 2, senderMac: NODE1, senderIp: '1.1.1.1', targetMac: NODE2, targetIp: '2.2.2.2' })), 276)).arp).toMatchObject({
+    expect(
+      decodeFrame(
+        frame(
+          sll2(
+            { packetType: 1, address: NODE1, protocol: 0x0806 },
+            arp({ op: 2, senderMac: NODE1, senderIp: '1.1.1.1', targetMac: NODE2, targetIp: '2.2.2.2' }),
+          ),
+          276,
+        ),
+      ).arp,
+    ).toMatchObject({
       op: 2,
       targetMac: NODE2,
     });
-    const tagged = sll1({ packetType: 0, address: NODE2, protocol: 0x8100 }, Buffer.concat([Buffer.from([0x00, 0x0a, 0x08, 0x00]), echoRequest]));
+    const tagged = sll1(
+      { packetType: 0, address: NODE2, protocol: 0x8100 },
+      Buffer.concat([Buffer.from([0x00, 0x0a, 0x08, 0x00]), echoRequest]),
+    );
     expect(decodeFrame(frame(tagged, 113))).toMatchObject({ sll: { protocol: 0x0800, vlan: [{ tpid: 0x8100, id: 10 }] }, ip: { ttl: 63 } });
     const lo = sll1({ packetType: 0, arphrdType: 772, address: '00:00', protocol: 0x0800 }, echoRequest);
     expect(decodeFrame(frame(lo, 113)).sll).toMatchObject({ arphrdType: 772, address: '00:00' });
@@ -203,7 +296,8 @@ describe('damage is reported, never thrown', () => {
 
   test('snaplen cuts: decoded as deep as the bytes go, the cut layer named', () => {
     const syn = ether(NODE1, NODE2, 0x0800, synPacket);
-    const at = (len: number, data = syn) => decodeFrame(frame(data.subarray(0, len), 1, { capturedLength: len, originalLength: data.length }));
+    const at = (len: number, data = syn) =>
+      decodeFrame(frame(data.subarray(0, len), 1, { capturedLength: len, originalLength: data.length }));
     expect(at(10)).toMatchObject({ truncated: 'eth' });
     expect(at(30)).toMatchObject({ eth: { type: 0x0800 }, truncated: 'ip' });
     const tcpCut = at(14 + 20 + 12);
@@ -216,9 +310,16 @@ describe('damage is reported, never thrown', () => {
     const echo = ether(NODE1, NODE2, 0x0800, echoRequest);
     expect(at(14 + 20 + 8 + 10, echo)).toMatchObject({ icmp: { type: 8 }, payloadLength: 56 });
     expect(at(14 + 20 + 8 + 10, echo).truncated).toBeUndefined();
-    expect(at(14 + 20 + 8 + 8 + 14 + 20 + 8 + 4, vxlanFrame())).toMatchObject({ payloadLength: 14 + 84, inner: { icmp: { seq: 1 }, payloadLength: 56 } });
+    expect(at(14 + 20 + 8 + 8 + 14 + 20 + 8 + 4, vxlanFrame())).toMatchObject({
+      payloadLength: 14 + 84,
+      inner: { icmp: { seq: 1 }, payloadLength: 56 },
+    });
     const vx = vxlanFrame();
-    expect(at(14 + 20 + 8 + 8 + 14 + 10, vx)).toMatchObject({ vxlan: { vni: 1 }, inner: { eth: { src: FLANNEL1 }, truncated: 'ip' }, truncated: 'inner.ip' });
+    expect(at(14 + 20 + 8 + 8 + 14 + 10, vx)).toMatchObject({
+      vxlan: { vni: 1 },
+      inner: { eth: { src: FLANNEL1 }, truncated: 'ip' },
+      truncated: 'inner.ip',
+    });
     expect(at(14 + 20 + 8 + 4, vx)).toMatchObject({ udp: { dstport: 8472 }, truncated: 'vxlan' });
     const te = ether(NODE2, NODE1, 0x0800, timeExceeded());
     expect(at(14 + 20 + 8 + 12, te)).toMatchObject({ icmp: { type: 11, quoted: { truncated: 'ip' } }, truncated: 'icmp.quoted.ip' });
@@ -261,6 +362,8 @@ describe('damage is reported, never thrown', () => {
 
   test('non-IP EtherTypes: the rest of the frame is payload', () => {
     expect(decodeFrame(frame(ether(NODE1, NODE2, 0x86dd, Buffer.alloc(40))))).toMatchObject({ eth: { type: 0x86dd }, payloadLength: 40 });
-    expect(decodeFrame(frame(ether(NODE1, NODE2, 0x0800, ipv4({ src: '1.1.1.1', dst: '2.2.2.2', protocol: 47 }, Buffer.alloc(12)))))).toMatchObject({ ip: { protocol: 47 }, payloadLength: 12 });
+    expect(
+      decodeFrame(frame(ether(NODE1, NODE2, 0x0800, ipv4({ src: '1.1.1.1', dst: '2.2.2.2', protocol: 47 }, Buffer.alloc(12))))),
+    ).toMatchObject({ ip: { protocol: 47 }, payloadLength: 12 });
   });
 });

@@ -42,7 +42,8 @@ describe('field', () => {
   });
 
   test('absent layers and absent quotes are undefined', () => {
-    for (const path of ['tcp.flags', 'tcp.flags.syn', 'arp.op', 'icmp.quoted.ip.ttl', 'inner.inner.ip.src', 'vlan.id', 'sll.address']) expect(field(vx, path)).toBeUndefined();
+    for (const path of ['tcp.flags', 'tcp.flags.syn', 'arp.op', 'icmp.quoted.ip.ttl', 'inner.inner.ip.src', 'vlan.id', 'sll.address'])
+      expect(field(vx, path)).toBeUndefined();
     expect(field(syn, 'inner.ip.src')).toBeUndefined();
     expect(field(syn, 'icmp.type')).toBeUndefined();
     expect(field(syn.inner ?? {}, 'frame.number')).toBeUndefined();
@@ -61,13 +62,27 @@ describe('field', () => {
 
 describe('FIELD_NAMES and isFieldPath', () => {
   test('list the leaf paths of one level', () => {
-    for (const f of ['eth.src', 'ip.ttl', 'ip.proto', 'udp.dstport', 'vxlan.vni', 'tcp.flags', 'icmp.type', 'arp.senderIp', 'sll.protocol', 'payloadLength']) expect(FIELD_NAMES).toContain(f);
+    for (const f of [
+      'eth.src',
+      'ip.ttl',
+      'ip.proto',
+      'udp.dstport',
+      'vxlan.vni',
+      'tcp.flags',
+      'icmp.type',
+      'arp.senderIp',
+      'sll.protocol',
+      'payloadLength',
+    ])
+      expect(FIELD_NAMES).toContain(f);
     expect(FIELD_NAMES.some((f) => f.startsWith('inner.') || f.startsWith('icmp.quoted.'))).toBe(false);
   });
 
   test('accept the inner. and icmp.quoted. prefixes, reject typos', () => {
-    for (const ok of ['inner.ip.src', 'inner.icmp.type', 'icmp.quoted.ip.ttl', 'inner.icmp.quoted.udp.dstport', 'tcp.flags.syn']) expect(isFieldPath(ok)).toBe(true);
-    for (const bad of ['ip.tll', 'inner.', 'inner.ip', 'quoted.ip.ttl', 'icmp.quoted', 'eth.src.x', '']) expect(isFieldPath(bad)).toBe(bad === 'inner.ip');
+    for (const ok of ['inner.ip.src', 'inner.icmp.type', 'icmp.quoted.ip.ttl', 'inner.icmp.quoted.udp.dstport', 'tcp.flags.syn'])
+      expect(isFieldPath(ok)).toBe(true);
+    for (const bad of ['ip.tll', 'inner.', 'inner.ip', 'quoted.ip.ttl', 'icmp.quoted', 'eth.src.x', ''])
+      expect(isFieldPath(bad)).toBe(bad === 'inner.ip');
   });
 });
 
@@ -83,13 +98,24 @@ describe('summarize', () => {
   });
 
   test('ICMP errors show what they quote; ARP, SLL, TCP flags, cuts and errors', () => {
-    expect(summarize(te)).toContain('[10.42.0.1 → 10.42.0.65 ICMP time-exceeded {10.42.0.65 → 10.42.1.9 UDP 54559→33434 ttl=1 len=32} ttl=64]');
-    expect(summarize(decodeFrame(frame(arpRequest)))).toBe(`#1 00:01:40.250000 ARP who-has 192.168.205.3 tell 192.168.205.4 ${NODE1}→ff:ff:ff:ff:ff:ff`);
-    expect(summarize(decodeFrame(frame(sllV2, 276, { interfaceName: 'any' })))).toBe(`#1 00:01:40.250000 in any if=3 10.42.1.9 → 10.42.0.65 ICMP echo-reply id=5 seq=1 ttl=64 len=8 from ${NODE2}`);
-    const synAck = ipv4({ src: '10.43.0.10', dst: '10.42.0.65', protocol: 6 }, tcp({ srcport: 80, dstport: 51000, seq: 7, ack: 0xfffffff1, flags: TCP.SYN | TCP.ACK }));
+    expect(summarize(te)).toContain(
+      '[10.42.0.1 → 10.42.0.65 ICMP time-exceeded {10.42.0.65 → 10.42.1.9 UDP 54559→33434 ttl=1 len=32} ttl=64]',
+    );
+    expect(summarize(decodeFrame(frame(arpRequest)))).toBe(
+      `#1 00:01:40.250000 ARP who-has 192.168.205.3 tell 192.168.205.4 ${NODE1}→ff:ff:ff:ff:ff:ff`,
+    );
+    expect(summarize(decodeFrame(frame(sllV2, 276, { interfaceName: 'any' })))).toBe(
+      `#1 00:01:40.250000 in any if=3 10.42.1.9 → 10.42.0.65 ICMP echo-reply id=5 seq=1 ttl=64 len=8 from ${NODE2}`,
+    );
+    const synAck = ipv4(
+      { src: '10.43.0.10', dst: '10.42.0.65', protocol: 6 },
+      tcp({ srcport: 80, dstport: 51000, seq: 7, ack: 0xfffffff1, flags: TCP.SYN | TCP.ACK }),
+    );
     expect(summarize(decodeFrame(frame(synAck, 101)))).toContain('TCP 80→51000 [SYN,ACK] seq=7 ack=4294967281');
     expect(summarize(decodeFrame(frame(vxlanFrame().subarray(0, 60))))).toMatch(/VXLAN vni=1 \[…\] ttl=64 .* \[cut in inner\.eth\]$/);
-    expect(summarize(decodeFrame(frame(vxlanFrame().subarray(0, 70))))).toMatch(/VXLAN vni=1 \[ethertype 0x0800\] ttl=64 .* \[cut in inner\.ip\]$/);
+    expect(summarize(decodeFrame(frame(vxlanFrame().subarray(0, 70))))).toMatch(
+      /VXLAN vni=1 \[ethertype 0x0800\] ttl=64 .* \[cut in inner\.ip\]$/,
+    );
     expect(summarize(decodeFrame(frame(Buffer.alloc(4), 147)))).toBe('#1 00:01:40.250000 [link type 147 is not decoded]');
   });
 });

@@ -41,7 +41,8 @@ function run(argv: string[], opts: { input?: string | Buffer; check?: boolean } 
   });
 }
 
-const inNs = (ns: string, argv: string[], opts?: { input?: string | Buffer; check?: boolean }) => run(['ip', 'netns', 'exec', ns, ...argv], opts);
+const inNs = (ns: string, argv: string[], opts?: { input?: string | Buffer; check?: boolean }) =>
+  run(['ip', 'netns', 'exec', ns, ...argv], opts);
 
 async function removeNamespaces(): Promise<void> {
   let names: string[] = [];
@@ -68,17 +69,74 @@ async function buildTopology(): Promise<void> {
   for (const n of [A, B, C]) {
     await run(['ip', 'netns', 'add', n]);
     // No IPv6: its router solicitations and MLD reports would make the captures vary run to run.
-    await inNs(n, ['sysctl', '-qw', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1', 'net.ipv4.icmp_ratelimit=0']);
+    await inNs(n, [
+      'sysctl',
+      '-qw',
+      'net.ipv6.conf.all.disable_ipv6=1',
+      'net.ipv6.conf.default.disable_ipv6=1',
+      'net.ipv4.icmp_ratelimit=0',
+    ]);
   }
   const ip = (n: string, ...args: string[]) => run(['ip', '-n', n, ...args]);
-  await ip(A, 'link', 'add', 'veth0', 'address', '02:00:0a:63:00:01', 'type', 'veth', 'peer', 'name', 'veth0', 'address', '02:00:0a:63:00:02', 'netns', B);
-  await ip(B, 'link', 'add', 'veth1', 'address', '02:00:0a:60:00:01', 'type', 'veth', 'peer', 'name', 'veth0', 'address', '02:00:0a:60:00:02', 'netns', C);
+  await ip(
+    A,
+    'link',
+    'add',
+    'veth0',
+    'address',
+    '02:00:0a:63:00:01',
+    'type',
+    'veth',
+    'peer',
+    'name',
+    'veth0',
+    'address',
+    '02:00:0a:63:00:02',
+    'netns',
+    B,
+  );
+  await ip(
+    B,
+    'link',
+    'add',
+    'veth1',
+    'address',
+    '02:00:0a:60:00:01',
+    'type',
+    'veth',
+    'peer',
+    'name',
+    'veth0',
+    'address',
+    '02:00:0a:60:00:02',
+    'netns',
+    C,
+  );
   for (const [n, addr, peer, mac] of [
     [A, '10.99.0.1', '10.99.0.2', '02:00:0a:62:00:01'],
     [B, '10.99.0.2', '10.99.0.1', '02:00:0a:62:00:02'],
   ] as const) {
     await ip(n, 'addr', 'add', `${addr}/24`, 'dev', 'veth0');
-    await ip(n, 'link', 'add', 'vx0', 'address', mac, 'type', 'vxlan', 'id', '1', 'dstport', '8472', 'remote', peer, 'local', addr, 'dev', 'veth0');
+    await ip(
+      n,
+      'link',
+      'add',
+      'vx0',
+      'address',
+      mac,
+      'type',
+      'vxlan',
+      'id',
+      '1',
+      'dstport',
+      '8472',
+      'remote',
+      peer,
+      'local',
+      addr,
+      'dev',
+      'veth0',
+    );
     await ip(n, 'addr', 'add', `${addr.replace('10.99.', '10.98.')}/24`, 'dev', 'vx0');
   }
   await ip(B, 'addr', 'add', '10.96.0.1/24', 'dev', 'veth1');
@@ -142,15 +200,59 @@ interface CaptureRun {
 }
 
 // -Z root: tcpdump would otherwise drop to its own user, who cannot write in our 0700 temp dir.
-const tcpdump = (...args: string[]) => (file: string) => ['tcpdump', '-n', '-U', '--immediate-mode', '-Z', 'root', ...args, '-w', file];
+const tcpdump =
+  (...args: string[]) =>
+  (file: string) => ['tcpdump', '-n', '-U', '--immediate-mode', '-Z', 'root', ...args, '-w', file];
 
 const CAPTURES: CaptureRun[] = [
-  { name: 'a-veth0.pcap', ns: A, argv: tcpdump('-i', 'veth0'), must: ['eth', 'vlan', 'arp', 'inner arp', 'vxlan', 'echo', 'inner echo', 'inner syn', 'syn', 'tcp data', 'inner time-exceeded', 'inner quoted udp', 'inner quoted tcp', 'inner quoted icmp', 'unreachable', 'fragment'] },
-  { name: 'a-any.pcap', ns: A, argv: tcpdump('-i', 'any'), must: ['sll2', 'arp', 'vxlan', 'echo', 'syn', 'time-exceeded', 'inner time-exceeded'] },
-  { name: 'b-any-sll1.pcap', ns: B, argv: tcpdump('-y', 'LINUX_SLL', '-i', 'any'), must: ['sll1', 'arp', 'vxlan', 'echo', 'syn', 'time-exceeded', 'fragment'] },
-  { name: 'b-veth0-snap70.pcap', ns: B, argv: tcpdump('-s', '70', '-i', 'veth0'), must: ['eth', 'vxlan', 'cut inner.ip', 'cut tcp', 'unreachable'] },
+  {
+    name: 'a-veth0.pcap',
+    ns: A,
+    argv: tcpdump('-i', 'veth0'),
+    must: [
+      'eth',
+      'vlan',
+      'arp',
+      'inner arp',
+      'vxlan',
+      'echo',
+      'inner echo',
+      'inner syn',
+      'syn',
+      'tcp data',
+      'inner time-exceeded',
+      'inner quoted udp',
+      'inner quoted tcp',
+      'inner quoted icmp',
+      'unreachable',
+      'fragment',
+    ],
+  },
+  {
+    name: 'a-any.pcap',
+    ns: A,
+    argv: tcpdump('-i', 'any'),
+    must: ['sll2', 'arp', 'vxlan', 'echo', 'syn', 'time-exceeded', 'inner time-exceeded'],
+  },
+  {
+    name: 'b-any-sll1.pcap',
+    ns: B,
+    argv: tcpdump('-y', 'LINUX_SLL', '-i', 'any'),
+    must: ['sll1', 'arp', 'vxlan', 'echo', 'syn', 'time-exceeded', 'fragment'],
+  },
+  {
+    name: 'b-veth0-snap70.pcap',
+    ns: B,
+    argv: tcpdump('-s', '70', '-i', 'veth0'),
+    must: ['eth', 'vxlan', 'cut inner.ip', 'cut tcp', 'unreachable'],
+  },
   // dumpcap writes pcapng: two interfaces with different link types, names, ns timestamps.
-  { name: 'b-dumpcap.pcapng', ns: B, argv: (file) => ['dumpcap', '-q', '-i', 'veth1', '-i', 'any', '-w', file], must: ['eth', 'sll1', 'interface names', 'echo', 'time-exceeded', 'syn'] },
+  {
+    name: 'b-dumpcap.pcapng',
+    ns: B,
+    argv: (file) => ['dumpcap', '-q', '-i', 'veth1', '-i', 'any', '-w', file],
+    must: ['eth', 'sll1', 'interface names', 'echo', 'time-exceeded', 'syn'],
+  },
 ];
 
 /** Whether a capture file (as far as it is written) holds the last packet traffic() sends: B's ping reply's last fragment. */
@@ -166,8 +268,16 @@ function holdsLastPacket(file: string): boolean {
 async function traffic(): Promise<string> {
   // 802.1Q and 802.1ad + 802.1Q tagged pings, raw onto the underlay.
   const echo = ipv4({ src: '10.95.0.1', dst: '10.95.0.2', protocol: 1, id: 1 }, icmpEcho(8, 1, 1));
-  for (const tags of [[{ id: 100, pcp: 3 }], [{ id: 200, tpid: 0x88a8 }, { id: 100, dei: 1 }]])
-    await inNs(A, ['socat', '-u', 'STDIN', 'INTERFACE:veth0'], { input: ether('02:00:0a:63:00:01', '02:00:0a:63:00:02', 0x0800, echo, tags) });
+  for (const tags of [
+    [{ id: 100, pcp: 3 }],
+    [
+      { id: 200, tpid: 0x88a8 },
+      { id: 100, dei: 1 },
+    ],
+  ])
+    await inNs(A, ['socat', '-u', 'STDIN', 'INTERFACE:veth0'], {
+      input: ether('02:00:0a:63:00:01', '02:00:0a:63:00:02', 0x0800, echo, tags),
+    });
   // The overlay; its first packets also ARP, outer and inner.
   await inNs(A, ['ping', '-c', '2', '-i', '0.01', '-W', '2', '10.98.0.2']);
   // TTL 1 through B: time-exceeded quoting ICMP, then UDP and TCP traceroutes (quoting UDP, TCP).
@@ -196,7 +306,8 @@ const vlans = (v: View) => v.eth?.vlan ?? v.sll?.vlan ?? [];
 const q = (v: View) => vlans(v).filter((t) => t.tpid !== 0x88a8);
 const ad = (v: View) => vlans(v).filter((t) => t.tpid === 0x88a8);
 /** The EtherType after each 802.1Q tag: the next tag's TPID or the payload's type (802.1ad tags have none in tshark). */
-const vlanEtype = (v: View) => vlans(v).flatMap((t, i, all) => (t.tpid === 0x88a8 ? [] : [all[i + 1]?.tpid ?? v.eth?.type ?? v.sll?.protocol]));
+const vlanEtype = (v: View) =>
+  vlans(v).flatMap((t, i, all) => (t.tpid === 0x88a8 ? [] : [all[i + 1]?.tpid ?? v.eth?.type ?? v.sll?.protocol]));
 
 /**
  * tshark field → the same value from our decode. A field may occur several times in a frame
@@ -302,13 +413,35 @@ function ours(p: Packet, f: Frame, cap: Capture): Record<string, (string | numbe
     'frame.interface_id': cap.format === 'pcapng' ? [f.interfaceId] : [],
     'frame.interface_name': cap.format === 'pcapng' ? [f.interfaceName ?? 'unknown'] : [],
   };
-  for (const [name, get] of LAYER_FIELDS) out[name] = views(p).flatMap(([v, quoted]) => [get(v, quoted)].flat().filter((x) => x !== undefined)).map(norm);
+  for (const [name, get] of LAYER_FIELDS)
+    out[name] = views(p)
+      .flatMap(([v, quoted]) => [get(v, quoted)].flat().filter((x) => x !== undefined))
+      .map(norm);
   return out;
 }
 
 /** Runs tshark and returns, per frame, every field's occurrences. */
 async function tshark(file: string): Promise<Record<string, (string | number)[]>[]> {
-  const argv = ['tshark', '-r', file, '-n', '-o', 'ip.defragment:FALSE', '-o', 'tcp.relative_sequence_numbers:FALSE', '-d', 'udp.port==8472,vxlan', '-T', 'fields', '-E', 'separator=/t', '-E', 'occurrence=a', '-E', 'aggregator=|'];
+  const argv = [
+    'tshark',
+    '-r',
+    file,
+    '-n',
+    '-o',
+    'ip.defragment:FALSE',
+    '-o',
+    'tcp.relative_sequence_numbers:FALSE',
+    '-d',
+    'udp.port==8472,vxlan',
+    '-T',
+    'fields',
+    '-E',
+    'separator=/t',
+    '-E',
+    'occurrence=a',
+    '-E',
+    'aggregator=|',
+  ];
   const { stdout } = await run([...argv, ...TSHARK_FIELDS.flatMap((f) => ['-e', f])]);
   return stdout
     .split('\n')
@@ -357,13 +490,18 @@ describeKernel('pcap reader and decoders against tcpdump, dumpcap, editcap and t
     dir = mkdtempSync(join(tmpdir(), 'kdl-pcaptest-'));
     await removeNamespaces();
     await buildTopology();
-    const procs = await Promise.all(CAPTURES.map((c) => start(c.ns, c.argv(join(dir, c.name)), c.name.endsWith('.pcapng') ? /^File: /m : /listening on/)));
+    const procs = await Promise.all(
+      CAPTURES.map((c) => start(c.ns, c.argv(join(dir, c.name)), c.name.endsWith('.pcapng') ? /^File: /m : /listening on/)),
+    );
     try {
       received = await traffic();
       // The last replies may still be on their way to the capture sockets, and dumpcap (no
       // immediate mode) gets packets when libpcap's 250 ms ring-block timer hands them over:
       // wait until every file holds the last packet sent, the fragmented ping reply's tail.
-      await waitFor(() => CAPTURES.every((c) => holdsLastPacket(join(dir, c.name))), { timeoutMs: 10000, what: "every capture to hold the fragmented ping reply's last fragment" });
+      await waitFor(() => CAPTURES.every((c) => holdsLastPacket(join(dir, c.name))), {
+        timeoutMs: 10000,
+        what: "every capture to hold the fragmented ping reply's last fragment",
+      });
     } finally {
       await Promise.all(procs.map(stop));
     }
@@ -390,7 +528,11 @@ describeKernel('pcap reader and decoders against tcpdump, dumpcap, editcap and t
   test('every frame the capture tools say they wrote is read, without warnings', () => {
     for (const c of CAPTURES) {
       const { capture } = readPcapFile(join(dir, c.name));
-      expect({ file: c.name, frames: capture.frames.length, warnings: capture.warnings }).toEqual({ file: c.name, frames: counts.get(c.name), warnings: [] });
+      expect({ file: c.name, frames: capture.frames.length, warnings: capture.warnings }).toEqual({
+        file: c.name,
+        frames: counts.get(c.name),
+        warnings: [],
+      });
       expect(capture.frames.length).toBeGreaterThan(0);
     }
     const ng = readPcapFile(join(dir, 'b-dumpcap.pcapng')).capture;
@@ -409,7 +551,11 @@ describeKernel('pcap reader and decoders against tcpdump, dumpcap, editcap and t
     expect(base.packets.length).toBeGreaterThan(20);
   });
 
-  const FILES = [...CAPTURES.map((c) => [c.name, c.must] as const), ['a-veth0.editcap.pcapng', ['vxlan', 'inner time-exceeded']] as const, ['a-veth0.editcap-ns.pcap', ['vxlan', 'syn']] as const];
+  const FILES = [
+    ...CAPTURES.map((c) => [c.name, c.must] as const),
+    ['a-veth0.editcap.pcapng', ['vxlan', 'inner time-exceeded']] as const,
+    ['a-veth0.editcap-ns.pcap', ['vxlan', 'syn']] as const,
+  ];
 
   test.each(FILES)('%s: every field of every frame agrees with tshark', async (name, must) => {
     const file = join(dir, name);
@@ -425,7 +571,8 @@ describeKernel('pcap reader and decoders against tcpdump, dumpcap, editcap and t
       expect(t['_ws.malformed']).toEqual([]);
       // tshark takes a timestamp out of ping's data first, and shows no data cut by the snaplen;
       // our payload length counts both.
-      const skip = views(p).some(([v]) => v.icmp?.type === 0 || v.icmp?.type === 8) || p.capturedLength < p.originalLength ? ['data.len'] : [];
+      const skip =
+        views(p).some(([v]) => v.icmp?.type === 0 || v.icmp?.type === 8) || p.capturedLength < p.originalLength ? ['data.len'] : [];
       // Where a header is cut (or garbled), tshark still shows the fields that fit before the
       // cut; we give none of that header. So there ours must be a prefix of tshark's.
       const partial = p.truncated !== undefined || p.error !== undefined;

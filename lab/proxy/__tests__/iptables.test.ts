@@ -14,7 +14,8 @@ const rulesOf = (file: string) => {
 };
 const def = rulesOf(topologyFile('default.yaml'));
 const fix = rulesOf(FIXTURE);
-const chainRules = (text: string, table: string, chain: string) => parseTables(text).rules.filter((r) => r.table === table && r.chain === chain);
+const chainRules = (text: string, table: string, chain: string) =>
+  parseTables(text).rules.filter((r) => r.table === table && r.chain === chain);
 
 describe('iptables mode: generated restore text', () => {
   test.each([
@@ -68,8 +69,12 @@ describe('iptables mode: generated restore text', () => {
     expect(lines).toContain(
       '-A KUBE-SVC-7CWUT4JBGBRVUN2L -m comment --comment "default/nginx-test:80-80 -> 10.42.1.6:80" -m statistic --mode random --probability 0.5000000000 -j KUBE-SEP-U2YYZT2C3O6VM4EV',
     );
-    expect(lines).toContain('-A KUBE-SVC-7CWUT4JBGBRVUN2L -m comment --comment "default/nginx-test:80-80 -> 10.42.2.6:80" -j KUBE-SEP-GWUIQWA2TNZI4ESX');
-    expect(lines).toContain('-A KUBE-SEP-U2YYZT2C3O6VM4EV -m comment --comment default/nginx-test:80-80 -p tcp -m tcp -j DNAT --to-destination 10.42.1.6:80');
+    expect(lines).toContain(
+      '-A KUBE-SVC-7CWUT4JBGBRVUN2L -m comment --comment "default/nginx-test:80-80 -> 10.42.2.6:80" -j KUBE-SEP-GWUIQWA2TNZI4ESX',
+    );
+    expect(lines).toContain(
+      '-A KUBE-SEP-U2YYZT2C3O6VM4EV -m comment --comment default/nginx-test:80-80 -p tcp -m tcp -j DNAT --to-destination 10.42.1.6:80',
+    );
   });
 
   test('layout: portals, the masquerade mark, its SNAT, node ports last', () => {
@@ -103,7 +108,9 @@ describe('iptables mode: generated restore text', () => {
   });
 
   test('UDP ports match udp, a service without endpoints is rejected in filter, not DNATed', () => {
-    expect(fix.text).toContain('-A KUBE-SERVICES -d 10.96.0.10/32 -m comment --comment "kube-system/kube-dns:dns cluster IP" -p udp -m udp --dport 53 -j KUBE-SVC-TCOU7JCQXEZGVUNU');
+    expect(fix.text).toContain(
+      '-A KUBE-SERVICES -d 10.96.0.10/32 -m comment --comment "kube-system/kube-dns:dns cluster IP" -p udp -m udp --dport 53 -j KUBE-SVC-TCOU7JCQXEZGVUNU',
+    );
     const rejects = chainRules(fix.text, 'filter', 'KUBE-SERVICES');
     expect(rejects.map((r) => r.text)).toEqual([
       '-A KUBE-SERVICES -d 10.96.0.12/32 -m comment --comment "default/empty has no endpoints" -p tcp -m tcp --dport 81 -j REJECT --reject-with icmp-port-unreachable',
@@ -119,7 +126,9 @@ describe('reading restore/save text back', () => {
 
   test('a rule as written and as iptables-save prints it compare equal', () => {
     // what kube-proxy writes, and what `iptables-save` (nf_tables backend, v1.8.9) printed for it
-    const written = parseTables('*nat\n:X - [0:0]\n-A X -m statistic --mode random --probability 0.3333333333 -j KUBE-MARK-MASQ\n-A X -d 10.43.0.10 -j MARK --or-mark 0x4000\nCOMMIT\n');
+    const written = parseTables(
+      '*nat\n:X - [0:0]\n-A X -m statistic --mode random --probability 0.3333333333 -j KUBE-MARK-MASQ\n-A X -d 10.43.0.10 -j MARK --or-mark 0x4000\nCOMMIT\n',
+    );
     const saved = parseTables(
       '*nat\n:X - [0:0]\n-A X -m statistic --mode random --probability 0.33333333349 -j KUBE-MARK-MASQ\n-A X -d 10.43.0.10/32 -j MARK --set-xmark 0x4000/0x4000\nCOMMIT\n',
     );

@@ -18,7 +18,9 @@ const TOPOLOGIES: Record<string, string> = {
 const load = (name: string): Topology => loadTopology(TOPOLOGIES[name]!);
 const nodesOf = (t: Topology): ProxyNode[] => t.nodes.map((n) => ({ name: n.name, ip: n.ip }));
 /** every (topology, node) pair */
-const cases: [string, string][] = Object.keys(TOPOLOGIES).flatMap((name) => nodesOf(load(name)).map((n): [string, string] => [name, n.name]));
+const cases: [string, string][] = Object.keys(TOPOLOGIES).flatMap((name) =>
+  nodesOf(load(name)).map((n): [string, string] => [name, n.name]),
+);
 const setup = (name: string, node: string): { topo: Topology; model: ProxyModel; node: ProxyNode } => {
   const topo = load(name);
   return { topo, model: proxyModel(topo), node: nodesOf(topo).find((n) => n.name === node)! };
@@ -65,7 +67,9 @@ describe('structure', () => {
     const { model, node: n } = setup(name, node);
     const r = ipvsRules(model, n);
     const created = new Set(parseIpset(r.ipset).keys());
-    const used = parseTables(r.iptables).rules.flatMap((rule) => (rule.opts.get('--match-set') ?? '').split(' ').slice(0, 1).filter(Boolean));
+    const used = parseTables(r.iptables).rules.flatMap((rule) =>
+      (rule.opts.get('--match-set') ?? '').split(' ').slice(0, 1).filter(Boolean),
+    );
     expect(used.length).toBeGreaterThan(0);
     for (const s of used) expect(created).toContain(s);
   });
@@ -118,7 +122,11 @@ describe('structure', () => {
     const { model, node: n } = setup(name, node);
     const loop = parseIpset(ipvsRules(model, n).ipset).get('KUBE-LOOP-BACK')!;
     expect(loop.type).toBe('hash:ip,port,ip');
-    const want = new Set(model.services.flatMap((sp) => sp.endpoints.filter((ep) => ep.node === n.name).map((ep) => `${ep.ip},${sp.protocol.toLowerCase()}:${ep.port},${ep.ip}`)));
+    const want = new Set(
+      model.services.flatMap((sp) =>
+        sp.endpoints.filter((ep) => ep.node === n.name).map((ep) => `${ep.ip},${sp.protocol.toLowerCase()}:${ep.port},${ep.ip}`),
+      ),
+    );
     expect(new Set(loop.members)).toEqual(want);
     expect(loop.members).toHaveLength(want.size);
   });
@@ -158,7 +166,9 @@ describe('structure', () => {
     ]);
     expect(chain('KUBE-POSTROUTING')[0]).toContain('--match-set KUBE-LOOP-BACK dst,dst,src -j MASQUERADE');
     expect(chain('KUBE-POSTROUTING')[1]).toBe('-A KUBE-POSTROUTING -m mark ! --mark 0x4000/0x4000 -j RETURN');
-    expect(chain('KUBE-NODE-PORT')).toEqual(['-A KUBE-NODE-PORT -p tcp -m comment --comment "Kubernetes nodeport TCP port for masquerade purpose" -m set --match-set KUBE-NODE-PORT-TCP dst -j KUBE-MARK-MASQ']);
+    expect(chain('KUBE-NODE-PORT')).toEqual([
+      '-A KUBE-NODE-PORT -p tcp -m comment --comment "Kubernetes nodeport TCP port for masquerade purpose" -m set --match-set KUBE-NODE-PORT-TCP dst -j KUBE-MARK-MASQ',
+    ]);
     // IPVS mode's KUBE-FORWARD has no INVALID drop (the iptables mode's has)
     expect(rules.filter((r) => r.chain === 'KUBE-FORWARD').map((r) => r.opts.get('--ctstate'))).not.toContain('INVALID');
   });

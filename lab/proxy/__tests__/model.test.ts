@@ -2,7 +2,15 @@ import { base32, sepChain, svcChain, type ServicePortModel } from '../../model/p
 
 // Chain names as they stand in the articles' own `iptables -L` listings (shared/seeds).
 const sp = (id: string, protocol: 'TCP' | 'UDP' = 'TCP'): ServicePortModel => ({
-  namespace: '', service: '', portName: '', id, type: 'ClusterIP', protocol, clusterIP: '', port: 0, endpoints: [],
+  namespace: '',
+  service: '',
+  portName: '',
+  id,
+  type: 'ClusterIP',
+  protocol,
+  clusterIP: '',
+  port: 0,
+  endpoints: [],
 });
 const ep = (text: string) => ({ ip: text.split(':')[0]!, port: Number(text.split(':')[1]), pod: '', node: '' });
 

@@ -32,7 +32,8 @@ async function load(text: string, ns = NS): Promise<void> {
   await nsRun(ns, ['nft', '-f', file]);
 }
 
-const held = async (ns = NS): Promise<NftSummary> => nftSummary(JSON.parse(await nsRun(ns, ['nft', '-j', 'list', 'table', 'ip', 'kube-proxy'])));
+const held = async (ns = NS): Promise<NftSummary> =>
+  nftSummary(JSON.parse(await nsRun(ns, ['nft', '-j', 'list', 'table', 'ip', 'kube-proxy'])));
 
 describeKernel('nftables mode rules on the kernel', () => {
   const defaults = rulesOf(topo('scenarios/topologies/default.yaml'));
@@ -83,7 +84,9 @@ describeKernel('nftables mode rules on the kernel', () => {
     const model = proxyModel(topo('lab/proxy/__tests__/fixtures/services.yaml'));
     const api = model.services.find((p) => p.id === 'default/api:http')!;
     const epChain = nftEndpointChain(api, api.endpoints[1]!);
-    const listing = JSON.parse(await nft('-a', '-j', 'list', 'chain', 'ip', 'kube-proxy', epChain)) as { nftables: { rule?: { handle: number } }[] };
+    const listing = JSON.parse(await nft('-a', '-j', 'list', 'chain', 'ip', 'kube-proxy', epChain)) as {
+      nftables: { rule?: { handle: number } }[];
+    };
     const handle = listing.nftables.find((o) => o.rule)?.rule?.handle;
     expect(handle).toBeDefined();
     await nft('delete', 'rule', 'ip', 'kube-proxy', epChain, 'handle', String(handle));
@@ -96,7 +99,9 @@ describeKernel('nftables mode rules on the kernel', () => {
     await load(fixture);
     await nft('delete', 'element', 'ip', 'kube-proxy', 'service-ips', '{ 10.43.0.10 . udp . 53 }');
     const dns = model.services.find((p) => p.id === 'kube-system/dns:dns')!;
-    expect(diffSummaries(want, await held())).toEqual([`map service-ips: missing element 10.43.0.10 . udp . 53 : goto ${nftServiceChain(dns)}`]);
+    expect(diffSummaries(want, await held())).toEqual([
+      `map service-ips: missing element 10.43.0.10 . udp . 53 : goto ${nftServiceChain(dns)}`,
+    ]);
 
     // a whole chain's rules, and a chain nobody generated
     await load(fixture);

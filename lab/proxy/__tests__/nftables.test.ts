@@ -23,7 +23,12 @@ const rulesFor = (topo: Topology, nodeIndex = 0) => {
   return nftablesRules(proxyModel(topo), { name: node.name, ip: node.ip });
 };
 
-const sp = (namespace: string, service: string, portName: string, protocol: 'TCP' | 'UDP' = 'TCP') => ({ namespace, service, portName, protocol });
+const sp = (namespace: string, service: string, portName: string, protocol: 'TCP' | 'UDP' = 'TCP') => ({
+  namespace,
+  service,
+  portName,
+  protocol,
+});
 
 describe("kube-proxy's nftables chain names", () => {
   // Names as they stand in a real cluster's `nft list table ip kube-proxy` and in kube-proxy's own tests.
@@ -46,7 +51,9 @@ describe("kube-proxy's nftables chain names", () => {
 
   test("kube-proxy's unit-test examples", () => {
     expect(nftServiceChain(sp('ns1', 'svc1', 'p80'))).toBe('service-ULMVA6XW-ns1/svc1/tcp/p80');
-    expect(nftEndpointChain(sp('ns1', 'svc1', 'p80'), { ip: '10.180.0.1', port: 80 })).toBe('endpoint-5OJB2KTY-ns1/svc1/tcp/p80__10.180.0.1/80');
+    expect(nftEndpointChain(sp('ns1', 'svc1', 'p80'), { ip: '10.180.0.1', port: 80 })).toBe(
+      'endpoint-5OJB2KTY-ns1/svc1/tcp/p80__10.180.0.1/80',
+    );
   });
 
   test('names longer than 240 characters are cut, keeping the hash of the whole name', () => {
@@ -144,7 +151,9 @@ describe.each(topologies)('structure of the %s rules', (_name, load) => {
 
   test('services without endpoints are rejected (no-endpoint maps), and have no nat chains', () => {
     const none = model.services.filter((p) => !p.endpoints.length);
-    expect(s.sets['no-endpoint-services']?.elements).toEqual(none.map((p) => `${p.clusterIP} . ${proto(p)} . ${p.port} comment "${p.id}" : goto reject-chain`).sort());
+    expect(s.sets['no-endpoint-services']?.elements).toEqual(
+      none.map((p) => `${p.clusterIP} . ${proto(p)} . ${p.port} comment "${p.id}" : goto reject-chain`).sort(),
+    );
     expect(s.sets['no-endpoint-nodeports']?.elements).toEqual(
       none
         .filter((p) => p.nodePort !== undefined)
@@ -161,7 +170,9 @@ describe.each(topologies)('structure of the %s rules', (_name, load) => {
     for (const p of withEndpoints()) {
       const r = rules(nftServiceChain(p));
       expect(r).toHaveLength(2);
-      expect(r[0]).toBe(`ip daddr == ${p.clusterIP} ${proto(p)} dport == ${p.port} ip saddr != ${model.clusterCIDR} jump mark-for-masquerade`);
+      expect(r[0]).toBe(
+        `ip daddr == ${p.clusterIP} ${proto(p)} dport == ${p.port} ip saddr != ${model.clusterCIDR} jump mark-for-masquerade`,
+      );
       const m = /^numgen random mod (\d+) vmap \{ (.*) \}$/.exec(r[1]!);
       expect(m).not.toBeNull();
       const n = p.endpoints.length;
@@ -175,19 +186,28 @@ describe.each(topologies)('structure of the %s rules', (_name, load) => {
   test('each endpoint chain marks hairpin traffic and DNATs with the service protocol', () => {
     for (const p of withEndpoints())
       for (const ep of p.endpoints)
-        expect(rules(nftEndpointChain(p, ep))).toEqual([`ip saddr == ${ep.ip} jump mark-for-masquerade`, `meta l4proto == ${proto(p)} dnat to ${ep.ip}:${ep.port}`]);
+        expect(rules(nftEndpointChain(p, ep))).toEqual([
+          `ip saddr == ${ep.ip} jump mark-for-masquerade`,
+          `meta l4proto == ${proto(p)} dnat to ${ep.ip}:${ep.port}`,
+        ]);
   });
 
   test('node ports: service-nodeports -> external chain -> mark for masquerade, then the service chain', () => {
     const nps = withEndpoints().filter((p) => p.nodePort !== undefined);
     expect(nps.length).toBeGreaterThan(0);
-    expect(s.sets['service-nodeports']?.elements).toEqual(nps.map((p) => `${proto(p)} . ${p.nodePort} : goto ${nftExternalChain(p)}`).sort());
+    expect(s.sets['service-nodeports']?.elements).toEqual(
+      nps.map((p) => `${proto(p)} . ${p.nodePort} : goto ${nftExternalChain(p)}`).sort(),
+    );
     for (const p of nps) expect(rules(nftExternalChain(p))).toEqual(['jump mark-for-masquerade', `goto ${nftServiceChain(p)}`]);
   });
 
   test('masquerading uses the model mark: set with or, checked with and, cleared with xor, fully random', () => {
     expect(rules('mark-for-masquerade')).toEqual([`meta mark set meta mark | ${model.mark}`]);
-    expect(rules('masquerading')).toEqual([`meta mark & ${model.mark} == 0 return`, `meta mark set meta mark ^ ${model.mark}`, 'masquerade fully-random']);
+    expect(rules('masquerading')).toEqual([
+      `meta mark & ${model.mark} == 0 return`,
+      `meta mark set meta mark ^ ${model.mark}`,
+      'masquerade fully-random',
+    ]);
   });
 });
 
@@ -326,7 +346,13 @@ describe('summaries', () => {
         { chain: { family: 'ip', table: 'other', name: 'ignored', handle: 1 } },
         {
           map: {
-            family: 'ip', name: 'service-nodeports', table: 'kube-proxy', type: ['inet_proto', 'inet_service'], handle: 26, comment: 'NodePort traffic', map: 'verdict',
+            family: 'ip',
+            name: 'service-nodeports',
+            table: 'kube-proxy',
+            type: ['inet_proto', 'inet_service'],
+            handle: 26,
+            comment: 'NodePort traffic',
+            map: 'verdict',
             elem: [
               [{ concat: ['udp', 53] }, { goto: { target: 'e1' } }],
               [{ elem: { val: { concat: ['tcp', 30081] }, comment: 'default/empty:http' } }, { goto: { target: 'e2' } }],
@@ -349,11 +375,24 @@ describe('summaries', () => {
         ]),
         rule(
           'services',
-          [{ match: { op: '==', left: payload('ip', 'daddr'), right: '@cluster-ips' } }, { reject: { type: 'icmp', expr: 'port-unreachable' } }],
+          [
+            { match: { op: '==', left: payload('ip', 'daddr'), right: '@cluster-ips' } },
+            { reject: { type: 'icmp', expr: 'port-unreachable' } },
+          ],
           'Reject traffic to invalid ports of ClusterIPs',
         ),
         rule('services', [
-          { vmap: { key: { numgen: { mode: 'random', mod: 2, offset: 0 } }, data: { set: [[0, { goto: { target: 'e1' } }], [1, { goto: { target: 'e2' } }]] } } },
+          {
+            vmap: {
+              key: { numgen: { mode: 'random', mod: 2, offset: 0 } },
+              data: {
+                set: [
+                  [0, { goto: { target: 'e1' } }],
+                  [1, { goto: { target: 'e2' } }],
+                ],
+              },
+            },
+          },
         ]),
         rule('masquerading', [{ match: { op: '==', left: { '&': [mark, 16384] }, right: 0 } }, { return: null }]),
         rule('masquerading', [{ mangle: { key: mark, value: { '^': [mark, 16384] } } }]),
@@ -374,6 +413,8 @@ describe('summaries', () => {
     // and an expression neither side models stays visible as a difference
     const odd = structuredClone(json);
     odd.nftables.push(rule('e2', [{ counter: { packets: 0, bytes: 0 } }]));
-    expect(diffSummaries(fromText, nftSummary(odd))).toEqual(['chain e2 rule 2: want \'(none)\', got \'{"counter":{"packets":0,"bytes":0}}\'']);
+    expect(diffSummaries(fromText, nftSummary(odd))).toEqual([
+      'chain e2 rule 2: want \'(none)\', got \'{"counter":{"packets":0,"bytes":0}}\'',
+    ]);
   });
 });

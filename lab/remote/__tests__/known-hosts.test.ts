@@ -42,11 +42,20 @@ describe('known_hosts', () => {
   });
 
   it('refuses a different key, an unknown host, a revoked key, a port it was not recorded for', () => {
-    expect(checkHostKey(file, '10.0.0.5', 22, blob(9))).toMatchObject({ ok: false, reason: expect.stringMatching(/^HOST KEY MISMATCH for 10\.0\.0\.5: it presented a ssh-ed25519 key that .* \(line 2\) does not hold/) });
-    expect(checkHostKey(file, '10.0.0.9', 22, blob(1))).toMatchObject({ ok: false, reason: expect.stringMatching(/10\.0\.0\.9 is not in .*ssh-keyscan -p 22 10\.0\.0\.9/) });
+    expect(checkHostKey(file, '10.0.0.5', 22, blob(9))).toMatchObject({
+      ok: false,
+      reason: expect.stringMatching(/^HOST KEY MISMATCH for 10\.0\.0\.5: it presented a ssh-ed25519 key that .* \(line 2\) does not hold/),
+    });
+    expect(checkHostKey(file, '10.0.0.9', 22, blob(1))).toMatchObject({
+      ok: false,
+      reason: expect.stringMatching(/10\.0\.0\.9 is not in .*ssh-keyscan -p 22 10\.0\.0\.9/),
+    });
     expect(checkHostKey(file, '10.0.0.8', 22, blob(4))).toMatchObject({ ok: false, reason: expect.stringMatching(/@revoked/) });
     expect(checkHostKey(file, '10.0.0.6', 22, blob(2))).toMatchObject({ ok: false });
-    expect(checkHostKey(join(dir, 'nope'), '10.0.0.5', 22, blob(1))).toMatchObject({ ok: false, reason: expect.stringMatching(/cannot be read/) });
+    expect(checkHostKey(join(dir, 'nope'), '10.0.0.5', 22, blob(1))).toMatchObject({
+      ok: false,
+      reason: expect.stringMatching(/cannot be read/),
+    });
   });
 });
 

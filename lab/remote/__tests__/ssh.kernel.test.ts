@@ -53,24 +53,39 @@ describeKernel('ssh hosts', () => {
     expect(String(await docker.ping())).toBe('OK');
   });
 
-  itIf(image.ok, image.reason)('runs exec in a node container over it', async () => {
-    const docker = new Dockerode({ protocol: 'http', host: 'docker', port: 80, agent: ssh.dockerAgent() } as Dockerode.DockerOptions);
-    const image = (await docker.listImages()).find((i) => i.RepoTags?.some((t) => t.startsWith('kdl-node:')))?.RepoTags?.[0];
-    if (!image) throw new Error('the node image was there when the tests were registered and is gone now');
-    const c = await docker.createContainer({ Image: image, Cmd: ['sleep', 'infinity'], HostConfig: { NetworkMode: 'none' }, Labels: { 'io.k8s-dataplane-lab.test': 'ssh' } });
-    try {
-      await c.start();
-      const exec = new DockerExecutor(docker, c.id);
-      expect(await exec.run(['sh', '-c', 'cat; hostname >&2; exit 4'], { input: 'via ssh\n', check: false })).toMatchObject({ code: 4, stdout: 'via ssh\n', stderr: `${c.id.slice(0, 12)}\n` });
-    } finally {
-      await c.remove({ force: true });
-    }
-  }, 30_000);
+  itIf(image.ok, image.reason)(
+    'runs exec in a node container over it',
+    async () => {
+      const docker = new Dockerode({ protocol: 'http', host: 'docker', port: 80, agent: ssh.dockerAgent() } as Dockerode.DockerOptions);
+      const image = (await docker.listImages()).find((i) => i.RepoTags?.some((t) => t.startsWith('kdl-node:')))?.RepoTags?.[0];
+      if (!image) throw new Error('the node image was there when the tests were registered and is gone now');
+      const c = await docker.createContainer({
+        Image: image,
+        Cmd: ['sleep', 'infinity'],
+        HostConfig: { NetworkMode: 'none' },
+        Labels: { 'io.k8s-dataplane-lab.test': 'ssh' },
+      });
+      try {
+        await c.start();
+        const exec = new DockerExecutor(docker, c.id);
+        expect(await exec.run(['sh', '-c', 'cat; hostname >&2; exit 4'], { input: 'via ssh\n', check: false })).toMatchObject({
+          code: 4,
+          stdout: 'via ssh\n',
+          stderr: `${c.id.slice(0, 12)}\n`,
+        });
+      } finally {
+        await c.remove({ force: true });
+      }
+    },
+    30_000,
+  );
 
   it('refuses a host whose key is not the one known_hosts holds, and an unknown host', async () => {
     const wrong = `${b.knownHosts}.wrong`;
     writeFileSync(wrong, `${b.address} ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n`);
-    await expect(SshHost.connect({ ...b.target, knownHosts: wrong })).rejects.toThrow(/ssh to root@10\.99\.9\.1: HOST KEY MISMATCH for 10\.99\.9\.1/);
+    await expect(SshHost.connect({ ...b.target, knownHosts: wrong })).rejects.toThrow(
+      /ssh to root@10\.99\.9\.1: HOST KEY MISMATCH for 10\.99\.9\.1/,
+    );
     const empty = `${b.knownHosts}.empty`;
     writeFileSync(empty, '');
     await expect(SshHost.connect({ ...b.target, knownHosts: empty })).rejects.toThrow(/10\.99\.9\.1 is not in .*known_hosts\.empty/);

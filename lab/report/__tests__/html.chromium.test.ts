@@ -1,5 +1,16 @@
 import { execFile } from 'node:child_process';
-import { accessSync, constants, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  accessSync,
+  constants,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { parse } from 'yaml';
@@ -35,7 +46,9 @@ function findChromium(): string {
         /* not here */
       }
     }
-  throw new Error("chromium not found on PATH: install Debian's package (apt-get install -y --no-install-recommends chromium, or bash scripts/ensure-deps --test)");
+  throw new Error(
+    "chromium not found on PATH: install Debian's package (apt-get install -y --no-install-recommends chromium, or bash scripts/ensure-deps --test)",
+  );
 }
 
 function chromium(bin: string, profile: string, args: string[]): Promise<string> {
@@ -101,10 +114,26 @@ describeKernel('HTML report in Chromium', () => {
     expect(steps).toHaveLength(4);
     expect(dom).toContain(`${steps.length} of ${steps.length} steps shown`);
     for (const [i, name] of steps.entries())
-      expect(dom).toMatch(new RegExp(`<details class="step" data-status="passed"[^>]*>\\s*<summary><span class="badge passed">pass</span> <span class="step-name">${i + 1}/4 ${esc(name).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}</span>`));
+      expect(dom).toMatch(
+        new RegExp(
+          `<details class="step" data-status="passed"[^>]*>\\s*<summary><span class="badge passed">pass</span> <span class="step-name">${i + 1}/4 ${esc(name).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}</span>`,
+        ),
+      );
     const svgStart = dom.indexOf('<svg', dom.indexOf('id="topology-1"'));
     const graph = dom.slice(svgStart, dom.indexOf('</svg>', svgStart));
-    for (const name of ['node1', 'node2', 'node3', 'client', 'web-1', 'web-2', 'web-3', 'nginx-test-1', 'nginx-test-2', 'default/web:http', 'VXLAN udp/8472 vni 1'])
+    for (const name of [
+      'node1',
+      'node2',
+      'node3',
+      'client',
+      'web-1',
+      'web-2',
+      'web-3',
+      'nginx-test-1',
+      'nginx-test-2',
+      'default/web:http',
+      'VXLAN udp/8472 vni 1',
+    ])
       expect(graph).toContain(`>${name}</text>`);
 
     const shot = join(tmp, 'report.png');
@@ -158,7 +187,13 @@ describeKernel('HTML report in Chromium', () => {
     writeFileSync(page, walkHtml(serviceWalk, loadTopology(join(REPO, 'scenarios', 'topologies', 'default.yaml'))));
 
     const dom = await chromium(bin, join(tmp, 'profile'), ['--dump-dom', `file://${page}`]);
-    expect([...dom.matchAll(/<g class="lane" data-owner="([^"]+)"/g)].map((m) => m[1])).toEqual(['client', 'node1', '@lab', 'node2', 'web-2']);
+    expect([...dom.matchAll(/<g class="lane" data-owner="([^"]+)"/g)].map((m) => m[1])).toEqual([
+      'client',
+      'node1',
+      '@lab',
+      'node2',
+      'web-2',
+    ]);
     expect(dom).toContain('class="difference">✗ ip.ttl expected 62, saw 63</text>');
     expect(dom).toMatch(/<g class="hop bad unseen" data-point="@lab:underlay0">/);
     expect(dom).toContain('>DNAT 10.43.0.10:80 → 10.42.1.9:80</text>');

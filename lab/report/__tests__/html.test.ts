@@ -22,7 +22,17 @@ const scenarioA: ScenarioReport = scenarioOf('demo <a> & "b"', [
       captureOf('u', 'node1:eth0', 'demo/01-ttl/u.pcap', { filter: 'udp port 8472', tcpdump: { captured: 4 } }),
       captureOf('quiet', 'node2:eth0', 'demo/01-ttl/quiet.pcap', { packets: 0, empty: true }),
     ],
-    [{ kind: 'packets', name: 'vxlan <outer>', status: 'passed', expected: 'x', observed: '2 of 4 matched', checked: ['#1 0.000000 a → b'], pcap: 'demo/01-ttl/u.pcap' }],
+    [
+      {
+        kind: 'packets',
+        name: 'vxlan <outer>',
+        status: 'passed',
+        expected: 'x',
+        observed: '2 of 4 matched',
+        checked: ['#1 0.000000 a → b'],
+        pcap: 'demo/01-ttl/u.pcap',
+      },
+    ],
     'demo/01-ttl',
   ),
   skippedStep(1),
@@ -32,14 +42,36 @@ const scenarioA: ScenarioReport = scenarioOf('demo <a> & "b"', [
     status: 'passed',
     durationS: 0.1,
     captures: [],
-    probes: [{ name: 'walk', kind: 'trace', from: 'client', to: 'service:web', argv: serviceWalk.argv, output: 'demo/03-walk/walk.txt', durationS: 0.4, result: serviceWalk }],
+    probes: [
+      {
+        name: 'walk',
+        kind: 'trace',
+        from: 'client',
+        to: 'service:web',
+        argv: serviceWalk.argv,
+        output: 'demo/03-walk/walk.txt',
+        durationS: 0.4,
+        result: serviceWalk,
+      },
+    ],
     expectations: [{ kind: 'walk', status: 'passed', expected: 'reaches web-*', observed: 'reached web-2' }],
   },
 ]);
-const scenarioB: ScenarioReport = { ...scenarioA, name: 'second', file: 'scenarios/second.yaml', status: 'passed', steps: [{ ...scenarioA.steps[2]!, index: 0 }] };
+const scenarioB: ScenarioReport = {
+  ...scenarioA,
+  name: 'second',
+  file: 'scenarios/second.yaml',
+  status: 'passed',
+  steps: [{ ...scenarioA.steps[2]!, index: 0 }],
+};
 
 const report = (dir: string): RunReport =>
-  runReportOf([scenarioA, scenarioB], { runId: '20261122-000000-abcd', dir, startedAt: '2026-11-22T00:00:00.000Z', finishedAt: '2026-11-22T00:00:02.000Z' });
+  runReportOf([scenarioA, scenarioB], {
+    runId: '20261122-000000-abcd',
+    dir,
+    startedAt: '2026-11-22T00:00:00.000Z',
+    finishedAt: '2026-11-22T00:00:02.000Z',
+  });
 const scenarios: ScenarioTopology[] = [
   { file: scenarioA.file, name: scenarioA.name, topology: topo },
   { file: scenarioB.file, name: scenarioB.name, topology: { ...topo, source: 'elsewhere.yaml' } }, // the same topology
@@ -54,7 +86,15 @@ describe('index.html of a run', () => {
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), 'kdl-html-'));
     // the files report.json names, as a run leaves them
-    const files = ['report.json', 'junit.xml', 'demo/01-ttl/u.pcap', 'demo/01-ttl/quiet.pcap', 'demo/01-ttl/ping.txt', 'demo/03-walk/walk.txt', ...serviceWalk.hops.map((h) => h.pcap!)];
+    const files = [
+      'report.json',
+      'junit.xml',
+      'demo/01-ttl/u.pcap',
+      'demo/01-ttl/quiet.pcap',
+      'demo/01-ttl/ping.txt',
+      'demo/03-walk/walk.txt',
+      ...serviceWalk.hops.map((h) => h.pcap!),
+    ];
     for (const f of files) {
       mkdirSync(dirname(join(dir, f)), { recursive: true });
       writeFileSync(join(dir, f), '');
@@ -76,7 +116,9 @@ describe('index.html of a run', () => {
     expect(html).toContain('<div class="card failed"><b>1</b>steps failed</div>');
     expect(html).toContain('<div class="card skipped"><b>1</b>steps skipped</div>');
     expect(html).toContain('<div class="card failed"><b>1</b>expectations failed</div>');
-    const steps = [...html.matchAll(/<details class="step" data-status="(\w+)"[^>]*>\n<summary><span class="badge (\w+)">(\w+)<\/span>/g)].map((m) => m.slice(1).join(' '));
+    const steps = [
+      ...html.matchAll(/<details class="step" data-status="(\w+)"[^>]*>\n<summary><span class="badge (\w+)">(\w+)<\/span>/g),
+    ].map((m) => m.slice(1).join(' '));
     expect(steps).toEqual(['failed failed fail', 'skipped skipped skipped', 'passed passed pass', 'passed passed pass']);
     expect(html).toContain('.badge.passed { background: var(--pass); }');
     expect(html).toContain('--pass: #1a7f37; --fail: #cf222e; --skip: #6e7781;');
@@ -91,7 +133,10 @@ describe('index.html of a run', () => {
 
   it('draws each distinct topology once, its graph naming every node and pod', () => {
     expect(html.match(/<figure id="topology-\d+"/g)).toEqual(['<figure id="topology-1"']);
-    const svg = html.slice(html.indexOf('<svg', html.indexOf('id="topology-1"')), html.indexOf('</svg>', html.indexOf('id="topology-1"')) + 6);
+    const svg = html.slice(
+      html.indexOf('<svg', html.indexOf('id="topology-1"')),
+      html.indexOf('</svg>', html.indexOf('id="topology-1"')) + 6,
+    );
     const texts = elements(parseXml(svg)).map(textOf);
     for (const name of [...topo.nodes, ...topo.pods].map((x) => x.name)) expect(texts).toContain(name);
     expect(html).toContain('used by demo &lt;a&gt; &amp; &quot;b&quot;, second');
@@ -105,7 +150,9 @@ describe('index.html of a run', () => {
       expect(isAbsolute(normalize(decodeURIComponent(h)))).toBe(false);
       expect(existsSync(join(dir, decodeURIComponent(h)))).toBe(true);
     }
-    expect(links).toEqual(expect.arrayContaining(['demo/01-ttl/u.pcap', 'demo/01-ttl/ping.txt', 'trace/node1-flannel.1.pcap', 'report.json']));
+    expect(links).toEqual(
+      expect.arrayContaining(['demo/01-ttl/u.pcap', 'demo/01-ttl/ping.txt', 'trace/node1-flannel.1.pcap', 'report.json']),
+    );
     for (const h of hrefs(html).filter((x) => x.startsWith('#'))) expect(html).toContain(`id="${h.slice(1)}"`);
     expect(html).not.toMatch(/\bsrc=/);
     expect([...html.matchAll(/https?:\/\/[^"'\s)]+/g)].map((m) => m[0]).filter((u) => u !== 'http://www.w3.org/2000/svg')).toEqual([]);
@@ -132,7 +179,13 @@ describe('packet walk', () => {
     const svg = parseXml(walkLadderSvg(serviceWalk));
     expect(svg.attrs.xmlns).toBe('http://www.w3.org/2000/svg');
     const all = elements(svg);
-    expect(all.filter((e) => e.attrs.class === 'lane').map((e) => e.attrs['data-owner'])).toEqual(['client', 'node1', '@lab', 'node2', 'web-2']);
+    expect(all.filter((e) => e.attrs.class === 'lane').map((e) => e.attrs['data-owner'])).toEqual([
+      'client',
+      'node1',
+      '@lab',
+      'node2',
+      'web-2',
+    ]);
     const hops = all.filter((e) => e.attrs.class?.startsWith('hop'));
     expect(hops.map((h) => h.attrs['data-point'])).toEqual(serviceWalk.hops.map((h) => h.point));
     expect(hops.map((h) => h.attrs.class)).toEqual(['hop', 'hop', 'hop', 'hop', 'hop bad unseen', 'hop', 'hop', 'hop', 'hop bad']);
@@ -142,7 +195,15 @@ describe('packet walk', () => {
     expect(arrows[8]!.attrs.stroke).toBe('#c53030');
     expect(arrows[2]!.attrs.stroke).toBe('#2b6cb0');
     const changes = all.filter((e) => e.attrs.class?.startsWith('change')).map((e) => textOf(e).trim());
-    expect(changes).toEqual(['DNAT 10.43.0.10:80 → 10.42.1.9:80', 'ttl 64 → 63', expect.stringMatching(/^eth /), 'VXLAN encap 192.168.205.4 → 192.168.205.3 udp 8472 vni 1', 'VXLAN decap vni 1', 'ttl 63 → 62', expect.stringMatching(/^eth /)]);
+    expect(changes).toEqual([
+      'DNAT 10.43.0.10:80 → 10.42.1.9:80',
+      'ttl 64 → 63',
+      expect.stringMatching(/^eth /),
+      'VXLAN encap 192.168.205.4 → 192.168.205.3 udp 8472 vni 1',
+      'VXLAN decap vni 1',
+      'ttl 63 → 62',
+      expect.stringMatching(/^eth /),
+    ]);
     const texts = all.filter((e) => e.name === 'text').map(textOf);
     expect(texts).toContain('VXLAN 192.168.205.4 → 192.168.205.3 udp 51234 → 8472 vni 1 ttl 64');
     expect(texts).toContain('inner ip 10.42.0.65:40312 → 10.42.1.9:80 tcp [SYN] ttl 63 id 51012');

@@ -3,7 +3,11 @@ import type { RunReport, ScenarioReport } from '../types';
 import { captureOf, failedTtlStep, runReportOf, scenarioOf, skippedStep } from './fixtures/report';
 
 const scenario: ScenarioReport = scenarioOf('demo', [
-  failedTtlStep([captureOf('u', 'node1:eth0', 'demo/01/u.pcap')], [{ kind: 'packets', status: 'passed', expected: 'x', observed: '2 of 4 matched\u0001' }], 'demo/01'),
+  failedTtlStep(
+    [captureOf('u', 'node1:eth0', 'demo/01/u.pcap')],
+    [{ kind: 'packets', status: 'passed', expected: 'x', observed: '2 of 4 matched\u0001' }],
+    'demo/01',
+  ),
   skippedStep(1),
   { index: 2, name: 'fine', status: 'passed', durationS: 0.1, captures: [], probes: [], expectations: [] },
 ]);

@@ -28,7 +28,7 @@ export function decodePng(buf: Buffer): Png {
     throw new Error(`unsupported PNG: bit depth ${bitDepth}, colour type ${colourType}, interlace ${interlace}`);
   const channels = colourType === 6 ? 4 : 3;
   const idat: Buffer[] = [];
-  for (let p = 8; p < buf.length; ) {
+  for (let p = 8; p < buf.length;) {
     const len = buf.readUInt32BE(p);
     const type = buf.toString('latin1', p + 4, p + 8);
     if (type === 'IDAT') idat.push(buf.subarray(p + 8, p + 8 + len));
@@ -90,6 +90,7 @@ export function countColour(png: Png, hex: string, tolerance = 2): number {
 /** Pixels that are not (nearly) white. */
 export function countNonWhite(png: Png): number {
   let n = 0;
-  for (let i = 0; i < png.pixels.length; i += png.channels) if (png.pixels[i]! < 245 || png.pixels[i + 1]! < 245 || png.pixels[i + 2]! < 245) n++;
+  for (let i = 0; i < png.pixels.length; i += png.channels)
+    if (png.pixels[i]! < 245 || png.pixels[i + 1]! < 245 || png.pixels[i + 2]! < 245) n++;
   return n;
 }

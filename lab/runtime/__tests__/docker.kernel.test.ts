@@ -14,8 +14,7 @@ import { describeIf, dockerEngine, requireInCi } from '../../testing/skip';
 
 const LAB = uniqueLabName('dkt');
 const docker = connectLocal();
-const containers = async (lab: string) =>
-  docker.listContainers({ all: true, filters: JSON.stringify({ label: [`${LABEL_LAB}=${lab}`] }) });
+const containers = async (lab: string) => docker.listContainers({ all: true, filters: JSON.stringify({ label: [`${LABEL_LAB}=${lab}`] }) });
 const inContainer = async (name: string, argv: string[]): Promise<string> => {
   const r = await cli(['exec', '--name', LAB, name, '--', ...argv]);
   if (r.code !== 0) throw new Error(`${argv.join(' ')} in ${name}: ${r.stderr}`);
@@ -48,10 +47,13 @@ describeDocker('docker runtime', () => {
     }
     expect((await inContainer('node1', ['hostname'])).trim()).toBe('node1');
     // pods are namespaces inside their node's container, not on this host
-    expect((await inContainer('node1', ['ip', 'netns', 'list'])).split('\n').map((l) => l.split(' ')[0]).filter(Boolean).sort()).toEqual([
-      `kdl.${LAB}.node1.client`,
-      `kdl.${LAB}.node1.web-1`,
-    ]);
+    expect(
+      (await inContainer('node1', ['ip', 'netns', 'list']))
+        .split('\n')
+        .map((l) => l.split(' ')[0])
+        .filter(Boolean)
+        .sort(),
+    ).toEqual([`kdl.${LAB}.node1.client`, `kdl.${LAB}.node1.web-1`]);
     expect(labNamespaces(LAB).filter((n) => n.split('.').length === 4)).toEqual([]);
     const s = JSON.parse((await cli(['status', '--name', LAB, '--json'])).stdout);
     expect(s.labs[0]).toMatchObject({ name: LAB, runtime: 'docker', state: 'up' });
@@ -68,7 +70,9 @@ describeDocker('docker runtime', () => {
   });
 
   it('kube-proxy iptables rules live in the node containers and serve the cluster IP', async () => {
-    expect(await inContainer('node1', ['iptables-save', '-t', 'nat'])).toMatch(/-A KUBE-SERVICES -d 10\.43\.0\.10\/32 -p tcp .* -j KUBE-SVC-/);
+    expect(await inContainer('node1', ['iptables-save', '-t', 'nat'])).toMatch(
+      /-A KUBE-SERVICES -d 10\.43\.0\.10\/32 -p tcp .* -j KUBE-SVC-/,
+    );
     const r = await cli(['connect', '--name', LAB, 'client', '10.43.0.10:80', '-c', '30', '--json']);
     const res = JSON.parse(r.stdout) as { byPod: Record<string, number>; failed: number; attempts: { peer: string }[] };
     expect(res.failed).toBe(0);
@@ -89,10 +93,15 @@ describeDocker('docker runtime: down after a crash', () => {
     const lab = uniqueLabName('dkkill');
     await cli(['down', '--name', lab]);
     // Held after the links stage, killed once the containers run and node3's eth0 is in its namespace.
-    await killUpHalfWay(['--runtime', 'docker', '--name', lab], 'links', async () => {
-      if ((await containers(lab)).length < 3 || labNamespaces(lab).length < 4) return false;
-      return (await rt.run(`kdl.${lab}.node3`, ['ip', '-j', 'link', 'show', 'eth0'], { check: false })).code === 0;
-    }, 120_000);
+    await killUpHalfWay(
+      ['--runtime', 'docker', '--name', lab],
+      'links',
+      async () => {
+        if ((await containers(lab)).length < 3 || labNamespaces(lab).length < 4) return false;
+        return (await rt.run(`kdl.${lab}.node3`, ['ip', '-j', 'link', 'show', 'eth0'], { check: false })).code === 0;
+      },
+      120_000,
+    );
     expect((await containers(lab)).length).toBe(3); // really left half-built
 
     const d = await cli(['down', '--name', lab]);

@@ -51,7 +51,7 @@ describeKernel('kernel feature probes', () => {
       expect(probe.hint).toContain('proxy.mode: iptables or nftables');
     }
     expect(probeNamespaces()).toEqual([]);
-     
+
     console.log(`probeIpvs() took ${ms.toFixed(1)} ms: ${JSON.stringify(probe)}`);
     expect(ms).toBeLessThan(1000); // aims at < 100 ms; the bound leaves room for a loaded CI host
   });
@@ -66,7 +66,12 @@ describeKernel('kernel feature probes', () => {
   });
 
   test('probeLinkType() agrees with `ip link add` in a namespace of our own, and leaves nothing behind', async () => {
-    for (const [type, args] of [['dummy', []], ['ifb', []], ['bridge', []], ['vrf', ['table', '100']]] as [string, string[]][]) {
+    for (const [type, args] of [
+      ['dummy', []],
+      ['ifb', []],
+      ['bridge', []],
+      ['vrf', ['table', '100']],
+    ] as [string, string[]][]) {
       const truth = (await rt.run(NS, ['ip', 'link', 'add', `t-${type}`, 'type', type, ...args], { check: false })).code === 0;
       expect([type, await probeLinkType(type, args)]).toEqual([type, truth]);
     }
@@ -115,7 +120,10 @@ describeKernel('IPVS-mode batches on the kernel', () => {
 
   test('the ipset text restores twice, and a re-sync drops members that are gone', async () => {
     // an older state first: a member that the current text no longer has
-    await feed(['ipset', 'restore'], 'create KUBE-CLUSTER-IP hash:ip,port family inet hashsize 1024 maxelem 65536 -exist\nadd KUBE-CLUSTER-IP 10.43.99.99,tcp:80\n');
+    await feed(
+      ['ipset', 'restore'],
+      'create KUBE-CLUSTER-IP hash:ip,port family inet hashsize 1024 maxelem 65536 -exist\nadd KUBE-CLUSTER-IP 10.43.99.99,tcp:80\n',
+    );
     await feed(['ipset', 'restore'], rules.ipset);
     await feed(['ipset', 'restore'], rules.ipset);
     expect(await savedSets()).toEqual(generatedSets());
@@ -131,8 +139,16 @@ describeKernel('IPVS-mode batches on the kernel', () => {
     await nsRun(NS, ['ip', 'addr', 'add', '10.43.99.99/32', 'dev', IPVS_DEVICE]);
     await feed(['ip', '-batch', '-'], rules.link.join('\n') + '\n');
     await feed(['ip', '-batch', '-'], rules.link.join('\n') + '\n');
-    const addrs = JSON.parse(await nsRun(NS, ['ip', '-j', 'addr', 'show', 'dev', IPVS_DEVICE])) as { flags: string[]; operstate: string; addr_info: { local: string; prefixlen: number }[] }[];
-    expect(addrs[0]!.addr_info.map((a) => `${a.local}/${a.prefixlen}`).sort()).toEqual(clusterIPs(model).map((ip) => `${ip}/32`).sort());
+    const addrs = JSON.parse(await nsRun(NS, ['ip', '-j', 'addr', 'show', 'dev', IPVS_DEVICE])) as {
+      flags: string[];
+      operstate: string;
+      addr_info: { local: string; prefixlen: number }[];
+    }[];
+    expect(addrs[0]!.addr_info.map((a) => `${a.local}/${a.prefixlen}`).sort()).toEqual(
+      clusterIPs(model)
+        .map((ip) => `${ip}/32`)
+        .sort(),
+    );
     // like kube-proxy's dummy: never up, never answers ARP
     expect(addrs[0]!.flags).toContain('NOARP');
     expect(addrs[0]!.flags).not.toContain('UP');
@@ -156,7 +172,11 @@ describeKernel('IPVS-mode batches on the kernel', () => {
     const key = (r: (typeof saved.rules)[number]) => ruleKey(r).replace(' --reject-with=icmp-port-unreachable', '');
     const want = parseTables(rules.iptables);
     for (const table of ['filter', 'nat']) {
-      const of = (t: typeof saved) => t.rules.filter((r) => r.table === table).map(key).sort();
+      const of = (t: typeof saved) =>
+        t.rules
+          .filter((r) => r.table === table)
+          .map(key)
+          .sort();
       expect(of(saved)).toEqual(of(want));
     }
     // KUBE-IPVS-FILTER at work (kubernetes#72236): with kube-ipvs0 from the test above, a cluster
@@ -171,8 +191,9 @@ describeKernel('IPVS-mode batches on the kernel', () => {
   // against the same fact above.
   const kernelHasIpvs = existsSync('/proc/net/ip_vs');
   if (!kernelHasIpvs)
-     
-    console.warn('skipping ipvsadm -R: this kernel has no IPVS (CONFIG_IP_VS unset: /proc/net/ip_vs is missing); IPVS mode needs CONFIG_IP_VS=y or =m with modprobe ip_vs');
+    console.warn(
+      'skipping ipvsadm -R: this kernel has no IPVS (CONFIG_IP_VS unset: /proc/net/ip_vs is missing); IPVS mode needs CONFIG_IP_VS=y or =m with modprobe ip_vs',
+    );
   (kernelHasIpvs ? test : test.skip)('ipvsadm -R installs the virtual services (runs only where the kernel has IPVS)', async () => {
     expect(ipvs.ok).toBe(true);
     await feed(['ipvsadm', '-R'], rules.ipvsadm);

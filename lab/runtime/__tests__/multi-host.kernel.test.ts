@@ -64,7 +64,11 @@ describeDocker('docker runtime over two hosts (ssh)', () => {
 
   it('places nodes on their hosts (node3 spread to the first) and builds each host its underlay', async () => {
     const topo = loadTopology(file);
-    expect(topo.nodes.map((n) => [n.name, n.host])).toEqual([['node1', 'a'], ['node2', 'b'], ['node3', 'a']]);
+    expect(topo.nodes.map((n) => [n.name, n.host])).toEqual([
+      ['node1', 'a'],
+      ['node2', 'b'],
+      ['node3', 'a'],
+    ]);
     const up = await cli(['up', '-f', file]);
     if (up.code !== 0) throw new Error(`up exited ${up.code}:\n${up.stdout}\n${up.stderr}`);
     expect(up.stdout).toMatch(/hosts: underlay tunnel \(VXLAN, UDP 4790\) on 2 hosts: a 10\.99\.9\.1, b 10\.99\.9\.2/);
@@ -74,7 +78,13 @@ describeDocker('docker runtime over two hosts (ssh)', () => {
     // on host b (through its own ssh): the lab's underlay namespace and node2's, nothing of a's
     const b = await SshHost.connect(hosts[1]!.target);
     try {
-      expect((await b.run(['ip', 'netns', 'list'])).stdout.split('\n').map((l) => l.split(' ')[0]).filter(Boolean).sort()).toEqual([`kdl.${LAB}`, `kdl.${LAB}.node2`]);
+      expect(
+        (await b.run(['ip', 'netns', 'list'])).stdout
+          .split('\n')
+          .map((l) => l.split(' ')[0])
+          .filter(Boolean)
+          .sort(),
+      ).toEqual([`kdl.${LAB}`, `kdl.${LAB}.node2`]);
       const tun = JSON.parse((await b.run(['ip', '-n', `kdl.${LAB}`, '-d', '-j', 'link', 'show', 'type', 'vxlan'])).stdout)[0];
       expect(tun.linkinfo.info_data).toMatchObject({ port: 4790, local: '10.99.9.2' });
       expect(tun.master).toBe('underlay0');
@@ -88,11 +98,18 @@ describeDocker('docker runtime over two hosts (ssh)', () => {
   it('pods on two hosts talk over flannel VXLAN inside the lab tunnel: ttl 62, the same hops, 8472 inside 4790 on the wire', async () => {
     const rt = runtimeFor(loadTopology(file));
     try {
-      const cap = await startCapture(hostRt, { ns: 'kdlhost-sw', iface: 'sw', file: join(mkdtempSync(join(tmpdir(), 'kdl-mh-')), 'wire.pcap'), filter: 'udp port 4790' });
+      const cap = await startCapture(hostRt, {
+        ns: 'kdlhost-sw',
+        iface: 'sw',
+        file: join(mkdtempSync(join(tmpdir(), 'kdl-mh-')), 'wire.pcap'),
+        filter: 'udp port 4790',
+      });
       const ping = parsePing((await rt.run(`kdl.${LAB}.node1.client`, ['ping', '-c', '2', '-i', '0.2', '10.42.1.9'])).stdout);
       const stats = await cap.stop();
       expect(ping.replies.map((r) => r.ttl)).toEqual([62, 62]);
-      const hops = parseTraceroute((await rt.run(`kdl.${LAB}.node1.client`, ['traceroute', '-n', '-q', '1', '-w', '1', '10.42.1.9'])).stdout);
+      const hops = parseTraceroute(
+        (await rt.run(`kdl.${LAB}.node1.client`, ['traceroute', '-n', '-q', '1', '-w', '1', '10.42.1.9'])).stdout,
+      );
       expect(hops.map((h) => h.address)).toEqual(['10.42.0.1', '10.42.1.0', '10.42.1.9']);
 
       const { packets } = readPcapFile(stats.file, { vxlanPorts: [4790, 8472] });

@@ -63,7 +63,9 @@ describe('scenario files', () => {
     expect(lines).toEqual(
       expect.arrayContaining([
         expect.stringMatching(new RegExp(`^${file}:6:\\d+: steps\\[0\\]\\.captures\\[0\\]\\.at: no node or pod 'node9'`)),
-        expect.stringMatching(/:7:\d+: steps\[0\]\.captures\[1\]\.at: 'node1' has no interface 'flannel.7' \(it has any, eth0, cni0, flannel.1/),
+        expect.stringMatching(
+          /:7:\d+: steps\[0\]\.captures\[1\]\.at: 'node1' has no interface 'flannel.7' \(it has any, eth0, cni0, flannel.1/,
+        ),
         expect.stringMatching(/:10:\d+: steps\[0\]\.probes\[0\]\.ping\.from: no node or pod 'clinet'/),
         expect.stringMatching(/:11:\d+: steps\[0\]\.probes\[1\]\.traceroute\.to: 'web-22' is not an address/),
         expect.stringMatching(/:13:\d+: steps\[0\]\.expect\[0\]\.packets\.fields\.ip\.tll: unknown field 'ip.tll'/),
@@ -75,19 +77,27 @@ describe('scenario files', () => {
   });
 
   it('checks BPF filters with tcpdump and names the line', async () => {
-    const f = scenarioFile('filter.yaml', [`topology: ${DEFAULT_TOPOLOGY}`, 'steps:', '  - name: s', '    captures:', '      - { at: node1:eth0, filter: "udp prot 8472" }']);
-    await expect(loadScenarios([f], new LocalExecutor())).rejects.toThrow(/filter\.yaml:5:\d+: steps\[0\]\.captures\[0\]\.filter: tcpdump cannot use this filter: can't parse filter expression: syntax error/);
+    const f = scenarioFile('filter.yaml', [
+      `topology: ${DEFAULT_TOPOLOGY}`,
+      'steps:',
+      '  - name: s',
+      '    captures:',
+      '      - { at: node1:eth0, filter: "udp prot 8472" }',
+    ]);
+    await expect(loadScenarios([f], new LocalExecutor())).rejects.toThrow(
+      /filter\.yaml:5:\d+: steps\[0\]\.captures\[0\]\.filter: tcpdump cannot use this filter: can't parse filter expression: syntax error/,
+    );
   });
 
   it('rejects values that do not fit their field', () => {
     const f = scenarioFile('values.yaml', [
-        `topology: ${DEFAULT_TOPOLOGY}`,
-        'steps:',
-        '  - name: s',
-        '    captures: [{ at: node1:eth0 }]',
-        '    expect:',
-        '      - packets: { where: { ip.proto: icnp, icmp.type: echo }, fields: { tcp.flags: SYNACK, ip.ttl: lots, ip.src: nowhere } }',
-        '      - { ping: { ttl: 62 }, hops: { count: 1 } }',
+      `topology: ${DEFAULT_TOPOLOGY}`,
+      'steps:',
+      '  - name: s',
+      '    captures: [{ at: node1:eth0 }]',
+      '    expect:',
+      '      - packets: { where: { ip.proto: icnp, icmp.type: echo }, fields: { tcp.flags: SYNACK, ip.ttl: lots, ip.src: nowhere } }',
+      '      - { ping: { ttl: 62 }, hops: { count: 1 } }',
     ]);
     const lines = issuesOf(() => loadScenario(f));
     expect(lines).toEqual([
@@ -108,9 +118,30 @@ describe('scenario files', () => {
   });
 
   it('takes an inline topology and locates its errors in the scenario file', () => {
-    const f = scenarioFile('inline.yaml', ['topology:', '  name: tiny', '  nodes:', '    - { name: n1, ip: 300.1.1.1 }', 'steps:', '  - name: s']);
-    expect(issuesOf(() => loadScenario(f))).toEqual([expect.stringMatching(/inline\.yaml:4:\d+: topology\.nodes\[0\]\.ip: 300\.1\.1\.1 is not a valid IPv4 address/)]);
-    writeFileSync(f, ['topology:', '  name: tiny', '  nodes: [{ name: n1 }]', '  pods: [{ name: p1, node: n1 }]', 'steps:', '  - name: s', '    probes: [{ ping: { from: p1, to: n1 } }]', '    expect: [{ ping: { received: 3 } }]'].join('\n'));
+    const f = scenarioFile('inline.yaml', [
+      'topology:',
+      '  name: tiny',
+      '  nodes:',
+      '    - { name: n1, ip: 300.1.1.1 }',
+      'steps:',
+      '  - name: s',
+    ]);
+    expect(issuesOf(() => loadScenario(f))).toEqual([
+      expect.stringMatching(/inline\.yaml:4:\d+: topology\.nodes\[0\]\.ip: 300\.1\.1\.1 is not a valid IPv4 address/),
+    ]);
+    writeFileSync(
+      f,
+      [
+        'topology:',
+        '  name: tiny',
+        '  nodes: [{ name: n1 }]',
+        '  pods: [{ name: p1, node: n1 }]',
+        'steps:',
+        '  - name: s',
+        '    probes: [{ ping: { from: p1, to: n1 } }]',
+        '    expect: [{ ping: { received: 3 } }]',
+      ].join('\n'),
+    );
     const s = loadScenario(f);
     expect(s.topology.name).toBe('tiny');
     expect(s.steps[0]!.probes[0]).toMatchObject({ kind: 'ping', to: s.topology.nodes[0]!.ip });

@@ -55,7 +55,9 @@ describeKernel('lab run', () => {
     expect(byName['source-kept-fail']!.observed).toBe('source seen 10.42.0.65 (pod:client) ×30');
     expect(byName['snat-fail']!.observed).toBe('source seen 10.42.0.0 (node1.flannel.1) ×6');
     expect(byName['chi-square-fail']!.observed).toMatch(/^web-2 12/);
-    expect(byName['output-fail']!.observed).toMatch(/^no '10\.42\.1\.0\/24 via 192\.168\.205\.3 dev eth0' in:\n {4}default via 192\.168\.205\.1 dev eth0/);
+    expect(byName['output-fail']!.observed).toMatch(
+      /^no '10\.42\.1\.0\/24 via 192\.168\.205\.3 dev eth0' in:\n {4}default via 192\.168\.205\.1 dev eth0/,
+    );
     expect(byName['output-exit-fail']).toMatchObject({ expected: 'exit code 1', observed: 'exit code 0' });
     // the empty capture is reported as such
     const quiet = failing.scenarios[0]!.steps[0]!.captures.find((c) => c.name === 'quiet')!;
@@ -83,7 +85,7 @@ describeKernel('lab run', () => {
     expect(labNamespaces(LAB).length).toBeGreaterThan(0);
   }, 120000);
 
-  it('a capture that cannot start says why, and one that did gets tcpdump\'s own counts', async () => {
+  it("a capture that cannot start says why, and one that did gets tcpdump's own counts", async () => {
     const dir = mkdtempSync(join(tmpdir(), 'kdl-cap-'));
     await expect(startCapture(rt, { ns: `kdl.${LAB}.node1`, iface: 'nope0', file: join(dir, 'x.pcap') })).rejects.toThrow(
       new RegExp(`tcpdump on kdl\\.${escaped(LAB)}\\.node1:nope0 exited before listening: .*nope0.*(No such device|doesn't exist)`),
@@ -105,13 +107,18 @@ describeKernel('lab run', () => {
     // traffic once the CLI says tcpdump is listening (or it has exited: the checks below say why)
     let exited = false;
     void capture.done.then(() => (exited = true));
-    await waitFor(() => exited || /^listening on /m.test(capture.stdout()), { timeoutMs: 20000, what: "lab capture's 'listening on' line" });
+    await waitFor(() => exited || /^listening on /m.test(capture.stdout()), {
+      timeoutMs: 20000,
+      what: "lab capture's 'listening on' line",
+    });
     await rt.run(`kdl.${LAB}.node1.client`, ['ping', '-c', '4', '-i', '0.3', '10.42.1.9'], { check: false });
     const r = await capture.done;
     expect(r.code).toBe(0);
     const lines = r.stdout.trim().split('\n');
     expect(lines[0]).toMatch(/^listening on node2:eth0 \(EN10MB\), writing results\/[\w-]+\/node2-eth0\.pcap$/);
-    expect(lines[1]).toMatch(/^#1 .*192\.168\.205\.4 → 192\.168\.205\.3 UDP \d+→8472 VXLAN vni=1 \[10\.42\.0\.65 → 10\.42\.1\.9 ICMP echo-request/);
+    expect(lines[1]).toMatch(
+      /^#1 .*192\.168\.205\.4 → 192\.168\.205\.3 UDP \d+→8472 VXLAN vni=1 \[10\.42\.0\.65 → 10\.42\.1\.9 ICMP echo-request/,
+    );
     expect(lines[3]).toMatch(/^2 packet\(s\) in results\/.*node2-eth0\.pcap$/);
     const bad = await cli(['capture', 'node2:eth9', '--name', LAB]);
     expect(bad.code).toBe(2);
@@ -140,13 +147,16 @@ describeKernel('lab run', () => {
   // Decided when the tests are collected (probeIpvs in a child process), so that on a kernel with
   // IPVS Jest reports this as skipped, with the reason, instead of as passed.
   const ipvs = ipvsProbe();
-  itIf(!ipvs.ok, 'this kernel has IPVS: the skip path is not reachable here')('skips the steps of a scenario the kernel cannot run, with the reason, exit 2 (0 with --allow-skip)', async () => {
-    const r = await cli(['run', fixture('ipvs.yaml'), '--name', IPVS_LAB]);
-    expect(r.code).toBe(2);
-    expect(r.stdout).toMatch(/skipped: .*IP_VS/);
-    expect(r.stdout).toMatch(/0 passed, 0 failed, 1 skipped/);
-    const allowed = await cli(['run', fixture('ipvs.yaml'), '--name', IPVS_LAB, '--allow-skip']);
-    expect(allowed.code).toBe(0);
-    expect(labNamespaces(IPVS_LAB)).toEqual([]);
-  });
+  itIf(!ipvs.ok, 'this kernel has IPVS: the skip path is not reachable here')(
+    'skips the steps of a scenario the kernel cannot run, with the reason, exit 2 (0 with --allow-skip)',
+    async () => {
+      const r = await cli(['run', fixture('ipvs.yaml'), '--name', IPVS_LAB]);
+      expect(r.code).toBe(2);
+      expect(r.stdout).toMatch(/skipped: .*IP_VS/);
+      expect(r.stdout).toMatch(/0 passed, 0 failed, 1 skipped/);
+      const allowed = await cli(['run', fixture('ipvs.yaml'), '--name', IPVS_LAB, '--allow-skip']);
+      expect(allowed.code).toBe(0);
+      expect(labNamespaces(IPVS_LAB)).toEqual([]);
+    },
+  );
 });

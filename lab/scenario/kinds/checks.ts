@@ -22,4 +22,9 @@ export function joinChecks(parts: Check[], note?: string): Check {
 }
 
 /** The first lines of a command's output, for a failure message. */
-export const excerpt = (t: string) => t.split('\n').slice(0, 12).map((l) => `    ${l}`).join('\n');
+export const excerpt = (t: string) =>
+  t
+    .split('\n')
+    .slice(0, 12)
+    .map((l) => `    ${l}`)
+    .join('\n');

@@ -29,13 +29,7 @@ import type {
 // (probes/ or expectations/) and one line here; the scenario schema, loading, running and
 // evaluating all go through these lists.
 
-export const PROBES = [
-  pingProbe,
-  tracerouteProbe,
-  connectProbe,
-  commandProbe,
-  traceProbe,
-] as const;
+export const PROBES = [pingProbe, tracerouteProbe, connectProbe, commandProbe, traceProbe] as const;
 
 export const EXPECTATIONS = [
   pingExpectation,
@@ -57,7 +51,11 @@ export const PROBE_KINDS: readonly ProbeKindName[] = PROBES.map((k) => k.kind);
 export const EXPECTATION_KINDS: readonly ExpectationKindName[] = EXPECTATIONS.map((k) => k.kind);
 
 /** A compiled probe, one member per kind. */
-export type ProbePlan = Probes extends infer P ? (P extends ProbeKind<infer K, infer S, infer C, unknown> ? ProbePlanOf<K, S, C> : never) : never;
+export type ProbePlan = Probes extends infer P
+  ? P extends ProbeKind<infer K, infer S, infer C, unknown>
+    ? ProbePlanOf<K, S, C>
+    : never
+  : never;
 
 /** A compiled expectation, one member per kind. */
 export type ExpectationPlan = Expectations extends infer E
@@ -70,8 +68,7 @@ export type ExpectationPlan = Expectations extends infer E
 export type ProbeOutcome = Probes extends infer P
   ? P extends AnyProbeKind
     ? { kind: P['kind']; plan: PlanOfProbe<P>; argv: string[]; output: string; durationS: number } & (
-        | { result: ResultOfProbe<P>; error?: undefined }
-        | { result?: undefined; error: string }
+        { result: ResultOfProbe<P>; error?: undefined } | { result?: undefined; error: string }
       )
     : never
   : never;

@@ -86,7 +86,9 @@ export type PlanOfProbe<P> = P extends ProbeKind<infer K, infer S, infer C, unkn
 export type ResultOfProbe<P> = P extends ProbeKind<string, unknown, ProbeTarget, infer R> ? R : never;
 
 /** A probe that ran and produced its result, as an expectation sees it. */
-export type ProbeDone<P> = P extends AnyProbeKind ? { plan: PlanOfProbe<P>; argv: string[]; output: string; result: ResultOfProbe<P> } : undefined;
+export type ProbeDone<P> = P extends AnyProbeKind
+  ? { plan: PlanOfProbe<P>; argv: string[]; output: string; result: ResultOfProbe<P> }
+  : undefined;
 
 export interface Check {
   ok: boolean;
@@ -124,7 +126,12 @@ export type ExpectationPlanOf<K extends string, S, P, X> = {
   probe: PlanOfProbe<P>;
 } & X;
 
-export interface ExpectationKind<K extends string = string, S = unknown, P extends AnyProbeKind | undefined = AnyProbeKind | undefined, X extends object = object> {
+export interface ExpectationKind<
+  K extends string = string,
+  S = unknown,
+  P extends AnyProbeKind | undefined = AnyProbeKind | undefined,
+  X extends object = object,
+> {
   readonly kind: K;
   readonly schema: z.ZodType<S>;
   /** the probe kind it checks (undefined: it checks captures) */

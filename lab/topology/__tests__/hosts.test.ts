@@ -14,7 +14,14 @@ const errors = (text: string): string[] => {
 describe('hosts', () => {
   it('spreads nodes that name no host over the hosts in turn', () => {
     const t = loadTopologyText(
-      ['name: x', 'runtime: docker', 'hosts:', '  - { name: a, engine: "ssh://10.0.0.1" }', '  - { name: b, engine: "ssh://u@10.0.0.2:2200" }', 'nodes: [{ name: n1 }, { name: n2 }, { name: n3, host: a }, { name: n4 }]'].join('\n'),
+      [
+        'name: x',
+        'runtime: docker',
+        'hosts:',
+        '  - { name: a, engine: "ssh://10.0.0.1" }',
+        '  - { name: b, engine: "ssh://u@10.0.0.2:2200" }',
+        'nodes: [{ name: n1 }, { name: n2 }, { name: n3, host: a }, { name: n4 }]',
+      ].join('\n'),
     );
     expect(t.nodes.map((n) => n.host)).toEqual(['a', 'b', 'a', 'a']);
     expect(t.hosts[1]).toEqual({ name: 'b', engine: { kind: 'ssh', user: 'u', host: '10.0.0.2', port: 2200 }, address: '10.0.0.2' });

@@ -132,7 +132,9 @@ describe('the checked-in topologies', () => {
 
 describe('defaults', () => {
   it('fills in the cluster and the pod fields', () => {
-    const topo = load(yaml('name: t', 'nodes: [{ name: a }]', 'pods: [{ name: p, node: a, ports: [80, { port: 53, protocol: UDP, name: dns }] }]'));
+    const topo = load(
+      yaml('name: t', 'nodes: [{ name: a }]', 'pods: [{ name: p, node: a, ports: [80, { port: 53, protocol: UDP, name: dns }] }]'),
+    );
     expect(topo.source).toBe(FILE);
     expect(topo.cluster).toEqual({
       podCIDR: '10.42.0.0/16',
@@ -210,7 +212,9 @@ describe('deterministic allocation', () => {
   });
 
   it('nodeSubnetPrefix sets the size of allocated subnets', () => {
-    const topo = load(yaml('name: t', 'cluster: { podCIDR: 10.42.0.0/24, nodeSubnetPrefix: 26 }', 'nodes: [{ name: a }, { name: b }, { name: c }]'));
+    const topo = load(
+      yaml('name: t', 'cluster: { podCIDR: 10.42.0.0/24, nodeSubnetPrefix: 26 }', 'nodes: [{ name: a }, { name: b }, { name: c }]'),
+    );
     expect(topo.nodes.map((n) => [n.podSubnet, n.cni0])).toEqual([
       ['10.42.0.0/26', '10.42.0.1'],
       ['10.42.0.64/26', '10.42.0.65'],
@@ -238,7 +242,13 @@ describe('deterministic allocation', () => {
 
   it('with several underlay segments, allocated nodes go on the first', () => {
     const topo = load(
-      yaml('name: t', 'cluster: { underlay: [192.168.205.0/24, 192.168.206.0/24] }', 'nodes:', '  - { name: a, ip: 192.168.206.7 }', '  - { name: b }'),
+      yaml(
+        'name: t',
+        'cluster: { underlay: [192.168.205.0/24, 192.168.206.0/24] }',
+        'nodes:',
+        '  - { name: a, ip: 192.168.206.7 }',
+        '  - { name: b }',
+      ),
     );
     expect(topo.cluster.underlay).toEqual([
       { cidr: '192.168.205.0/24', gateway: '192.168.205.1' },
@@ -283,7 +293,12 @@ describe('schema errors are located at line:col', () => {
   });
 
   it('unknown key in a flow mapping of the second node points at the key', () => {
-    expectOneIssue(twoNodes('  - { name: c, subnet: 10.42.9.0/24 }'), { path: 'nodes[2].subnet', message: "unknown key 'subnet'", line: 5, col: 16 });
+    expectOneIssue(twoNodes('  - { name: c, subnet: 10.42.9.0/24 }'), {
+      path: 'nodes[2].subnet',
+      message: "unknown key 'subnet'",
+      line: 5,
+      col: 16,
+    });
   });
 
   it('unknown key inside cluster.vxlan', () => {
@@ -320,7 +335,12 @@ describe('schema errors are located at line:col', () => {
     expectOneIssue(twoNodes('cluster: { vxlan: { port: 70000 } }'), { path: 'cluster.vxlan.port', message: /65535/, line: 5, col: 27 });
     expectOneIssue(twoNodes('cluster: { mtu: 100 }'), { path: 'cluster.mtu', message: /576/, line: 5, col: 17 });
     // flannel.<vni> has to fit in an interface name (15 characters)
-    expectOneIssue(twoNodes('cluster: { vxlan: { vni: 16777215 } }'), { path: 'cluster.vxlan.vni', message: /at most 9999999/, line: 5, col: 26 });
+    expectOneIssue(twoNodes('cluster: { vxlan: { vni: 16777215 } }'), {
+      path: 'cluster.vxlan.vni',
+      message: /at most 9999999/,
+      line: 5,
+      col: 26,
+    });
     expect(load(twoNodes('cluster: { vxlan: { vni: 9999999 } }')).cluster.vni).toBe(9999999);
   });
 
@@ -330,7 +350,12 @@ describe('schema errors are located at line:col', () => {
 
   it('not an address / not a CIDR by shape', () => {
     expectOneIssue(twoNodes('  - { name: c, ip: node-c }'), { path: 'nodes[2].ip', message: 'not an IPv4 address', line: 5, col: 20 });
-    expectOneIssue(twoNodes('cluster: { podCIDR: 10.42.0.0 }'), { path: 'cluster.podCIDR', message: 'not an IPv4 CIDR (a.b.c.d/len)', line: 5, col: 21 });
+    expectOneIssue(twoNodes('cluster: { podCIDR: 10.42.0.0 }'), {
+      path: 'cluster.podCIDR',
+      message: 'not an IPv4 CIDR (a.b.c.d/len)',
+      line: 5,
+      col: 21,
+    });
   });
 
   it('an empty file', () => {
@@ -378,11 +403,21 @@ describe('names', () => {
   ];
 
   it.each(bad)('node name with %s is refused', (_what, name) => {
-    expectOneIssue(yaml('name: t', 'nodes:', `  - { name: ${name} }`), { path: 'nodes[0].name', message: /not a valid node name/, line: 3, col: 13 });
+    expectOneIssue(yaml('name: t', 'nodes:', `  - { name: ${name} }`), {
+      path: 'nodes[0].name',
+      message: /not a valid node name/,
+      line: 3,
+      col: 13,
+    });
   });
 
   it.each(bad)('pod name with %s is refused', (_what, name) => {
-    expectOneIssue(twoNodes('pods:', `  - { name: ${name}, node: a }`), { path: 'pods[0].name', message: /not a valid pod name/, line: 6, col: 13 });
+    expectOneIssue(twoNodes('pods:', `  - { name: ${name}, node: a }`), {
+      path: 'pods[0].name',
+      message: /not a valid pod name/,
+      line: 6,
+      col: 13,
+    });
   });
 
   it.each(bad)('lab name with %s is refused', (_what, name) => {
@@ -391,9 +426,21 @@ describe('names', () => {
 
   it('too long names are refused (node/pod 63, lab 32)', () => {
     expect(load(yaml(`name: ${'l'.repeat(32)}`, `nodes: [{ name: ${'n'.repeat(63)} }]`)).nodes[0]!.name).toHaveLength(63);
-    expectOneIssue(yaml('name: t', 'nodes:', `  - { name: ${'n'.repeat(64)} }`), { path: 'nodes[0].name', message: 'node names are at most 63 characters', line: 3 });
-    expectOneIssue(twoNodes('pods:', `  - { name: ${'p'.repeat(64)}, node: a }`), { path: 'pods[0].name', message: 'pod names are at most 63 characters', line: 6 });
-    expectOneIssue(yaml(`name: ${'l'.repeat(33)}`, 'nodes: [{ name: a }]'), { path: 'name', message: 'lab names are at most 32 characters', line: 1 });
+    expectOneIssue(yaml('name: t', 'nodes:', `  - { name: ${'n'.repeat(64)} }`), {
+      path: 'nodes[0].name',
+      message: 'node names are at most 63 characters',
+      line: 3,
+    });
+    expectOneIssue(twoNodes('pods:', `  - { name: ${'p'.repeat(64)}, node: a }`), {
+      path: 'pods[0].name',
+      message: 'pod names are at most 63 characters',
+      line: 6,
+    });
+    expectOneIssue(yaml(`name: ${'l'.repeat(33)}`, 'nodes: [{ name: a }]'), {
+      path: 'name',
+      message: 'lab names are at most 32 characters',
+      line: 1,
+    });
   });
 
   it('duplicate node names', () => {
@@ -411,7 +458,12 @@ describe('names', () => {
   });
 
   it('a pod named like a node', () => {
-    expectOneIssue(twoNodes('pods:', '  - { name: b, node: a }'), { path: 'pods[0].name', message: "duplicate name 'b' (also nodes[1].name at line 4)", line: 6, col: 13 });
+    expectOneIssue(twoNodes('pods:', '  - { name: b, node: a }'), {
+      path: 'pods[0].name',
+      message: "duplicate name 'b' (also nodes[1].name at line 4)",
+      line: 6,
+      col: 13,
+    });
   });
 });
 
@@ -430,7 +482,12 @@ describe('addresses', () => {
 
   it('duplicate node IP', () => {
     const text = yaml('name: t', 'nodes:', '  - { name: a, ip: 192.168.205.7 }', '  - { name: b, ip: 192.168.205.7 }');
-    expectOneIssue(text, { path: 'nodes[1].ip', message: 'duplicate IP 192.168.205.7 (node b; also nodes[0].ip at line 3)', line: 4, col: 20 });
+    expectOneIssue(text, {
+      path: 'nodes[1].ip',
+      message: 'duplicate IP 192.168.205.7 (node b; also nodes[0].ip at line 3)',
+      line: 4,
+      col: 20,
+    });
   });
 
   it('duplicate pod IP, also across the given/allocated boundary', () => {
@@ -459,7 +516,12 @@ describe('addresses', () => {
     ['10.42.0.1', "10.42.0.1 is a's cni0 address (<subnet>.1)"],
     ['10.42.0.255', 'is the broadcast address of 10.42.0.0/24'],
   ])('a pod IP of %s is refused', (ip, message) => {
-    expectOneIssue(twoNodes('pods:', `  - { name: p, node: a, ip: ${ip} }`), { path: 'pods[0].ip', message: new RegExp(message.replace(/[.()<>]/g, '\\$&')), line: 6, col: 29 });
+    expectOneIssue(twoNodes('pods:', `  - { name: p, node: a, ip: ${ip} }`), {
+      path: 'pods[0].ip',
+      message: new RegExp(message.replace(/[.()<>]/g, '\\$&')),
+      line: 6,
+      col: 29,
+    });
   });
 
   it('a node IP outside the underlay', () => {
@@ -473,14 +535,29 @@ describe('addresses', () => {
 
   it('a node IP equal to the gateway, the network or the broadcast address', () => {
     const at = (ip: string) => twoNodes(`  - { name: c, ip: ${ip} }`);
-    expectOneIssue(at('192.168.205.1'), { path: 'nodes[2].ip', message: '192.168.205.1 is the underlay gateway of 192.168.205.0/24', line: 5, col: 20 });
+    expectOneIssue(at('192.168.205.1'), {
+      path: 'nodes[2].ip',
+      message: '192.168.205.1 is the underlay gateway of 192.168.205.0/24',
+      line: 5,
+      col: 20,
+    });
     expectOneIssue(at('192.168.205.0'), { path: 'nodes[2].ip', message: /network or broadcast/, line: 5 });
     expectOneIssue(at('192.168.205.255'), { path: 'nodes[2].ip', message: /network or broadcast/, line: 5 });
   });
 
   it('CIDRs with host bits set', () => {
-    expectOneIssue(twoNodes('cluster: { podCIDR: 10.42.0.1/16 }'), { path: 'cluster.podCIDR', message: '10.42.0.1/16 has host bits set', line: 5, col: 21 });
-    expectOneIssue(twoNodes('  - { name: c, podSubnet: 10.42.7.1/24 }'), { path: 'nodes[2].podSubnet', message: '10.42.7.1/24 has host bits set', line: 5, col: 27 });
+    expectOneIssue(twoNodes('cluster: { podCIDR: 10.42.0.1/16 }'), {
+      path: 'cluster.podCIDR',
+      message: '10.42.0.1/16 has host bits set',
+      line: 5,
+      col: 21,
+    });
+    expectOneIssue(twoNodes('  - { name: c, podSubnet: 10.42.7.1/24 }'), {
+      path: 'nodes[2].podSubnet',
+      message: '10.42.7.1/24 has host bits set',
+      line: 5,
+      col: 27,
+    });
     expectOneIssue(yaml('name: t', 'cluster: { underlay: 192.168.205.9/24 }', 'nodes: [{ name: a }]'), {
       path: 'cluster.underlay',
       message: '192.168.205.9/24 has host bits set',
@@ -490,8 +567,16 @@ describe('addresses', () => {
   });
 
   it('a CIDR with a bad address or prefix', () => {
-    expectOneIssue(twoNodes('cluster: { serviceCIDR: 10.43.0.0/33 }'), { path: 'cluster.serviceCIDR', message: '10.43.0.0/33 is not a valid CIDR', line: 5 });
-    expectOneIssue(twoNodes('cluster: { serviceCIDR: 10.300.0.0/16 }'), { path: 'cluster.serviceCIDR', message: '10.300.0.0/16 is not a valid CIDR', line: 5 });
+    expectOneIssue(twoNodes('cluster: { serviceCIDR: 10.43.0.0/33 }'), {
+      path: 'cluster.serviceCIDR',
+      message: '10.43.0.0/33 is not a valid CIDR',
+      line: 5,
+    });
+    expectOneIssue(twoNodes('cluster: { serviceCIDR: 10.300.0.0/16 }'), {
+      path: 'cluster.serviceCIDR',
+      message: '10.300.0.0/16 is not a valid CIDR',
+      line: 5,
+    });
   });
 });
 
@@ -502,7 +587,11 @@ describe('subnets and ranges', () => {
   });
 
   it('a pod subnet outside podCIDR, or too small', () => {
-    expectOneIssue(twoNodes('  - { name: c, podSubnet: 10.99.0.0/24 }'), { path: 'nodes[2].podSubnet', message: /not inside podCIDR 10.42.0.0\/16/, line: 5 });
+    expectOneIssue(twoNodes('  - { name: c, podSubnet: 10.99.0.0/24 }'), {
+      path: 'nodes[2].podSubnet',
+      message: /not inside podCIDR 10.42.0.0\/16/,
+      line: 5,
+    });
     expectOneIssue(twoNodes('  - { name: c, podSubnet: 10.42.9.0/30 }'), { path: 'nodes[2].podSubnet', message: /too small/, line: 5 });
   });
 
@@ -567,7 +656,13 @@ describe('backends and underlay segments', () => {
 
   it('host-gw accepts two segments when every node is on the same one', () => {
     const topo = load(
-      yaml('name: t', 'cluster: { backend: host-gw, underlay: [192.168.205.0/24, 192.168.206.0/24] }', 'nodes:', '  - { name: a }', '  - { name: b }'),
+      yaml(
+        'name: t',
+        'cluster: { backend: host-gw, underlay: [192.168.205.0/24, 192.168.206.0/24] }',
+        'nodes:',
+        '  - { name: a }',
+        '  - { name: b }',
+      ),
     );
     expect(topo.nodes.map((n) => n.underlay)).toEqual(['192.168.205.0/24', '192.168.205.0/24']);
   });
@@ -614,6 +709,11 @@ describe('every problem is reported at once', () => {
     );
     const err = inputError(text);
     expect(err.issues.length).toBe(4);
-    expect(err.issues.map((i) => `${i.line}:${i.col} ${i.path}`).sort()).toEqual(['1:7 name', '2:1 colour', '3:17 cluster.mtu', '5:16 nodes[0].ipp']);
+    expect(err.issues.map((i) => `${i.line}:${i.col} ${i.path}`).sort()).toEqual([
+      '1:7 name',
+      '2:1 colour',
+      '3:17 cluster.mtu',
+      '5:16 nodes[0].ipp',
+    ]);
   });
 });

@@ -17,7 +17,11 @@ const node1 = { name: 'node1', ip: '192.168.205.4' };
 const LOCAL = ['192.168.205.4', '10.42.0.1', '10.42.0.0', '127.0.0.0/8'];
 
 const WEB_SVC = 'KUBE-SVC-CDGGSHYLG3RE2FKL';
-const WEB_SEP: Record<string, string> = { '10.42.0.66:80': 'KUBE-SEP-BMMOTP4BCFRPG23V', '10.42.1.9:80': 'KUBE-SEP-PMQPDMKLIC4TLFKA', '10.42.2.9:80': 'KUBE-SEP-SINZ7IJF3CRCZFO3' };
+const WEB_SEP: Record<string, string> = {
+  '10.42.0.66:80': 'KUBE-SEP-BMMOTP4BCFRPG23V',
+  '10.42.1.9:80': 'KUBE-SEP-PMQPDMKLIC4TLFKA',
+  '10.42.2.9:80': 'KUBE-SEP-SINZ7IJF3CRCZFO3',
+};
 const NGINX_SVC = 'KUBE-SVC-7CWUT4JBGBRVUN2L';
 const NGINX_EXT = 'KUBE-EXT-7CWUT4JBGBRVUN2L';
 
@@ -33,7 +37,12 @@ describe('iptables mode (default lab)', () => {
     const r = traceHook(rules, 'prerouting', podToWeb, ctx('10.42.1.9:80'));
     expect(r.chains).toEqual(['nat PREROUTING', 'KUBE-SERVICES', WEB_SVC, WEB_SEP['10.42.1.9:80']]);
     expect(verdicts(r)).toEqual(['jump KUBE-SERVICES', `jump ${WEB_SVC}`, `jump ${WEB_SEP['10.42.1.9:80']}`, 'dnat to 10.42.1.9:80']);
-    expect(r.steps.at(-1)).toMatchObject({ hook: 'prerouting', table: 'nat', chain: WEB_SEP['10.42.1.9:80'], rule: '-m comment --comment default/web:http -p tcp -m tcp -j DNAT --to-destination 10.42.1.9:80' });
+    expect(r.steps.at(-1)).toMatchObject({
+      hook: 'prerouting',
+      table: 'nat',
+      chain: WEB_SEP['10.42.1.9:80'],
+      rule: '-m comment --comment default/web:http -p tcp -m tcp -j DNAT --to-destination 10.42.1.9:80',
+    });
     expect(r).toMatchObject({ verdict: 'accept', dnat: '10.42.1.9:80', packet: { src: '10.42.0.65', dst: '10.42.1.9', dstport: 80 } });
     expect(r.marked).toBeUndefined();
     expect(r.packet.mark).toBeUndefined();
@@ -56,9 +65,24 @@ describe('iptables mode (default lab)', () => {
 
   test('node → cluster IP (output): KUBE-MARK-MASQ sets 0x4000; postrouting clears it and masquerades', () => {
     const out = traceHook(rules, 'output', nodeToWeb, ctx('10.42.2.9:80'));
-    expect(out.chains).toEqual(['nat OUTPUT', 'KUBE-SERVICES', WEB_SVC, 'KUBE-MARK-MASQ', WEB_SEP['10.42.2.9:80'], 'filter OUTPUT', 'KUBE-SERVICES']);
+    expect(out.chains).toEqual([
+      'nat OUTPUT',
+      'KUBE-SERVICES',
+      WEB_SVC,
+      'KUBE-MARK-MASQ',
+      WEB_SEP['10.42.2.9:80'],
+      'filter OUTPUT',
+      'KUBE-SERVICES',
+    ]);
     expect(out.steps.filter((s) => s.chain === 'KUBE-MARK-MASQ')).toEqual([
-      { hook: 'output', table: 'nat', chain: 'KUBE-MARK-MASQ', rule: '-j MARK --or-mark 0x4000', line: expect.any(Number), verdict: 'continue' },
+      {
+        hook: 'output',
+        table: 'nat',
+        chain: 'KUBE-MARK-MASQ',
+        rule: '-j MARK --or-mark 0x4000',
+        line: expect.any(Number),
+        verdict: 'continue',
+      },
     ]);
     expect(out).toMatchObject({ verdict: 'accept', marked: 0x4000, dnat: '10.42.2.9:80', packet: { dst: '10.42.2.9', mark: 0x4000 } });
     // the filter table saw the DNATed packet, with the mark
@@ -73,7 +97,15 @@ describe('iptables mode (default lab)', () => {
   test('NodePort at the node IP: KUBE-SERVICES → KUBE-NODEPORTS → KUBE-EXT → KUBE-MARK-MASQ → KUBE-SVC → KUBE-SEP', () => {
     const pkt: TracePacket = { src: '192.168.205.1', dst: '192.168.205.4', protocol: 'tcp', srcport: 50000, dstport: 32506 };
     const r = traceHook(rules, 'prerouting', pkt, ctx('10.42.2.6:80'));
-    expect(r.chains).toEqual(['nat PREROUTING', 'KUBE-SERVICES', 'KUBE-NODEPORTS', NGINX_EXT, 'KUBE-MARK-MASQ', NGINX_SVC, 'KUBE-SEP-GWUIQWA2TNZI4ESX']);
+    expect(r.chains).toEqual([
+      'nat PREROUTING',
+      'KUBE-SERVICES',
+      'KUBE-NODEPORTS',
+      NGINX_EXT,
+      'KUBE-MARK-MASQ',
+      NGINX_SVC,
+      'KUBE-SEP-GWUIQWA2TNZI4ESX',
+    ]);
     expect(r.steps[1]!.rule).toContain('-m addrtype --dst-type LOCAL -j KUBE-NODEPORTS');
     expect(r).toMatchObject({ dnat: '10.42.2.6:80', marked: 0x4000, packet: { dst: '10.42.2.6', dstport: 80 } });
     // not local: the same port on another address is no node port
@@ -110,9 +142,24 @@ describe('iptables mode (default lab)', () => {
 
   test('ruleEvents: a packet event per base chain, then one event per rule or policy', () => {
     const ev = ruleEvents(traceHook(rules, 'output', nodeToWeb, ctx('10.42.2.9:80')));
-    expect(ev[0]).toEqual({ hook: 'output', family: 'ip', table: 'nat', chain: 'OUTPUT', packet: { src: '192.168.205.4', dst: '10.43.0.10', srcport: 40000, dstport: 80 } });
-    expect(ev[1]).toMatchObject({ hook: 'output', table: 'nat', chain: 'OUTPUT', verdict: 'jump KUBE-SERVICES', rule: expect.stringContaining('kubernetes service portals') });
-    expect(ev.filter((e) => e.packet).map((e) => `${e.table} ${e.chain} ${e.packet!.dst} ${e.packet!.mark ?? ''}`)).toEqual(['nat OUTPUT 10.43.0.10 ', 'filter OUTPUT 10.42.2.9 0x4000']);
+    expect(ev[0]).toEqual({
+      hook: 'output',
+      family: 'ip',
+      table: 'nat',
+      chain: 'OUTPUT',
+      packet: { src: '192.168.205.4', dst: '10.43.0.10', srcport: 40000, dstport: 80 },
+    });
+    expect(ev[1]).toMatchObject({
+      hook: 'output',
+      table: 'nat',
+      chain: 'OUTPUT',
+      verdict: 'jump KUBE-SERVICES',
+      rule: expect.stringContaining('kubernetes service portals'),
+    });
+    expect(ev.filter((e) => e.packet).map((e) => `${e.table} ${e.chain} ${e.packet!.dst} ${e.packet!.mark ?? ''}`)).toEqual([
+      'nat OUTPUT 10.43.0.10 ',
+      'filter OUTPUT 10.42.2.9 0x4000',
+    ]);
     expect(ev.at(-1)).toEqual({ hook: 'output', family: 'ip', table: 'filter', chain: 'OUTPUT', verdict: 'policy accept' });
   });
 });
@@ -155,7 +202,7 @@ describe('IPVS mode (default lab, node1)', () => {
     expect(r.packet).toEqual(podToWeb);
   });
 
-  test("input: KUBE-IPVS-FILTER returns for a service port; another port of a cluster IP is rejected", () => {
+  test('input: KUBE-IPVS-FILTER returns for a service port; another port of a cluster IP is rejected', () => {
     const r = traceHook(rules, 'input', podToWeb, ctx);
     expect(r.chains).toEqual(['filter INPUT', 'KUBE-IPVS-FILTER', 'nat INPUT']);
     expect(verdicts(r)).toEqual(['jump KUBE-IPVS-FILTER', 'return', 'policy accept', 'policy accept']);
@@ -177,7 +224,11 @@ describe('IPVS mode (default lab, node1)', () => {
 
   test('hairpin: KUBE-LOOP-BACK dst,dst,src masquerades an endpoint reaching itself, without a mark', () => {
     const post = traceHook(rules, 'postrouting', { ...podToWeb, src: '10.42.0.66', dst: '10.42.0.66' }, ctx);
-    expect(post.steps.at(-1)).toMatchObject({ chain: 'KUBE-POSTROUTING', verdict: 'masquerade', rule: expect.stringContaining('KUBE-LOOP-BACK dst,dst,src') });
+    expect(post.steps.at(-1)).toMatchObject({
+      chain: 'KUBE-POSTROUTING',
+      verdict: 'masquerade',
+      rule: expect.stringContaining('KUBE-LOOP-BACK dst,dst,src'),
+    });
     // the same from another pod is not hairpin traffic
     expect(traceHook(rules, 'postrouting', { ...podToWeb, dst: '10.42.0.66' }, ctx).snat).toBeUndefined();
   });
@@ -192,7 +243,9 @@ describe('IPVS mode (default lab, node1)', () => {
   });
 
   test('a set the context does not have is an error naming the line and the set', () => {
-    expect(() => traceHook(rules, 'prerouting', podToWeb, { localAddresses: LOCAL })).toThrow(/^line \d+: --match-set KUBE-CLUSTER-IP: no such set/);
+    expect(() => traceHook(rules, 'prerouting', podToWeb, { localAddresses: LOCAL })).toThrow(
+      /^line \d+: --match-set KUBE-CLUSTER-IP: no such set/,
+    );
   });
 });
 
@@ -200,14 +253,26 @@ describe('parseRestore', () => {
   const wrap = (...rules: string[]) => ['*nat', ':PREROUTING ACCEPT [0:0]', ':X - [0:0]', ...rules, 'COMMIT', ''].join('\n');
 
   test('tables, chains with their policy, rules with line, text, comment, matches and target', () => {
-    const rs = parseRestore(wrap('-A PREROUTING ! -s 10.42.0.0/16 -m comment --comment "a b" -p tcp -m tcp --dport 80 -j X', '-A X -m mark ! --mark 0x4000/0x4000 -j RETURN'));
-    expect([...rs.get('nat')!.values()].map((c) => [c.name, c.policy])).toEqual([['PREROUTING', 'ACCEPT'], ['X', '-']]);
+    const rs = parseRestore(
+      wrap(
+        '-A PREROUTING ! -s 10.42.0.0/16 -m comment --comment "a b" -p tcp -m tcp --dport 80 -j X',
+        '-A X -m mark ! --mark 0x4000/0x4000 -j RETURN',
+      ),
+    );
+    expect([...rs.get('nat')!.values()].map((c) => [c.name, c.policy])).toEqual([
+      ['PREROUTING', 'ACCEPT'],
+      ['X', '-'],
+    ]);
     expect(rs.get('nat')!.get('PREROUTING')!.rules).toEqual([
       {
         line: 4,
         text: '! -s 10.42.0.0/16 -m comment --comment "a b" -p tcp -m tcp --dport 80 -j X',
         comment: 'a b',
-        matches: [{ kind: 'addr', dir: 'src', cidr: '10.42.0.0/16', neg: true }, { kind: 'proto', proto: 'tcp', neg: false }, { kind: 'port', dir: 'dst', lo: 80, hi: 80, neg: false }],
+        matches: [
+          { kind: 'addr', dir: 'src', cidr: '10.42.0.0/16', neg: true },
+          { kind: 'proto', proto: 'tcp', neg: false },
+          { kind: 'port', dir: 'dst', lo: 80, hi: 80, neg: false },
+        ],
         target: { kind: 'jump', chain: 'X' },
       },
     ]);
@@ -222,18 +287,40 @@ describe('parseRestore', () => {
 
   test('a second *table replaces the first; `onto` reads the text as iptables-restore --noflush on top of a ruleset', () => {
     const text = wrap('-A PREROUTING -j X', '-A X -j RETURN');
-    expect([...parseRestore(`${text}*nat\n:PREROUTING DROP [0:0]\nCOMMIT\n`).get('nat')!.values()]).toEqual([{ name: 'PREROUTING', policy: 'DROP', rules: [] }]);
+    expect([...parseRestore(`${text}*nat\n:PREROUTING DROP [0:0]\nCOMMIT\n`).get('nat')!.values()]).toEqual([
+      { name: 'PREROUTING', policy: 'DROP', rules: [] },
+    ]);
     const base = parseRestore(text);
     const added = parseRestore('*nat\n:PREROUTING ACCEPT [0:0]\n:X - [0:0]\n:Y - [0:0]\n-A PREROUTING -j Y\nCOMMIT\n', base);
-    const targets = (rs: typeof base, c: string) => rs.get('nat')!.get(c)!.rules.map((r) => r.target);
-    expect(targets(added, 'PREROUTING')).toEqual([{ kind: 'jump', chain: 'X' }, { kind: 'jump', chain: 'Y' }]);
+    const targets = (rs: typeof base, c: string) =>
+      rs
+        .get('nat')!
+        .get(c)!
+        .rules.map((r) => r.target);
+    expect(targets(added, 'PREROUTING')).toEqual([
+      { kind: 'jump', chain: 'X' },
+      { kind: 'jump', chain: 'Y' },
+    ]);
     expect(targets(added, 'X')).toEqual([]); // a user chain declared again is flushed
     expect(targets(base, 'X')).toEqual([{ kind: 'return' }]); // and the base is left as it was
     expect(targets(base, 'PREROUTING')).toHaveLength(1);
   });
 
   test('goto: RETURN from the chain gone to goes back past the chain that went there', () => {
-    const rs = parseRestore(['*filter', ':INPUT DROP [0:0]', ':A - [0:0]', ':B - [0:0]', '-A INPUT -j A', '-A INPUT -j ACCEPT', '-A A -g B', '-A A -j DROP', '-A B -j RETURN', 'COMMIT'].join('\n'));
+    const rs = parseRestore(
+      [
+        '*filter',
+        ':INPUT DROP [0:0]',
+        ':A - [0:0]',
+        ':B - [0:0]',
+        '-A INPUT -j A',
+        '-A INPUT -j ACCEPT',
+        '-A A -g B',
+        '-A A -j DROP',
+        '-A B -j RETURN',
+        'COMMIT',
+      ].join('\n'),
+    );
     const r = traceChain(rs, 'filter', 'INPUT', podToWeb, { localAddresses: [] });
     expect(r.chains).toEqual(['filter INPUT', 'A', 'B']);
     expect(verdicts(r)).toEqual(['jump A', 'goto B', 'return', 'accept']);
@@ -250,7 +337,11 @@ describe('parseRestore', () => {
     ['a bad probability', wrap('-A X -m statistic --mode random --probability 1.5 -j RETURN'), /^line 4: bad --probability 1.5/],
     ['a bad address', wrap('-A X -d 10.43.0.300/32 -j RETURN'), /^line 4: bad address 10.43.0.300\/32/],
     ['a MARK option not modelled', wrap('-A X -j MARK --set-mark 0x1'), /^line 4: unknown option --set-mark for MARK/],
-    ['DNAT outside nat', '*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -j DNAT --to-destination 10.0.0.1\nCOMMIT\n', /^line 3: DNAT is only valid in the nat table/],
+    [
+      'DNAT outside nat',
+      '*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -j DNAT --to-destination 10.0.0.1\nCOMMIT\n',
+      /^line 3: DNAT is only valid in the nat table/,
+    ],
     ['a rule outside a table', '-A X -j RETURN\n', /^line 1: not inside a table/],
     ['a table without COMMIT', '*nat\n:X - [0:0]\n', /table nat has no COMMIT/],
   ])('rejects %s, naming the line', (_name, text, why) => {

@@ -27,16 +27,37 @@ describe('nft monitor output', () => {
 
   it('reads every trace line and nothing else', () => {
     expect(events).toHaveLength(fixture('monitor-iptables.txt').trim().split('\n').length);
-    expect(events.filter((e) => e.kind === 'packet').map((e) => `${e.table} ${e.chain}`)).toEqual(['kdl_trace prerouting', 'nat PREROUTING', 'filter FORWARD', 'nat POSTROUTING']);
+    expect(events.filter((e) => e.kind === 'packet').map((e) => `${e.table} ${e.chain}`)).toEqual([
+      'kdl_trace prerouting',
+      'nat PREROUTING',
+      'filter FORWARD',
+      'nat POSTROUTING',
+    ]);
     const dnat = events.find((e) => e.text?.includes('dnat to'))!;
-    expect(dnat).toMatchObject({ table: 'nat', chain: 'KUBE-SEP-BMMOTP4BCFRPG23V', kind: 'rule', verdict: 'accept', text: 'meta l4proto tcp counter packets 0 bytes 0 dnat to 10.42.0.66:80' });
+    expect(dnat).toMatchObject({
+      table: 'nat',
+      chain: 'KUBE-SEP-BMMOTP4BCFRPG23V',
+      kind: 'rule',
+      verdict: 'accept',
+      text: 'meta l4proto tcp counter packets 0 bytes 0 dnat to 10.42.0.66:80',
+    });
     expect(events.find((e) => e.kind === 'policy' && e.chain === 'FORWARD')).toMatchObject({ verdict: 'policy accept' });
   });
 
   it('takes the addresses, ports, TTL and IP id from a packet line', () => {
     const first = events.find((e) => e.table === 'nat' && e.kind === 'packet')!;
-    expect(packetFields(first.text!)).toEqual({ src: '10.42.0.65', dst: '10.43.0.10', id: 23779, ttl: 64, srcport: 40001, dstport: 80, iif: 'cni0' });
-    expect(packetFields('oif "eth0" ip saddr 1.2.3.4 ip daddr 5.6.7.8 ip id 7 icmp type echo-request icmp id 99 meta mark 0x00004000')).toMatchObject({ icmpId: 99, mark: '0x00004000', oif: 'eth0' });
+    expect(packetFields(first.text!)).toEqual({
+      src: '10.42.0.65',
+      dst: '10.43.0.10',
+      id: 23779,
+      ttl: 64,
+      srcport: 40001,
+      dstport: 80,
+      iif: 'cni0',
+    });
+    expect(
+      packetFields('oif "eth0" ip saddr 1.2.3.4 ip daddr 5.6.7.8 ip id 7 icmp type echo-request icmp id 99 meta mark 0x00004000'),
+    ).toMatchObject({ icmpId: 99, mark: '0x00004000', oif: 'eth0' });
   });
 
   it('reads base chains and their hooks from nft -j list chains', () => {
@@ -51,9 +72,16 @@ describe('nft monitor output', () => {
     const r = nodeRules('node1', events, baseChainHooks(fixture('chains-iptables.json')), 23779);
     expect(r.hooks).toEqual(['prerouting', 'forward', 'postrouting']);
     expect(r.chains).toEqual([
-      'nat PREROUTING', 'KUBE-SERVICES', 'KUBE-SVC-CDGGSHYLG3RE2FKL', 'KUBE-SEP-BMMOTP4BCFRPG23V',
-      'filter FORWARD', 'KUBE-SERVICES', 'KUBE-EXTERNAL-SERVICES', 'KUBE-FORWARD',
-      'nat POSTROUTING', 'KUBE-POSTROUTING',
+      'nat PREROUTING',
+      'KUBE-SERVICES',
+      'KUBE-SVC-CDGGSHYLG3RE2FKL',
+      'KUBE-SEP-BMMOTP4BCFRPG23V',
+      'filter FORWARD',
+      'KUBE-SERVICES',
+      'KUBE-EXTERNAL-SERVICES',
+      'KUBE-FORWARD',
+      'nat POSTROUTING',
+      'KUBE-POSTROUTING',
     ]);
     expect(r.events.some((e) => e.table === 'kdl_trace')).toBe(false);
     // the packet as each base chain saw it: DNAT between prerouting and forward

@@ -21,7 +21,11 @@ const toService = (tp: Topology, name: string, endpointPod: string): Destination
   const sp = service(tp, name);
   return { kind: 'service', service: sp, endpoint: sp.endpoints.find((e) => e.pod === endpointPod)!, via: 'clusterIP' };
 };
-const summary = (w: ReturnType<typeof expectedWalk>) => w.hops.map((h) => `${h.point} ${h.headers.ip.src}>${h.headers.ip.dst} ttl ${h.headers.ip.ttl}${h.headers.outer ? ` [${h.headers.outer.ip.src}>${h.headers.outer.ip.dst}:${h.headers.outer.udp.dstport} vni ${h.headers.outer.vni}]` : ''}`);
+const summary = (w: ReturnType<typeof expectedWalk>) =>
+  w.hops.map(
+    (h) =>
+      `${h.point} ${h.headers.ip.src}>${h.headers.ip.dst} ttl ${h.headers.ip.ttl}${h.headers.outer ? ` [${h.headers.outer.ip.src}>${h.headers.outer.ip.dst}:${h.headers.outer.udp.dstport} vni ${h.headers.outer.vni}]` : ''}`,
+  );
 
 describe('expected walk', () => {
   it('pod to pod across nodes over VXLAN: the article 003 walk', () => {
@@ -47,8 +51,15 @@ describe('expected walk', () => {
 
   it('same node: the bridge alone, nothing routed, TTL kept', () => {
     const w = expectedWalk(t, podSrc('client'), { kind: 'pod', pod: pod('web-1') }, { protocol: 'icmp', icmpId: 1 });
-    expect(w.hops.map((h) => h.point)).toEqual(['client:eth0', expect.stringMatching(/^node1:veth[0-9a-f]{8}$/), expect.stringMatching(/^node1:veth/), 'web-1:eth0']);
-    expect(new Set(w.hops.map((h) => `${h.headers.ip.ttl} ${h.headers.eth!.src}>${h.headers.eth!.dst}`))).toEqual(new Set([`64 ${podMac('client')}>${podMac('web-1')}`]));
+    expect(w.hops.map((h) => h.point)).toEqual([
+      'client:eth0',
+      expect.stringMatching(/^node1:veth[0-9a-f]{8}$/),
+      expect.stringMatching(/^node1:veth/),
+      'web-1:eth0',
+    ]);
+    expect(new Set(w.hops.map((h) => `${h.headers.ip.ttl} ${h.headers.eth!.src}>${h.headers.eth!.dst}`))).toEqual(
+      new Set([`64 ${podMac('client')}>${podMac('web-1')}`]),
+    );
   });
 
   it('host-gw: straight from eth0 to the peer node, no encapsulation', () => {
@@ -78,18 +89,40 @@ describe('expected walk', () => {
     expect(bnf.hops.at(-1)!.headers.l4).toEqual({ srcport: 40001, dstport: 80, flags: ['SYN'] });
     // IPVS rewrites at INPUT: cni0 still sees the cluster IP
     const ipvs = topo({ proxyMode: 'ipvs' });
-    expect(expectedWalk(ipvs, podSrc('client'), toService(ipvs, 'web', 'web-3'), probe, { bridgeNetfilter: true }).hops[1]!.headers.ip.dst).toBe('10.43.0.10');
+    expect(
+      expectedWalk(ipvs, podSrc('client'), toService(ipvs, 'web', 'web-3'), probe, { bridgeNetfilter: true }).hops[1]!.headers.ip.dst,
+    ).toBe('10.43.0.10');
   });
 
   it('bridged DNAT to an endpoint on the same node: switched by the bridge with the pod MACs, TTL kept', () => {
-    const w = expectedWalk(t, podSrc('client'), toService(t, 'web', 'web-1'), { protocol: 'tcp', srcport: 1, dstport: 80 }, { bridgeNetfilter: true });
-    expect(summary(w)).toEqual(['client:eth0 10.42.0.65>10.43.0.10 ttl 64', 'node1:cni0 10.42.0.65>10.42.0.66 ttl 64', 'web-1:eth0 10.42.0.65>10.42.0.66 ttl 64']);
+    const w = expectedWalk(
+      t,
+      podSrc('client'),
+      toService(t, 'web', 'web-1'),
+      { protocol: 'tcp', srcport: 1, dstport: 80 },
+      { bridgeNetfilter: true },
+    );
+    expect(summary(w)).toEqual([
+      'client:eth0 10.42.0.65>10.43.0.10 ttl 64',
+      'node1:cni0 10.42.0.65>10.42.0.66 ttl 64',
+      'web-1:eth0 10.42.0.65>10.42.0.66 ttl 64',
+    ]);
     expect(w.hops[2]!.headers.eth).toEqual({ src: podMac('client'), dst: podMac('web-1') });
   });
 
   it('a pod reaching itself through its service (hairpin): bridged back, masqueraded after the bridge saw it', () => {
-    const w = expectedWalk(t, podSrc('web-1'), toService(t, 'web', 'web-1'), { protocol: 'tcp', srcport: 4242, dstport: 80 }, { bridgeNetfilter: true });
-    expect(summary(w)).toEqual(['web-1:eth0 10.42.0.66>10.43.0.10 ttl 64', 'node1:cni0 10.42.0.66>10.42.0.66 ttl 64', 'web-1:eth0 10.42.0.1>10.42.0.66 ttl 64']);
+    const w = expectedWalk(
+      t,
+      podSrc('web-1'),
+      toService(t, 'web', 'web-1'),
+      { protocol: 'tcp', srcport: 4242, dstport: 80 },
+      { bridgeNetfilter: true },
+    );
+    expect(summary(w)).toEqual([
+      'web-1:eth0 10.42.0.66>10.43.0.10 ttl 64',
+      'node1:cni0 10.42.0.66>10.42.0.66 ttl 64',
+      'web-1:eth0 10.42.0.1>10.42.0.66 ttl 64',
+    ]);
     expect(w.hops[1]!.headers.l4!.srcport).toBe(4242);
     expect(w.hops[2]!.headers.l4!.srcport).toBeUndefined();
     expect(w.hops[2]!.headers.eth).toEqual({ src: podMac('web-1'), dst: podMac('web-1') });
@@ -97,19 +130,37 @@ describe('expected walk', () => {
   });
 
   it("a node's own packet: DNAT and SNAT to the outgoing interface, the source port left to --random-fully", () => {
-    const w = expectedWalk(t, { kind: 'node', node: node('node1') }, toService(t, 'nginx-test', 'nginx-test-1'), { protocol: 'tcp', srcport: 5, dstport: 80 });
-    expect(w.hops[0]).toMatchObject({ point: 'node1:flannel.1', headers: { ip: { src: '10.42.0.0', dst: '10.42.1.6', ttl: 64 }, l4: { dstport: 80 } } });
+    const w = expectedWalk(t, { kind: 'node', node: node('node1') }, toService(t, 'nginx-test', 'nginx-test-1'), {
+      protocol: 'tcp',
+      srcport: 5,
+      dstport: 80,
+    });
+    expect(w.hops[0]).toMatchObject({
+      point: 'node1:flannel.1',
+      headers: { ip: { src: '10.42.0.0', dst: '10.42.1.6', ttl: 64 }, l4: { dstport: 80 } },
+    });
     expect(w.hops[0]!.headers.l4!.srcport).toBeUndefined();
     expect(w.snat).toEqual({ node: 'node1', to: '10.42.0.0' });
     expect(w.hops.at(-1)!.headers.ip.ttl).toBe(63);
     // IPVS sends the rewritten packet on itself, one TTL less
     const ipvs = topo({ proxyMode: 'ipvs' });
-    expect(expectedWalk(ipvs, { kind: 'node', node: node('node1') }, toService(ipvs, 'nginx-test', 'nginx-test-1'), { protocol: 'tcp', dstport: 80 }).hops.at(-1)!.headers.ip.ttl).toBe(62);
+    expect(
+      expectedWalk(ipvs, { kind: 'node', node: node('node1') }, toService(ipvs, 'nginx-test', 'nginx-test-1'), {
+        protocol: 'tcp',
+        dstport: 80,
+      }).hops.at(-1)!.headers.ip.ttl,
+    ).toBe(62);
   });
 
   it('a client outside the cluster (the lab namespace) to a node port: over the segment, then DNAT and SNAT there', () => {
     const sp = service(t, 'nginx-test');
-    const dest: Destination = { kind: 'service', service: sp, endpoint: sp.endpoints.find((e) => e.pod === 'nginx-test-1')!, via: 'nodePort', node: node('node1') };
+    const dest: Destination = {
+      kind: 'service',
+      service: sp,
+      endpoint: sp.endpoints.find((e) => e.pod === 'nginx-test-1')!,
+      via: 'nodePort',
+      node: node('node1'),
+    };
     const w = expectedWalk(t, { kind: 'lab' }, dest, { protocol: 'tcp', srcport: 7, dstport: sp.nodePort });
     expect(summary(w).slice(0, 3)).toEqual([
       '@lab:underlay0 192.168.205.1>192.168.205.4 ttl 64',
@@ -119,12 +170,20 @@ describe('expected walk', () => {
     expect(w.hops[0]!.headers.eth).toEqual({ src: macFor('p', 'kdl.p', 'underlay0'), dst: nodeMac('node1', 'eth0') });
     expect(w.snat).toEqual({ node: 'node1', to: '10.42.0.0' });
     expect(w.hops.at(-1)).toMatchObject({ point: 'nginx-test-1:eth0', headers: { ip: { src: '10.42.0.0', dst: '10.42.1.6', ttl: 62 } } });
-    expect(() => expectedWalk(t, { kind: 'lab' }, toService(t, 'web', 'web-1'), { protocol: 'tcp', dstport: 80 })).toThrow(/only node addresses/);
+    expect(() => expectedWalk(t, { kind: 'lab' }, toService(t, 'web', 'web-1'), { protocol: 'tcp', dstport: 80 })).toThrow(
+      /only node addresses/,
+    );
   });
 
   it('a node port on another node: routed there as is, then DNATed and masqueraded by that node', () => {
     const sp = service(t, 'nginx-test');
-    const dest: Destination = { kind: 'service', service: sp, endpoint: sp.endpoints.find((e) => e.pod === 'nginx-test-2')!, via: 'nodePort', node: node('node2') };
+    const dest: Destination = {
+      kind: 'service',
+      service: sp,
+      endpoint: sp.endpoints.find((e) => e.pod === 'nginx-test-2')!,
+      via: 'nodePort',
+      node: node('node2'),
+    };
     const w = expectedWalk(t, podSrc('client'), dest, { protocol: 'tcp', srcport: 9, dstport: sp.nodePort });
     expect(summary(w)).toEqual([
       'client:eth0 10.42.0.65>192.168.205.3 ttl 64',

@@ -26,10 +26,21 @@ describeKernel('lab trace', () => {
     const w = walkOf(r.stdout);
     expect(w).toMatchObject({ ok: true, reached: 'web-2', protocol: 'icmp', differences: [] });
     expect(w.hops.map((h) => `${h.point} ${h.observed?.ip.ttl}`)).toEqual([
-      'client:eth0 64', 'node1:cni0 64', 'node1:flannel.1 63', 'node1:eth0 63', 'node2:eth0 63', 'node2:flannel.1 63', 'node2:cni0 62', 'web-2:eth0 62',
+      'client:eth0 64',
+      'node1:cni0 64',
+      'node1:flannel.1 63',
+      'node1:eth0 63',
+      'node2:eth0 63',
+      'node2:flannel.1 63',
+      'node2:cni0 62',
+      'web-2:eth0 62',
     ]);
     const wire = w.hops.find((h) => h.point === 'node1:eth0')!;
-    expect(wire.observed!.outer).toMatchObject({ ip: { src: '192.168.205.4', dst: '192.168.205.3', ttl: 64 }, udp: { dstport: 8472 }, vni: 1 });
+    expect(wire.observed!.outer).toMatchObject({
+      ip: { src: '192.168.205.4', dst: '192.168.205.3', ttl: 64 },
+      udp: { dstport: 8472 },
+      vni: 1,
+    });
     expect(wire.changes.map((c) => c.kind)).toEqual(['encap']);
     expect(w.hops.find((h) => h.point === 'node2:flannel.1')!.changes.map((c) => c.kind)).toEqual(['decap']);
     // the same IP id at every point, and each pcap really holds that frame
@@ -42,7 +53,10 @@ describeKernel('lab trace', () => {
       expect((frame?.vxlan ? frame.inner : frame)?.ip?.id).toBe(h.observed!.ip.id);
     }
     // ICMP is not NATed and meets no kube-proxy chain, but the nodes' hooks are traced
-    expect(w.rules.map((n) => `${n.node}: ${n.hooks.join(' ')}`)).toEqual(['node1: prerouting forward postrouting', 'node2: prerouting forward postrouting']);
+    expect(w.rules.map((n) => `${n.node}: ${n.hooks.join(' ')}`)).toEqual([
+      'node1: prerouting forward postrouting',
+      'node2: prerouting forward postrouting',
+    ]);
   }, 30000);
 
   it("pod to a service: DNAT by kube-proxy's chains on node1, seen at node1's cni0 (br_netfilter), the endpoint sees the client", async () => {
@@ -53,7 +67,12 @@ describeKernel('lab trace', () => {
     expect(w.hops[1]!.changes.map((c) => c.text)).toEqual([expect.stringMatching(/^DNAT 10\.43\.6\.58:80 → 10\.42\.[12]\.6:80$/)]);
     const node1 = w.rules.find((n) => n.node === 'node1')!;
     expect(node1.hooks).toEqual(['prerouting', 'forward', 'postrouting']);
-    expect(node1.chains.slice(0, 4)).toEqual(['nat PREROUTING', 'KUBE-SERVICES', 'KUBE-SVC-7CWUT4JBGBRVUN2L', expect.stringMatching(/^KUBE-SEP-/)]);
+    expect(node1.chains.slice(0, 4)).toEqual([
+      'nat PREROUTING',
+      'KUBE-SERVICES',
+      'KUBE-SVC-7CWUT4JBGBRVUN2L',
+      expect.stringMatching(/^KUBE-SEP-/),
+    ]);
     expect(node1.expectedChains).toEqual(expect.arrayContaining(['KUBE-SVC-7CWUT4JBGBRVUN2L']));
     expect(node1.events.find((e) => e.rule?.includes('dnat to'))?.verdict).toBe('accept');
     expect(w.hops.at(-1)!.observed!.ip.src).toBe('10.42.0.65');
@@ -79,7 +98,9 @@ describeKernel('lab trace', () => {
       'node2:eth0 192.168.205.1 > 192.168.205.3:32506',
     ]);
     const node2 = w.rules.find((n) => n.node === 'node2')!;
-    expect(node2.chains).toEqual(expect.arrayContaining(['KUBE-NODEPORTS', 'KUBE-EXT-7CWUT4JBGBRVUN2L', 'KUBE-MARK-MASQ', 'KUBE-SVC-7CWUT4JBGBRVUN2L']));
+    expect(node2.chains).toEqual(
+      expect.arrayContaining(['KUBE-NODEPORTS', 'KUBE-EXT-7CWUT4JBGBRVUN2L', 'KUBE-MARK-MASQ', 'KUBE-SVC-7CWUT4JBGBRVUN2L']),
+    );
     expect(node2.events.some((e) => e.rule?.includes('masquerade'))).toBe(true);
     // the endpoint sees node2, not the outside client
     expect(['10.42.1.0', '10.42.1.1']).toContain(w.hops.at(-1)!.observed!.ip.src);
@@ -112,6 +133,7 @@ describeKernel('lab trace', () => {
     const r2 = await trace('ghost', 'web-2');
     expect(r2.code).toBe(2);
     expect(r2.stderr).toContain("no pod or node 'ghost'");
-    for (const ns of labNamespaces(LAB).filter((n) => /\.node\d$/.test(n))) expect(await nsRun(ns, ['nft', 'list', 'tables'])).not.toContain('kdl_trace');
+    for (const ns of labNamespaces(LAB).filter((n) => /\.node\d$/.test(n)))
+      expect(await nsRun(ns, ['nft', 'list', 'tables'])).not.toContain('kdl_trace');
   }, 30000);
 });

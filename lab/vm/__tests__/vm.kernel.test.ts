@@ -29,7 +29,9 @@ describeKernel('IPVS mode inside the VM kernel', () => {
   }, 30_000);
 
   it('boots the stock kernel with IPVS and dummy', async () => {
-    const r = await vm!.script('uname -r; cat /proc/net/ip_vs | head -1; ip link add t0 type dummy && ip -d -j link show t0 && ip link del t0');
+    const r = await vm!.script(
+      'uname -r; cat /proc/net/ip_vs | head -1; ip link add t0 type dummy && ip -d -j link show t0 && ip link del t0',
+    );
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^6\.\d+\.\d+-\d+-amd64\nIP Virtual Server version/);
     expect(r.stdout).toMatch(/"info_kind":"dummy"/);
@@ -45,7 +47,9 @@ describeKernel('IPVS mode inside the VM kernel', () => {
     expect(set).toMatch(/Type: hash:ip,port/);
     expect(set).toMatch(/^10\.43\.0\.10,tcp:80$/m);
     const list = (await vm!.run(['ip', 'netns', 'exec', ns, 'ipvsadm', '-Ln'])).stdout;
-    expect(list).toMatch(/^TCP {2}10\.43\.0\.10:80 rr\n {2}-> 10\.42\.0\.66:80 +Masq +1 .*\n {2}-> 10\.42\.1\.9:80 +Masq +1 .*\n {2}-> 10\.42\.2\.9:80 +Masq +1 /m);
+    expect(list).toMatch(
+      /^TCP {2}10\.43\.0\.10:80 rr\n {2}-> 10\.42\.0\.66:80 +Masq +1 .*\n {2}-> 10\.42\.1\.9:80 +Masq +1 .*\n {2}-> 10\.42\.2\.9:80 +Masq +1 /m,
+    );
     const saved = parseIpvsadm((await vm!.run(['ip', 'netns', 'exec', ns, 'ipvsadm', '-Sn'])).stdout);
     const web = [...saved.services.values()].find((s) => s.address === '10.43.0.10:80');
     expect(web).toMatchObject({ protocol: 'TCP', scheduler: 'rr' });

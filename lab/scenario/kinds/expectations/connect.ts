@@ -19,7 +19,8 @@ export const connectExpectation: ExpectationKind<'connect', ConnectExpectation, 
   probe: connectProbe,
   compile(s, { fail, checkPods }) {
     if (s.servedBy) checkPods(s.servedBy, ['servedBy']);
-    if (s.succeeded === undefined && s.failed === undefined && !s.servedBy) fail([], 'say what to check: succeeded, failed and/or servedBy');
+    if (s.succeeded === undefined && s.failed === undefined && !s.servedBy)
+      fail([], 'say what to check: succeeded, failed and/or servedBy');
     return {};
   },
   evaluate({ spec }, { probe }) {
@@ -38,7 +39,11 @@ export const connectExpectation: ExpectationKind<'connect', ConnectExpectation, 
       parts.push({
         ok: ok > 0 && by.every((p) => allowed.has(p)),
         expected: `served by ${spec.servedBy.join(' or ')}`,
-        observed: `served by ${Object.entries(res.byPod).map(([p, n]) => `${p} ×${n}`).join(', ') || 'nobody'}`,
+        observed: `served by ${
+          Object.entries(res.byPod)
+            .map(([p, n]) => `${p} ×${n}`)
+            .join(', ') || 'nobody'
+        }`,
       });
     }
     return joinChecks(parts);

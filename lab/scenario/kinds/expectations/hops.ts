@@ -19,7 +19,8 @@ export const hopsExpectation: ExpectationKind<'hops', HopsExpectation, typeof tr
   probe: tracerouteProbe,
   compile(spec, { names, fail }) {
     spec.equals?.forEach((h, i) => {
-      if (h !== '*' && !names.ip(h)) fail(['equals', i], `'${h}' is not an address, '*', or a name of this lab (e.g. node1.cni0, node2.flannel.1, pod:web-1)`);
+      if (h !== '*' && !names.ip(h))
+        fail(['equals', i], `'${h}' is not an address, '*', or a name of this lab (e.g. node1.cni0, node2.flannel.1, pod:web-1)`);
     });
     if (!spec.equals && spec.count === undefined) fail([], 'say what the hops must be: equals: [...] or count');
     return {};

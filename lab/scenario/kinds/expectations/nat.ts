@@ -30,7 +30,12 @@ export const natExpectation: ExpectationKind<'nat', NatExpectation, typeof conne
     const res = probe.result;
     const okAttempts = res.attempts.filter((a) => a.ok);
     const parts: Check[] = [];
-    if (!okAttempts.length) return { ok: false, expected: 'connections that reach a pod', observed: `all ${res.attempts.length} attempts failed: ${res.attempts[0]?.error ?? ''}` };
+    if (!okAttempts.length)
+      return {
+        ok: false,
+        expected: 'connections that reach a pod',
+        observed: `all ${res.attempts.length} attempts failed: ${res.attempts[0]?.error ?? ''}`,
+      };
     const ipOf = (hostPort: string | undefined) => hostPort?.replace(/:\d+$/, '') ?? '';
     const tally = (values: string[]) => {
       const m = new Map<string, number>();
@@ -45,7 +50,8 @@ export const natExpectation: ExpectationKind<'nat', NatExpectation, typeof conne
       });
       parts.push({
         ok: bad.length === 0,
-        expected: want === 'endpoint' ? 'the endpoint reached on its own pod IP (DNAT)' : `the endpoint reached on ${names.ip(want)} (${want})`,
+        expected:
+          want === 'endpoint' ? 'the endpoint reached on its own pod IP (DNAT)' : `the endpoint reached on ${names.ip(want)} (${want})`,
         observed: `reached on ${tally(okAttempts.map((a) => ipOf(a.local)))}`,
       });
     }
@@ -72,7 +78,12 @@ export const natExpectation: ExpectationKind<'nat', NatExpectation, typeof conne
         observed: `source seen ${tally(okAttempts.map((a) => ipOf(a.peer)))}`,
       });
     }
-    if (res.failed) parts.push({ ok: false, expected: 'every attempt answered', observed: `${res.failed} of ${res.attempts.length} failed: ${res.attempts.find((a) => !a.ok)?.error ?? ''}` });
+    if (res.failed)
+      parts.push({
+        ok: false,
+        expected: 'every attempt answered',
+        observed: `${res.failed} of ${res.attempts.length} failed: ${res.attempts.find((a) => !a.ok)?.error ?? ''}`,
+      });
     return joinChecks(parts);
   },
 };

@@ -38,12 +38,25 @@ export const outputExpectation: ExpectationKind<'output', OutputExpectation, typ
     const parts: Check[] = [{ ok: out.code === spec.exitCode, expected: `exit code ${spec.exitCode}`, observed: `exit code ${out.code}` }];
     const missing = (spec.contains ?? []).filter((c) => !text.includes(squash(c)));
     if (spec.contains)
-      parts.push({ ok: !missing.length, expected: `output containing ${spec.contains.map((c) => `'${c}'`).join(', ')}`, observed: missing.length ? `no '${missing.join("', no '")}' in:\n${excerpt(out.stdout)}` : 'all there' });
+      parts.push({
+        ok: !missing.length,
+        expected: `output containing ${spec.contains.map((c) => `'${c}'`).join(', ')}`,
+        observed: missing.length ? `no '${missing.join("', no '")}' in:\n${excerpt(out.stdout)}` : 'all there',
+      });
     const present = (spec.lacks ?? []).filter((c) => text.includes(squash(c)));
-    if (spec.lacks) parts.push({ ok: !present.length, expected: `output without ${spec.lacks.map((c) => `'${c}'`).join(', ')}`, observed: present.length ? `'${present.join("', '")}' is there` : 'none there' });
+    if (spec.lacks)
+      parts.push({
+        ok: !present.length,
+        expected: `output without ${spec.lacks.map((c) => `'${c}'`).join(', ')}`,
+        observed: present.length ? `'${present.join("', '")}' is there` : 'none there',
+      });
     const unmatched = (spec.matches ?? []).filter((re) => !new RegExp(re, 'm').test(out.stdout + out.stderr));
     if (spec.matches)
-      parts.push({ ok: !unmatched.length, expected: `output matching ${spec.matches.map((m) => `/${m}/`).join(', ')}`, observed: unmatched.length ? `no match for /${unmatched.join('/, /')}/ in:\n${excerpt(out.stdout)}` : 'all matched' });
+      parts.push({
+        ok: !unmatched.length,
+        expected: `output matching ${spec.matches.map((m) => `/${m}/`).join(', ')}`,
+        observed: unmatched.length ? `no match for /${unmatched.join('/, /')}/ in:\n${excerpt(out.stdout)}` : 'all matched',
+      });
     return joinChecks(parts);
   },
 };

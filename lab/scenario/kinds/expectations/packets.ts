@@ -41,7 +41,11 @@ export const packetsExpectation: ExpectationKind<'packets', PacketsExpectation, 
     for (const part of ['where', 'fields'] as const)
       for (const [f, v] of Object.entries(s[part])) {
         if (!isFieldPath(f)) {
-          fail([part], `unknown field '${f}' (e.g. eth.src, ip.ttl, ip.src, udp.dstport, vxlan.vni, inner.ip.src, tcp.flags, icmp.type)`, f);
+          fail(
+            [part],
+            `unknown field '${f}' (e.g. eth.src, ip.ttl, ip.src, udp.dstport, vxlan.vni, inner.ip.src, tcp.flags, icmp.type)`,
+            f,
+          );
           continue;
         }
         const m = compileMatcher(f, v, names, false);
@@ -56,7 +60,8 @@ export const packetsExpectation: ExpectationKind<'packets', PacketsExpectation, 
     const countC = parseComparison(spec.count) ?? { op: '>=', value: 1 };
     const whereText = where.length ? ` where ${where.map(([f, m]) => `${f} = ${m.text}`).join(', ')}` : '';
     const expected =
-      `packets at ${plan?.name ?? spec.at}${whereText}: count ${comparisonText(countC)}` + (fields.length ? `; each with ${fields.map(([f, m]) => `${f} = ${m.text}`).join(', ')}` : '');
+      `packets at ${plan?.name ?? spec.at}${whereText}: count ${comparisonText(countC)}` +
+      (fields.length ? `; each with ${fields.map(([f, m]) => `${f} = ${m.text}`).join(', ')}` : '');
     if (!cap || cap.error) return { ok: false, expected, observed: `capture failed: ${cap?.error ?? 'it did not run'}` };
     const matched = cap.packets.filter((p) => where.every(([f, m]) => m.test(field(p, f))));
     const shown = (matched.length ? matched : cap.packets).slice(0, MAX_SHOWN).map(summarize);

@@ -26,7 +26,9 @@ export const pingExpectation: ExpectationKind<'ping', PingExpectation, typeof pi
       parts.push({
         ok: ttls.length > 0 && ttls.every((t) => compare(t, c)),
         expected: `reply ttl ${comparisonText(c)}`,
-        observed: ttls.length ? `reply ttl ${ttls.join(', ')}` : `no replies${p.errors.length ? ` (${p.errors.slice(0, 2).join('; ')})` : ''}`,
+        observed: ttls.length
+          ? `reply ttl ${ttls.join(', ')}`
+          : `no replies${p.errors.length ? ` (${p.errors.slice(0, 2).join('; ')})` : ''}`,
       });
     }
     return joinChecks(parts, `${p.received}/${p.transmitted} replies`);

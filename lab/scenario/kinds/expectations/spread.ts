@@ -19,7 +19,8 @@ export const spreadExpectation: ExpectationKind<'spread', SpreadExpectation, typ
   schema,
   probe: connectProbe,
   compile(s, { probe, fail, checkPods }) {
-    if (s.endpoints === 'all' && !probe.target.service) fail(['endpoints'], `'all' needs a probe to a service; ${probe.spec.to} is not one: list the pods`);
+    if (s.endpoints === 'all' && !probe.target.service)
+      fail(['endpoints'], `'all' needs a probe to a service; ${probe.spec.to} is not one: list the pods`);
     if (Array.isArray(s.endpoints)) checkPods(s.endpoints, ['endpoints']);
     return {};
   },
@@ -29,7 +30,10 @@ export const spreadExpectation: ExpectationKind<'spread', SpreadExpectation, typ
     const pods = spec.endpoints === 'all' ? [...new Set(target.service?.endpoints.map((ep) => ep.pod) ?? [])] : spec.endpoints;
     const counts = pods.map((p) => res.byPod[p] ?? 0);
     const others = Object.keys(res.byPod).filter((p) => !pods.includes(p));
-    const shown = Object.entries(res.byPod).map(([p, n]) => `${p} ${n}`).join(', ') || 'no pod answered';
+    const shown =
+      Object.entries(res.byPod)
+        .map(([p, n]) => `${p} ${n}`)
+        .join(', ') || 'no pod answered';
     const parts: Check[] = [
       {
         ok: pods.length > 0 && counts.every((c) => c > 0),

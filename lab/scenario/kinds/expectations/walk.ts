@@ -35,24 +35,45 @@ export const walkExpectation: ExpectationKind<'walk', WalkExpectation, typeof tr
     const w = probe.result;
     const parts: Check[] = [];
     if (s.asExpected)
-      parts.push({ ok: w.differences.length === 0, expected: 'the walk the lab computed', observed: w.differences.length ? w.differences.join('\n') : 'the same walk' });
+      parts.push({
+        ok: w.differences.length === 0,
+        expected: 'the walk the lab computed',
+        observed: w.differences.length ? w.differences.join('\n') : 'the same walk',
+      });
     if (s.reached !== undefined) {
       const want = [s.reached].flat();
-      parts.push({ ok: w.reached !== undefined && want.includes(w.reached), expected: `reaching ${want.join(' or ')}`, observed: `reached ${w.reached ?? 'nothing'}` });
+      parts.push({
+        ok: w.reached !== undefined && want.includes(w.reached),
+        expected: `reaching ${want.join(' or ')}`,
+        observed: `reached ${w.reached ?? 'nothing'}`,
+      });
     }
     for (const [node, hooks] of Object.entries(s.hooks ?? {})) {
       const got = w.rules.find((r) => r.node === node)?.hooks ?? [];
-      parts.push({ ok: got.join(' ') === hooks.join(' '), expected: `${node} hooks ${hooks.join(' → ')}`, observed: `${node} hooks ${got.join(' → ') || 'none traced'}` });
+      parts.push({
+        ok: got.join(' ') === hooks.join(' '),
+        expected: `${node} hooks ${hooks.join(' → ')}`,
+        observed: `${node} hooks ${got.join(' → ') || 'none traced'}`,
+      });
     }
     for (const [node, chains] of Object.entries(s.chains ?? {})) {
       const got = w.rules.find((r) => r.node === node)?.chains ?? [];
       // a base chain may be named without its table ('PREROUTING' for 'nat PREROUTING')
       const missing = firstOutOfOrder(chains, got, (g, c) => g === c || g.endsWith(` ${c}`));
-      parts.push({ ok: !missing, expected: `${node} chains in order ${chains.join(' → ')}`, observed: missing ? `no ${missing} in order in ${got.join(' → ') || 'none traced'}` : 'in order' });
+      parts.push({
+        ok: !missing,
+        expected: `${node} chains in order ${chains.join(' → ')}`,
+        observed: missing ? `no ${missing} in order in ${got.join(' → ') || 'none traced'}` : 'in order',
+      });
     }
     const texts = w.hops.flatMap((h) => h.changes.map((c) => c.text));
     const absent = (s.changes ?? []).filter((c) => !texts.some((t) => t.includes(c)));
-    if (s.changes) parts.push({ ok: !absent.length, expected: `changes ${s.changes.map((c) => `'${c}'`).join(', ')}`, observed: absent.length ? `no '${absent.join("', no '")}' among: ${texts.join('; ')}` : 'all seen' });
+    if (s.changes)
+      parts.push({
+        ok: !absent.length,
+        expected: `changes ${s.changes.map((c) => `'${c}'`).join(', ')}`,
+        observed: absent.length ? `no '${absent.join("', no '")}' among: ${texts.join('; ')}` : 'all seen',
+      });
     return joinChecks(parts);
   },
 };

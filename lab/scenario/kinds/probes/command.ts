@@ -22,11 +22,15 @@ export const commandProbe: ProbeKind<'command', CommandProbe, ProbeTarget, Comma
   schema,
   compile(spec, ctx) {
     const ns = ctx.names.namespaceOf(spec.on);
-    if (!ns) return ctx.fail(['on'], `no node or pod '${spec.on}' in topology ${ctx.names.topo.name} (or @lab)`), undefined;
+    if (!ns) return (ctx.fail(['on'], `no node or pod '${spec.on}' in topology ${ctx.names.topo.name} (or @lab)`), undefined);
     return { from: spec.on, ns, to: spec.run.join(' ') };
   },
   async run(p, { rt }) {
     const r = await rt.run(p.ns, p.spec.run, { check: false, timeoutMs: p.spec.timeout * 1000 });
-    return { argv: p.spec.run, output: r.stdout + (r.stderr ? `\n--- stderr\n${r.stderr}` : ''), result: { code: r.code, stdout: r.stdout, stderr: r.stderr } };
+    return {
+      argv: p.spec.run,
+      output: r.stdout + (r.stderr ? `\n--- stderr\n${r.stderr}` : ''),
+      result: { code: r.code, stdout: r.stdout, stderr: r.stderr },
+    };
   },
 };

@@ -3,7 +3,8 @@ import type { ProbeCompileContext, ProbeTarget } from '../types';
 /** A probe sent from a node or pod (not @lab). */
 export function fromOf(spec: { from: string }, ctx: ProbeCompileContext): string | undefined {
   const ns = ctx.names.namespaceOf(spec.from);
-  if (!ns || spec.from.startsWith('@')) return ctx.fail(['from'], `no node or pod '${spec.from}' in topology ${ctx.names.topo.name}`), undefined;
+  if (!ns || spec.from.startsWith('@'))
+    return (ctx.fail(['from'], `no node or pod '${spec.from}' in topology ${ctx.names.topo.name}`), undefined);
   return ns;
 }
 
@@ -12,6 +13,7 @@ export function fromAndTo(spec: { from: string; to: string }, ctx: ProbeCompileC
   const ns = fromOf(spec, ctx);
   if (!ns) return undefined;
   const to = ctx.names.ip(spec.to);
-  if (!to) return ctx.fail(['to'], `'${spec.to}' is not an address or a name of this lab (e.g. web-2, node2.flannel.1, service:web)`), undefined;
+  if (!to)
+    return (ctx.fail(['to'], `'${spec.to}' is not an address or a name of this lab (e.g. web-2, node2.flannel.1, service:web)`), undefined);
   return { from: spec.from, ns, to };
 }

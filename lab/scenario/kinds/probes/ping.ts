@@ -20,7 +20,11 @@ export const pingProbe: ProbeKind<'ping', PingProbe, ProbeTarget, PingOutcome> =
   schema,
   compile: (spec, ctx) => fromAndTo(spec, ctx),
   async run(p, { rt }) {
-    const { output, argv, ...result } = await ping(rt, p.ns, p.to, { count: p.spec.count, interval: p.spec.interval, timeoutS: p.spec.timeout });
+    const { output, argv, ...result } = await ping(rt, p.ns, p.to, {
+      count: p.spec.count,
+      interval: p.spec.interval,
+      timeoutS: p.spec.timeout,
+    });
     return { argv, output, result };
   },
 };
