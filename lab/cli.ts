@@ -87,6 +87,13 @@ function intArg(name: string, v: string): number {
   return Number(v);
 }
 
+/** A count or a duration: 0 would read as "no limit" to tcpdump or mean nothing at all, so it is refused. */
+function positiveArg(name: string, v: string): number {
+  const n = intArg(name, v);
+  if (n === 0) throw InputError.of(name, '', 'must be at least 1');
+  return n;
+}
+
 const print = (lines: string[]) => lines.forEach((l) => console.log(l));
 
 interface ForwardOpts {
@@ -228,7 +235,7 @@ export function program(deps: CliDeps = {}): Command {
     .addOption(nameOption())
     .argument('<from>', 'node or pod name')
     .argument('<address>', 'ip:port')
-    .option('-c, --count <n>', 'connections to make', (v) => intArg('--count', v), 1)
+    .option('-c, --count <n>', 'connections to make', (v) => positiveArg('--count', v), 1)
     .option('--udp', 'send UDP datagrams instead of TCP connects')
     .option('--json', 'print every attempt as JSON')
     .action(
@@ -278,8 +285,8 @@ export function program(deps: CliDeps = {}): Command {
     .addOption(nameOption())
     .argument('<point>', '<node|pod|@lab>[:<interface|any>]')
     .argument('[filter...]', 'BPF filter, e.g. udp port 8472')
-    .option('-s, --seconds <n>', 'stop after this many seconds', (v) => intArg('--seconds', v))
-    .option('-c, --count <n>', 'stop after this many packets', (v) => intArg('--count', v))
+    .option('-s, --seconds <n>', 'stop after this many seconds', (v) => positiveArg('--seconds', v))
+    .option('-c, --count <n>', 'stop after this many packets', (v) => positiveArg('--count', v))
     .option('--results <dir>', 'where run folders are made', 'results')
     .option('--show <n>', 'packets to print (0: none)', (v) => intArg('--show', v), 50)
     .action(
