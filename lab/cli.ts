@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { Listr } from 'listr2';
 import pc from 'picocolors';
@@ -51,8 +52,16 @@ const hooks: RuntimeHooks = {
   onNotice: (text) => console.error(pc.yellow(text)),
 };
 
+/**
+ * A path the user typed, from where they typed it: `npm run lab` runs in the repository's root,
+ * and npm keeps the caller's directory in INIT_CWD.
+ */
+const fromCaller = (path: string) => resolve(process.env.INIT_CWD ?? process.cwd(), path);
+
 const fileOption = () =>
-  new Option('-f, --file <topology>', 'topology file (YAML)').default(DEFAULT_TOPOLOGY, 'scenarios/topologies/default.yaml');
+  new Option('-f, --file <topology>', 'topology file (YAML)')
+    .default(DEFAULT_TOPOLOGY, 'scenarios/topologies/default.yaml')
+    .argParser(fromCaller);
 const nameOption = () => new Option('-n, --name <lab>', 'lab name (overrides the topology name)');
 const proxyOption = () =>
   new Option('--proxy <mode>', "kube-proxy mode (overrides the topology's proxy.mode): iptables, nftables, ipvs or none");
@@ -181,7 +190,7 @@ export function program(deps: CliDeps = {}): Command {
   verb('down')
     .description('remove every object of a lab (found in the kernel by its prefix)')
     .addOption(nameOption())
-    .option('-f, --file <topology>', 'take the lab name from this topology file')
+    .option('-f, --file <topology>', 'take the lab name from this topology file', fromCaller)
     .option('--all', 'remove every lab')
     .action(
       forwardable(vms, async (o: { name?: string; file?: string; all?: boolean }) => {
@@ -249,7 +258,7 @@ export function program(deps: CliDeps = {}): Command {
 
   verb('run')
     .description('run scenario suites: bring the lab up, capture, probe, check expectations, tear down; results in results/<run-id>/')
-    .argument('<path>', 'a scenario file, or a folder of them (topologies/ folders are skipped)')
+    .argument('<path>', 'a scenario file, or a folder of them (topologies/ folders are skipped)', fromCaller)
     .addOption(nameOption())
     .addOption(runtimeOption())
     .option('--kernel <where>', 'host (default) or vm: run the suites inside a QEMU guest with a stock kernel')

@@ -1,4 +1,7 @@
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 import { main } from '../../cli';
+import { REPO } from '../../testing/kernel';
 
 // Counts and durations on the command line: 0 used to mean "no limit" to capture (tcpdump -c 0)
 // and a connect of no connections; both are refused before anything runs, exit 2 with the flag.
@@ -19,5 +22,26 @@ describe('counts and durations given on the command line', () => {
   ])('%j: exit 2, %s', async (argv, said) => {
     expect(await main(argv)).toBe(2);
     expect(errors.join('\n')).toContain(said);
+  });
+});
+
+describe('relative paths on the command line', () => {
+  test('npm run lab from a subfolder reads -f from there (was ENOENT: resolved against the repository)', () => {
+    const r = spawnSync('npm', ['run', '-s', 'lab', '--', 'validate', '-f', 'topologies/default.yaml'], {
+      cwd: join(REPO, 'scenarios'),
+      encoding: 'utf8',
+      timeout: 60000,
+    });
+    expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: '' });
+  });
+
+  test('a path that does not exist from there is exit 2 naming the resolved file', () => {
+    const r = spawnSync('npm', ['run', '-s', 'lab', '--', 'validate', '-f', 'default.yaml'], {
+      cwd: join(REPO, 'scenarios'),
+      encoding: 'utf8',
+      timeout: 60000,
+    });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain(`${join(REPO, 'scenarios', 'default.yaml')}: cannot read: ENOENT`);
   });
 });
