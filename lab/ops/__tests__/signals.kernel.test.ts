@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { describeKernel, labNamespaces, REPO, TSX_NODE } from '../../testing/kernel';
+import { describeKernel, host, labNamespaces, REPO, TSX_NODE } from '../../testing/kernel';
 import { uniqueLabName } from '../../testing/names';
 import { STATE_DIR } from '../../state/store';
 
@@ -44,27 +44,17 @@ function upInterrupted(argv: string[], stage: string, sig: NodeJS.Signals): Prom
   });
 }
 
-/** Processes whose command line names the lab's pod servers or captures (none may outlive `up`). */
-async function labProcesses(lab: string): Promise<string[]> {
-  const out = await new Promise<string>((r) => {
-    const p = spawn('pgrep', ['-af', `kdl\\.${lab}\\.|reply\\.sh.*${lab}`]);
-    let s = '';
-    p.stdout.on('data', (b: Buffer) => (s += b.toString()));
-    p.on('close', () => r(s));
-  });
-  return out.split('\n').filter((l) => l.trim() && !l.includes('pgrep'));
+/** The lines `pgrep -a <args>` prints (none when nothing matches: pgrep exits 1 then). */
+async function pgrep(args: string[]): Promise<string[]> {
+  const r = await host.run(['pgrep', ...args], { check: false });
+  return r.stdout.split('\n').filter((l) => l.trim());
 }
 
-/** Every socat / tcpdump / nsenter running now: `up`'s own, if any were left, are among them. */
-async function toolProcesses(): Promise<string[]> {
-  const out = await new Promise<string>((r) => {
-    const p = spawn('pgrep', ['-ax', 'socat|tcpdump|nsenter|xargs']);
-    let s = '';
-    p.stdout.on('data', (b: Buffer) => (s += b.toString()));
-    p.on('close', () => r(s));
-  });
-  return out.split('\n').filter((l) => l.trim());
-}
+/** Processes whose command line names the lab's namespaces or pod servers (none may outlive `up`). */
+const labProcesses = (lab: string) => pgrep(['-af', `kdl\\.${lab}\\.|reply\\.sh.*${lab}`]);
+
+/** Every socat / tcpdump / nsenter / xargs running now: `up`'s own, if any were left, are among them. */
+const toolProcesses = () => pgrep(['-ax', 'socat|tcpdump|nsenter|xargs']);
 
 describeKernel('lab up interrupted by a signal at every stage', () => {
   const before = { tools: [] as string[] };
