@@ -68,7 +68,7 @@ export function servicesTopology(services: number, endpoints: number, mode: Prox
       port: 8472,
       mtu: 1450,
     },
-    proxy: { mode, masqueradeBit: 14, scheduler: 'rr', rules: [] },
+    proxy: { mode, masqueradeBit: 14, scheduler: 'rr', localhostNodePorts: true, rules: [] },
     nodes: [
       {
         name: 'n1',

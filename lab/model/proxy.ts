@@ -25,7 +25,7 @@ export interface ServicePortModel {
   clusterIP: string;
   port: number;
   nodePort?: number;
-  /** sorted by IP, then port (kube-proxy's order) */
+  /** sorted by their "ip:port" text, as kube-proxy sorts them (10.1.1.11:11 before 10.1.1.1:11) */
   endpoints: Endpoint[];
 }
 
@@ -36,6 +36,15 @@ export interface ProxyModel {
   scheduler: string;
   /** the cluster's pod CIDR: traffic from elsewhere to a cluster IP is masqueraded */
   clusterCIDR: string;
+  /** the service CIDR (kube-proxy learns it from ServiceCIDR objects): unallocated addresses in it are dropped (nftables) */
+  serviceCIDR: string;
+  /**
+   * kube-proxy's --nodeport-addresses with its default for the mode applied: [] = every local
+   * address (iptables, ipvs); ['primary'] = the node's own IP (nftables' default since 1.31).
+   */
+  nodePortAddresses: string[];
+  /** --iptables-localhost-nodeports (iptables mode only, default true): node ports on 127.0.0.1, masqueraded */
+  localhostNodePorts: boolean;
   /** sorted by cluster IP, then port, then protocol */
   services: ServicePortModel[];
 }
@@ -43,8 +52,26 @@ export interface ProxyModel {
 /** A node as the generators need it: node-port rules bind to its own addresses in some modes. */
 export interface ProxyNode {
   name: string;
+  /** the node's primary IP (its InternalIP) */
   ip: string;
+  /**
+   * Every IPv4 address the node has besides loopback and kube-ipvs0 (eth0, cni0, flannel.1), as
+   * kube-proxy sees them when it matches --nodeport-addresses; [ip] when left out.
+   */
+  localAddresses?: string[];
 }
+
+/** The nodes of a topology as kube-proxy on each sees itself. */
+export function proxyNodes(topo: Topology): ProxyNode[] {
+  return topo.nodes.map((n) => ({
+    name: n.name,
+    ip: n.ip,
+    localAddresses: [n.ip, n.cni0, ...(topo.cluster.backend === 'vxlan' ? [n.vtep] : [])],
+  }));
+}
+
+/** The kube-proxy default of --nodeport-addresses for a mode, where the topology leaves it out. */
+export const defaultNodePortAddresses = (mode: ProxyMode): string[] => (mode === 'nftables' ? ['primary'] : []);
 
 export function proxyModel(topo: Topology): ProxyModel {
   // addresses as numbers once, not twice per comparison: sorting 50k endpoints parses a lot
@@ -68,7 +95,14 @@ export function proxyModel(topo: Topology): ProxyModel {
             : pod.ports.find((p) => p.name === sp.targetPort && p.protocol === sp.protocol)?.port;
         if (port !== undefined) endpoints.push({ ip: pod.ip, port, pod: pod.name, node: pod.node });
       }
-      endpoints.sort((a, b) => ipKey(a.ip) - ipKey(b.ip) || a.port - b.port);
+      // kube-proxy sorts endpoints by their "ip:port" text; the order decides which endpoint gets
+      // which probability (iptables) or vmap slot (nftables)
+      const text = new Map(endpoints.map((e) => [e, `${e.ip}:${e.port}`]));
+      endpoints.sort((a, b) => {
+        const x = text.get(a)!;
+        const y = text.get(b)!;
+        return x < y ? -1 : x > y ? 1 : 0;
+      });
       services.push({
         namespace: svc.namespace,
         service: svc.name,
@@ -89,6 +123,9 @@ export function proxyModel(topo: Topology): ProxyModel {
     mark: (1 << topo.proxy.masqueradeBit) >>> 0,
     scheduler: topo.proxy.scheduler,
     clusterCIDR: topo.cluster.podCIDR,
+    serviceCIDR: topo.cluster.serviceCIDR,
+    nodePortAddresses: topo.proxy.nodePortAddresses ?? defaultNodePortAddresses(topo.proxy.mode),
+    localhostNodePorts: topo.proxy.localhostNodePorts,
     services,
   };
 }

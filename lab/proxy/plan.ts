@@ -4,7 +4,7 @@ import type { RuleFileSpec, Topology } from '../topology/types';
 import { iptablesRules } from './iptables';
 import { ipvsDeviceCreate, ipvsRules } from './ipvs';
 import { modelOf } from '../model/lab';
-import type { ProxyModel, ProxyNode } from '../model/proxy';
+import { type ProxyModel, type ProxyNode, proxyNodes } from '../model/proxy';
 import { nftablesRules } from './nftables';
 
 // kube-proxy's rules as plan phases, per node. Pure, like the rest of the plan.
@@ -70,9 +70,9 @@ export function planProxy(topo: Topology, opts: ProxyPlanOptions = {}): Phase[] 
   const rulesFor = rulesForNodes(modelOf(topo).proxy);
   const ipsets: Step[] = [];
   const proxy: Step[] = [];
-  for (const n of topo.nodes) {
+  for (const n of proxyNodes(topo)) {
     const ns = nodeNamespace(topo.name, n.name);
-    const rules = rulesFor({ name: n.name, ip: n.ip });
+    const rules = rulesFor(n);
     // kube-ipvs0 cannot be created idempotently in a batch (`link replace` is refused): only once
     if (rules.ip && !opts.resync) rules.ip = [...ipvsDeviceCreate(opts.ipvsDevice), ...rules.ip];
     const origins: Partial<Record<Tool, Step['origin']>> = {};

@@ -86,6 +86,7 @@ export function resolveTopology(input: TopologyInput, src: YamlSource): Topology
   const c = input.cluster;
   const podCIDR = cidrAt(c.podCIDR, ['cluster', 'podCIDR']);
   const serviceCIDR = cidrAt(c.serviceCIDR, ['cluster', 'serviceCIDR']);
+  input.proxy.nodePortAddresses?.forEach((a, i) => a === 'primary' || cidrAt(a, ['proxy', 'nodePortAddresses', i]));
   const underlayTexts = typeof c.underlay === 'string' ? [c.underlay] : c.underlay;
   const underlayPath = (i: number): Path => (typeof c.underlay === 'string' ? ['cluster', 'underlay'] : ['cluster', 'underlay', i]);
   const underlay = underlayTexts.map((t, i) => {
@@ -345,7 +346,14 @@ export function resolveTopology(input: TopologyInput, src: YamlSource): Topology
       port: c.vxlan.port,
       mtu,
     },
-    proxy: { mode: input.proxy.mode, masqueradeBit: input.proxy.masqueradeBit, scheduler: input.proxy.scheduler, rules },
+    proxy: {
+      mode: input.proxy.mode,
+      masqueradeBit: input.proxy.masqueradeBit,
+      scheduler: input.proxy.scheduler,
+      ...(input.proxy.nodePortAddresses ? { nodePortAddresses: input.proxy.nodePortAddresses } : {}),
+      localhostNodePorts: input.proxy.localhostNodePorts,
+      rules,
+    },
     hosts,
     nodes,
     pods,

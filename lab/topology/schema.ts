@@ -122,6 +122,13 @@ export const proxySchema = z.strictObject({
   masqueradeBit: z.number().int().min(0).max(31).default(14),
   /** IPVS scheduler (ipvsadm -s) */
   scheduler: z.enum(['rr', 'wrr', 'lc', 'wlc', 'lblc', 'lblcr', 'dh', 'sh', 'sed', 'nq']).default('rr'),
+  /**
+   * kube-proxy's --nodeport-addresses: CIDRs, or 'primary' (the node's own IP). Left out, kube-proxy's
+   * default for the mode: every local address (iptables, ipvs), 'primary' (nftables).
+   */
+  nodePortAddresses: z.array(z.union([z.literal('primary'), cidr])).optional(),
+  /** kube-proxy's --iptables-localhost-nodeports (iptables mode): node ports answer on 127.0.0.1 too */
+  localhostNodePorts: z.boolean().default(true),
   rules: z.array(ruleFile).default([]),
 });
 

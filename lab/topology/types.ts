@@ -71,6 +71,10 @@ export interface ProxySpec {
   mode: ProxyMode;
   masqueradeBit: number;
   scheduler: string;
+  /** --nodeport-addresses as written; undefined = kube-proxy's default for the mode (see model/proxy.ts) */
+  nodePortAddresses?: string[];
+  /** --iptables-localhost-nodeports */
+  localhostNodePorts: boolean;
   rules: RuleFileSpec[];
 }
 

@@ -1,4 +1,5 @@
-import { base32, sepChain, svcChain, type ServicePortModel } from '../../model/proxy';
+import { base32, proxyModel, proxyNodes, sepChain, svcChain, type ServicePortModel } from '../../model/proxy';
+import { loadTopologyText } from '../../topology/resolve';
 
 // Chain names as they stand in the articles' own `iptables -L` listings (shared/seeds).
 const sp = (id: string, protocol: 'TCP' | 'UDP' = 'TCP'): ServicePortModel => ({
@@ -38,5 +39,45 @@ describe("kube-proxy's chain names", () => {
   test('base32 is RFC 4648 (upper case, no hex alphabet)', () => {
     expect(base32(Buffer.from('foobar'))).toBe('MZXW6YTBOI');
     expect(base32(Buffer.from('f'))).toBe('MY');
+  });
+});
+
+describe('the proxy model: what kube-proxy derives from the objects', () => {
+  const topo = (proxy: string) =>
+    loadTopologyText(`
+name: order
+proxy: ${proxy}
+nodes: [{ name: n1 }]
+pods:
+  - { name: a, node: n1, ip: 10.42.0.9, labels: { app: x }, ports: [11] }
+  - { name: b, node: n1, ip: 10.42.0.11, labels: { app: x }, ports: [11] }
+  - { name: c, node: n1, ip: 10.42.0.100, labels: { app: x }, ports: [11] }
+services: [{ name: s, selector: { app: x }, ports: [{ port: 80, targetPort: 11 }] }]
+`);
+
+  test('endpoints are ordered by their "ip:port" text, as kube-proxy orders them', () => {
+    // numerically .9 < .11 < .100; as text "10.42.0.100:11" < "10.42.0.11:11" < "10.42.0.9:11"
+    const [sp] = proxyModel(topo('{ mode: iptables }')).services;
+    expect(sp!.endpoints.map((e) => e.ip)).toEqual(['10.42.0.100', '10.42.0.11', '10.42.0.9']);
+  });
+
+  test("--nodeport-addresses: kube-proxy's default per mode, or as written", () => {
+    expect(proxyModel(topo('{ mode: iptables }')).nodePortAddresses).toEqual([]);
+    expect(proxyModel(topo('{ mode: ipvs }')).nodePortAddresses).toEqual([]);
+    expect(proxyModel(topo('{ mode: nftables }')).nodePortAddresses).toEqual(['primary']);
+    expect(proxyModel(topo('{ mode: nftables, nodePortAddresses: [192.168.205.0/24] }')).nodePortAddresses).toEqual(['192.168.205.0/24']);
+    expect(proxyModel(topo('{ mode: iptables }')).localhostNodePorts).toBe(true);
+    expect(proxyModel(topo('{ mode: iptables, localhostNodePorts: false }')).localhostNodePorts).toBe(false);
+  });
+
+  test('a node sees its eth0, cni0 and flannel.1 addresses', () => {
+    expect(proxyNodes(topo('{}'))).toEqual([
+      { name: 'n1', ip: '192.168.205.2', localAddresses: ['192.168.205.2', '10.42.0.1', '10.42.0.0'] },
+    ]);
+  });
+
+  test('a bad --nodeport-addresses entry is an input error naming its path', () => {
+    expect(() => topo('{ nodePortAddresses: [10.0.0.1/8] }')).toThrow(/proxy\.nodePortAddresses\[0\].*host bits/s);
+    expect(() => topo('{ nodePortAddresses: [eth0] }')).toThrow(/proxy\.nodePortAddresses\[0\]/);
   });
 });
