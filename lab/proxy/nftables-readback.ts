@@ -13,7 +13,8 @@ import { quote, TABLE_FAMILY, TABLE_NAME } from './nftables';
 // The summary keeps:
 //   - chains by name: base chain type/hook/priority/policy, and rules *in order* (order matters
 //     inside a chain), each as one canonical string (explicit ==, numbers in decimal, `and/or/xor`
-//     as `& | ^`, anonymous vmaps sorted by key, plain `reject` for the default icmp port-unreachable);
+//     as `& | ^`, anonymous vmaps sorted by key, plain `reject` for the default icmp port-unreachable,
+//     a one-element anonymous set as its element, as nft stores it);
 //   - sets and maps by name: type, comment, flags and sorted elements (with element comments).
 // It leaves out the table comment and chain comments: nft 1.0.6's JSON output does not carry them.
 
@@ -347,6 +348,9 @@ class RuleParser {
       if (this.peek() === ',') this.next();
     }
     this.next();
+    // nft stores a one-element anonymous set as a plain comparison (`ip daddr { 10.43.0.0/16 }`
+    // lists as `ip daddr 10.43.0.0/16`): the same packets match either way
+    if (items.length === 1) return items[0]!;
     return `{ ${items.sort(byNumberThenText).join(', ')} }`;
   }
 

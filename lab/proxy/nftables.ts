@@ -1,4 +1,5 @@
 import { base32, type Endpoint, markHex, type ProxyModel, type ProxyNode, type ServicePortModel, sha256 } from '../model/proxy';
+import { contains, parseCidr, parseIp } from '../topology/ipv4';
 
 // kube-proxy's nftables mode (GA in Kubernetes 1.33), as text for `nft -f`: one table
 // `ip kube-proxy`, replaced atomically. Layout, names and comments follow kube-proxy's
@@ -8,21 +9,15 @@ import { base32, type Endpoint, markHex, type ProxyModel, type ProxyNode, type S
 //     ip daddr 10.43.0.1 tcp dport 443 ip saddr != 10.42.0.0/16 jump mark-for-masquerade
 //     numgen random mod 1 vmap { 0 : goto endpoint-MIBO4EMV-default/kubernetes/tcp/https__10.34.4.142/6443 } }
 //
-// Differences from kube-proxy, on purpose:
-// - Priorities are written as numbers (-110, -90, -100, 100). kube-proxy writes `dstnat - 10`
-//   etc.; nft 1.0.6 (Debian 12) rejects `dstnat` on the input/forward/output hooks ("invalid
-//   priority expression value in this context"). The numbers are the same values.
-// - Node ports are taken for any local address (`fib daddr type local`), kube-proxy's behaviour
-//   with `--nodeport-addresses` unset; its nftables-mode default `primary` would add a
-//   `nodeport-ips` set holding only the node IP. This matches the iptables mode's
-//   `--dst-type LOCAL`.
-// - cluster-ips-check has no "Drop traffic to unallocated ClusterIPs" rule: kube-proxy only
-//   writes it when it knows the service CIDRs, which the proxy model does not carry.
+// Checked against kube-proxy's own test dumps (pkg/proxy/nftables/proxier_test.go at
+// kubernetes/kubernetes 81810de6, see lab/proxy/__tests__/conformance/nftables/). Differences
+// from kube-proxy, on purpose:
 // - No LoadBalancer, externalIPs, session affinity or Local traffic policies (the topology has
 //   none), so firewall-ips stays empty and there are no local-/firewall-/affinity- objects.
 // - kube-proxy applies changes as one transaction of add/flush/delete commands and deletes stale
 //   chains a second later; here the whole table is replaced in one transaction instead:
-//   `add table` (so that `delete` cannot fail), `delete table`, then the table block.
+//   `add table` (so that `delete` cannot fail), `delete table`, then the table block. The result
+//   is the same table kube-proxy ends with, minus its not-yet-deleted stale chains.
 
 export const TABLE_FAMILY = 'ip';
 export const TABLE_NAME = 'kube-proxy';
@@ -63,6 +58,7 @@ const NO_ENDPOINT_SERVICES = 'no-endpoint-services';
 const NO_ENDPOINT_NODEPORTS = 'no-endpoint-nodeports';
 const REJECT_CHAIN = 'reject-chain';
 const CLUSTER_IPS_CHECK = 'cluster-ips-check';
+const NODEPORT_IPS = 'nodeport-ips';
 const FIREWALL_IPS = 'firewall-ips';
 const FIREWALL_CHECK = 'firewall-check';
 const MARK_MASQ = 'mark-for-masquerade';
@@ -93,32 +89,54 @@ interface SetDef {
   elements: string[];
 }
 
-/** kube-proxy's base chains: filter before DNAT (dstnat - 10), one filter chain after it (+ 10). */
+/**
+ * kube-proxy's base chains: firewall checks before DNAT (dstnat - 10, on the destination the
+ * client asked for), the endpoint and cluster-IP checks at filter priority (after DNAT), NAT at
+ * dstnat / srcnat. Priorities are written as numbers, as kube-proxy's test dumps show them: nft
+ * 1.0.6 (Debian 12) refuses `dstnat - 10` on the output hook of a filter chain, and the kernel
+ * stores the same number either way (nftables.kernel.test.ts reads it back).
+ */
 const BASE_CHAINS: [string, BaseChain][] = [
-  ['filter-prerouting', { type: 'filter', hook: 'prerouting', priority: -110 }],
-  ['filter-input', { type: 'filter', hook: 'input', priority: -110 }],
-  ['filter-forward', { type: 'filter', hook: 'forward', priority: -110 }],
-  ['filter-output', { type: 'filter', hook: 'output', priority: -110 }],
-  ['filter-output-post-dnat', { type: 'filter', hook: 'output', priority: -90 }],
+  ['filter-prerouting-pre-dnat', { type: 'filter', hook: 'prerouting', priority: -110 }],
+  ['filter-output-pre-dnat', { type: 'filter', hook: 'output', priority: -110 }],
+  ['filter-forward', { type: 'filter', hook: 'forward', priority: 0 }],
+  ['filter-input', { type: 'filter', hook: 'input', priority: 0 }],
+  ['filter-output', { type: 'filter', hook: 'output', priority: 0 }],
   ['nat-prerouting', { type: 'nat', hook: 'prerouting', priority: -100 }],
   ['nat-output', { type: 'nat', hook: 'output', priority: -100 }],
   ['nat-postrouting', { type: 'nat', hook: 'postrouting', priority: 100 }],
 ];
 
-/** kube-proxy's nftablesJumpChains: [from, extra match, to] */
+/** kube-proxy's nftablesJumpChains, in its order (which decides the order inside each base chain): [from, extra match, to] */
 const JUMPS: [string, string, string][] = [
   ['filter-input', 'ct state new', NODEPORT_ENDPOINTS_CHECK],
   ['filter-input', 'ct state new', SERVICE_ENDPOINTS_CHECK],
   ['filter-forward', 'ct state new', SERVICE_ENDPOINTS_CHECK],
   ['filter-output', 'ct state new', SERVICE_ENDPOINTS_CHECK],
-  ['filter-prerouting', 'ct state new', FIREWALL_CHECK],
-  ['filter-output', 'ct state new', FIREWALL_CHECK],
+  ['filter-prerouting-pre-dnat', 'ct state new', FIREWALL_CHECK],
+  ['filter-output-pre-dnat', 'ct state new', FIREWALL_CHECK],
   ['nat-output', '', SERVICES],
   ['nat-prerouting', '', SERVICES],
   ['nat-postrouting', '', MASQUERADING],
   ['filter-forward', 'ct state new', CLUSTER_IPS_CHECK],
-  ['filter-output-post-dnat', 'ct state new', CLUSTER_IPS_CHECK],
+  ['filter-output', 'ct state new', CLUSTER_IPS_CHECK],
 ];
+
+/**
+ * The node addresses --nodeport-addresses selects (kube-proxy's NodePortAddresses.GetNodeIPs),
+ * or undefined when it selects every local address (an empty list, or 0.0.0.0/0): then kube-proxy
+ * has no nodeport-ips set and matches `fib daddr type local` instead. `primary` is the node's own
+ * IP; a CIDR takes the node's addresses inside it (eth0, cni0, flannel.1); loopback never counts.
+ */
+export function nodePortIPs(model: Pick<ProxyModel, 'nodePortAddresses'>, node: ProxyNode): string[] | undefined {
+  const cidrs = model.nodePortAddresses.filter((a) => a !== 'primary').map((a) => parseCidr(a, false)!);
+  if (!model.nodePortAddresses.length || cidrs.some((c) => c.prefix === 0)) return undefined;
+  const local = node.localAddresses ?? [node.ip];
+  const picked = new Set<string>();
+  if (model.nodePortAddresses.includes('primary')) picked.add(node.ip);
+  for (const ip of local) if (cidrs.some((c) => contains(c, parseIp(ip)!))) picked.add(ip);
+  return [...picked].filter((ip) => !ip.startsWith('127.'));
+}
 
 export const quote = (s: string) => `"${s.replace(/["\\]/g, '\\$&')}"`;
 
@@ -140,13 +158,16 @@ export function nftablesRules(model: ProxyModel, node: ProxyNode): string {
     chain(to);
     chain(from).rules.push(`${match ? `${match} ` : ''}jump ${to}`);
   }
-  chain(NODEPORT_ENDPOINTS_CHECK).rules.push(`ip daddr != 127.0.0.0/8 meta l4proto . th dport vmap @${NO_ENDPOINT_NODEPORTS}`);
+  const npIPs = nodePortIPs(model, node);
+  // the node ports' destinations: the nodeport-ips set, or (every local address) fib
+  const npMatch = npIPs ? `ip daddr @${NODEPORT_IPS}` : 'ip daddr != 127.0.0.0/8';
+  chain(NODEPORT_ENDPOINTS_CHECK).rules.push(`${npMatch} meta l4proto . th dport vmap @${NO_ENDPOINT_NODEPORTS}`);
   chain(SERVICE_ENDPOINTS_CHECK).rules.push(`ip daddr . meta l4proto . th dport vmap @${NO_ENDPOINT_SERVICES}`);
   chain(FIREWALL_CHECK).rules.push(`ip daddr . meta l4proto . th dport vmap @${FIREWALL_IPS}`);
   chain(SERVICES).rules.push(
     `ip daddr . meta l4proto . th dport vmap @${SERVICE_IPS}`,
     // must stay last: anything addressed to this node that no service IP took may be a node port
-    `fib daddr type local ip daddr != 127.0.0.0/8 meta l4proto . th dport vmap @${SERVICE_NODEPORTS}`,
+    `${npIPs ? '' : 'fib daddr type local '}${npMatch} meta l4proto . th dport vmap @${SERVICE_NODEPORTS}`,
   );
   chain(MASQUERADING).rules.push(
     `meta mark and ${mark} == 0 return`,
@@ -155,13 +176,19 @@ export function nftablesRules(model: ProxyModel, node: ProxyNode): string {
     'masquerade fully-random',
   );
   chain(MARK_MASQ).rules.push(`meta mark set meta mark or ${mark}`);
-  chain(CLUSTER_IPS_CHECK).rules.push(`ip daddr @${CLUSTER_IPS} reject comment ${quote('Reject traffic to invalid ports of ClusterIPs')}`);
+  chain(CLUSTER_IPS_CHECK).rules.push(
+    `ip daddr @${CLUSTER_IPS} reject comment ${quote('Reject traffic to invalid ports of ClusterIPs')}`,
+    // the rest of the service CIDR: no service has that address, so nothing could ever answer
+    `ip daddr { ${model.serviceCIDR} } drop comment ${quote('Drop traffic to unallocated ClusterIPs')}`,
+  );
   const reject = chain(REJECT_CHAIN);
   reject.comment = `helper for @${NO_ENDPOINT_SERVICES} / @${NO_ENDPOINT_NODEPORTS}`;
   reject.rules.push('reject');
 
   const set = (kind: SetDef['kind'], name: string, type: string, comment: string): SetDef => ({ kind, name, type, comment, elements: [] });
   const clusterIPs = set('set', CLUSTER_IPS, 'ipv4_addr', 'Active ClusterIPs');
+  const nodePortIPSet = set('set', NODEPORT_IPS, 'ipv4_addr', 'IPs that accept NodePort traffic');
+  nodePortIPSet.elements.push(...(npIPs ?? []));
   const noEndpointServices = set(
     'map',
     NO_ENDPOINT_SERVICES,
@@ -205,7 +232,8 @@ export function nftablesRules(model: ProxyModel, node: ProxyNode): string {
     svc.note = `${sp.id} (${sp.protocol}) cluster IP ${sp.clusterIP}:${sp.port} -> ${sp.endpoints.map((e) => `${e.ip}:${e.port}`).join(', ')}`;
     serviceIPs.elements.push(`${sp.clusterIP} . ${p} . ${sp.port} : goto ${svc.name}`);
     // Off-cluster clients of a cluster IP are masqueraded: the reply must come back this way.
-    svc.rules.push(`ip daddr ${sp.clusterIP} ${p} dport ${sp.port} ip saddr != ${model.clusterCIDR} jump ${MARK_MASQ}`);
+    // (No port match: service-ips sent only this IP, protocol and port here.)
+    svc.rules.push(`ip daddr ${sp.clusterIP} ip saddr != ${model.clusterCIDR} jump ${MARK_MASQ}`);
     const epChains = sp.endpoints.map((ep) => nftEndpointChain(sp, ep)); // hashed once, used twice
     svc.rules.push(`numgen random mod ${sp.endpoints.length} vmap { ${epChains.map((c, i) => `${i} : goto ${c}`).join(', ')} }`);
     if (sp.nodePort !== undefined) {
@@ -234,7 +262,7 @@ export function nftablesRules(model: ProxyModel, node: ProxyNode): string {
   const serviceChain = (c: ChainDef) => c.name.includes('/'); // kube-proxy's test: only service chains have '/'
   const all = [...chains.values()];
   for (const c of all.filter((c) => !serviceChain(c))) out.push('', ...renderChain(c));
-  for (const s of [clusterIPs, noEndpointServices, noEndpointNodePorts, firewallIPs, serviceIPs, serviceNodePorts])
+  for (const s of [clusterIPs, ...(npIPs ? [nodePortIPSet] : []), noEndpointServices, noEndpointNodePorts, firewallIPs, serviceIPs, serviceNodePorts])
     out.push('', ...renderSet(s));
   for (const c of all.filter(serviceChain)) out.push('', ...renderChain(c));
   out.push('}');

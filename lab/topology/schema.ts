@@ -90,12 +90,9 @@ const servicePort = z.strictObject({
   /** a number, or the name of a pod port */
   targetPort: z.union([port, z.string()]).optional(),
   protocol: z.enum(['TCP', 'UDP']).default('TCP'),
-  nodePort: z
-    .number()
-    .int()
-    .min(30000, { error: 'nodePort must be in 30000-32767' })
-    .max(32767, { error: 'nodePort must be in 30000-32767' })
-    .optional(),
+  // any port: the cluster's --service-node-port-range decides (30000-32767 by default, where
+  // the lab allocates); kube-proxy takes whatever it is given (its own tests use 3001)
+  nodePort: z.number().int().min(1, { error: 'nodePort must be in 1-65535' }).max(65535, { error: 'nodePort must be in 1-65535' }).optional(),
 });
 
 export const serviceSchema = z.strictObject({

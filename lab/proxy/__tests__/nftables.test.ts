@@ -71,12 +71,14 @@ describe('golden rule files', () => {
     expectGolden(`${name}.node1.nft`, rulesFor(load()));
   });
 
-  it.each(topologies)('%s: the same text every time, and for every node apart from the header comment', (_name, load) => {
+  it.each(topologies)('%s: the same text every time, and for every node apart from the header and nodeport-ips', (_name, load) => {
     const topo = load();
     const first = rulesFor(topo);
     expect(rulesFor(load())).toBe(first);
-    const body = (t: string) => t.split('\n').filter((l) => !l.startsWith('# kube-proxy nftables mode for node'));
-    for (let i = 1; i < topo.nodes.length; i++) expect(body(rulesFor(topo, i))).toEqual(body(first));
+    // the header names the node; nodeport-ips (nftables mode's default `primary`) holds its IP
+    const body = (t: string, ip: string) =>
+      t.split('\n').filter((l) => !l.startsWith('# kube-proxy nftables mode for node') && l !== `\t\telements = { ${ip} }`);
+    for (let i = 1; i < topo.nodes.length; i++) expect(body(rulesFor(topo, i), topo.nodes[i]!.ip)).toEqual(body(first, topo.nodes[0]!.ip));
   });
 
   it.each(topologies)('%s: one transaction that replaces the table: add, delete, then the table block', (_name, load) => {
@@ -91,8 +93,10 @@ describe('golden rule files', () => {
 describe.each(topologies)('structure of the %s rules', (_name, load) => {
   let model: ProxyModel;
   let s: NftSummary;
+  let node: Topology['nodes'][number];
   beforeAll(() => {
     const topo = load();
+    node = topo.nodes[0]!;
     model = proxyModel(topo);
     s = nftSummaryOfText(rulesFor(topo));
   });
@@ -117,11 +121,11 @@ describe.each(topologies)('structure of the %s rules', (_name, load) => {
   test("kube-proxy's base chains, hooks and priorities", () => {
     const bases = Object.fromEntries(Object.entries(s.chains).flatMap(([n, c]) => (c.base ? [[n, c.base]] : [])));
     expect(bases).toEqual({
-      'filter-prerouting': 'type filter hook prerouting priority -110 policy accept',
-      'filter-input': 'type filter hook input priority -110 policy accept',
-      'filter-forward': 'type filter hook forward priority -110 policy accept',
-      'filter-output': 'type filter hook output priority -110 policy accept',
-      'filter-output-post-dnat': 'type filter hook output priority -90 policy accept',
+      'filter-prerouting-pre-dnat': 'type filter hook prerouting priority -110 policy accept',
+      'filter-output-pre-dnat': 'type filter hook output priority -110 policy accept',
+      'filter-forward': 'type filter hook forward priority 0 policy accept',
+      'filter-input': 'type filter hook input priority 0 policy accept',
+      'filter-output': 'type filter hook output priority 0 policy accept',
       'nat-prerouting': 'type nat hook prerouting priority -100 policy accept',
       'nat-output': 'type nat hook output priority -100 policy accept',
       'nat-postrouting': 'type nat hook postrouting priority 100 policy accept',
@@ -130,13 +134,25 @@ describe.each(topologies)('structure of the %s rules', (_name, load) => {
     expect(rules('nat-output')).toEqual(['jump services']);
     expect(rules('nat-postrouting')).toEqual(['jump masquerading']);
     expect(rules('filter-forward')).toEqual(['ct state == new jump service-endpoints-check', 'ct state == new jump cluster-ips-check']);
+    expect(rules('filter-output')).toEqual(['ct state == new jump service-endpoints-check', 'ct state == new jump cluster-ips-check']);
+    expect(rules('filter-output-pre-dnat')).toEqual(['ct state == new jump firewall-check']);
+    expect(rules('cluster-ips-check')).toEqual([
+      'ip daddr == @cluster-ips reject comment "Reject traffic to invalid ports of ClusterIPs"',
+      `ip daddr == ${model.serviceCIDR} drop comment "Drop traffic to unallocated ClusterIPs"`,
+    ]);
   });
 
-  test('services: cluster IPs through service-ips, node ports only for local addresses (last)', () => {
+  test('services: cluster IPs through service-ips, then node ports on the nodePortAddresses (last)', () => {
+    // nftables mode's default `primary`: the nodeport-ips set with the node's IP; [] (iptables
+    // mode's default, used by the default topology) is every local address, as fib says
+    const all = model.nodePortAddresses.length === 0;
     expect(rules('services')).toEqual([
       'ip daddr . meta l4proto . th dport vmap @service-ips',
-      'fib daddr type == local ip daddr != 127.0.0.0/8 meta l4proto . th dport vmap @service-nodeports',
+      all
+        ? 'fib daddr type == local ip daddr != 127.0.0.0/8 meta l4proto . th dport vmap @service-nodeports'
+        : 'ip daddr == @nodeport-ips meta l4proto . th dport vmap @service-nodeports',
     ]);
+    expect(s.sets['nodeport-ips']?.elements).toEqual(all ? undefined : [node.ip]);
     expect(s.sets['service-ips']?.type).toBe('ipv4_addr . inet_proto . inet_service : verdict');
     expect(s.sets['service-nodeports']?.type).toBe('inet_proto . inet_service : verdict');
   });
@@ -170,9 +186,7 @@ describe.each(topologies)('structure of the %s rules', (_name, load) => {
     for (const p of withEndpoints()) {
       const r = rules(nftServiceChain(p));
       expect(r).toHaveLength(2);
-      expect(r[0]).toBe(
-        `ip daddr == ${p.clusterIP} ${proto(p)} dport == ${p.port} ip saddr != ${model.clusterCIDR} jump mark-for-masquerade`,
-      );
+      expect(r[0]).toBe(`ip daddr == ${p.clusterIP} ip saddr != ${model.clusterCIDR} jump mark-for-masquerade`);
       const m = /^numgen random mod (\d+) vmap \{ (.*) \}$/.exec(r[1]!);
       expect(m).not.toBeNull();
       const n = p.endpoints.length;
