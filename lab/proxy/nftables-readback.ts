@@ -457,11 +457,8 @@ export function nftSummaryOfText(text: string): NftSummary {
       else if (toks[0] === 'type') {
         const m = /^type (\w+) hook (\w+) priority ([\w+\s-]+?);(?:\s*policy (\w+);)?$/.exec(line);
         if (!m) throw new Error(`${at}: cannot read base chain: ${line}`);
-        const prio = m[3]!.replace(/\s+/g, '');
-        const pm = /^([a-z]+)?([+-]?\d+)?$/.exec(prio);
-        const named = pm?.[1];
-        if (!pm || (named !== undefined && STD_PRIORITIES[named] === undefined)) throw new Error(`${at}: cannot read priority '${m[3]}'`);
-        const value = (named !== undefined ? STD_PRIORITIES[named]! : 0) + Number(pm[2] ?? 0);
+        const value = priorityValue(m[3]!);
+        if (value === undefined) throw new Error(`${at}: cannot read priority '${m[3]}'`);
         c.base = `type ${m[1]} hook ${m[2]} priority ${value} policy ${m[4] ?? 'accept'}`;
       } else c.rules.push(new RuleParser(toks, at).parse());
     } else {
@@ -508,6 +505,93 @@ export function nftSummaryOfText(text: string): NftSummary {
     }
   });
   if (where.kind !== 'top' || pendingElements) throw new Error('unterminated block at end of text');
+  if (!exists) return { chains: {}, sets: {} };
+  return { chains: sortedRecord(chains), sets: sortedRecord(sets) };
+}
+
+/** A priority as nft reads it (`-110`, `dstnat`, `dstnat - 10`) as the number the kernel stores, or undefined. */
+export function priorityValue(text: string): number | undefined {
+  const pm = /^([a-z]+)?([+-]?\d+)?$/.exec(text.replace(/\s+/g, ''));
+  const named = pm?.[1];
+  if (!pm || (pm[1] === undefined && pm[2] === undefined) || (named !== undefined && STD_PRIORITIES[named] === undefined)) return undefined;
+  return (named !== undefined ? STD_PRIORITIES[named]! : 0) + Number(pm[2] ?? 0);
+}
+
+/**
+ * Summarises a dump in the form kube-proxy's own tests compare (knftables' Fake.Dump(): one
+ * `add table|chain|set|map|rule|element ip kube-proxy ...` command a line, blank lines and `#`
+ * comments ignored) into the summary nftSummaryOfText makes of the lab's text. Rules stay in
+ * order within their chain; everything else is order-free, as kube-proxy's
+ * sortNFTablesTransaction makes it. Throws on a line it does not model.
+ */
+export function nftSummaryOfDump(text: string): NftSummary {
+  const chains = new Map<string, NftChainSummary>();
+  const sets = new Map<string, NftSetSummary>();
+  let exists = false;
+  text.split('\n').forEach((raw, n) => {
+    const line = raw.trim();
+    const at = `line ${n + 1}`;
+    if (!line || line.startsWith('#')) return;
+    const toks = tokens(line);
+    const [verb, kind] = toks;
+    if (verb !== 'add' || toks[2] !== TABLE_FAMILY || toks[3] !== TABLE_NAME)
+      throw new Error(`${at}: not an 'add ... ${TABLE_FAMILY} ${TABLE_NAME}' command: ${line}`);
+    if (kind === 'table') {
+      exists = true;
+      return;
+    }
+    const name = toks[4];
+    if (name === undefined) throw new Error(`${at}: no object name: ${line}`);
+    const rest = toks.slice(5);
+    /** `{ a b ; c d ; }` as its clauses */
+    const clauses = (): string[][] => {
+      if (!rest.length) return [];
+      if (rest[0] !== '{' || rest[rest.length - 1] !== '}') throw new Error(`${at}: expected { ... }: ${line}`);
+      const out: string[][] = [[]];
+      for (const t of rest.slice(1, -1))
+        if (t === ';') out.push([]);
+        else out[out.length - 1]!.push(t);
+      return out.filter((c) => c.length);
+    };
+    if (kind === 'chain') {
+      const c = chains.get(name) ?? { rules: [] };
+      chains.set(name, c);
+      const cl = clauses();
+      const type = cl.find((x) => x[0] === 'type');
+      if (type) {
+        const m = /^type (\w+) hook (\w+) priority (.+)$/.exec(type.join(' '));
+        const prio = m ? priorityValue(m[3]!) : undefined;
+        if (!m || prio === undefined) throw new Error(`${at}: cannot read base chain: ${line}`);
+        const policy = cl.find((x) => x[0] === 'policy')?.[1] ?? 'accept';
+        c.base = `type ${m[1]} hook ${m[2]} priority ${prio} policy ${policy}`;
+      }
+    } else if (kind === 'set' || kind === 'map') {
+      const s: NftSetSummary = { kind, type: '', elements: [] };
+      for (const c of clauses()) {
+        if (c[0] === 'type') s.type = c.slice(1).join(' ');
+        else if (c[0] === 'comment') s.comment = unquote(c[1] ?? '""');
+        else if (c[0] === 'flags')
+          s.flags = c
+            .slice(1)
+            .filter((t) => t !== ',')
+            .sort();
+        else throw new Error(`${at}: unmodelled ${kind} clause '${c.join(' ')}'`);
+      }
+      if (kind === 'map' && !s.type.includes(' : ')) throw new Error(`${at}: map type without ': data type': ${line}`);
+      const prev = sets.get(name);
+      sets.set(name, prev ? { ...s, elements: prev.elements } : s);
+    } else if (kind === 'rule') {
+      const c = chains.get(name) ?? { rules: [] };
+      chains.set(name, c);
+      c.rules.push(new RuleParser(rest, at).parse());
+    } else if (kind === 'element') {
+      const s = sets.get(name);
+      if (!s) throw new Error(`${at}: element of ${name}, which no earlier line adds`);
+      if (rest[0] !== '{' || rest[rest.length - 1] !== '}') throw new Error(`${at}: expected { element }: ${line}`);
+      s.elements.push(canonElement(rest.slice(1, -1), s.kind, at));
+      s.elements.sort();
+    } else throw new Error(`${at}: unsupported object '${kind}': ${line}`);
+  });
   if (!exists) return { chains: {}, sets: {} };
   return { chains: sortedRecord(chains), sets: sortedRecord(sets) };
 }

@@ -262,7 +262,15 @@ export function nftablesRules(model: ProxyModel, node: ProxyNode): string {
   const serviceChain = (c: ChainDef) => c.name.includes('/'); // kube-proxy's test: only service chains have '/'
   const all = [...chains.values()];
   for (const c of all.filter((c) => !serviceChain(c))) out.push('', ...renderChain(c));
-  for (const s of [clusterIPs, ...(npIPs ? [nodePortIPSet] : []), noEndpointServices, noEndpointNodePorts, firewallIPs, serviceIPs, serviceNodePorts])
+  for (const s of [
+    clusterIPs,
+    ...(npIPs ? [nodePortIPSet] : []),
+    noEndpointServices,
+    noEndpointNodePorts,
+    firewallIPs,
+    serviceIPs,
+    serviceNodePorts,
+  ])
     out.push('', ...renderSet(s));
   for (const c of all.filter(serviceChain)) out.push('', ...renderChain(c));
   out.push('}');
