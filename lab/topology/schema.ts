@@ -92,7 +92,12 @@ const servicePort = z.strictObject({
   protocol: z.enum(['TCP', 'UDP']).default('TCP'),
   // any port: the cluster's --service-node-port-range decides (30000-32767 by default, where
   // the lab allocates); kube-proxy takes whatever it is given (its own tests use 3001)
-  nodePort: z.number().int().min(1, { error: 'nodePort must be in 1-65535' }).max(65535, { error: 'nodePort must be in 1-65535' }).optional(),
+  nodePort: z
+    .number()
+    .int()
+    .min(1, { error: 'nodePort must be in 1-65535' })
+    .max(65535, { error: 'nodePort must be in 1-65535' })
+    .optional(),
 });
 
 export const serviceSchema = z.strictObject({

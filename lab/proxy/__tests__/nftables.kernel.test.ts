@@ -58,6 +58,26 @@ describeKernel('nftables mode rules on the kernel', () => {
     expect(await held()).toEqual(nftSummaryOfText(defaults));
   });
 
+  test("the kernel stores kube-proxy's base-chain priorities: dstnat - 10 = -110, filter = 0, dstnat = -100, srcnat = 100", async () => {
+    await load(fixture);
+    type Listed = { nftables: { chain?: { name: string; hook?: string; prio?: number } }[] };
+    const listed = JSON.parse(await nsRun(NS, ['nft', '-j', 'list', 'table', 'ip', 'kube-proxy'])) as Listed;
+    const prios = Object.fromEntries(
+      listed.nftables.flatMap((o) => (o.chain?.hook ? [[o.chain.name, `${o.chain.hook} ${o.chain.prio}`]] : [])),
+    );
+    // as kube-proxy's test dumps (knftables' Fake) write them, pkg/proxy/nftables/proxier_test.go baseRules
+    expect(prios).toEqual({
+      'filter-prerouting-pre-dnat': 'prerouting -110',
+      'filter-output-pre-dnat': 'output -110',
+      'filter-forward': 'forward 0',
+      'filter-input': 'input 0',
+      'filter-output': 'output 0',
+      'nat-prerouting': 'prerouting -100',
+      'nat-output': 'output -100',
+      'nat-postrouting': 'postrouting 100',
+    });
+  });
+
   test('loading the same text again replaces the table: nothing doubled', async () => {
     await load(defaults);
     await load(defaults);
