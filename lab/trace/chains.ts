@@ -7,8 +7,9 @@ import type { Destination, ExpectedWalk, Probe, Source } from './path';
 
 // The chains a node's rules should send the probe through, from the rules the lab generated:
 // iptables and IPVS mode by tracing the node's iptables-restore text (iptables-tracer.ts), in
-// nftables mode from kube-proxy's chain layout (services → service-… → endpoint-…). Compared
-// with what `nft monitor trace` saw, in order; chains the kernel adds on top are allowed.
+// nftables mode from kube-proxy's chain layout (firewall check, services → service-… → endpoint-…,
+// the filter checks, masquerading). Compared with what `nft monitor trace` saw, in order; chains
+// the kernel adds on top are allowed.
 
 export function expectedChains(
   topo: Topology,
@@ -22,14 +23,23 @@ export function expectedChains(
   const local = src.kind === 'node' && src.node.name === node; // the node's own packet: output hook
   const sp = dest.service;
   if (topo.proxy.mode === 'nftables') {
+    // kube-proxy's layout (lab/proxy/nftables.ts): the firewall check before DNAT, the nat
+    // chains, then at filter priority the no-endpoint and cluster-IP checks (entered by every
+    // new connection, whatever they find), masquerading last. The endpoint pod is never the node
+    // itself, so the DNATed packet takes the forward hook, or output when the node sent it.
     const t = TABLE_NAME;
     return [
+      `${t} ${local ? 'filter-output-pre-dnat' : 'filter-prerouting-pre-dnat'}`,
+      'firewall-check',
       `${t} ${local ? 'nat-output' : 'nat-prerouting'}`,
       'services',
       ...(dest.via === 'nodePort' ? [nftExternalChain(sp), 'mark-for-masquerade'] : []),
       nftServiceChain(sp),
       ...(local && dest.via === 'clusterIP' ? ['mark-for-masquerade'] : []),
       nftEndpointChain(sp, dest.endpoint),
+      `${t} ${local ? 'filter-output' : 'filter-forward'}`,
+      'service-endpoints-check',
+      'cluster-ips-check',
       `${t} nat-postrouting`,
       'masquerading',
     ];
