@@ -10,7 +10,9 @@ interface Column {
   walk: Walk;
 }
 
-const KUBE_CHAIN = /^(KUBE-|services$|service-|endpoint-|external-|mark-for-masquerade$|masquerading$)/;
+// kube-proxy's own chains: iptables/ipvs KUBE-*, nftables' fixed names and per-service chains
+const KUBE_CHAIN =
+  /^(KUBE-|services$|service-|endpoint-|external-|mark-for-masquerade$|masquerading$|firewall-check$|cluster-ips-check$|nodeport-endpoints-check$|reject-chain$)/;
 
 function rowsOf(w: Walk): Record<string, string> {
   const natHop = w.hops.find((h) => h.changes.some((c) => c.kind === 'dnat'));
