@@ -5,6 +5,7 @@ import { proxyModel, proxyNodes } from '../../../model/proxy';
 import { loadTopologyText } from '../../../topology/resolve';
 import { nftablesRules } from '../../nftables';
 import { diffSummaries, nftSummaryOfDump, nftSummaryOfText, type NftSummary } from '../../nftables-readback';
+import { type Flow, traceFlow } from './nft-flow';
 
 // Conformance with kube-proxy's nftables mode: each case in ./nftables/ is one test of
 // kube-proxy's pkg/proxy/nftables/proxier_test.go (the commit it was read at is in the case),
@@ -21,7 +22,11 @@ interface Case {
   node: string;
   topology: unknown;
   differences: string[];
-  expected: string;
+  /** the dump the test compares with (assertNFTablesTransactionEqual) */
+  expected?: string;
+  /** or the test's packet flows (runPacketFlowTests), with the node IPs it treats as local */
+  flows?: Flow[];
+  nodeIPs?: string[];
 }
 
 function loadCase(file: string): Case {
@@ -30,7 +35,8 @@ function loadCase(file: string): Case {
   if (!c.kubeProxy || !/^[0-9a-f]{40}$/.test(c.kubeProxy.commit) || !c.kubeProxy.file || !c.kubeProxy.test)
     throw bad('kubeProxy: { commit (40 hex), file, test } is required');
   if (typeof c.node !== 'string') throw bad('node: is required');
-  if (typeof c.expected !== 'string') throw bad('expected: | (the dump) is required');
+  if (typeof c.expected !== 'string' && !Array.isArray(c.flows)) throw bad('expected: | (the dump) or flows: is required');
+  if (c.flows && !Array.isArray(c.nodeIPs)) throw bad('flows: need nodeIPs: (the addresses the test treats as local)');
   if (!Array.isArray(c.differences) || c.differences.some((d) => typeof d !== 'string'))
     throw bad('differences: must be a list of strings');
   return c as Case;
@@ -86,18 +92,36 @@ describe("conformance with kube-proxy's nftables proxier_test.go", () => {
     expect(cases.map((c) => c.kubeProxy.test)).toContain('TestOverallNFTablesRules');
   });
 
-  test.each(files)('%s: the lab writes what kube-proxy writes', (file) => {
+  const dumps = files.filter((f) => loadCase(f).expected !== undefined);
+  const flows = files.filter((f) => loadCase(f).flows !== undefined);
+
+  test.each(dumps)('%s: the lab writes what kube-proxy writes', (file) => {
     const c = loadCase(file);
-    const want = nftSummaryOfDump(c.expected);
+    const want = nftSummaryOfDump(c.expected!);
     const got = labSummary(c, file);
     const diff = readableDiff(want, got);
     if (diff) throw new Error(`${file} (${c.kubeProxy.test}${c.kubeProxy.step ? `, ${c.kubeProxy.step}` : ''}) differs:\n\n${diff}`);
     expect(got).toEqual(want);
   });
+
+  test.each(flows)("%s: packets through the lab's rules go where kube-proxy's test says", (file) => {
+    const c = loadCase(file);
+    const got = labSummary(c, file);
+    const wrong = c.flows!.flatMap((f) => {
+      const r = traceFlow(got, c.nodeIPs!, f);
+      const masq = f.masq ?? false;
+      if (r.output === f.output && r.masq === masq) return [];
+      return [
+        `${f.name} (${f.sourceIP} -> ${f.destIP}:${f.destPort}/${f.protocol ?? 'TCP'}): want '${f.output}' masq ${masq}, got '${r.output}' masq ${r.masq}\n  by: ${r.matched.join('\n      ') || '(nothing)'}`,
+      ];
+    });
+    if (wrong.length) throw new Error(`${file} (${c.kubeProxy.test}):\n${wrong.join('\n')}`);
+    expect(c.flows!.length).toBeGreaterThan(0);
+  });
 });
 
 describe('the dump reader', () => {
-  const dump = loadCase('overall-rules.yaml').expected;
+  const dump = loadCase('overall-rules.yaml').expected!;
   const base = nftSummaryOfDump(dump);
 
   test('reads base chains with their priorities as numbers, rules in order, sets with their elements', () => {
@@ -132,5 +156,28 @@ describe('the dump reader', () => {
     expect(() => nftSummaryOfDump('add table ip kube-proxy\nflush chain ip kube-proxy x\n')).toThrow(/line 2/);
     expect(() => nftSummaryOfDump('add table ip kube-proxy\nadd element ip kube-proxy nope { 1.2.3.4 }\n')).toThrow(/no earlier line adds/);
     expect(() => nftSummaryOfDump('add table ip kube-proxy\nadd rule ip kube-proxy x counter\n')).toThrow(/counter/);
+  });
+});
+
+// The flow tracer itself, on kube-proxy's own rules (the overall dump): it must say what
+// kube-proxy's tests say of them, or a passing flow case would prove nothing.
+describe("the flow tracer on kube-proxy's own dump", () => {
+  const kp = nftSummaryOfDump(loadCase('overall-rules.yaml').expected!);
+  const nodeIPs = ['192.168.0.2', '192.168.1.2', '192.168.99.11'];
+  const flow = (sourceIP: string, destIP: string, destPort: number) =>
+    traceFlow(kp, nodeIPs, { name: '', sourceIP, destIP, destPort, output: '' });
+
+  test('cluster IP from a pod: DNAT to the endpoint, no masquerade; from outside the pod CIDR: masqueraded', () => {
+    expect(flow('10.0.0.2', '172.30.0.41', 80)).toMatchObject({ output: '10.180.0.1:80', masq: false });
+    expect(flow('203.0.113.2', '172.30.0.41', 80)).toMatchObject({ output: '10.180.0.1:80', masq: true });
+    expect(flow('10.0.0.2', '172.30.0.44', 80).output).toBe('10.180.0.4:80, 10.180.0.5:80');
+  });
+
+  test('node port on the node IP only; no endpoints rejected; wrong port rejected; unallocated dropped', () => {
+    expect(flow('203.0.113.2', '192.168.0.2', 3003)).toMatchObject({ output: '10.180.0.3:80', masq: true });
+    expect(flow('203.0.113.2', '192.168.1.2', 3003).output).toBe('');
+    expect(flow('10.0.0.2', '172.30.0.46', 80).output).toBe('REJECT');
+    expect(flow('10.0.0.2', '172.30.0.41', 81).output).toBe('REJECT');
+    expect(flow('10.0.0.2', '172.30.0.99', 80).output).toBe('DROP');
   });
 });
