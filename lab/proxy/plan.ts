@@ -22,8 +22,8 @@ const lines = (text: string) => text.replace(/\n+$/, '').split('\n');
 /**
  * The generated rules, as a function of the node. What does not depend on the node is made
  * once here, not once per node: a 1,000-service iptables text takes ~80 ms to generate, and a
- * 100-node lab would otherwise pay it 100 times. (nftables: only the header comment names the
- * node; ipvs: node ports are virtual services on the node's own address.)
+ * 100-node lab would otherwise pay it 100 times. (nftables: the header comment and the
+ * nodeport-ips set name the node; ipvs: node ports are virtual services on the node's own address.)
  */
 /**
  * What kube-proxy's IPVS proxier sets in every node: vs.conntrack=1, without which IPVS keeps no
