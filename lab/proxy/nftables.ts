@@ -3,10 +3,10 @@ import { contains, parseCidr, parseIp } from '../topology/ipv4';
 
 // kube-proxy's nftables mode (GA in Kubernetes 1.33), as text for `nft -f`: one table
 // `ip kube-proxy`, replaced atomically. Layout, names and comments follow kube-proxy's
-// nftables proxier (pkg/proxy/nftables/proxier.go), e.g. as a real cluster lists it:
+// nftables proxier (pkg/proxy/nftables/proxier.go), e.g. for a real cluster's API service:
 //   map service-ips { ... elements = { 10.43.0.1 . tcp . 443 : goto service-2QRHZV4L-default/kubernetes/tcp/https } }
 //   chain service-2QRHZV4L-default/kubernetes/tcp/https {
-//     ip daddr 10.43.0.1 tcp dport 443 ip saddr != 10.42.0.0/16 jump mark-for-masquerade
+//     ip daddr 10.43.0.1 ip saddr != 10.42.0.0/16 jump mark-for-masquerade
 //     numgen random mod 1 vmap { 0 : goto endpoint-MIBO4EMV-default/kubernetes/tcp/https__10.34.4.142/6443 } }
 //
 // Checked against kube-proxy's own test dumps (pkg/proxy/nftables/proxier_test.go at
