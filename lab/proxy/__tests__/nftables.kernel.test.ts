@@ -1,12 +1,14 @@
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describeKernel, labNamespaces, nsRun, REPO, rt } from '../../testing/kernel';
-import { loadTopology } from '../../topology/resolve';
+import { parse, stringify } from 'yaml';
+import { loadTopology, loadTopologyText } from '../../topology/resolve';
 import type { Topology } from '../../topology/types';
-import { proxyModel } from '../../model/proxy';
+import { proxyModel, proxyNodes } from '../../model/proxy';
 import { nftablesRules, nftEndpointChain, nftServiceChain } from '../nftables';
-import { diffSummaries, nftSummary, nftSummaryOfText, type NftSummary } from '../nftables-readback';
+import { diffSummaries, nftSummary, nftSummaryOfDump, nftSummaryOfText, type NftSummary } from '../nftables-readback';
 
 // The generated nftables rules on the real kernel, in throw-away namespaces (kdl.t-nft-<pid>...):
 // what `nft -j list table ip kube-proxy` reports after `nft -f` must be exactly what the text
@@ -135,6 +137,24 @@ describeKernel('nftables mode rules on the kernel', () => {
     await load(fixture);
     expect(diffSummaries(want, await held())).toEqual([]);
   });
+  // kube-proxy's expected dumps (conformance/nftables/*.yaml with `expected:`): the lab's text for
+  // each case, loaded into the kernel, reads back as exactly what kube-proxy's test expects
+  const CONFORMANCE = join(__dirname, 'conformance', 'nftables');
+  const dumpCases = readdirSync(CONFORMANCE).filter(
+    (f) => f.endsWith('.yaml') && /^expected:/m.test(readFileSync(join(CONFORMANCE, f), 'utf8')),
+  );
+  test.each(dumpCases)("conformance case %s: the kernel holds what kube-proxy's test expects", async (file) => {
+    const c = parse(readFileSync(join(CONFORMANCE, file), 'utf8')) as { topology: unknown; node: string; expected: string };
+    const t = loadTopologyText(stringify(c.topology), join(CONFORMANCE, file));
+    await load(
+      nftablesRules(
+        proxyModel(t),
+        proxyNodes(t).find((n) => n.name === c.node)!,
+      ),
+    );
+    expect(diffSummaries(nftSummaryOfDump(c.expected), await held())).toEqual([]);
+  });
+
   // Packets through these rules: lab/ops/__tests__/services.kernel.test.ts runs a whole lab in
   // nftables mode (spread, SNAT, node ports, hairpin, no-endpoint reject, re-sync under load).
 });
