@@ -93,8 +93,9 @@ interface SetDef {
  * kube-proxy's base chains: firewall checks before DNAT (dstnat - 10, on the destination the
  * client asked for), the endpoint and cluster-IP checks at filter priority (after DNAT), NAT at
  * dstnat / srcnat. Priorities are written as numbers, as kube-proxy's test dumps show them: nft
- * 1.0.6 (Debian 12) was found to refuse `dstnat - 10` on the input/forward/output hooks, and the
- * kernel stores the same number either way (nftables.kernel.test.ts reads it back).
+ * 1.0.6 (Debian 12) refuses `dstnat - 10` on a filter chain's input/forward/output hook ("invalid
+ * priority expression value in this context"; prerouting takes it), and the kernel stores the
+ * same number either way (nftables.kernel.test.ts reads it back).
  */
 const BASE_CHAINS: [string, BaseChain][] = [
   ['filter-prerouting-pre-dnat', { type: 'filter', hook: 'prerouting', priority: -110 }],
