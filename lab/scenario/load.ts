@@ -1,5 +1,6 @@
-import { readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, extname, join, resolve } from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 import { InputError, type InputIssue } from '../errors';
 import { checkFilters } from '../probe/capture';
 import type { Executor } from '../runtime/executor';
@@ -24,6 +25,8 @@ export interface StepPlan {
   captures: CapturePlan[];
   probes: ProbePlan[];
   expect: ExpectationPlan[];
+  /** set on a step that moves the scenario to another topology: it and the steps after run there */
+  topology?: Topology;
 }
 
 export interface Scenario {
@@ -65,8 +68,40 @@ export function loadScenario(file: string, opts: LoadOptions = {}): Scenario {
       : resolveSource(src.sub(['topology']), overrides);
   const issues: InputIssue[] = [];
   const fail = (path: Path, message: string, key?: string) => issues.push(src.issue(path, message, key));
-  const names = new LabNames(topology);
-  const steps = input.steps.map((s, i) => checkStep(input, i, names, fail));
+  // A step's `topology:` (a file or inline, with the scenario's overrides) holds from that step
+  // on: its names and every later step's are checked against it. After one that does not load,
+  // the later steps are not checked (their names would be checked against the wrong lab).
+  const stepTopology = (ref: string | Record<string, unknown>, at: Path): Topology | undefined => {
+    try {
+      if (typeof ref !== 'string') return resolveSource(src.sub(at), overrides);
+      const path = resolve(dirname(file), ref);
+      if (existsSync(path)) return loadTopology(path, overrides);
+      fail(at, `no topology file '${ref}' (${path})`);
+    } catch (e) {
+      if (!(e instanceof InputError)) throw e;
+      issues.push(...e.issues);
+    }
+    return undefined;
+  };
+  let current: Topology | undefined = topology;
+  let names = new LabNames(topology);
+  const steps: StepPlan[] = [];
+  input.steps.forEach((s, i) => {
+    let moved: Topology | undefined;
+    if (s.topology !== undefined && current) {
+      const next = stepTopology(s.topology, ['steps', i, 'topology']);
+      if (!next) current = undefined;
+      else if (sameTopology(next, current))
+        fail(['steps', i, 'topology'], `the same topology as the step before runs on (lab ${current.name}): leave it out`);
+      else {
+        moved = current = next;
+        names = new LabNames(next);
+      }
+    }
+    if (!current) return;
+    const plan = checkStep(input, i, names, fail);
+    steps.push(moved ? { ...plan, topology: moved } : plan);
+  });
   if (issues.length) throw new InputError(issues);
   return {
     file,
@@ -79,6 +114,12 @@ export function loadScenario(file: string, opts: LoadOptions = {}): Scenario {
     }),
   };
 }
+
+/** Two topologies that build the same lab (where they were read from aside). */
+export const sameTopology = (a: Topology, b: Topology) => isDeepStrictEqual({ ...a, source: '' }, { ...b, source: '' });
+
+/** The topologies a scenario runs on, in order: its own, then each step's that moves it. */
+export const scenarioTopologies = (s: Scenario): Topology[] => [s.topology, ...s.steps.flatMap((st) => (st.topology ? [st.topology] : []))];
 
 function checkStep(input: ScenarioInput, index: number, names: LabNames, fail: FailAt): StepPlan {
   const step = input.steps[index];

@@ -30,8 +30,13 @@ const capture = z.strictObject({
 
 const expectation = oneOfKinds(EXPECTATIONS);
 
+/** a topology file (relative to the scenario file) or the topology itself, inline */
+const topologyRef = z.union([z.string(), z.record(z.string(), z.unknown())]);
+
 const step = z.strictObject({
   name: z.string().min(1),
+  /** from this step on, the scenario runs on this topology (re-synced if `lab apply` can, else rebuilt) */
+  topology: topologyRef.optional(),
   captures: z.array(capture).default([]),
   probes: z.array(probe).default([]),
   expect: z.array(expectation).default([]),
@@ -44,7 +49,7 @@ export const scenarioSchema = z.strictObject({
     .optional(),
   description: z.string().optional(),
   /** a topology file (relative to this file) or the topology itself */
-  topology: z.union([z.string(), z.record(z.string(), z.unknown())]),
+  topology: topologyRef,
   /** kube-proxy mode for this scenario, overriding the topology's */
   proxy: z.enum(['iptables', 'ipvs', 'nftables', 'none']).optional(),
   steps: z.array(step).min(1, { error: 'a scenario needs at least one step' }),

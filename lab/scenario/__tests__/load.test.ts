@@ -146,4 +146,93 @@ describe('scenario files', () => {
     expect(s.topology.name).toBe('tiny');
     expect(s.steps[0]!.probes[0]).toMatchObject({ kind: 'ping', to: s.topology.nodes[0]!.ip });
   });
+
+  describe('a step that moves to another topology', () => {
+    const tiny = (pods: string) => ['      name: tiny', '      nodes: [{ name: n1 }, { name: n2 }]', `      pods: [${pods}]`];
+
+    it('runs that step and the later ones on it, their names checked against it', () => {
+      const f = scenarioFile('moves.yaml', [
+        `topology: ${DEFAULT_TOPOLOGY}`,
+        'steps:',
+        '  - name: on the default lab',
+        '    probes: [{ ping: { from: client, to: web-2 } }]',
+        '  - name: inline, one pod fewer',
+        '    topology:',
+        ...tiny('{ name: a, node: n1 }, { name: b, node: n2 }'),
+        '    probes: [{ ping: { from: a, to: b } }]',
+        '  - name: still there',
+        '    probes: [{ ping: { from: b, to: a } }]',
+        `  - { name: back by file, topology: ${DEFAULT_TOPOLOGY}, probes: [{ ping: { from: client, to: web-1 } }] }`,
+      ]);
+      const s = loadScenario(f);
+      expect(s.topology.name).toBe('default');
+      expect(s.steps.map((st) => st.topology?.name)).toEqual([undefined, 'tiny', undefined, 'default']);
+      expect(s.steps[1]!.topology!.source).toBe(f);
+      expect(s.steps[3]!.topology!.source).toBe(DEFAULT_TOPOLOGY);
+      expect(s.steps[2]!.probes[0]).toMatchObject({ from: 'b', ns: 'kdl.tiny.n2.b' });
+      expect(s.steps[3]!.probes[0]).toMatchObject({ ns: 'kdl.default.node1.client' });
+    });
+
+    it('gives the scenario\'s proxy mode and the command line\'s lab name to every topology', () => {
+      const f = scenarioFile('overrides.yaml', [
+        `topology: ${DEFAULT_TOPOLOGY}`,
+        'proxy: nftables',
+        'steps:',
+        '  - { name: a }',
+        '  - name: b',
+        '    topology:',
+        ...tiny(''),
+      ]);
+      const s = loadScenario(f, { labName: 'mine' });
+      expect([s.topology, s.steps[1]!.topology!].map((t) => [t.name, t.proxy.mode])).toEqual([
+        ['mine', 'nftables'],
+        ['mine', 'nftables'],
+      ]);
+    });
+
+    it('reports a missing file, a bad inline topology, names of the old lab and a move to the same lab, with lines', () => {
+      const f = scenarioFile('bad-moves.yaml', [
+        `topology: ${DEFAULT_TOPOLOGY}`,
+        'steps:',
+        '  - name: missing file',
+        '    topology: nowhere.yaml',
+        '  - name: unchecked after a topology that did not load',
+        '    probes: [{ ping: { from: nobody, to: web-2 } }]',
+      ]);
+      expect(issuesOf(() => loadScenario(f))).toEqual([expect.stringMatching(/bad-moves\.yaml:4:\d+: steps\[0\]\.topology: no topology file 'nowhere\.yaml'/)]);
+      writeFileSync(
+        f,
+        [
+          `topology: ${DEFAULT_TOPOLOGY}`,
+          'steps:',
+          '  - name: inline with a bad address',
+          '    topology:',
+          '      name: tiny',
+          '      nodes: [{ name: n1, ip: 300.1.1.1 }]',
+          '  - name: s',
+        ].join('\n'),
+      );
+      expect(issuesOf(() => loadScenario(f))).toEqual([
+        expect.stringMatching(/bad-moves\.yaml:6:\d+: steps\[0\]\.topology\.nodes\[0\]\.ip: 300\.1\.1\.1 is not a valid IPv4 address/),
+      ]);
+      writeFileSync(
+        f,
+        [
+          `topology: ${DEFAULT_TOPOLOGY}`,
+          'steps:',
+          '  - name: a',
+          '  - name: the default lab again',
+          `    topology: ${DEFAULT_TOPOLOGY}`,
+          '  - name: b',
+          '    topology:',
+          ...tiny('{ name: a, node: n1 }'),
+          '    probes: [{ ping: { from: client, to: a } }]',
+        ].join('\n'),
+      );
+      expect(issuesOf(() => loadScenario(f))).toEqual([
+        expect.stringMatching(/bad-moves\.yaml:5:\d+: steps\[1\]\.topology: the same topology as the step before runs on \(lab default\): leave it out/),
+        expect.stringMatching(/bad-moves\.yaml:11:\d+: steps\[2\]\.probes\[0\]\.ping\.from: .*client/),
+      ]);
+    });
+  });
 });
