@@ -40,13 +40,17 @@ const FIXED_WHILE_UP: [string, (t: Topology) => unknown][] = [
   ['proxy.masqueradeBit', (t) => t.proxy.masqueradeBit],
 ];
 
+/** What differs between two topologies that `apply` cannot change (empty: apply can go from one to the other). */
+export const fixedWhileUp = (old: Topology, topo: Topology): string[] =>
+  FIXED_WHILE_UP.filter(([, part]) => !isDeepStrictEqual(part(old), part(topo))).map(([what]) => what);
+
 export async function apply(topo: Topology, rt: Runtime, runStages: StageRunner = runQuietly): Promise<ApplyResult> {
   const lab = topo.name;
   const rec = readRecord(lab);
   const present = (await rt.listNamespaces()).filter((ns) => inLab(ns, lab));
   if (rec?.status !== 'up' || !present.length) throw new LabError(`lab '${lab}' is not up: bring it up with 'lab up' first`, 2);
   const old = rec.topology;
-  const changed = FIXED_WHILE_UP.filter(([, part]) => !isDeepStrictEqual(part(old), part(topo))).map(([what]) => what);
+  const changed = fixedWhileUp(old, topo);
   if (changed.length)
     throw new LabError(
       `${topo.source}: apply changes pods, services and rule files of a running lab; ${changed.join(', ')} changed: use 'lab up --reconfigure' to rebuild`,

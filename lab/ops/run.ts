@@ -1,18 +1,18 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { isDeepStrictEqual } from 'node:util';
 import { LabError } from '../errors';
 import { inLab } from '../model/kernel-names';
 import { LabNames } from '../model/names';
 import { newRunId } from '../report/run-id';
 import { overall, type RunEvent, type RunReport, type ScenarioReport, summarize } from '../report/types';
 import type { Runtime } from '../runtime/runtime';
-import type { Scenario } from '../scenario/load';
+import { type Scenario, sameTopology, scenarioTopologies } from '../scenario/load';
 import { writeResults } from '../scenario/results';
-import { runScenario } from '../scenario/steps';
+import { runScenario, type SwitchTopology } from '../scenario/steps';
 import { readRecord } from '../state/store';
 import { inspectLabs } from '../status/inspect';
 import type { Topology } from '../topology/types';
+import { apply, fixedWhileUp } from './apply';
 import { down } from './down';
 import { up } from './up';
 
@@ -36,8 +36,6 @@ export interface RunOptions {
   onEvent?: (e: RunEvent) => void;
 }
 
-const sameTopology = (a: Topology, b: Topology) => isDeepStrictEqual({ ...a, source: '' }, { ...b, source: '' });
-
 export async function runScenarios(scenarios: Scenario[], opts: RunOptions): Promise<RunReport> {
   const started = new Date();
   const runId = opts.runId ?? newRunId(started);
@@ -45,16 +43,21 @@ export async function runScenarios(scenarios: Scenario[], opts: RunOptions): Pro
   mkdirSync(dir, { recursive: true });
   const emit = opts.onEvent ?? (() => undefined);
 
-  // One lab per distinct topology, in the order scenarios name them.
-  const groups: { topo: Topology; scenarios: Scenario[] }[] = [];
+  // One lab per distinct topology, in the order scenarios name them. A scenario whose steps move
+  // to other topologies changes its lab as it goes: it has a group of its own.
+  const groups: { topo: Topology; scenarios: Scenario[]; moves: boolean }[] = [];
   for (const s of scenarios) {
-    const g = groups.find((x) => sameTopology(x.topo, s.topology));
+    const moves = s.steps.some((st) => st.topology);
+    const g = moves ? undefined : groups.find((x) => !x.moves && sameTopology(x.topo, s.topology));
     if (g) g.scenarios.push(s);
-    else groups.push({ topo: s.topology, scenarios: [s] });
+    else groups.push({ topo: s.topology, scenarios: [s], moves });
   }
+  const moving = groups.find((g) => g.moves)?.scenarios[0];
+  if (moving && opts.reuse)
+    throw new LabError(`scenario ${moving.name} (${moving.file}) moves between topologies, which --reuse cannot do to a lab it leaves up: run it apart`, 2);
   // Two topologies under one lab name (the same lab in another proxy mode) run one after the
   // other: each group's lab is down before the next comes up — unless labs are to stay up.
-  const labNames = groups.map((g) => g.topo.name);
+  const labNames = groups.flatMap((g) => [...new Set(g.scenarios.flatMap(scenarioTopologies).map((t) => t.name))]);
   const dup = labNames.find((n, i) => labNames.indexOf(n) !== i);
   if (dup && (opts.keep || opts.reuse))
     throw new LabError(
@@ -62,13 +65,14 @@ export async function runScenarios(scenarios: Scenario[], opts: RunOptions): Pro
       2,
     );
   // Refuse before building anything: a lab of the same name that is up belongs to the user.
-  for (const g of groups) {
-    const isUp = (await opts.runtimeFor(g.topo).listNamespaces()).some((ns) => inLab(ns, g.topo.name));
+  const every = groups.flatMap((g) => g.scenarios.flatMap(scenarioTopologies));
+  for (const topo of every.filter((t, i) => every.findIndex((o) => o.name === t.name) === i)) {
+    const isUp = (await opts.runtimeFor(topo).listNamespaces()).some((ns) => inLab(ns, topo.name));
     if (isUp && !opts.reuse)
-      throw new LabError(`lab '${g.topo.name}' is already up: pass --reuse to run against it (it is left up), or take it down first`, 2);
-    const rec = readRecord(g.topo.name);
-    if (isUp && opts.reuse && rec && !sameTopology(rec.topology, g.topo))
-      throw new LabError(`lab '${g.topo.name}' is up with another topology (from ${rec.topology.source}): --reuse needs the same one`, 2);
+      throw new LabError(`lab '${topo.name}' is already up: pass --reuse to run against it (it is left up), or take it down first`, 2);
+    const rec = readRecord(topo.name);
+    if (isUp && opts.reuse && rec && !sameTopology(rec.topology, topo))
+      throw new LabError(`lab '${topo.name}' is up with another topology (from ${rec.topology.source}): --reuse needs the same one`, 2);
   }
 
   const reports: ScenarioReport[] = [];
@@ -78,36 +82,68 @@ export async function runScenarios(scenarios: Scenario[], opts: RunOptions): Pro
   process.on('SIGTERM', onSignal);
   try {
     for (const g of groups) {
-      const lab = g.topo.name;
-      const rt = opts.runtimeFor(g.topo);
-      const isUp = (await rt.listNamespaces()).some((ns) => inLab(ns, lab));
-      let skipReason: string | undefined;
-      let owned = false;
+      // The lab the group is on now (a step's `topology:` moves it), whether this run brought it
+      // up, and what its steps use: the names, or why they are skipped.
+      let cur = { topo: g.topo, rt: opts.runtimeFor(g.topo), owned: false };
       let names: LabNames | undefined;
-      try {
-        const t0 = performance.now();
-        if (!(isUp && opts.reuse)) {
-          owned = true;
-          await up(g.topo, rt);
+      let skipReason: string | undefined;
+      const bringUp = async (topo: Topology, reuse: boolean) => {
+        cur = { topo, rt: opts.runtimeFor(topo), owned: false };
+        names = skipReason = undefined;
+        try {
+          const t0 = performance.now();
+          const isUp = (await cur.rt.listNamespaces()).some((ns) => inLab(ns, topo.name));
+          if (!(isUp && reuse)) {
+            cur.owned = true;
+            await up(topo, cur.rt);
+          }
+          const [view] = await inspectLabs(cur.rt, topo.name);
+          names = new LabNames(topo, view);
+          emit({ type: 'lab-up', lab: topo.name, reused: !cur.owned, seconds: (performance.now() - t0) / 1000 });
+        } catch (e) {
+          // A missing kernel feature or tool: the steps are skipped with the reason (exit 2).
+          if (!(e instanceof LabError) || e.exitCode !== 2) throw e;
+          skipReason = e.message;
         }
-        const [view] = await inspectLabs(rt, lab);
-        names = new LabNames(g.topo, view);
-        emit({ type: 'lab-up', lab, reused: !owned, seconds: (performance.now() - t0) / 1000 });
-      } catch (e) {
-        // A missing kernel feature or tool: the steps are skipped with the reason (exit 2).
-        if (!(e instanceof LabError) || e.exitCode !== 2) throw e;
-        skipReason = e.message;
-      }
+      };
+      const takeDown = async () => {
+        if (!cur.owned) return;
+        await down(cur.rt, cur.topo.name);
+        cur.owned = false;
+        emit({ type: 'lab-down', lab: cur.topo.name });
+      };
+      // The same lab with other pods, services or rules: re-synced as `lab apply` does; anything
+      // else (another lab, backend, node set, proxy mode): the lab taken down and the new one up.
+      const switchTopology: SwitchTopology = async (topo) => {
+        if (interrupted) return { rt: cur.rt, names, change: undefined };
+        if (names && topo.name === cur.topo.name && !fixedWhileUp(cur.topo, topo).length) {
+          const t0 = performance.now();
+          try {
+            await apply(topo, cur.rt);
+            const [view] = await inspectLabs(cur.rt, topo.name);
+            names = new LabNames(topo, view);
+            emit({ type: 'lab-applied', lab: topo.name, source: topo.source, seconds: (performance.now() - t0) / 1000 });
+          } catch (e) {
+            if (!(e instanceof LabError) || e.exitCode !== 2) throw e;
+            names = undefined;
+            skipReason = e.message;
+          }
+          cur = { ...cur, topo };
+          return { rt: cur.rt, names, change: 'applied' };
+        }
+        await takeDown();
+        await bringUp(topo, false);
+        return { rt: cur.rt, names, change: 'rebuilt' };
+      };
       try {
+        await bringUp(g.topo, opts.reuse === true);
         for (const s of g.scenarios) {
           emit({ type: 'scenario', scenario: s });
-          reports.push(await runScenario(s, dir, rt, names, () => (interrupted ? 'interrupted' : skipReason), emit));
+          const skip = () => (interrupted ? 'interrupted' : skipReason);
+          reports.push(await runScenario(s, dir, cur.rt, names, skip, emit, switchTopology));
         }
       } finally {
-        if (owned && !opts.keep) {
-          await down(rt, lab);
-          emit({ type: 'lab-down', lab });
-        }
+        if (!opts.keep) await takeDown();
       }
     }
   } finally {

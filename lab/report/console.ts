@@ -35,6 +35,8 @@ export function eventLines(e: RunEvent, resultsDir: string): string[] {
       return [pc.dim(e.reused ? `lab ${e.lab}: reusing the lab that is up` : `lab ${e.lab}: up in ${e.seconds.toFixed(2)} s`)];
     case 'lab-down':
       return [pc.dim(`lab ${e.lab}: down`)];
+    case 'lab-applied':
+      return [pc.dim(`lab ${e.lab}: ${e.source} applied in ${e.seconds.toFixed(2)} s`)];
     case 'scenario':
       return [
         `scenario ${pc.bold(e.scenario.name)} ${pc.dim(`(${e.scenario.file}, lab ${e.scenario.topology.name}, proxy ${e.scenario.topology.proxy.mode})`)}`,

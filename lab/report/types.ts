@@ -31,6 +31,7 @@ export interface ScenarioTopology {
 export type RunEvent =
   | { type: 'lab-up'; lab: string; reused: boolean; seconds: number }
   | { type: 'lab-down'; lab: string }
+  | { type: 'lab-applied'; lab: string; source: string; seconds: number }
   | { type: 'scenario'; scenario: ScenarioTopology }
   | { type: 'step'; scenario: ScenarioTopology; step: StepReport; total: number };
 
@@ -64,12 +65,23 @@ export interface ProbeReport {
   result?: unknown;
 }
 
+/** A step's topology when its scenario moves: `applied` re-synced the lab as `lab apply` does, `rebuilt` brought a new one up. */
+export interface StepTopology {
+  lab: string;
+  /** the topology file (or the scenario file, for one written inline) */
+  source: string;
+  /** set on the step that moved the scenario */
+  change?: 'applied' | 'rebuilt';
+}
+
 export interface StepReport {
   index: number;
   name: string;
   status: Status;
   /** why it was skipped or could not run */
   reason?: string;
+  /** in a scenario that moves between topologies: the lab this step ran on, and how it got there */
+  topology?: StepTopology;
   durationS: number;
   captures: CaptureReport[];
   probes: ProbeReport[];

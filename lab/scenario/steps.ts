@@ -3,8 +3,17 @@ import { join, relative } from 'node:path';
 import type { LabNames } from '../model/names';
 import { readPcapFile, vxlanPortsWith } from '../pcap';
 import { type RunningCapture, startCapture } from '../probe/capture';
-import { type CaptureReport, overall, type ProbeReport, type RunEvent, type ScenarioReport, type StepReport } from '../report/types';
+import {
+  type CaptureReport,
+  overall,
+  type ProbeReport,
+  type RunEvent,
+  type ScenarioReport,
+  type StepReport,
+  type StepTopology,
+} from '../report/types';
 import type { Runtime } from '../runtime/runtime';
+import type { Topology } from '../topology/types';
 import { evaluate } from './expect';
 import { probeKind, type ProbeOutcome } from './kinds';
 import type { CaptureOutcome } from './kinds/types';
@@ -21,6 +30,14 @@ export const slug = (s: string) =>
     .replace(/^-|-$/g, '')
     .slice(0, 48) || 'x';
 
+/**
+ * ops' seam for a step with `topology:` (the scenario layer cannot bring labs up): moves the run
+ * to that topology — re-synced as `lab apply` does, or rebuilt — and hands back the lab to use.
+ */
+export type SwitchTopology = (
+  topo: Topology,
+) => Promise<{ rt: Runtime; names: LabNames | undefined; change: StepTopology['change'] }>;
+
 /** Runs every step of a scenario (or reports each skipped, with the reason skip() gives). */
 export async function runScenario(
   s: Scenario,
@@ -29,15 +46,25 @@ export async function runScenario(
   names: LabNames | undefined,
   skip: () => string | undefined,
   emit: (e: RunEvent) => void,
+  switchTopology?: SwitchTopology,
 ): Promise<ScenarioReport> {
   const t0 = performance.now();
   const steps: StepReport[] = [];
+  const moves = s.steps.some((st) => st.topology);
+  let topo = s.topology;
   for (const step of s.steps) {
+    let change: StepTopology['change'];
+    if (step.topology) {
+      if (!switchTopology) throw new Error(`scenario ${s.name}: step ${step.index + 1} moves to another topology, but the runner got no way to switch`);
+      ({ rt, names, change } = await switchTopology(step.topology));
+      if (change) topo = step.topology;
+    }
     const reason = skip();
-    const report =
+    const ran =
       reason || !names
         ? skipped(step, reason ?? 'the lab is not up')
         : await runStep(s, step, join(runDir, slug(s.name)), runDir, rt, names);
+    const report: StepReport = moves ? { ...ran, topology: { lab: topo.name, source: topo.source, ...(change ? { change } : {}) } } : ran;
     steps.push(report);
     emit({ type: 'step', scenario: s, step: report, total: s.steps.length });
   }
@@ -104,7 +131,7 @@ export async function runStep(
         if (!running) return;
         try {
           const stats = await running.stop();
-          const { packets, capture } = readPcapFile(file, { vxlanPorts: vxlanPortsWith(s.topology.cluster.port) });
+          const { packets, capture } = readPcapFile(file, { vxlanPorts: vxlanPortsWith(names.topo.cluster.port) });
           captures.set(plan.name, { plan, pcap: rel(file), stats, packets, warnings: capture.warnings });
         } catch (e) {
           captures.set(plan.name, { plan, pcap: rel(file), packets: [], error: e instanceof Error ? e.message : String(e), warnings: [] });
