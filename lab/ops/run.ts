@@ -54,7 +54,10 @@ export async function runScenarios(scenarios: Scenario[], opts: RunOptions): Pro
   }
   const moving = groups.find((g) => g.moves)?.scenarios[0];
   if (moving && opts.reuse)
-    throw new LabError(`scenario ${moving.name} (${moving.file}) moves between topologies, which --reuse cannot do to a lab it leaves up: run it apart`, 2);
+    throw new LabError(
+      `scenario ${moving.name} (${moving.file}) moves between topologies, which --reuse cannot do to a lab it leaves up: run it apart`,
+      2,
+    );
   // Two topologies under one lab name (the same lab in another proxy mode) run one after the
   // other: each group's lab is down before the next comes up — unless labs are to stay up.
   const labNames = groups.flatMap((g) => [...new Set(g.scenarios.flatMap(scenarioTopologies).map((t) => t.name))]);

@@ -46,12 +46,15 @@ export function reportHtml(report: RunReport, scenarios: ScenarioTopology[]): st
   const topologies: { topo: Topology; users: string[] }[] = [];
   const topoIndex = new Map<ScenarioReport, number>();
   for (const sc of report.scenarios) {
-    const topo = scenarios.find((s) => s.file === sc.file && s.name === sc.name)?.topology;
-    if (!topo) continue;
-    let k = topologies.findIndex((t) => sameTopology(t.topo, topo));
-    if (k < 0) k = topologies.push({ topo, users: [] }) - 1;
-    topologies[k]!.users.push(sc.name);
-    topoIndex.set(sc, k);
+    const st = scenarios.find((s) => s.file === sc.file && s.name === sc.name);
+    if (!st) continue;
+    // its own topology, then those its steps move to
+    [st.topology, ...(st.steps ?? []).flatMap((x) => (x.topology ? [x.topology] : []))].forEach((topo, n) => {
+      let k = topologies.findIndex((t) => sameTopology(t.topo, topo));
+      if (k < 0) k = topologies.push({ topo, users: [] }) - 1;
+      if (!topologies[k]!.users.includes(sc.name)) topologies[k]!.users.push(sc.name);
+      if (n === 0) topoIndex.set(sc, k);
+    });
   }
   const s = report.summary;
   const body = [
@@ -102,6 +105,10 @@ function stepDetails(sc: ScenarioReport, st: StepReport, si: number): string[] {
     `<details class="step" data-status="${st.status}" id="step-${si + 1}-${st.index + 1}" open>`,
     `<summary>${badge(st.status)} <span class="step-name">${st.index + 1}/${sc.steps.length} ${esc(st.name)}</span> <span class="dim">${passed}/${st.expectations.length} expectations passed · ${esc(seconds(st.durationS))}</span></summary>`,
   ];
+  if (st.topology?.change)
+    out.push(
+      `<p class="dim">moved to lab <b>${esc(st.topology.lab)}</b> (${esc(st.topology.change)}) from <code>${esc(st.topology.source)}</code></p>`,
+    );
   if (st.reason) out.push(`<p class="${st.status === 'failed' ? 'bad' : 'dim'}">${esc(st.reason)}</p>`);
   if (st.expectations.length) out.push(...expectationTable(st.expectations));
   if (st.captures.length) out.push(...captureTable(st.captures));

@@ -25,6 +25,8 @@ export interface ScenarioTopology {
   file: string;
   name: string;
   topology: Topology;
+  /** the topologies its steps move to (steps[].topology), if any */
+  steps?: readonly { topology?: Topology }[];
 }
 
 /** Progress of a run, as it happens. */

@@ -34,9 +34,7 @@ export const slug = (s: string) =>
  * ops' seam for a step with `topology:` (the scenario layer cannot bring labs up): moves the run
  * to that topology — re-synced as `lab apply` does, or rebuilt — and hands back the lab to use.
  */
-export type SwitchTopology = (
-  topo: Topology,
-) => Promise<{ rt: Runtime; names: LabNames | undefined; change: StepTopology['change'] }>;
+export type SwitchTopology = (topo: Topology) => Promise<{ rt: Runtime; names: LabNames | undefined; change: StepTopology['change'] }>;
 
 /** Runs every step of a scenario (or reports each skipped, with the reason skip() gives). */
 export async function runScenario(
@@ -55,7 +53,8 @@ export async function runScenario(
   for (const step of s.steps) {
     let change: StepTopology['change'];
     if (step.topology) {
-      if (!switchTopology) throw new Error(`scenario ${s.name}: step ${step.index + 1} moves to another topology, but the runner got no way to switch`);
+      if (!switchTopology)
+        throw new Error(`scenario ${s.name}: step ${step.index + 1} moves to another topology, but the runner got no way to switch`);
       ({ rt, names, change } = await switchTopology(step.topology));
       if (change) topo = step.topology;
     }

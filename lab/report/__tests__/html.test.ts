@@ -142,6 +142,21 @@ describe('index.html of a run', () => {
     expect(html).toContain('used by demo &lt;a&gt; &amp; &quot;b&quot;, second');
   });
 
+  it('draws the topologies a scenario moves to as well, and says on the step where it moved', () => {
+    const hostGw = loadTopology(join(TOPOLOGIES, 'host-gw.yaml'));
+    const first = { ...scenarioB.steps[0]!, topology: { lab: topo.name, source: topo.source } };
+    const moved = { ...scenarioB.steps[0]!, index: 1, topology: { lab: hostGw.name, source: hostGw.source, change: 'rebuilt' as const } };
+    const moving: ScenarioReport = { ...scenarioB, name: 'moving', steps: [first, moved] };
+    const page = reportHtml(runReportOf([moving], { runId: 'r', dir }), [
+      { file: moving.file, name: 'moving', topology: topo, steps: [{}, { topology: hostGw }] },
+    ]);
+    expect(page.match(/<figure id="topology-\d+"/g)).toEqual(['<figure id="topology-1"', '<figure id="topology-2"']);
+    expect(page).toContain(`lab <b>${hostGw.name}</b> (host-gw, proxy iptables)`);
+    expect(page.match(/moved to lab <b>[^<]+<\/b> \(rebuilt\) from <code>[^<]+<\/code>/g)).toEqual([
+      `moved to lab <b>${hostGw.name}</b> (rebuilt) from <code>${hostGw.source}</code>`,
+    ]);
+  });
+
   it('links only to files of the run folder, relatively, and every one exists; nothing loads from elsewhere', () => {
     const links = hrefs(html).filter((h) => !h.startsWith('#'));
     expect(links.length).toBeGreaterThanOrEqual(10);

@@ -173,7 +173,7 @@ describe('scenario files', () => {
       expect(s.steps[3]!.probes[0]).toMatchObject({ ns: 'kdl.default.node1.client' });
     });
 
-    it('gives the scenario\'s proxy mode and the command line\'s lab name to every topology', () => {
+    it("gives the scenario's proxy mode and the command line's lab name to every topology", () => {
       const f = scenarioFile('overrides.yaml', [
         `topology: ${DEFAULT_TOPOLOGY}`,
         'proxy: nftables',
@@ -199,7 +199,9 @@ describe('scenario files', () => {
         '  - name: unchecked after a topology that did not load',
         '    probes: [{ ping: { from: nobody, to: web-2 } }]',
       ]);
-      expect(issuesOf(() => loadScenario(f))).toEqual([expect.stringMatching(/bad-moves\.yaml:4:\d+: steps\[0\]\.topology: no topology file 'nowhere\.yaml'/)]);
+      expect(issuesOf(() => loadScenario(f))).toEqual([
+        expect.stringMatching(/bad-moves\.yaml:4:\d+: steps\[0\]\.topology: no topology file 'nowhere\.yaml'/),
+      ]);
       writeFileSync(
         f,
         [
@@ -230,7 +232,9 @@ describe('scenario files', () => {
         ].join('\n'),
       );
       expect(issuesOf(() => loadScenario(f))).toEqual([
-        expect.stringMatching(/bad-moves\.yaml:5:\d+: steps\[1\]\.topology: the same topology as the step before runs on \(lab default\): leave it out/),
+        expect.stringMatching(
+          /bad-moves\.yaml:5:\d+: steps\[1\]\.topology: the same topology as the step before runs on \(lab default\): leave it out/,
+        ),
         expect.stringMatching(/bad-moves\.yaml:11:\d+: steps\[2\]\.probes\[0\]\.ping\.from: .*client/),
       ]);
     });
