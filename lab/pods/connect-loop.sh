@@ -11,7 +11,9 @@ for ((i = 0; i < count; i++)); do
     # half-close timeout after every reply)
     out=$({ exec 3<>"/dev/udp/$host/$port" && printf 'probe\n' >&3 && timeout "$t" dd bs=65536 count=1 status=none <&3; } 2>&1)
   else
-    out=$(socat -T "$t" - "TCP:$host:$port,connect-timeout=$t" </dev/null 2>&1)
+    # -t: after its own EOF (stdin is empty) socat waits only 0.5 s for the answer by default,
+    # which a loaded machine (the VM guest under TCG) can miss: exit 0 and no reply
+    out=$(socat -T "$t" -t "$t" - "TCP:$host:$port,connect-timeout=$t" </dev/null 2>&1)
   fi
   code=$?
   printf '%s\t%s\n' "$code" "${out//$'\n'/ }"
