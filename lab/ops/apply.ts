@@ -97,7 +97,7 @@ export async function apply(topo: Topology, rt: Runtime, runStages: StageRunner 
         return `${newListeners.length} listener(s) started`;
       },
     });
-  const proxyPhases = planProxy(topo, { resync: true });
+  const proxyPhases = planProxy(topo, { resync: true, previous: old });
   stages.push({
     title: 'rules re-synced',
     run: async () => {

@@ -14,14 +14,17 @@ export type RestoreLine = { line: number; text: string } & (
   | { kind: 'commit' }
   /** `:NAME POLICY [p:b]`; policy undefined when the declaration is not of that form */
   | { kind: 'chain'; chain: string; policy?: string }
-  /** `-A CHAIN rest`: rest as written, and its words */
-  | { kind: 'rule'; chain: string; rest: string; words: string[] }
+  /** `-A CHAIN rest` (or `-I CHAIN rest`, insert: at the top): rest as written, and its words */
+  | { kind: 'rule'; chain: string; rest: string; words: string[]; insert?: true }
+  /** `-X CHAIN`: the chain is deleted */
+  | { kind: 'delete'; chain: string }
   /** anything else, including `-A` without a chain */
   | { kind: 'other' }
 );
 
 const CHAIN_DECL = /^:(\S+)\s+(\S+)(?:\s+\[\d+:\d+\])?$/;
-const RULE = /^-A\s+(\S+)\s*(.*)$/;
+const RULE = /^-([AI])\s+(\S+)\s*(.*)$/;
+const DELETE = /^-X\s+(\S+)$/;
 
 /** The text's lines, trimmed and classified; nothing is checked beyond the line's own form. */
 export function restoreLines(text: string): RestoreLine[] {
@@ -35,10 +38,15 @@ export function restoreLines(text: string): RestoreLine[] {
     else if (t.startsWith(':')) {
       const m = CHAIN_DECL.exec(t);
       out.push({ line, text: t, kind: 'chain', chain: m ? m[1]! : t.slice(1).split(' ')[0]!, ...(m && { policy: m[2]! }) });
-    } else if (t.startsWith('-A ')) {
+    } else if (t.startsWith('-A ') || t.startsWith('-I ')) {
       const m = RULE.exec(t);
-      out.push(m ? { line, text: t, kind: 'rule', chain: m[1]!, rest: m[2]!, words: words(m[2]!) } : { line, text: t, kind: 'other' });
-    } else out.push({ line, text: t, kind: 'other' });
+      out.push(
+        m
+          ? { line, text: t, kind: 'rule', chain: m[2]!, rest: m[3]!, words: words(m[3]!), ...(m[1] === 'I' ? { insert: true as const } : {}) }
+          : { line, text: t, kind: 'other' },
+      );
+    } else if (DELETE.test(t)) out.push({ line, text: t, kind: 'delete', chain: DELETE.exec(t)![1]! });
+    else out.push({ line, text: t, kind: 'other' });
   });
   return out;
 }
@@ -56,21 +64,42 @@ export interface ParsedRule {
 
 export interface ParsedTables {
   chains: Map<string, Set<string>>; // table → chains declared
+  /** in order per chain, chains one after the other */
   rules: ParsedRule[];
+  /** table → chains the text deletes (`-X`) */
+  deleted: Map<string, Set<string>>;
 }
 
-/** Parses iptables-restore input or iptables-save output into a comparable form (lenient: it skips what it does not read). */
-export function parseTables(text: string): ParsedTables {
-  const out: ParsedTables = { chains: new Map(), rules: [] };
+/**
+ * Parses iptables-restore input or iptables-save output into a comparable form: what the tables
+ * hold after restoring it (with --noflush onto `onto` when given: a declared chain is flushed,
+ * `-I` goes to the top, `-X` deletes). Lenient: it skips what it does not read.
+ */
+export function parseTables(text: string, onto?: ParsedTables): ParsedTables {
+  const chains = new Map<string, Set<string>>([...(onto?.chains ?? [])].map(([t, c]) => [t, new Set(c)]));
+  const held = new Map<string, ParsedRule[]>(); // "table chain" → rules
+  for (const r of onto?.rules ?? []) (held.get(`${r.table} ${r.chain}`) ?? held.set(`${r.table} ${r.chain}`, []).get(`${r.table} ${r.chain}`)!).push(r);
+  const deleted = new Map<string, Set<string>>();
+  const rulesOf = (t: string, c: string) => held.get(`${t} ${c}`) ?? held.set(`${t} ${c}`, []).get(`${t} ${c}`)!;
   let table = '';
   for (const l of restoreLines(text)) {
     if (l.kind === 'table') {
       table = l.table;
-      out.chains.set(table, out.chains.get(table) ?? new Set());
-    } else if (l.kind === 'chain') out.chains.get(table)!.add(l.chain);
-    else if (l.kind === 'rule') out.rules.push(parseRule(table, l.chain, l.words, l.text));
+      chains.set(table, chains.get(table) ?? new Set());
+    } else if (l.kind === 'chain') {
+      chains.get(table)!.add(l.chain);
+      if (l.policy === '-') held.set(`${table} ${l.chain}`, []); // a user chain declared again is flushed
+    } else if (l.kind === 'rule') {
+      const r = parseRule(table, l.chain, l.words, l.text);
+      if (l.insert) rulesOf(table, l.chain).unshift(r);
+      else rulesOf(table, l.chain).push(r);
+    } else if (l.kind === 'delete') {
+      chains.get(table)?.delete(l.chain);
+      held.delete(`${table} ${l.chain}`);
+      (deleted.get(table) ?? deleted.set(table, new Set()).get(table)!).add(l.chain);
+    }
   }
-  return out;
+  return { chains, rules: [...held.values()].flat(), deleted };
 }
 
 function parseRule(table: string, chain: string, w: string[], text: string): ParsedRule {
@@ -96,7 +125,7 @@ function parseRule(table: string, chain: string, w: string[], text: string): Par
     rule.opts.set((neg ? '!' : '') + t, normalise(t, values.join(' ')));
     neg = false;
   }
-  return rule;
+  return withDefaults(rule);
 }
 
 /** What iptables-save prints for what kube-proxy writes: addresses get /32, marks become set-xmark. */
@@ -107,6 +136,12 @@ function normalise(opt: string, v: string): string {
   if (opt === '--xor-mark') return `set-xmark ${v}/0x0`;
   if (opt === '--set-xmark') return `set-xmark ${v}`;
   return v;
+}
+
+/** Defaults iptables-save prints that kube-proxy leaves out. */
+function withDefaults(rule: ParsedRule): ParsedRule {
+  if (rule.target === 'REJECT' && !rule.opts.has('--reject-with')) rule.opts.set('--reject-with', 'icmp-port-unreachable');
+  return rule;
 }
 
 /** A rule as an order-free comparable string. */

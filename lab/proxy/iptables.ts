@@ -1,15 +1,17 @@
-import { extChain, markHex, type ProxyModel, sepChain, type ServicePortModel, svcChain } from '../model/proxy';
+import { extChain, markHex, type ProxyModel, type ProxyNode, sepChain, type ServicePortModel, svcChain } from '../model/proxy';
+import { contains, parseCidr, parseIp } from '../topology/ipv4';
 
-// kube-proxy's iptables mode, as iptables-restore text (one file per node, whole filter and
-// nat tables: restoring it replaces the previous rules atomically, table by table).
-// Layout and comments follow kube-proxy (pkg/proxy/iptables/proxier.go), e.g. article 003's
-//   -A KUBE-SVC-7CWUT4JBGBRVUN2L ! -s 10.42.0.0/16 -d 10.43.6.58/32 ... -j KUBE-MARK-MASQ
-//   -A KUBE-SVC-7CWUT4JBGBRVUN2L ... -m statistic --mode random --probability 0.5000000000 -j KUBE-SEP-U2YYZT2C3O6VM4EV
+// kube-proxy's iptables mode as iptables-restore text, and the table writer IPVS mode shares.
+// Rules are written word for word as kube-proxy writes them (pkg/proxy/iptables/proxier.go), e.g.
+//   -A KUBE-SVC-7CWUT4JBGBRVUN2L -m comment --comment "default/nginx-test:80-80 cluster IP" -m tcp -p tcp -d 10.43.6.58 --dport 80 ! -s 10.42.0.0/16 -j KUBE-MARK-MASQ
+// iptables-save prints the same rule in the kernel's order (-d 10.43.6.58/32 first, ...).
 
 /** An iptables-restore table being written: chains in order of declaration, then rules. */
 export class RestoreTable {
   private readonly chains = new Map<string, string>(); // name → policy ('-' for user chains)
   private readonly rules: string[] = [];
+  private readonly inserts: string[] = [];
+  private readonly deletes: string[] = [];
   constructor(
     readonly name: 'filter' | 'nat' | 'mangle',
     builtins: string[],
@@ -29,8 +31,20 @@ export class RestoreTable {
     this.rules.push(`-A ${chain} ${rest}`);
     return this;
   }
+  /** `-I <chain> ...`: put at the top of a chain that exists (a built-in one), without declaring it. */
+  insert(chain: string, ...words: string[]): this {
+    this.inserts.push(`-I ${chain} ${words.join(' ')}`);
+    return this;
+  }
+  /** `:<chain>` (flushes it) then `-X <chain>`: a chain that is no longer used goes. */
+  deleteChain(chain: string): this {
+    this.chain(chain);
+    this.deletes.push(`-X ${chain}`);
+    return this;
+  }
   render(): string {
-    return [`*${this.name}`, ...[...this.chains].map(([c, p]) => `:${c} ${p} [0:0]`), ...this.rules, 'COMMIT'].join('\n');
+    const decl = [...this.chains].map(([c, p]) => `:${c} ${p} [0:0]`);
+    return [`*${this.name}`, ...decl, ...this.inserts, ...this.rules, ...this.deletes, 'COMMIT'].join('\n');
   }
 }
 
@@ -69,121 +83,169 @@ export function addMasqueradeChains(nat: RestoreTable, filter: RestoreTable, mar
     );
 }
 
+
 /** 1/(n-i) with 10 decimals, as kube-proxy writes it; the last endpoint gets no probability. */
 export const probability = (n: number, i: number) => (1 / (n - i)).toFixed(10);
 
-/** The same text for every node: nothing here depends on the node (node ports match ADDRTYPE LOCAL). */
-export function iptablesRules(model: ProxyModel): string {
-  const filter = new RestoreTable('filter', FILTER_BUILTINS);
-  const nat = new RestoreTable('nat', NAT_BUILTINS);
-  filter
-    .add(
-      'INPUT',
-      '-m',
-      'conntrack',
-      '--ctstate',
-      'NEW',
-      ...comment('kubernetes externally-visible service portals'),
-      '-j',
-      'KUBE-EXTERNAL-SERVICES',
-    )
-    .add('FORWARD', '-m', 'conntrack', '--ctstate', 'NEW', ...comment('kubernetes service portals'), '-j', 'KUBE-SERVICES')
-    .add(
-      'FORWARD',
-      '-m',
-      'conntrack',
-      '--ctstate',
-      'NEW',
-      ...comment('kubernetes externally-visible service portals'),
-      '-j',
-      'KUBE-EXTERNAL-SERVICES',
-    )
-    .add('OUTPUT', '-m', 'conntrack', '--ctstate', 'NEW', ...comment('kubernetes service portals'), '-j', 'KUBE-SERVICES')
-    .chain('KUBE-SERVICES')
-    .chain('KUBE-EXTERNAL-SERVICES');
+// --- iptables mode ------------------------------------------------------------------------------
+// As kube-proxy's iptables proxier (pkg/proxy/iptables/proxier.go) writes it: one
+// `iptables-restore --noflush` of the filter and nat tables. Only kube-proxy's own chains are
+// declared (declaring a chain flushes it), so chains of anyone else survive a re-sync; the jumps
+// from the built-in chains kube-proxy adds itself (`iptables -C` / `-I`), here as `-I` lines of
+// the first install; chains of services that went away are deleted (`-X`).
+
+/** The jumps from built-in chains, in kube-proxy's order (iptablesJumpChains, then kubelet's KUBE-FIREWALL). */
+const JUMPS: { table: 'filter' | 'nat'; from: string; to: string; comment?: string; newOnly?: boolean }[] = [
+  { table: 'filter', from: 'INPUT', to: 'KUBE-EXTERNAL-SERVICES', comment: 'kubernetes externally-visible service portals', newOnly: true },
+  { table: 'filter', from: 'FORWARD', to: 'KUBE-EXTERNAL-SERVICES', comment: 'kubernetes externally-visible service portals', newOnly: true },
+  { table: 'filter', from: 'INPUT', to: 'KUBE-NODEPORTS', comment: 'kubernetes health check service ports' },
+  { table: 'filter', from: 'FORWARD', to: 'KUBE-SERVICES', comment: 'kubernetes service portals', newOnly: true },
+  { table: 'filter', from: 'OUTPUT', to: 'KUBE-SERVICES', comment: 'kubernetes service portals', newOnly: true },
+  { table: 'filter', from: 'FORWARD', to: 'KUBE-FORWARD', comment: 'kubernetes forwarding rules' },
+  { table: 'filter', from: 'INPUT', to: 'KUBE-PROXY-FIREWALL', comment: 'kubernetes load balancer firewall', newOnly: true },
+  { table: 'filter', from: 'OUTPUT', to: 'KUBE-PROXY-FIREWALL', comment: 'kubernetes load balancer firewall', newOnly: true },
+  { table: 'filter', from: 'FORWARD', to: 'KUBE-PROXY-FIREWALL', comment: 'kubernetes load balancer firewall', newOnly: true },
+  { table: 'nat', from: 'OUTPUT', to: 'KUBE-SERVICES', comment: 'kubernetes service portals' },
+  { table: 'nat', from: 'PREROUTING', to: 'KUBE-SERVICES', comment: 'kubernetes service portals' },
+  { table: 'nat', from: 'POSTROUTING', to: 'KUBE-POSTROUTING', comment: 'kubernetes postrouting rules' },
+  { table: 'filter', from: 'INPUT', to: 'KUBE-FIREWALL' },
+  { table: 'filter', from: 'OUTPUT', to: 'KUBE-FIREWALL' },
+];
+
+/** Prefixes of the per-service chains kube-proxy deletes when unused (isServiceChainName). */
+export const SERVICE_CHAIN_PREFIXES = ['KUBE-SVC-', 'KUBE-SVL-', 'KUBE-SEP-', 'KUBE-FW-', 'KUBE-EXT-'];
+
+/** The nat chains of the services: what a sync writes, and what the next one deletes if gone. */
+export function serviceChains(model: ProxyModel): Set<string> {
+  const out = new Set<string>();
+  for (const sp of model.services) {
+    if (!sp.endpoints.length) continue;
+    out.add(svcChain(sp));
+    if (sp.nodePort !== undefined) out.add(extChain(sp));
+    for (const ep of sp.endpoints) out.add(sepChain(sp, ep));
+  }
+  return out;
+}
+
+/**
+ * The addresses node ports answer on, as kube-proxy's --nodeport-addresses decides on this node:
+ * 'all' (no list: `-m addrtype --dst-type LOCAL`), else the node's addresses in one of the CIDRs
+ * (`primary`: the node IP), loopback first as the kernel lists lo first.
+ */
+export function nodePortTargets(model: ProxyModel, node?: ProxyNode): 'all' | string[] {
+  if (!model.nodePortAddresses.length) return 'all';
+  const cidrs = model.nodePortAddresses.filter((a) => a !== 'primary').map((c) => parseCidr(c, false)!);
+  const primary = model.nodePortAddresses.includes('primary');
+  const addrs = ['127.0.0.1', ...(node?.localAddresses ?? (node ? [node.ip] : []))];
+  return [...new Set(addrs)].filter((a) => (primary && a === node?.ip) || cidrs.some((c) => contains(c, parseIp(a)!)));
+}
+
+/** kube-proxy turns localhostNodePorts off when --nodeport-addresses leaves out 127.0.0.1 (NewProxier). */
+export function localhostNodePortsOn(model: ProxyModel): boolean {
+  if (!model.localhostNodePorts) return false;
+  if (!model.nodePortAddresses.length) return true;
+  const lo = parseIp('127.0.0.1')!;
+  return model.nodePortAddresses.some((a) => a !== 'primary' && contains(parseCidr(a, false)!, lo));
+}
+
+/** The sysctl kube-proxy sets for localhostNodePorts: packets from 127.0.0.1 may be routed off the host (DNAT to a pod). */
+export const ROUTE_LOCALNET = 'net.ipv4.conf.all.route_localnet=1';
+
+export interface IptablesOptions {
+  /** the model of the previous sync: its service chains that are gone now are deleted (-X) */
+  previous?: ProxyModel;
+  /** a re-sync: the jumps from the built-in chains are in place (the first install inserted them) */
+  resync?: boolean;
+}
+
+const q = (text: string) => comment(text).slice(3)[0]!; // the comment's text, quoted when needed
+const kpPort = (sp: ServicePortModel) => `-m ${proto(sp)} -p ${proto(sp)}`;
+
+/** One node's restore text (it depends on the node only through nodePortAddresses). */
+export function iptablesRules(model: ProxyModel, node?: ProxyNode, opts: IptablesOptions = {}): string {
+  const filter = new RestoreTable('filter', []);
+  const nat = new RestoreTable('nat', []);
+  const m = markHex(model.mark);
+  const localhost = localhostNodePortsOn(model);
+  for (const c of ['KUBE-SERVICES', 'KUBE-EXTERNAL-SERVICES', 'KUBE-FORWARD', 'KUBE-NODEPORTS', 'KUBE-PROXY-FIREWALL', 'KUBE-FIREWALL'])
+    filter.chain(c);
+  for (const c of ['KUBE-SERVICES', 'KUBE-NODEPORTS', 'KUBE-POSTROUTING', 'KUBE-MARK-MASQ']) nat.chain(c);
+  if (!opts.resync)
+    for (const j of JUMPS)
+      (j.table === 'filter' ? filter : nat).insert(
+        j.from,
+        ...(j.newOnly ? ['-m', 'conntrack', '--ctstate', 'NEW'] : []),
+        ...(j.comment ? comment(j.comment) : []),
+        '-j',
+        j.to,
+      );
+
   nat
-    .add('PREROUTING', ...comment('kubernetes service portals'), '-j', 'KUBE-SERVICES')
-    .add('OUTPUT', ...comment('kubernetes service portals'), '-j', 'KUBE-SERVICES')
-    .chain('KUBE-SERVICES')
-    .chain('KUBE-NODEPORTS');
-  addMasqueradeChains(nat, filter, model.mark);
+    .line('KUBE-POSTROUTING', `-m mark ! --mark ${m}/${m} -j RETURN`)
+    // clear the mark, so a packet that is re-routed is not masqueraded twice
+    .line('KUBE-POSTROUTING', `-j MARK --xor-mark ${m}`)
+    // --random-fully: kube-proxy adds it where iptables supports it, as it does here
+    .line('KUBE-POSTROUTING', `${comment('kubernetes service traffic requiring SNAT').join(' ')} -j MASQUERADE --random-fully`)
+    .line('KUBE-MARK-MASQ', `-j MARK --or-mark ${m}`);
+  if (localhost)
+    // route_localnet lets 127.0.0.1 be routed off the host: drop what arrives for 127/8 from elsewhere
+    filter.line(
+      'KUBE-FIREWALL',
+      `${comment('block incoming localnet connections').join(' ')} -d 127.0.0.0/8 ! -s 127.0.0.0/8 -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP`,
+    );
 
   for (const sp of model.services) {
     const svc = svcChain(sp);
-    const ip = `${sp.clusterIP}/32`;
+    const dst = `${kpPort(sp)} -d ${sp.clusterIP} --dport ${sp.port}`;
     if (!sp.endpoints.length) {
       // No endpoint: refuse at once, as kube-proxy does, instead of letting the SYN time out.
-      filter.add(
-        'KUBE-SERVICES',
-        '-d',
-        ip,
-        ...comment(`${sp.id} has no endpoints`),
-        ...matchPort(sp, sp.port),
-        '-j',
-        'REJECT',
-        '--reject-with',
-        'icmp-port-unreachable',
-      );
+      const c = q(`${sp.id} has no endpoints`);
+      filter.line('KUBE-SERVICES', `-m comment --comment ${c} ${dst} -j REJECT`);
       if (sp.nodePort !== undefined)
-        filter.add(
-          'KUBE-EXTERNAL-SERVICES',
-          ...comment(`${sp.id} has no endpoints`),
-          '-m',
-          'addrtype',
-          '--dst-type',
-          'LOCAL',
-          ...matchPort(sp, sp.nodePort),
-          '-j',
-          'REJECT',
-          '--reject-with',
-          'icmp-port-unreachable',
-        );
+        filter.line('KUBE-EXTERNAL-SERVICES', `-m comment --comment ${c} -m addrtype --dst-type LOCAL ${kpPort(sp)} --dport ${sp.nodePort} -j REJECT`);
       continue;
     }
-    nat.add('KUBE-SERVICES', '-d', ip, ...comment(`${sp.id} cluster IP`), ...matchPort(sp, sp.port), '-j', svc);
-    nat.add(
-      svc,
-      '!',
-      '-s',
-      model.clusterCIDR,
-      '-d',
-      ip,
-      ...comment(`${sp.id} cluster IP`),
-      ...matchPort(sp, sp.port),
-      '-j',
-      'KUBE-MARK-MASQ',
-    );
+    const cip = q(`${sp.id} cluster IP`);
+    nat.line('KUBE-SERVICES', `-m comment --comment ${cip} ${dst} -j ${svc}`);
+    if (sp.nodePort !== undefined) nat.line('KUBE-NODEPORTS', `-m comment --comment ${q(sp.id)} ${kpPort(sp)} --dport ${sp.nodePort} -j ${extChain(sp)}`);
+    // traffic to the cluster IP from outside the pod network is masqueraded
+    nat.line(svc, `-m comment --comment ${cip} ${dst} ! -s ${model.clusterCIDR} -j KUBE-MARK-MASQ`);
     if (sp.nodePort !== undefined) {
       const ext = extChain(sp);
-      nat.add('KUBE-NODEPORTS', ...comment(sp.id), ...matchPort(sp, sp.nodePort), '-j', ext);
-      nat.add(ext, ...comment(`masquerade traffic for ${sp.id} external destinations`), '-j', 'KUBE-MARK-MASQ');
-      nat.add(ext, '-j', svc);
+      nat.line(ext, `-m comment --comment ${q(`masquerade traffic for ${sp.id} external destinations`)} -j KUBE-MARK-MASQ`);
+      nat.line(ext, `-j ${svc}`);
     }
-    // The per-endpoint rules are most of a large ruleset: written as whole lines, with the
-    // service's shared words built once (same text as add() would produce).
+    // The per-endpoint rules are most of a large ruleset: whole lines, the shared words built once.
     const n = sp.endpoints.length;
     const p = proto(sp);
-    const idComment = comment(sp.id).join(' ');
+    const idComment = `-m comment --comment ${q(sp.id)}`;
     sp.endpoints.forEach((ep, i) => {
-      const sep = sepChain(sp, ep);
       const target = `${ep.ip}:${ep.port}`;
       const pick = i < n - 1 ? ` -m statistic --mode random --probability ${probability(n, i)}` : '';
-      nat.line(svc, `${comment(`${sp.id} -> ${target}`).join(' ')}${pick} -j ${sep}`);
-      // hairpin: an endpoint reaching itself through the service must be masqueraded
-      nat.line(sep, `-s ${ep.ip}/32 ${idComment} -j KUBE-MARK-MASQ`);
-      nat.line(sep, `${idComment} -p ${p} -m ${p} -j DNAT --to-destination ${target}`);
+      nat.line(svc, `-m comment --comment ${q(`${sp.id} -> ${target}`)}${pick} -j ${sepChain(sp, ep)}`);
     });
+    for (const ep of sp.endpoints) {
+      const sep = sepChain(sp, ep);
+      // hairpin: an endpoint reaching itself through the service must be masqueraded
+      nat.line(sep, `${idComment} -s ${ep.ip} -j KUBE-MARK-MASQ`);
+      nat.line(sep, `${idComment} -m ${p} -p ${p} -j DNAT --to-destination ${ep.ip}:${ep.port}`);
+    }
+  }
+  if (opts.previous) {
+    const now = serviceChains(model);
+    for (const c of [...serviceChains(opts.previous)].sort()) if (!now.has(c)) nat.deleteChain(c);
   }
   // Must stay last: anything addressed to this node that no cluster-IP rule took may be a node port.
-  nat.add(
-    'KUBE-SERVICES',
-    ...comment('kubernetes service nodeports; NOTE: this must be the last rule in this chain'),
-    '-m',
-    'addrtype',
-    '--dst-type',
-    'LOCAL',
-    '-j',
-    'KUBE-NODEPORTS',
-  );
+  const last = comment('kubernetes service nodeports; NOTE: this must be the last rule in this chain').join(' ');
+  const targets = nodePortTargets(model, node);
+  if (targets === 'all') nat.line('KUBE-SERVICES', `${last} -m addrtype --dst-type LOCAL${localhost ? '' : ' ! -d 127.0.0.0/8'} -j KUBE-NODEPORTS`);
+  else
+    for (const ip of targets)
+      if (ip !== '127.0.0.1' || localhost) nat.line('KUBE-SERVICES', `${last} -d ${ip} -j KUBE-NODEPORTS`);
+
+  filter
+    .line('KUBE-FORWARD', '-m conntrack --ctstate INVALID -j DROP')
+    .line('KUBE-FORWARD', `${comment('kubernetes forwarding rules').join(' ')} -m mark --mark ${m}/${m} -j ACCEPT`)
+    .line('KUBE-FORWARD', `${comment('kubernetes forwarding conntrack rule').join(' ')} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`);
   return `${filter.render()}\n${nat.render()}\n`;
 }

@@ -1,16 +1,19 @@
+import { isDeepStrictEqual } from 'node:util';
 import { nodeNamespace } from '../model/kernel-names';
 import type { Phase, Step, Tool } from '../plan/types';
 import type { RuleFileSpec, Topology } from '../topology/types';
-import { iptablesRules } from './iptables';
+import { iptablesRules, localhostNodePortsOn, nodePortTargets, ROUTE_LOCALNET } from './iptables';
 import { ipvsDeviceCreate, ipvsRules } from './ipvs';
 import { modelOf } from '../model/lab';
 import { type ProxyModel, type ProxyNode, proxyNodes } from '../model/proxy';
+import type { IptablesOptions } from './iptables';
 import { nftablesRules } from './nftables';
 
 // kube-proxy's rules as plan phases, per node. Pure, like the rest of the plan.
 //   ipsets  (ipvs mode) the kube-ipvs0 device and the ipsets: iptables rules match on the sets
 //   proxy   one iptables-restore / nft -f / ipvsadm -R per node; each replaces what it owns
-//           atomically (whole filter+nat tables, the `kube-proxy` nft table, the IPVS table)
+//           atomically (iptables mode: kube-proxy's own chains, restored with --noflush as
+//           kube-proxy does; ipvs mode: whole filter+nat tables; the `kube-proxy` nft table)
 //   rules   the user's own files with mode 'append', one phase per file, in file order
 // A user file with mode 'replace' takes the place of the generated batch of the same tool.
 
@@ -32,13 +35,17 @@ const lines = (text: string) => text.replace(/\n+$/, '').split('\n');
  */
 export const IPVS_SYSCTLS = ['net.ipv4.vs.conntrack=1', 'net.ipv4.vs.expire_nodest_conn=1', 'net.ipv4.vs.expire_quiescent_template=1'];
 
-export function rulesForNodes(model: ProxyModel): (node: ProxyNode) => NodeRules {
+export function rulesForNodes(model: ProxyModel, opts: IptablesOptions = {}): (node: ProxyNode) => NodeRules {
   switch (model.mode) {
     case 'none':
       return () => ({});
     case 'iptables': {
-      const text = lines(iptablesRules(model));
-      return () => ({ 'iptables-restore': text });
+      // kube-proxy sets route_localnet for localhostNodePorts (and never clears it)
+      const sysctl = localhostNodePortsOn(model) ? { sysctl: [ROUTE_LOCALNET] } : {};
+      if (nodePortTargets(model) !== 'all')
+        return (node) => ({ ...sysctl, 'iptables-restore': lines(iptablesRules(model, node, opts)) });
+      const text = lines(iptablesRules(model, undefined, opts));
+      return () => ({ ...sysctl, 'iptables-restore': text });
     }
     case 'nftables':
       return (node) => ({ nft: lines(nftablesRules(model, node)) });
@@ -62,12 +69,18 @@ const FIRST_PHASE: Partial<Record<Tool, 'ipsets'>> = { ip: 'ipsets', ipset: 'ips
 export interface ProxyPlanOptions {
   /** re-sync of a running lab: devices the first install created exist already */
   resync?: boolean;
+  /** the topology the running lab was synced with: iptables chains of services gone are deleted */
+  previous?: Topology;
   /** kube-ipvs0's link type: kube-proxy's dummy where the kernel has it, else ifb (this machine) */
   ipvsDevice?: 'dummy' | 'ifb';
 }
 
 export function planProxy(topo: Topology, opts: ProxyPlanOptions = {}): Phase[] {
-  const rulesFor = rulesForNodes(modelOf(topo).proxy);
+  const model = modelOf(topo).proxy;
+  const rulesFor = rulesForNodes(model, {
+    ...(opts.resync ? { resync: true } : {}),
+    ...(opts.previous ? { previous: modelOf(opts.previous).proxy } : {}),
+  });
   const ipsets: Step[] = [];
   const proxy: Step[] = [];
   for (const n of proxyNodes(topo)) {
@@ -83,14 +96,22 @@ export function planProxy(topo: Topology, opts: ProxyPlanOptions = {}): Phase[] 
     });
     for (const [tool, text] of Object.entries(rules) as [Tool, string[]][]) {
       const origin = origins[tool];
-      (FIRST_PHASE[tool] === 'ipsets' ? ipsets : proxy).push({ ns, tool, lines: text, ...(origin ? { origin } : {}) });
+      // iptables mode's own batch adds to the tables (--noflush), as kube-proxy's does
+      const append = tool === 'iptables-restore' && model.mode === 'iptables' && !origin;
+      (FIRST_PHASE[tool] === 'ipsets' ? ipsets : proxy).push({ ns, tool, lines: text, ...(append ? { append } : {}), ...(origin ? { origin } : {}) });
     }
   }
   const phases: Phase[] = [];
   if (ipsets.length) phases.push({ name: 'ipsets', steps: ipsets });
   if (proxy.length) phases.push({ name: 'proxy', steps: proxy });
+  // Re-sync in iptables mode: the tables are not flushed (--noflush), so an unchanged file
+  // appended the last time is still there; applying it again would double its rules.
+  const kept = (r: RuleFileSpec) =>
+    model.mode === 'iptables' &&
+    r.tool === 'iptables-restore' &&
+    opts.previous?.proxy.rules.some((o) => o.mode === 'append' && o.tool === r.tool && o.text === r.text && isDeepStrictEqual(o.nodes, r.nodes));
   topo.proxy.rules.forEach((r, i) => {
-    if (r.mode !== 'append') return;
+    if (r.mode !== 'append' || kept(r)) return;
     const origin = { file: r.file, path: `proxy.rules[${i}]` };
     const steps = topo.nodes
       .filter((n) => appliesTo(r, n.name))

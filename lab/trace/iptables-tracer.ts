@@ -148,10 +148,14 @@ export function parseRestore(text: string, onto?: Ruleset): Ruleset {
       else table.set(l.chain, { name: l.chain, policy, rules: [] });
     } else if (l.kind === 'rule') {
       const rule = parseRule(l.rest, l.words, l.line, fail);
-      (table.get(l.chain) ?? fail(`chain ${l.chain} is not declared`)).rules.push(rule);
+      const chain = table.get(l.chain) ?? fail(`chain ${l.chain} is not declared`);
+      if (l.insert) chain.rules.unshift(rule);
+      else chain.rules.push(rule);
       const [t, next] = [rule.target?.kind, jumpsTo(rule)];
       if (next) jumps.push({ table, chain: next, line: l.line });
       if ((t === 'dnat' || t === 'snat' || t === 'masquerade') && name !== 'nat') fail(`${t.toUpperCase()} is only valid in the nat table`);
+    } else if (l.kind === 'delete') {
+      if (!table.delete(l.chain)) fail(`chain ${l.chain} does not exist`);
     } else if (l.text.startsWith('-A ')) fail('-A without a chain');
     else fail('not a table, chain, rule or COMMIT line');
   }
