@@ -100,7 +100,7 @@ export class RulesetError extends LabError {
 
 type Fail = (why: string) => never;
 const MODULES = new Set(['tcp', 'udp', 'comment', 'statistic', 'mark', 'conntrack', 'set', 'addrtype']);
-const CTSTATES = new Set(['NEW', 'INVALID', 'ESTABLISHED', 'RELATED', 'UNTRACKED']);
+const CTSTATES = new Set(['NEW', 'INVALID', 'ESTABLISHED', 'RELATED', 'UNTRACKED', 'DNAT', 'SNAT']);
 const NEGATABLE = new Set([
   '-s',
   '--source',
@@ -137,7 +137,7 @@ export function parseRestore(text: string, onto?: Ruleset): Ruleset {
     if (l.kind === 'table') {
       if (table) fail(`table ${name} has no COMMIT before this`);
       name = l.table;
-      rs.set(name, (table = (onto && rs.get(name)) || new Map<string, Chain>()));
+      rs.set(name, (table = (onto && rs.get(name)) || builtinChains(name)));
     } else if (!table) fail('not inside a table (*name … COMMIT)');
     else if (l.kind === 'commit') table = undefined;
     else if (l.kind === 'chain') {
@@ -164,6 +164,17 @@ export function parseRestore(text: string, onto?: Ruleset): Ruleset {
   for (const j of jumps) if (!j.table.has(j.chain)) throw new RulesetError(`line ${j.line}: unknown target or undeclared chain ${j.chain}`);
   return rs;
 }
+
+const BUILTINS: Record<string, string[]> = {
+  filter: ['INPUT', 'FORWARD', 'OUTPUT'],
+  nat: ['PREROUTING', 'INPUT', 'OUTPUT', 'POSTROUTING'],
+  mangle: ['PREROUTING', 'INPUT', 'FORWARD', 'OUTPUT', 'POSTROUTING'],
+  raw: ['PREROUTING', 'OUTPUT'],
+};
+
+/** A table as the kernel has it before anything is added: its built-in chains, empty, policy ACCEPT. */
+const builtinChains = (table: string) =>
+  new Map<string, Chain>((BUILTINS[table] ?? []).map((n) => [n, { name: n, policy: 'ACCEPT', rules: [] }]));
 
 /** Typed matches and target from the shared parser's words of one rule (text: after "-A CHAIN "). */
 function parseRule(text: string, w: string[], line: number, fail: Fail): Rule {
@@ -343,7 +354,10 @@ function matchOne(m: Exclude<Match, { kind: 'random' }>, rule: Rule, p: TracePac
           : m.kind === 'mark'
             ? ((p.mark ?? 0) & m.mask) >>> 0 === m.value
             : m.kind === 'ctstate'
-              ? m.states.includes('NEW') // the traced packet opens a connection
+              ? // the traced packet opens a connection; the DNAT/SNAT states are taken as unset: the
+                // generated rules test them only for packets to 127.0.0.0/8 (KUBE-FIREWALL), which
+                // no lab rule DNATs
+                m.states.includes('NEW')
               : m.kind === 'set'
                 ? (ctx.ipsets?.[m.name] ?? failAt(rule, `--match-set ${m.name}: no such set in the context's ipsets`)).some((x) =>
                     memberMatches(x, m.dirs, p),

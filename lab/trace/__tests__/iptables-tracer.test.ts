@@ -41,7 +41,7 @@ describe('iptables mode (default lab)', () => {
       hook: 'prerouting',
       table: 'nat',
       chain: WEB_SEP['10.42.1.9:80'],
-      rule: '-m comment --comment default/web:http -p tcp -m tcp -j DNAT --to-destination 10.42.1.9:80',
+      rule: '-m comment --comment default/web:http -m tcp -p tcp -j DNAT --to-destination 10.42.1.9:80',
     });
     expect(r).toMatchObject({ verdict: 'accept', dnat: '10.42.1.9:80', packet: { src: '10.42.0.65', dst: '10.42.1.9', dstport: 80 } });
     expect(r.marked).toBeUndefined();
@@ -49,10 +49,11 @@ describe('iptables mode (default lab)', () => {
     expect(r.notes).toEqual([]);
   });
 
-  test('…then forward (filter: portals, KUBE-FORWARD, policy accept) and postrouting (KUBE-POSTROUTING returns: no mark, no SNAT)', () => {
+  test('…then forward (filter: firewall, KUBE-FORWARD, portals, policy accept) and postrouting (KUBE-POSTROUTING returns: no mark, no SNAT)', () => {
     const pre = traceHook(rules, 'prerouting', podToWeb, ctx('10.42.1.9:80'));
     const fwd = traceHook(rules, 'forward', pre.packet, ctx());
-    expect(fwd.chains).toEqual(['filter FORWARD', 'KUBE-SERVICES', 'KUBE-EXTERNAL-SERVICES', 'KUBE-FORWARD']);
+    // kube-proxy's order: each jump was inserted at the top, the last first
+    expect(fwd.chains).toEqual(['filter FORWARD', 'KUBE-PROXY-FIREWALL', 'KUBE-FORWARD', 'KUBE-SERVICES', 'KUBE-EXTERNAL-SERVICES']);
     expect(fwd.verdict).toBe('accept');
     expect(fwd.steps.at(-1)).toMatchObject({ chain: 'FORWARD', verdict: 'policy accept' });
     expect(fwd.steps.at(-1)!.rule).toBeUndefined();
@@ -72,6 +73,8 @@ describe('iptables mode (default lab)', () => {
       'KUBE-MARK-MASQ',
       WEB_SEP['10.42.2.9:80'],
       'filter OUTPUT',
+      'KUBE-FIREWALL',
+      'KUBE-PROXY-FIREWALL',
       'KUBE-SERVICES',
     ]);
     expect(out.steps.filter((s) => s.chain === 'KUBE-MARK-MASQ')).toEqual([
@@ -179,7 +182,7 @@ describe('iptables mode (fixture: UDP, a service without endpoints)', () => {
     const pkt: TracePacket = { src: '10.244.1.5', dst: '10.96.0.12', protocol: 'tcp', srcport: 40000, dstport: 81 };
     expect(traceHook(rules, 'prerouting', pkt, ctx).dnat).toBeUndefined();
     const r = traceHook(rules, 'forward', pkt, ctx);
-    expect(r.chains).toEqual(['filter FORWARD', 'KUBE-SERVICES']);
+    expect(r.chains).toEqual(['filter FORWARD', 'KUBE-PROXY-FIREWALL', 'KUBE-FORWARD', 'KUBE-SERVICES']);
     expect(r.verdict).toBe('reject');
     expect(r.steps.at(-1)).toMatchObject({ chain: 'KUBE-SERVICES', verdict: 'reject' });
   });
@@ -259,8 +262,12 @@ describe('parseRestore', () => {
         '-A X -m mark ! --mark 0x4000/0x4000 -j RETURN',
       ),
     );
+    // a table starts with its built-in chains, as in the kernel
     expect([...rs.get('nat')!.values()].map((c) => [c.name, c.policy])).toEqual([
       ['PREROUTING', 'ACCEPT'],
+      ['INPUT', 'ACCEPT'],
+      ['OUTPUT', 'ACCEPT'],
+      ['POSTROUTING', 'ACCEPT'],
       ['X', '-'],
     ]);
     expect(rs.get('nat')!.get('PREROUTING')!.rules).toEqual([
@@ -289,6 +296,7 @@ describe('parseRestore', () => {
     const text = wrap('-A PREROUTING -j X', '-A X -j RETURN');
     expect([...parseRestore(`${text}*nat\n:PREROUTING DROP [0:0]\nCOMMIT\n`).get('nat')!.values()]).toEqual([
       { name: 'PREROUTING', policy: 'DROP', rules: [] },
+      ...['INPUT', 'OUTPUT', 'POSTROUTING'].map((name) => ({ name, policy: 'ACCEPT', rules: [] })),
     ]);
     const base = parseRestore(text);
     const added = parseRestore('*nat\n:PREROUTING ACCEPT [0:0]\n:X - [0:0]\n:Y - [0:0]\n-A PREROUTING -j Y\nCOMMIT\n', base);
@@ -304,6 +312,14 @@ describe('parseRestore', () => {
     expect(targets(added, 'X')).toEqual([]); // a user chain declared again is flushed
     expect(targets(base, 'X')).toEqual([{ kind: 'return' }]); // and the base is left as it was
     expect(targets(base, 'PREROUTING')).toHaveLength(1);
+    // -I puts a rule at the top; -X deletes a chain
+    const more = parseRestore('*nat\n:Z - [0:0]\n:W - [0:0]\n-I PREROUTING -j Z\n-X W\nCOMMIT\n', added);
+    expect(targets(more, 'PREROUTING')).toEqual([
+      { kind: 'jump', chain: 'Z' },
+      { kind: 'jump', chain: 'X' },
+      { kind: 'jump', chain: 'Y' },
+    ]);
+    expect(more.get('nat')!.has('W')).toBe(false);
   });
 
   test('goto: RETURN from the chain gone to goes back past the chain that went there', () => {
@@ -333,7 +349,8 @@ describe('parseRestore', () => {
     ['an unknown target', wrap('-A X -j LOG --log-prefix x'), /^line 4: unknown target LOG/],
     ['a jump to an undeclared chain', wrap('-A X -j KUBE-NOPE'), /^line 4: unknown target or undeclared chain KUBE-NOPE/],
     ['a rule for an undeclared chain', wrap('-A Y -j RETURN'), /^line 4: chain Y is not declared/],
-    ['a bad line', wrap('-I X -j RETURN'), /^line 4: not a table, chain, rule or COMMIT line: -I X -j RETURN$/],
+    ['a bad line', wrap('-R X 1 -j RETURN'), /^line 4: not a table, chain, rule or COMMIT line: -R X 1 -j RETURN$/],
+    ['-X of a chain that does not exist', wrap('-X NOPE'), /^line 4: chain NOPE does not exist: -X NOPE$/],
     ['a bad probability', wrap('-A X -m statistic --mode random --probability 1.5 -j RETURN'), /^line 4: bad --probability 1.5/],
     ['a bad address', wrap('-A X -d 10.43.0.300/32 -j RETURN'), /^line 4: bad address 10.43.0.300\/32/],
     ['a MARK option not modelled', wrap('-A X -j MARK --set-mark 0x1'), /^line 4: unknown option --set-mark for MARK/],
