@@ -42,7 +42,15 @@ export function restoreLines(text: string): RestoreLine[] {
       const m = RULE.exec(t);
       out.push(
         m
-          ? { line, text: t, kind: 'rule', chain: m[2]!, rest: m[3]!, words: words(m[3]!), ...(m[1] === 'I' ? { insert: true as const } : {}) }
+          ? {
+              line,
+              text: t,
+              kind: 'rule',
+              chain: m[2]!,
+              rest: m[3]!,
+              words: words(m[3]!),
+              ...(m[1] === 'I' ? { insert: true as const } : {}),
+            }
           : { line, text: t, kind: 'other' },
       );
     } else if (DELETE.test(t)) out.push({ line, text: t, kind: 'delete', chain: DELETE.exec(t)![1]! });
@@ -78,7 +86,8 @@ export interface ParsedTables {
 export function parseTables(text: string, onto?: ParsedTables): ParsedTables {
   const chains = new Map<string, Set<string>>([...(onto?.chains ?? [])].map(([t, c]) => [t, new Set(c)]));
   const held = new Map<string, ParsedRule[]>(); // "table chain" → rules
-  for (const r of onto?.rules ?? []) (held.get(`${r.table} ${r.chain}`) ?? held.set(`${r.table} ${r.chain}`, []).get(`${r.table} ${r.chain}`)!).push(r);
+  for (const r of onto?.rules ?? [])
+    (held.get(`${r.table} ${r.chain}`) ?? held.set(`${r.table} ${r.chain}`, []).get(`${r.table} ${r.chain}`)!).push(r);
   const deleted = new Map<string, Set<string>>();
   const rulesOf = (t: string, c: string) => held.get(`${t} ${c}`) ?? held.set(`${t} ${c}`, []).get(`${t} ${c}`)!;
   let table = '';

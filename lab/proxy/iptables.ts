@@ -83,7 +83,6 @@ export function addMasqueradeChains(nat: RestoreTable, filter: RestoreTable, mar
     );
 }
 
-
 /** 1/(n-i) with 10 decimals, as kube-proxy writes it; the last endpoint gets no probability. */
 export const probability = (n: number, i: number) => (1 / (n - i)).toFixed(10);
 
@@ -97,7 +96,13 @@ export const probability = (n: number, i: number) => (1 / (n - i)).toFixed(10);
 /** The jumps from built-in chains, in kube-proxy's order (iptablesJumpChains, then kubelet's KUBE-FIREWALL). */
 const JUMPS: { table: 'filter' | 'nat'; from: string; to: string; comment?: string; newOnly?: boolean }[] = [
   { table: 'filter', from: 'INPUT', to: 'KUBE-EXTERNAL-SERVICES', comment: 'kubernetes externally-visible service portals', newOnly: true },
-  { table: 'filter', from: 'FORWARD', to: 'KUBE-EXTERNAL-SERVICES', comment: 'kubernetes externally-visible service portals', newOnly: true },
+  {
+    table: 'filter',
+    from: 'FORWARD',
+    to: 'KUBE-EXTERNAL-SERVICES',
+    comment: 'kubernetes externally-visible service portals',
+    newOnly: true,
+  },
   { table: 'filter', from: 'INPUT', to: 'KUBE-NODEPORTS', comment: 'kubernetes health check service ports' },
   { table: 'filter', from: 'FORWARD', to: 'KUBE-SERVICES', comment: 'kubernetes service portals', newOnly: true },
   { table: 'filter', from: 'OUTPUT', to: 'KUBE-SERVICES', comment: 'kubernetes service portals', newOnly: true },
@@ -202,12 +207,16 @@ export function iptablesRules(model: ProxyModel, node?: ProxyNode, opts: Iptable
       const c = q(`${sp.id} has no endpoints`);
       filter.line('KUBE-SERVICES', `-m comment --comment ${c} ${dst} -j REJECT`);
       if (sp.nodePort !== undefined)
-        filter.line('KUBE-EXTERNAL-SERVICES', `-m comment --comment ${c} -m addrtype --dst-type LOCAL ${kpPort(sp)} --dport ${sp.nodePort} -j REJECT`);
+        filter.line(
+          'KUBE-EXTERNAL-SERVICES',
+          `-m comment --comment ${c} -m addrtype --dst-type LOCAL ${kpPort(sp)} --dport ${sp.nodePort} -j REJECT`,
+        );
       continue;
     }
     const cip = q(`${sp.id} cluster IP`);
     nat.line('KUBE-SERVICES', `-m comment --comment ${cip} ${dst} -j ${svc}`);
-    if (sp.nodePort !== undefined) nat.line('KUBE-NODEPORTS', `-m comment --comment ${q(sp.id)} ${kpPort(sp)} --dport ${sp.nodePort} -j ${extChain(sp)}`);
+    if (sp.nodePort !== undefined)
+      nat.line('KUBE-NODEPORTS', `-m comment --comment ${q(sp.id)} ${kpPort(sp)} --dport ${sp.nodePort} -j ${extChain(sp)}`);
     // traffic to the cluster IP from outside the pod network is masqueraded
     nat.line(svc, `-m comment --comment ${cip} ${dst} ! -s ${model.clusterCIDR} -j KUBE-MARK-MASQ`);
     if (sp.nodePort !== undefined) {
@@ -238,14 +247,16 @@ export function iptablesRules(model: ProxyModel, node?: ProxyNode, opts: Iptable
   // Must stay last: anything addressed to this node that no cluster-IP rule took may be a node port.
   const last = comment('kubernetes service nodeports; NOTE: this must be the last rule in this chain').join(' ');
   const targets = nodePortTargets(model, node);
-  if (targets === 'all') nat.line('KUBE-SERVICES', `${last} -m addrtype --dst-type LOCAL${localhost ? '' : ' ! -d 127.0.0.0/8'} -j KUBE-NODEPORTS`);
-  else
-    for (const ip of targets)
-      if (ip !== '127.0.0.1' || localhost) nat.line('KUBE-SERVICES', `${last} -d ${ip} -j KUBE-NODEPORTS`);
+  if (targets === 'all')
+    nat.line('KUBE-SERVICES', `${last} -m addrtype --dst-type LOCAL${localhost ? '' : ' ! -d 127.0.0.0/8'} -j KUBE-NODEPORTS`);
+  else for (const ip of targets) if (ip !== '127.0.0.1' || localhost) nat.line('KUBE-SERVICES', `${last} -d ${ip} -j KUBE-NODEPORTS`);
 
   filter
     .line('KUBE-FORWARD', '-m conntrack --ctstate INVALID -j DROP')
     .line('KUBE-FORWARD', `${comment('kubernetes forwarding rules').join(' ')} -m mark --mark ${m}/${m} -j ACCEPT`)
-    .line('KUBE-FORWARD', `${comment('kubernetes forwarding conntrack rule').join(' ')} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`);
+    .line(
+      'KUBE-FORWARD',
+      `${comment('kubernetes forwarding conntrack rule').join(' ')} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`,
+    );
   return `${filter.render()}\n${nat.render()}\n`;
 }

@@ -42,8 +42,7 @@ export function rulesForNodes(model: ProxyModel, opts: IptablesOptions = {}): (n
     case 'iptables': {
       // kube-proxy sets route_localnet for localhostNodePorts (and never clears it)
       const sysctl = localhostNodePortsOn(model) ? { sysctl: [ROUTE_LOCALNET] } : {};
-      if (nodePortTargets(model) !== 'all')
-        return (node) => ({ ...sysctl, 'iptables-restore': lines(iptablesRules(model, node, opts)) });
+      if (nodePortTargets(model) !== 'all') return (node) => ({ ...sysctl, 'iptables-restore': lines(iptablesRules(model, node, opts)) });
       const text = lines(iptablesRules(model, undefined, opts));
       return () => ({ ...sysctl, 'iptables-restore': text });
     }
@@ -98,7 +97,13 @@ export function planProxy(topo: Topology, opts: ProxyPlanOptions = {}): Phase[] 
       const origin = origins[tool];
       // iptables mode's own batch adds to the tables (--noflush), as kube-proxy's does
       const append = tool === 'iptables-restore' && model.mode === 'iptables' && !origin;
-      (FIRST_PHASE[tool] === 'ipsets' ? ipsets : proxy).push({ ns, tool, lines: text, ...(append ? { append } : {}), ...(origin ? { origin } : {}) });
+      (FIRST_PHASE[tool] === 'ipsets' ? ipsets : proxy).push({
+        ns,
+        tool,
+        lines: text,
+        ...(append ? { append } : {}),
+        ...(origin ? { origin } : {}),
+      });
     }
   }
   const phases: Phase[] = [];
@@ -109,7 +114,9 @@ export function planProxy(topo: Topology, opts: ProxyPlanOptions = {}): Phase[] 
   const kept = (r: RuleFileSpec) =>
     model.mode === 'iptables' &&
     r.tool === 'iptables-restore' &&
-    opts.previous?.proxy.rules.some((o) => o.mode === 'append' && o.tool === r.tool && o.text === r.text && isDeepStrictEqual(o.nodes, r.nodes));
+    opts.previous?.proxy.rules.some(
+      (o) => o.mode === 'append' && o.tool === r.tool && o.text === r.text && isDeepStrictEqual(o.nodes, r.nodes),
+    );
   topo.proxy.rules.forEach((r, i) => {
     if (r.mode !== 'append' || kept(r)) return;
     const origin = { file: r.file, path: `proxy.rules[${i}]` };

@@ -81,7 +81,8 @@ const serviceOf = (r: ParsedRule) => r.opts.get('--comment')?.split(/[ :]/)[0];
 /** kube-proxy's sortIPTablesRules, on one chain's rules. */
 function sorted(table: string, chain: string, rules: ParsedRule[]): ParsedRule[] {
   if (chain !== 'KUBE-SERVICES' && chain !== 'KUBE-NODEPORTS') return rules;
-  const last = (r: ParsedRule) => table === 'nat' && chain === 'KUBE-SERVICES' && !!r.opts.get('--comment')?.includes('must be the last rule');
+  const last = (r: ParsedRule) =>
+    table === 'nat' && chain === 'KUBE-SERVICES' && !!r.opts.get('--comment')?.includes('must be the last rule');
   return [...rules].sort((a, b) => {
     if (last(a) !== last(b)) return last(a) ? 1 : -1;
     const [x, y] = [serviceOf(a), serviceOf(b)];
@@ -94,7 +95,9 @@ function chainsOf(t: ParsedTables, keep: (table: string, chain: string) => boole
   const out: Record<string, string[]> = {};
   for (const [table, chains] of t.chains) for (const c of chains) if (keep(table, c)) out[`${table} ${c}`] = [];
   const byChain = new Map<string, ParsedRule[]>();
-  for (const r of t.rules) if (keep(r.table, r.chain)) (byChain.get(`${r.table} ${r.chain}`) ?? byChain.set(`${r.table} ${r.chain}`, []).get(`${r.table} ${r.chain}`)!).push(r);
+  for (const r of t.rules)
+    if (keep(r.table, r.chain))
+      (byChain.get(`${r.table} ${r.chain}`) ?? byChain.set(`${r.table} ${r.chain}`, []).get(`${r.table} ${r.chain}`)!).push(r);
   for (const [k, rules] of byChain) {
     const [table, chain] = k.split(' ') as [string, string];
     out[k] = sorted(table, chain, rules).map(ruleKey);
@@ -139,7 +142,7 @@ describe.each(cases)('kube-proxy iptables conformance: $file', ({ file, c }) => 
   });
 
   if (c.ensured !== undefined)
-    test('the built-in chains jump to kube-proxy\'s chains as its iptables -C/-I leave them', () => {
+    test("the built-in chains jump to kube-proxy's chains as its iptables -C/-I leave them", () => {
       const builtins = (t: string, ch: string) => BUILTIN.has(ch) && (t === 'filter' || t === 'nat');
       const want = chainsOf(parseTables(c.ensured!), builtins);
       const got = chainsOf(lab, builtins);
