@@ -52,7 +52,6 @@ export class RestoreTable {
 export const comment = (text: string) => ['-m', 'comment', '--comment', /^[\w./:+-]+$/.test(text) ? text : `"${text}"`];
 
 const proto = (sp: ServicePortModel) => sp.protocol.toLowerCase();
-const matchPort = (sp: ServicePortModel, port: number) => ['-p', proto(sp), '-m', proto(sp), '--dport', String(port)];
 
 export const FILTER_BUILTINS = ['INPUT', 'FORWARD', 'OUTPUT'];
 export const NAT_BUILTINS = ['PREROUTING', 'INPUT', 'OUTPUT', 'POSTROUTING'];
