@@ -1,6 +1,6 @@
 import { isDeepStrictEqual } from 'node:util';
 import { LabError } from '../errors';
-import { inLab, podNamespace } from '../model/kernel-names';
+import { inLab, nodeNamespace, podNamespace } from '../model/kernel-names';
 import { planPods } from '../network/plan';
 import { type Listener, listenerDaemon, planListeners } from '../pods/servers';
 import { modelOf } from '../model/lab';
@@ -97,7 +97,15 @@ export async function apply(topo: Topology, rt: Runtime, runStages: StageRunner 
         return `${newListeners.length} listener(s) started`;
       },
     });
-  const proxyPhases = planProxy(topo, { resync: true, previous: old });
+  // iptables mode reads each node's tables first, as kube-proxy does on a sync: jumps that are
+  // gone are inserted again, chains of services that are gone are deleted
+  const held: Record<string, string> = {};
+  if (topo.proxy.mode === 'iptables')
+    for (const n of topo.nodes) {
+      const saved = await rt.run(nodeNamespace(lab, n.name), ['iptables-save']);
+      if (saved.code === 0) held[n.name] = saved.stdout;
+    }
+  const proxyPhases = planProxy(topo, { resync: true, previous: old, held });
   stages.push({
     title: 'rules re-synced',
     run: async () => {

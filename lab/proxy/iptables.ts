@@ -1,5 +1,6 @@
 import { extChain, markHex, type ProxyModel, type ProxyNode, sepChain, type ServicePortModel, svcChain } from '../model/proxy';
 import { contains, parseCidr, parseIp } from '../topology/ipv4';
+import { type ParsedTables, parseTables, ruleKey } from './iptables-parse';
 
 // kube-proxy's iptables mode as iptables-restore text, and the table writer IPVS mode shares.
 // Rules are written word for word as kube-proxy writes them (pkg/proxy/iptables/proxier.go), e.g.
@@ -160,6 +161,41 @@ export interface IptablesOptions {
   previous?: ProxyModel;
   /** a re-sync: the jumps from the built-in chains are in place (the first install inserted them) */
   resync?: boolean;
+  /**
+   * What the node's tables hold now (its iptables-save), as kube-proxy reads them on a sync: a
+   * jump that is missing is inserted again (its `iptables -C`, else `-I`), and every service
+   * chain of the node that is no longer used is deleted (instead of those of `previous`).
+   */
+  held?: ParsedTables;
+}
+
+const jumpWords = (j: (typeof JUMPS)[number]) => [
+  ...(j.newOnly ? ['-m', 'conntrack', '--ctstate', 'NEW'] : []),
+  ...(j.comment ? comment(j.comment) : []),
+  '-j',
+  j.to,
+];
+
+/** The jumps a sync inserts: all on the first install; on a re-sync those the node lacks (if known). */
+function jumpsToInsert(opts: IptablesOptions): typeof JUMPS {
+  const held = opts.held;
+  if (!held) return opts.resync ? [] : JUMPS;
+  const have = new Set(held.rules.map(ruleKey));
+  return JUMPS.filter((j) => {
+    const [r] = parseTables(`*${j.table}\n-A ${j.from} ${jumpWords(j).join(' ')}\nCOMMIT\n`).rules;
+    return !have.has(ruleKey(r!));
+  });
+}
+
+/** The service chains to delete: the node's (when known) or the previous sync's, that are not used now. */
+function staleChains(model: ProxyModel, opts: IptablesOptions): string[] {
+  const now = serviceChains(model);
+  const before = opts.held
+    ? [...(opts.held.chains.get('nat') ?? [])].filter((c) => SERVICE_CHAIN_PREFIXES.some((p) => c.startsWith(p)))
+    : opts.previous
+      ? [...serviceChains(opts.previous)]
+      : [];
+  return before.filter((c) => !now.has(c)).sort();
 }
 
 const q = (text: string) => comment(text).slice(3)[0]!; // the comment's text, quoted when needed
@@ -174,15 +210,7 @@ export function iptablesRules(model: ProxyModel, node?: ProxyNode, opts: Iptable
   for (const c of ['KUBE-SERVICES', 'KUBE-EXTERNAL-SERVICES', 'KUBE-FORWARD', 'KUBE-NODEPORTS', 'KUBE-PROXY-FIREWALL', 'KUBE-FIREWALL'])
     filter.chain(c);
   for (const c of ['KUBE-SERVICES', 'KUBE-NODEPORTS', 'KUBE-POSTROUTING', 'KUBE-MARK-MASQ']) nat.chain(c);
-  if (!opts.resync)
-    for (const j of JUMPS)
-      (j.table === 'filter' ? filter : nat).insert(
-        j.from,
-        ...(j.newOnly ? ['-m', 'conntrack', '--ctstate', 'NEW'] : []),
-        ...(j.comment ? comment(j.comment) : []),
-        '-j',
-        j.to,
-      );
+  for (const j of jumpsToInsert(opts)) (j.table === 'filter' ? filter : nat).insert(j.from, ...jumpWords(j));
 
   nat
     .line('KUBE-POSTROUTING', `-m mark ! --mark ${m}/${m} -j RETURN`)
@@ -239,10 +267,7 @@ export function iptablesRules(model: ProxyModel, node?: ProxyNode, opts: Iptable
       nat.line(sep, `${idComment} -m ${p} -p ${p} -j DNAT --to-destination ${ep.ip}:${ep.port}`);
     }
   }
-  if (opts.previous) {
-    const now = serviceChains(model);
-    for (const c of [...serviceChains(opts.previous)].sort()) if (!now.has(c)) nat.deleteChain(c);
-  }
+  for (const c of staleChains(model, opts)) nat.deleteChain(c);
   // Must stay last: anything addressed to this node that no cluster-IP rule took may be a node port.
   const last = comment('kubernetes service nodeports; NOTE: this must be the last rule in this chain').join(' ');
   const targets = nodePortTargets(model, node);

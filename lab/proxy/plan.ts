@@ -7,6 +7,7 @@ import { ipvsDeviceCreate, ipvsRules } from './ipvs';
 import { modelOf } from '../model/lab';
 import { type ProxyModel, type ProxyNode, proxyNodes } from '../model/proxy';
 import type { IptablesOptions } from './iptables';
+import { parseTables } from './iptables-parse';
 import { nftablesRules } from './nftables';
 
 // kube-proxy's rules as plan phases, per node. Pure, like the rest of the plan.
@@ -35,14 +36,25 @@ const lines = (text: string) => text.replace(/\n+$/, '').split('\n');
  */
 export const IPVS_SYSCTLS = ['net.ipv4.vs.conntrack=1', 'net.ipv4.vs.expire_nodest_conn=1', 'net.ipv4.vs.expire_quiescent_template=1'];
 
-export function rulesForNodes(model: ProxyModel, opts: IptablesOptions = {}): (node: ProxyNode) => NodeRules {
+export function rulesForNodes(
+  model: ProxyModel,
+  opts: IptablesOptions = {},
+  held?: Record<string, string>,
+): (node: ProxyNode) => NodeRules {
   switch (model.mode) {
     case 'none':
       return () => ({});
     case 'iptables': {
       // kube-proxy sets route_localnet for localhostNodePorts (and never clears it)
       const sysctl = localhostNodePortsOn(model) ? { sysctl: [ROUTE_LOCALNET] } : {};
-      if (nodePortTargets(model) !== 'all') return (node) => ({ ...sysctl, 'iptables-restore': lines(iptablesRules(model, node, opts)) });
+      if (nodePortTargets(model) !== 'all' || held)
+        return (node) => {
+          const h = held?.[node.name];
+          return {
+            ...sysctl,
+            'iptables-restore': lines(iptablesRules(model, node, { ...opts, ...(h !== undefined ? { held: parseTables(h) } : {}) })),
+          };
+        };
       const text = lines(iptablesRules(model, undefined, opts));
       return () => ({ ...sysctl, 'iptables-restore': text });
     }
@@ -70,16 +82,22 @@ export interface ProxyPlanOptions {
   resync?: boolean;
   /** the topology the running lab was synced with: iptables chains of services gone are deleted */
   previous?: Topology;
+  /** iptables mode: each node's iptables-save now (by node name), as kube-proxy reads it on a sync */
+  held?: Record<string, string>;
   /** kube-ipvs0's link type: kube-proxy's dummy where the kernel has it, else ifb (this machine) */
   ipvsDevice?: 'dummy' | 'ifb';
 }
 
 export function planProxy(topo: Topology, opts: ProxyPlanOptions = {}): Phase[] {
   const model = modelOf(topo).proxy;
-  const rulesFor = rulesForNodes(model, {
-    ...(opts.resync ? { resync: true } : {}),
-    ...(opts.previous ? { previous: modelOf(opts.previous).proxy } : {}),
-  });
+  const rulesFor = rulesForNodes(
+    model,
+    {
+      ...(opts.resync ? { resync: true } : {}),
+      ...(opts.previous ? { previous: modelOf(opts.previous).proxy } : {}),
+    },
+    opts.held,
+  );
   const ipsets: Step[] = [];
   const proxy: Step[] = [];
   for (const n of proxyNodes(topo)) {

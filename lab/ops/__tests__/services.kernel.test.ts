@@ -32,6 +32,8 @@ function chainsOf(text: string, tables = ['filter', 'nat']): Record<string, stri
   const out: Record<string, string[]> = {};
   for (const table of tables) for (const c of t.chains.get(table) ?? []) out[`${table}/${c}`] = [];
   for (const r of t.rules) if (tables.includes(r.table)) (out[`${r.table}/${r.chain}`] ??= []).push(ruleKey(r));
+  // an empty built-in chain is the same as none (iptables-nft lists some, the restore text none)
+  for (const k of Object.keys(out)) if (/\/[A-Z]+$/.test(k) && !out[k]!.length) delete out[k];
   return out;
 }
 
