@@ -232,6 +232,36 @@ describe('kube-proxy options and re-syncs (planProxy)', () => {
     expect(batchOf(topo, 'node1').lines.filter((l) => l.startsWith('-I '))).toHaveLength(14);
   });
 
+  test("given the node's tables (iptables-save), a re-sync inserts only the jumps that are missing and deletes the node's unused service chains", () => {
+    // the node as iptables-save shows it: the first install, then PREROUTING flushed, a stale chain and one of the user's
+    const saved = [
+      '*nat',
+      ':PREROUTING ACCEPT [0:0]',
+      ':OUTPUT ACCEPT [0:0]',
+      ':POSTROUTING ACCEPT [0:0]',
+      ':KUBE-SVC-OLDOLDOLDOLDOLDO - [0:0]',
+      ':MYCHAIN - [0:0]',
+      '-A OUTPUT -m comment --comment "kubernetes service portals" -j KUBE-SERVICES',
+      '-A POSTROUTING -m comment --comment "kubernetes postrouting rules" -j KUBE-POSTROUTING',
+      'COMMIT',
+      '*filter',
+      // the filter jumps, all but KUBE-FIREWALL's
+      ...batchOf(topo, 'node1')
+        .lines.slice(0, batchOf(topo, 'node1').lines.indexOf('COMMIT'))
+        .filter((l) => l.startsWith('-I ') && !l.endsWith('KUBE-FIREWALL'))
+        .map((l) => l.replace(/^-I/, '-A')),
+      'COMMIT',
+    ].join('\n');
+    const held = Object.fromEntries(topo.nodes.map((n) => [n.name, saved]));
+    const text = batchOf(topo, 'node1', { resync: true, previous: topo, held }).lines.join('\n');
+    expect(text.split('\n').filter((l) => l.startsWith('-I '))).toEqual([
+      '-I PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES',
+      '-I INPUT -j KUBE-FIREWALL',
+      '-I OUTPUT -j KUBE-FIREWALL',
+    ]);
+    expect([...parseTables(text).deleted.get('nat')!]).toEqual(['KUBE-SVC-OLDOLDOLDOLDOLDO']);
+  });
+
   test('a re-sync does not append an unchanged rule file again (--noflush kept it), a changed one it does', () => {
     const file = {
       nodes: '*' as const,
