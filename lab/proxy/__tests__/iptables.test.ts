@@ -255,9 +255,9 @@ describe('kube-proxy options and re-syncs (planProxy)', () => {
     const held = Object.fromEntries(topo.nodes.map((n) => [n.name, saved]));
     const text = batchOf(topo, 'node1', { resync: true, previous: topo, held }).lines.join('\n');
     expect(text.split('\n').filter((l) => l.startsWith('-I '))).toEqual([
-      '-I PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES',
       '-I INPUT -j KUBE-FIREWALL',
       '-I OUTPUT -j KUBE-FIREWALL',
+      '-I PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES',
     ]);
     expect([...parseTables(text).deleted.get('nat')!]).toEqual(['KUBE-SVC-OLDOLDOLDOLDOLDO']);
   });
