@@ -115,7 +115,7 @@ export function planProxy(topo: Topology, opts: ProxyPlanOptions = {}): Phase[] 
       const origin = origins[tool];
       // iptables mode's own batch adds to the tables (--noflush), as kube-proxy's does
       const append = tool === 'iptables-restore' && model.mode === 'iptables' && !origin;
-      (FIRST_PHASE[tool] === 'ipsets' ? ipsets : proxy).push({
+      (FIRST_PHASE[tool] === 'ipsets' && model.mode === 'ipvs' ? ipsets : proxy).push({
         ns,
         tool,
         lines: text,
