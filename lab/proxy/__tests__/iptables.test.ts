@@ -262,6 +262,33 @@ describe('kube-proxy options and re-syncs (planProxy)', () => {
     expect([...parseTables(text).deleted.get('nat')!]).toEqual(['KUBE-SVC-OLDOLDOLDOLDOLDO']);
   });
 
+  test("another masquerade bit (15: 0x8000) in every rule that marks or tests it, in kube-proxy's words", () => {
+    const text = batchOf(withProxy({ masqueradeBit: 15 }), 'node1').lines.join('\n');
+    expect(chainRules(text, 'nat', 'KUBE-MARK-MASQ').map((r) => r.text)).toEqual(['-A KUBE-MARK-MASQ -j MARK --or-mark 0x8000']);
+    expect(chainRules(text, 'nat', 'KUBE-POSTROUTING').map((r) => r.text.split(' -j ')[0])).toEqual([
+      '-A KUBE-POSTROUTING -m mark ! --mark 0x8000/0x8000',
+      '-A KUBE-POSTROUTING',
+      '-A KUBE-POSTROUTING -m comment --comment "kubernetes service traffic requiring SNAT"',
+    ]);
+    expect(text).toContain('-j MARK --xor-mark 0x8000');
+    expect(text).toContain('-m mark --mark 0x8000/0x8000 -j ACCEPT');
+    expect(text).not.toContain('0x4000');
+  });
+
+  test("endpoints in kube-proxy's order (ip:port text: 10.42.1.11 before 10.42.1.9) get the probabilities in that order", () => {
+    const web2 = topo.pods.find((p) => p.name === 'web-2')!;
+    const t: Topology = { ...topo, pods: [...topo.pods, { ...web2, name: 'web-4', ip: '10.42.1.11' }] };
+    const web = proxyModel(t).services.find((s) => s.service === 'web')!;
+    const picks = chainRules(batchOf(t, 'node1').lines.join('\n'), 'nat', svcChain(web)).filter((r) => r.target?.startsWith('KUBE-SEP-'));
+    expect(picks.map((r) => r.opts.get('--comment'))).toEqual([
+      'default/web:http -> 10.42.0.66:80',
+      'default/web:http -> 10.42.1.11:80',
+      'default/web:http -> 10.42.1.9:80',
+      'default/web:http -> 10.42.2.9:80',
+    ]);
+    expect(picks.map((r) => r.opts.get('--probability'))).toEqual(['0.25000000', '0.33333333', '0.50000000', undefined]);
+  });
+
   test('a re-sync does not append an unchanged rule file again (--noflush kept it), a changed one it does', () => {
     const file = {
       nodes: '*' as const,
