@@ -292,7 +292,7 @@ describe('plan text is safe to hand to ip -batch', () => {
     for (const s of steps(plan).filter((s) => s.tool !== 'iptables-restore')) {
       expect(s.lines.length).toBeGreaterThan(0);
       for (const l of s.lines) {
-        if (s.tool === 'sysctl') expect(l).toMatch(/^net\.ipv4\.ip_forward=[01]$/);
+        if (s.tool === 'sysctl') expect(l).toMatch(/^net\.ipv4\.(ip_forward|conf\.all\.route_localnet)=[01]$/);
         else if (s.tool === 'bridge') expect(l).toMatch(/^fdb add /);
         else expect(l).toMatch(/^(link|addr|route|neigh) (add|set) /);
       }
