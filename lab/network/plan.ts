@@ -11,12 +11,10 @@ import {
   macFor,
   nodeNamespace,
   podNamespace,
-  podVethName,
   segmentBridgeName,
   underlayPortName,
-  vtepMac,
-  vxlanName,
 } from '../model/kernel-names';
+import { cniKind } from './cni';
 
 // Topology → what to build, as data. Pure: no process is started here.
 //
@@ -37,6 +35,7 @@ export function planNetwork(topo: Topology): LabPlan {
   const lab = topo.name;
   const labNs = labNamespace(lab);
   const { cluster } = topo;
+  const cni = cniKind(topo);
   const mac = (ns: string, ifname: string) => macFor(lab, ns, ifname);
   const nodeNs = (n: string) => nodeNamespace(lab, n);
   const podNs = (pod: { node: string; name: string }) => podNamespace(lab, pod.node, pod.name);
@@ -92,16 +91,15 @@ export function planNetwork(topo: Topology): LabPlan {
   };
   if (multiHost) topo.hosts.forEach((h, i) => underlayOn(h.name, i === 0));
   else underlayOn(undefined, true);
-  labSteps.push(...podLinkSteps(lab, topo.pods));
+  labSteps.push(...podLinkSteps(topo, topo.pods));
 
-  // --- configure: nodes ---------------------------------------------------------------------
-  const vx = vxlanName(cluster.vni);
+  // --- configure: nodes (eth0 and its default route here, the pod network from the CNI kind)
   const configure: Step[] = [];
   const neighbours: Step[] = [];
   for (const n of topo.nodes) {
     const ns = nodeNs(n.name);
-    const subnetPrefix = parseCidr(n.podSubnet)!.prefix;
     const segPrefix = parseCidr(n.underlay)!.prefix;
+    const own = cni.node(topo, n);
     const ip: string[] = [
       'link set lo up',
       'link set eth0 addrgenmode none',
@@ -109,37 +107,13 @@ export function planNetwork(topo: Topology): LabPlan {
       `addr add ${n.ip}/${segPrefix} dev eth0`,
       // A real node has a default route; this one points at the lab's own gateway (no uplink).
       `route add default via ${n.gateway} dev eth0`,
-      `link add cni0 address ${mac(ns, 'cni0')} mtu ${cluster.mtu} type bridge`,
-      'link set cni0 addrgenmode none',
-      `addr add ${n.cni0}/${subnetPrefix} dev cni0`,
-      'link set cni0 up',
+      ...own.ip,
     ];
-    for (const p of topo.pods.filter((p) => p.node === n.name)) ip.push(...podPortLines(topo, p));
-    const fdb: string[] = [];
-    const others = topo.nodes.filter((o) => o.name !== n.name);
-    if (cluster.backend === 'vxlan') {
-      ip.push(
-        `link add ${vx} address ${vtepMac(lab, n.name, cluster.vni)} type vxlan id ${cluster.vni} local ${n.ip} dev eth0 dstport ${cluster.port} nolearning`,
-        `link set ${vx} addrgenmode none`,
-        `link set ${vx} mtu ${cluster.mtu} up`,
-        `addr add ${n.vtep}/32 dev ${vx}`,
-      );
-      for (const other of others) {
-        const peerMac = vtepMac(lab, other.name, cluster.vni);
-        ip.push(
-          `route add ${other.podSubnet} via ${other.vtep} dev ${vx} onlink`,
-          `neigh add ${other.vtep} lladdr ${peerMac} dev ${vx} nud permanent`,
-        );
-        fdb.push(`fdb add ${peerMac} dev ${vx} dst ${other.ip} self permanent`);
-      }
-    } else {
-      for (const other of others) ip.push(`route add ${other.podSubnet} via ${other.ip} dev eth0`);
-    }
-    configure.push({ ns, tool: 'sysctl', lines: ['net.ipv4.ip_forward=1'] }, { ns, tool: 'ip', lines: ip });
-    if (fdb.length) neighbours.push({ ns, tool: 'bridge', lines: fdb });
+    configure.push({ ns, tool: 'sysctl', lines: ['net.ipv4.ip_forward=1', ...own.sysctls] }, { ns, tool: 'ip', lines: ip });
+    if (own.fdb.length) neighbours.push({ ns, tool: 'bridge', lines: own.fdb });
   }
 
-  // --- configure: pods (routes as flannel's CNI config gives them) ---------------------------
+  // --- configure: pods ----------------------------------------------------------------------
   for (const p of topo.pods) configure.push(podConfigure(topo, p));
 
   const phases: Phase[] = [
@@ -158,58 +132,43 @@ export function planNetwork(topo: Topology): LabPlan {
  * one step per node. A node only ever names its own pods' namespaces, so this works wherever
  * the node's pods live beside it (on this host, or inside a node container).
  */
-function podLinkSteps(lab: string, pods: readonly TopologyPod[]): Step[] {
+function podLinkSteps(topo: Topology, pods: readonly TopologyPod[]): Step[] {
+  const lab = topo.name;
+  const cni = cniKind(topo);
   const byNode = new Map<string, string[]>();
   for (const p of pods) {
-    const veth = podVethName(lab, p.name);
+    const veth = cni.hostVeth(topo, p);
     const ns = nodeNamespace(lab, p.node);
     const pns = podNamespace(lab, p.node, p.name);
-    const line = `link add ${veth} address ${macFor(lab, ns, veth)} type veth peer name eth0 netns ${pns} address ${macFor(lab, pns, 'eth0')}`;
+    const line = `link add ${veth.name} address ${veth.mac} type veth peer name eth0 netns ${pns} address ${macFor(lab, pns, 'eth0')}`;
     byNode.set(ns, [...(byNode.get(ns) ?? []), line]);
   }
   return [...byNode].map(([ns, lines]): Step => ({ ns, tool: 'ip', lines }));
 }
 
-/** The node's end of the pod's veth as a cni0 port. */
-function podPortLines(topo: Topology, p: TopologyPod): string[] {
-  const veth = podVethName(topo.name, p.name);
-  // hairpin on, as flannel's CNI config asks of the bridge plugin (hairpinMode: true): with
-  // br_netfilter a pod's packet to its own service is DNATed back out of the port it came in.
-  return [
-    `link set ${veth} addrgenmode none`,
-    `link set ${veth} mtu ${topo.cluster.mtu} master cni0 up`,
-    `link set ${veth} type bridge_slave hairpin on`,
-  ];
-}
-
 function podConfigure(topo: Topology, p: TopologyPod): Step {
-  const node = topo.nodes.find((n) => n.name === p.node)!;
-  return {
-    ns: podNamespace(topo.name, p.node, p.name),
-    tool: 'ip',
-    lines: [
-      'link set lo up',
-      'link set eth0 addrgenmode none',
-      `link set eth0 mtu ${topo.cluster.mtu} up`,
-      `addr add ${p.ip}/${parseCidr(node.podSubnet)!.prefix} dev eth0`,
-      `route add default via ${node.cni0} dev eth0`,
-      `route add ${topo.cluster.podCIDR} via ${node.cni0} dev eth0`,
-    ],
-  };
+  return { ns: podNamespace(topo.name, p.node, p.name), tool: 'ip', lines: cniKind(topo).pod(topo, p) };
 }
 
 /** Pods added to a running lab: their namespaces, then the same steps `up` would have run for them. */
 export function planPods(topo: Topology, pods: readonly TopologyPod[]): { namespaces: string[]; phases: Phase[] } {
   const lab = topo.name;
+  const cni = cniKind(topo);
   const nodeSide = new Map<string, string[]>();
-  for (const p of pods) nodeSide.set(p.node, [...(nodeSide.get(p.node) ?? []), ...podPortLines(topo, p)]);
+  const nodeSysctls = new Map<string, string[]>();
+  for (const p of pods) {
+    const port = cni.port(topo, p);
+    nodeSide.set(p.node, [...(nodeSide.get(p.node) ?? []), ...port.ip]);
+    if (port.sysctls.length) nodeSysctls.set(p.node, [...(nodeSysctls.get(p.node) ?? []), ...port.sysctls]);
+  }
   return {
     namespaces: pods.map((p) => podNamespace(lab, p.node, p.name)),
     phases: [
-      { name: 'links', steps: podLinkSteps(lab, pods) },
+      { name: 'links', steps: podLinkSteps(topo, pods) },
       {
         name: 'configure',
         steps: [
+          ...[...nodeSysctls].map(([node, lines]): Step => ({ ns: nodeNamespace(lab, node), tool: 'sysctl', lines })),
           ...[...nodeSide].map(([node, lines]): Step => ({ ns: nodeNamespace(lab, node), tool: 'ip', lines })),
           ...pods.map((p) => podConfigure(topo, p)),
         ],
