@@ -60,6 +60,7 @@ export function servicesTopology(services: number, endpoints: number, mode: Prox
     source: '<bench>',
     hosts: [],
     cluster: {
+      cni: 'flannel',
       podCIDR: '10.42.0.0/16',
       serviceCIDR: '10.43.0.0/16',
       underlay: [{ cidr: '192.168.205.0/24', gateway: '192.168.205.1' }],

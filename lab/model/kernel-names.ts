@@ -44,6 +44,16 @@ const hex = (text: string, n: number) => createHash('sha256').update(text).diges
 
 /** The node-side end of a pod's veth, named as the CNI bridge plugin names it (veth + 8 hex). */
 export const podVethName = (lab: string, pod: string) => `veth${hex(`${lab}/${pod}`, 8)}`;
+/**
+ * The node-side end of a pod's veth under Calico: 'cali' + the first 11 hex digits of the SHA-1 of
+ * the workload's "<namespace>.<pod>", as libcalico-go's VethNameForWorkload names it (so a lab pod
+ * named like a cluster's pod gets the same cali name). The lab's pods live in Kubernetes namespace
+ * 'default'.
+ */
+export const calicoVethName = (pod: string, namespace = 'default') =>
+  `cali${createHash('sha1').update(`${namespace}.${pod}`).digest('hex').slice(0, 11)}`;
+/** Calico's VXLAN device (Felix names it so). */
+export const CALICO_VXLAN = 'vxlan.calico';
 /** The lab-namespace end of a node's underlay link. */
 export const underlayPortName = (lab: string, node: string) => `ul${hex(`${lab}/${node}`, 8)}`;
 /** A lab's underlay tunnel between hosts, in each host's underlay namespace. */

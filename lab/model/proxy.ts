@@ -66,7 +66,13 @@ export function proxyNodes(topo: Topology): ProxyNode[] {
   return topo.nodes.map((n) => ({
     name: n.name,
     ip: n.ip,
-    localAddresses: [n.ip, n.cni0, ...(topo.cluster.backend === 'vxlan' ? [n.vtep] : [])],
+    // flannel: eth0, cni0, flannel.<vni> (vxlan); calico: eth0, vxlan.calico (vxlan mode); its cali veths have no address
+    localAddresses: [
+      n.ip,
+      ...(n.cni0 ? [n.cni0] : []),
+      ...(topo.cluster.backend === 'vxlan' && n.vtep ? [n.vtep] : []),
+      ...(n.tunnel ? [n.tunnel] : []),
+    ],
   }));
 }
 

@@ -13,11 +13,12 @@ import {
   size,
   subnet,
 } from './ipv4';
+import { calicoIpam } from './calico-ipam';
 import { resolveHosts } from './hosts';
 import { labName, proxySchema, topologySchema, type TopologyInput } from './schema';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve as resolvePath } from 'node:path';
-import type { Backend, PodPort, RuleFileSpec, ServicePortSpec, Topology, TopologyNode, TopologyPod } from './types';
+import type { Backend, CalicoSpec, PodPort, RuleFileSpec, ServicePortSpec, Topology, TopologyNode, TopologyPod } from './types';
 import { formatPath as pathText, YamlSource } from './yaml-source';
 
 /** Loads, validates and resolves a topology file: every address decided, every rule checked. */
@@ -84,6 +85,24 @@ export function resolveTopology(input: TopologyInput, src: YamlSource): Topology
   };
 
   const c = input.cluster;
+  const calico = c.cni === 'calico';
+  const nodeSubnetPrefix = c.nodeSubnetPrefix ?? 24;
+  // Each CNI's own settings: the other's are refused rather than silently ignored.
+  const flannelOnly = (key: string) =>
+    fail(['cluster', key], `cluster.${key} is flannel's; with cni: calico set cluster.calico (mode, blockSize, asNumber)`);
+  if (calico) {
+    if (c.backend !== undefined) flannelOnly('backend');
+    if (c.vxlan !== undefined) flannelOnly('vxlan');
+    if (c.nodeSubnetPrefix !== undefined) flannelOnly('nodeSubnetPrefix');
+    input.nodes.forEach(
+      (n, i) =>
+        n.podSubnet === undefined ||
+        fail(['nodes', i, 'podSubnet'], "podSubnet is flannel's: Calico's IPAM hands blocks of cluster.calico.blockSize to nodes"),
+    );
+  } else if (c.calico !== undefined) fail(['cluster', 'calico'], 'cluster.calico needs cluster.cni: calico');
+  const calicoSpec: CalicoSpec | undefined = calico
+    ? { ...(c.calico ?? { mode: 'bgp', blockSize: 26, asNumber: 64512 }), vni: 4096, port: 4789 }
+    : undefined;
   const podCIDR = cidrAt(c.podCIDR, ['cluster', 'podCIDR']);
   const serviceCIDR = cidrAt(c.serviceCIDR, ['cluster', 'serviceCIDR']);
   input.proxy.nodePortAddresses?.forEach((a, i) => a === 'primary' || cidrAt(a, ['proxy', 'nodePortAddresses', i]));
@@ -107,8 +126,10 @@ export function resolveTopology(input: TopologyInput, src: YamlSource): Topology
       const [nb, pb, b] = ranges[i]!;
       if (a && b && overlaps(a, b)) fail(pb, `${nb} (${formatCidr(b)}) overlaps ${na} (${formatCidr(a)})`);
     }
-  if (podCIDR && podCIDR.prefix > c.nodeSubnetPrefix)
-    fail(['cluster', 'nodeSubnetPrefix'], `/${c.nodeSubnetPrefix} node subnets do not fit in podCIDR ${c.podCIDR}`);
+  if (!calico && podCIDR && podCIDR.prefix > nodeSubnetPrefix)
+    fail(['cluster', 'nodeSubnetPrefix'], `/${nodeSubnetPrefix} node subnets do not fit in podCIDR ${c.podCIDR}`);
+  if (calicoSpec && podCIDR && podCIDR.prefix > calicoSpec.blockSize)
+    fail(['cluster', 'calico', 'blockSize'], `/${calicoSpec.blockSize} blocks do not fit in podCIDR ${c.podCIDR}`);
 
   // Names: nodes and pods share one space (exec takes either) and become namespace names.
   const names = new Map<string, Path>();
@@ -174,19 +195,21 @@ export function resolveTopology(input: TopologyInput, src: YamlSource): Topology
         fail(['nodes', i, 'podSubnet'], `${formatCidr(s)} overlaps ${input.nodes[j]!.name}'s pod subnet ${formatCidr(t)}`);
     });
   });
-  if (podCIDR) {
+  if (podCIDR && !calico) {
     let next = 0;
-    const count = size(podCIDR.prefix) / size(c.nodeSubnetPrefix);
+    const count = size(podCIDR.prefix) / size(nodeSubnetPrefix);
     subnets.forEach((s, i) => {
       if (s || input.nodes[i]!.podSubnet !== undefined) return;
-      while (next < count && subnets.some((t) => t && overlaps(t, subnet(podCIDR, c.nodeSubnetPrefix, next)))) next++;
-      if (next >= count) fail(['nodes', i], `no free /${c.nodeSubnetPrefix} left in podCIDR ${c.podCIDR}`);
-      else subnets[i] = subnet(podCIDR, c.nodeSubnetPrefix, next++);
+      while (next < count && subnets.some((t) => t && overlaps(t, subnet(podCIDR, nodeSubnetPrefix, next)))) next++;
+      if (next >= count) fail(['nodes', i], `no free /${nodeSubnetPrefix} left in podCIDR ${c.podCIDR}`);
+      else subnets[i] = subnet(podCIDR, nodeSubnetPrefix, next++);
     });
   }
 
-  // host-gw routes pod subnets via node IPs: every node must be on one L2 segment.
-  if (c.backend === 'host-gw') {
+  // host-gw (and Calico's bgp mode, for now) route pod subnets via node IPs: every node must be
+  // on one L2 segment. (Calico's BIRD could peer across routed segments with multihop; not yet.)
+  const direct = calico ? calicoSpec!.mode === 'bgp' : c.backend === 'host-gw';
+  if (direct) {
     const segOf = (ip: number | undefined) => (ip === undefined ? -1 : underlay.findIndex((u) => u && contains(u, ip)));
     const first = segOf(nodeIps[0]);
     nodeIps.forEach((ip, i) => {
@@ -194,7 +217,7 @@ export function resolveTopology(input: TopologyInput, src: YamlSource): Topology
       if (i > 0 && first >= 0 && seg >= 0 && seg !== first)
         fail(
           ['nodes', i, 'ip'],
-          `host-gw needs every node on one L2 segment: ${formatIp(ip!)} is not in ${underlayTexts[first]} with ${input.nodes[0]!.name}`,
+          `${calico ? "calico's bgp mode (in this lab, for now)" : 'host-gw'} needs every node on one L2 segment: ${formatIp(ip!)} is not in ${underlayTexts[first]} with ${input.nodes[0]!.name}`,
         );
     });
   }
@@ -211,6 +234,10 @@ export function resolveTopology(input: TopologyInput, src: YamlSource): Topology
     }
     if (p.ip === undefined) return undefined;
     const ip = ipAt(p.ip, [...path, 'ip']);
+    if (calico) {
+      if (ip !== undefined) claimIp(ip, [...path, 'ip'], `pod ${p.name}`);
+      return ip;
+    }
     const s = subnets[ni];
     if (ip === undefined || !s) return undefined;
     if (!contains(s, ip)) fail([...path, 'ip'], `${p.ip} is not in ${p.node}'s pod subnet ${formatCidr(s)}`);
@@ -220,7 +247,22 @@ export function resolveTopology(input: TopologyInput, src: YamlSource): Topology
     else claimIp(ip, [...path, 'ip'], `pod ${p.name}`);
     return ip;
   });
+  const ipam =
+    calicoSpec && podCIDR && podCIDR.prefix <= calicoSpec.blockSize
+      ? calicoIpam({
+          pool: podCIDR,
+          blockSize: calicoSpec.blockSize,
+          nodes: input.nodes.length,
+          podNode: input.pods.map((p) => nodeIndex.get(p.node)),
+          podIp: podIps,
+          tunnels: calicoSpec.mode !== 'bgp',
+          nodeName: (i) => input.nodes[i]!.name,
+          fail,
+        })
+      : undefined;
+  if (ipam) ipam.podIp.forEach((ip, i) => (podIps[i] = ip));
   input.pods.forEach((p, i) => {
+    if (calico) return;
     const ni = nodeIndex.get(p.node);
     const s = ni === undefined ? undefined : subnets[ni];
     if (podIps[i] !== undefined || !s) return;
@@ -307,22 +349,20 @@ export function resolveTopology(input: TopologyInput, src: YamlSource): Topology
   const { hosts, nodeHost } = resolveHosts(input, src.file, fail);
   if (issues.length) throw new InputError(issues);
 
-  const backend: Backend = c.backend;
-  const mtu = c.mtu ?? (backend === 'vxlan' ? 1450 : 1500);
+  const backend: Backend = calicoSpec ? `calico-${calicoSpec.mode}` : (c.backend ?? 'vxlan');
+  const mtu = c.mtu ?? (backend === 'vxlan' || backend === 'calico-vxlan' ? 1450 : backend === 'calico-ipip' ? 1480 : 1500);
   const nodes: TopologyNode[] = input.nodes.map((n, i) => {
     const ip = nodeIps[i]!;
     const seg = underlay.findIndex((u) => u && contains(u, ip));
+    const host = nodeHost[i] !== undefined ? { host: nodeHost[i] } : {};
+    const base = { name: n.name, ip: formatIp(ip), underlay: formatCidr(underlay[seg]!), gateway: formatIp(gateways[seg]!) };
+    if (ipam) {
+      const tunnel = ipam.tunnel[i];
+      const blocks = ipam.blocks[i]!.map(formatCidr);
+      return { ...base, podSubnet: blocks[0]!, blocks, ...(tunnel !== undefined ? { tunnel: formatIp(tunnel) } : {}), ...host };
+    }
     const s = subnets[i]!;
-    return {
-      name: n.name,
-      ip: formatIp(ip),
-      underlay: formatCidr(underlay[seg]!),
-      gateway: formatIp(gateways[seg]!),
-      podSubnet: formatCidr(s),
-      cni0: formatIp(nth(s, 1)),
-      vtep: formatIp(s.base),
-      ...(nodeHost[i] !== undefined ? { host: nodeHost[i] } : {}),
-    };
+    return { ...base, podSubnet: formatCidr(s), cni0: formatIp(nth(s, 1)), vtep: formatIp(s.base), ...host };
   });
   const pods: TopologyPod[] = input.pods.map((p, i) => ({
     name: p.name,
@@ -338,13 +378,15 @@ export function resolveTopology(input: TopologyInput, src: YamlSource): Topology
     runtime: input.runtime,
     source: src.file,
     cluster: {
+      cni: c.cni,
       podCIDR: formatCidr(podCIDR!),
       serviceCIDR: formatCidr(serviceCIDR!),
       underlay: underlay.map((u, i) => ({ cidr: formatCidr(u!), gateway: formatIp(gateways[i]!) })),
       backend,
-      vni: c.vxlan.vni,
-      port: c.vxlan.port,
+      vni: c.vxlan?.vni ?? 1,
+      port: c.vxlan?.port ?? 8472,
       mtu,
+      ...(calicoSpec ? { calico: calicoSpec } : {}),
     },
     proxy: {
       mode: input.proxy.mode,

@@ -57,14 +57,28 @@ export const podSchema = z.strictObject({
   ports: z.array(podPort).default([]),
 });
 
+/** Calico's settings (cluster.cni: calico): its mode, IPAM block size, BGP AS. */
+export const calicoSchema = z.strictObject({
+  /** bgp: routes between nodes learned by BIRD, no encapsulation; vxlan: vxlan.calico (VNI 4096, UDP 4789); ipip: tunl0 */
+  mode: z.enum(['bgp', 'vxlan', 'ipip']).default('bgp'),
+  /** prefix length of the IPAM blocks handed to nodes (Calico's IPPool blockSize) */
+  blockSize: z.number().int().min(20).max(32).default(26),
+  /** the AS of every node's BIRD (an iBGP full mesh) */
+  asNumber: z.number().int().min(1).max(4294967295).default(64512),
+});
+
 export const clusterSchema = z.strictObject({
+  /** the CNI that builds the pod network: flannel (cni0 bridge, vxlan or host-gw) or calico (pure L3) */
+  cni: z.enum(['flannel', 'calico']).default('flannel'),
   podCIDR: cidr.default('10.42.0.0/16'),
-  /** prefix length of each node's pod subnet when it is allocated */
-  nodeSubnetPrefix: z.number().int().min(16).max(29).default(24),
+  /** flannel: prefix length of each node's pod subnet when it is allocated (default 24) */
+  nodeSubnetPrefix: z.number().int().min(16).max(29).optional(),
   serviceCIDR: cidr.default('10.43.0.0/16'),
   /** the underlay segments; each becomes a bridge in the lab's own namespace, gateway = .1 */
   underlay: z.union([cidr, z.array(cidr).min(1)]).default('192.168.205.0/24'),
-  backend: z.enum(['vxlan', 'host-gw']).default('vxlan'),
+  /** flannel's backend (default vxlan) */
+  backend: z.enum(['vxlan', 'host-gw']).optional(),
+  /** flannel's VXLAN settings */
   vxlan: z
     .strictObject({
       // flannel.<vni> must fit IFNAMSIZ (15 characters): at most 7 digits, below the 24-bit limit.
@@ -76,8 +90,9 @@ export const clusterSchema = z.strictObject({
         .default(1),
       port: port.default(8472),
     })
-    .default({ vni: 1, port: 8472 }),
-  /** pod network MTU; default 1450 for vxlan (50 bytes of encapsulation), 1500 for host-gw */
+    .optional(),
+  calico: calicoSchema.optional(),
+  /** pod network MTU; default 1450 for vxlan (50 bytes of encapsulation), 1480 for ipip, 1500 otherwise */
   mtu: z.number().int().min(576).max(9000).optional(),
 });
 

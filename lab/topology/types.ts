@@ -1,6 +1,19 @@
 // The resolved topology: every default applied, every address decided. Plans are made from this.
 
-export type Backend = 'vxlan' | 'host-gw';
+/** The pod network's dataplane: flannel's backends (vxlan, host-gw) or Calico's modes. */
+export type Backend = 'vxlan' | 'host-gw' | 'calico-bgp' | 'calico-vxlan' | 'calico-ipip';
+export type CniName = 'flannel' | 'calico';
+export type CalicoMode = 'bgp' | 'vxlan' | 'ipip';
+
+/** Calico's settings, resolved (cluster.cni: calico only). */
+export interface CalicoSpec {
+  mode: CalicoMode;
+  blockSize: number;
+  asNumber: number;
+  /** vxlan.calico's VNI and UDP port: Calico's defaults (FelixConfiguration vxlanVNI, vxlanPort) */
+  vni: number;
+  port: number;
+}
 export type RuntimeKind = 'netns' | 'docker';
 
 export interface PodPort {
@@ -14,9 +27,11 @@ export interface TopologyNode {
   ip: string; // underlay address of eth0
   underlay: string; // the segment it sits on (CIDR)
   gateway: string; // default route: the segment's gateway in the lab's own namespace
-  podSubnet: string; // CIDR
-  cni0: string; // <subnet>.1
-  vtep: string; // <subnet>.0, flannel.<vni>'s address
+  podSubnet: string; // CIDR; calico: the node's first IPAM block
+  cni0?: string; // flannel: <subnet>.1
+  vtep?: string; // flannel: <subnet>.0, flannel.<vni>'s address
+  blocks?: string[]; // calico: the IPAM blocks this node owns (affinity), in the order claimed
+  tunnel?: string; // calico vxlan: vxlan.calico's address, the first of its first block
   host?: string; // docker runtime with `hosts:`: the host whose engine runs it
 }
 
@@ -83,13 +98,16 @@ export interface Topology {
   runtime: RuntimeKind;
   source: string; // file it came from
   cluster: {
+    cni: CniName;
     podCIDR: string;
     serviceCIDR: string;
     underlay: { cidr: string; gateway: string }[]; // segments; gateway = .1, in the lab namespace
     backend: Backend;
+    /** flannel's VXLAN */
     vni: number;
     port: number;
     mtu: number;
+    calico?: CalicoSpec;
   };
   proxy: ProxySpec;
   /** docker runtime: the machines running nodes; empty = this machine only */

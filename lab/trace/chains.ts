@@ -62,7 +62,12 @@ export function expectedChains(
     }
   const n = topo.nodes.find((x) => x.name === node)!;
   const ctx = {
-    localAddresses: [n.ip, n.cni0, n.vtep, '127.0.0.1', ...(topo.proxy.mode === 'ipvs' ? topo.services.map((s) => s.clusterIP) : [])],
+    localAddresses: [
+      n.ip,
+      ...[n.cni0, n.vtep, n.tunnel].filter((a): a is string => a !== undefined),
+      '127.0.0.1',
+      ...(topo.proxy.mode === 'ipvs' ? topo.services.map((s) => s.clusterIP) : []),
+    ],
     ipsets,
     preferDestination: `${dest.endpoint.ip}:${dest.endpoint.port}`,
   };

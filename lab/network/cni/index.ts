@@ -1,8 +1,11 @@
 import type { Topology } from '../../topology/types';
+import { calico } from './calico';
 import { flannel } from './flannel';
 import type { CniKind } from './types';
 
-/** The CNI kind that plans a topology's pod network. */
-export function cniKind(_topo: Topology): CniKind {
-  return flannel;
+const KINDS: Record<Topology['cluster']['cni'], CniKind> = { flannel, calico };
+
+/** The CNI kind that plans a topology's pod network (cluster.cni). */
+export function cniKind(topo: Topology): CniKind {
+  return KINDS[topo.cluster.cni];
 }

@@ -64,6 +64,7 @@ describe('the checked-in topologies', () => {
     expect(topo.runtime).toBe('netns');
     expect(topo.source).toBe(join(TOPOLOGIES, 'default.yaml'));
     expect(topo.cluster).toEqual({
+      cni: 'flannel',
       podCIDR: '10.42.0.0/16',
       serviceCIDR: '10.43.0.0/16',
       underlay: [{ cidr: '192.168.205.0/24', gateway: '192.168.205.1' }],
@@ -137,6 +138,7 @@ describe('defaults', () => {
     );
     expect(topo.source).toBe(FILE);
     expect(topo.cluster).toEqual({
+      cni: 'flannel',
       podCIDR: '10.42.0.0/16',
       serviceCIDR: '10.43.0.0/16',
       underlay: [{ cidr: '192.168.205.0/24', gateway: '192.168.205.1' }],

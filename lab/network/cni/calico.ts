@@ -1,0 +1,87 @@
+import type { Topology, TopologyNode, TopologyPod } from '../../topology/types';
+import { CALICO_VXLAN, calicoVethName, macFor, nodeNamespace } from '../../model/kernel-names';
+import type { CniKind, CniNodeLines, CniPortLines } from './types';
+
+// Calico's pure-L3 wiring, as its CNI plugin makes it (cni-plugin/pkg/dataplane/linux,
+// projectcalico/calico at 02b18b5e): no bridge. The pod's eth0 holds a /32 and reaches
+// everything through a gateway that exists nowhere, 169.254.1.1, which the node's end of the
+// veth (cali<11 hex>, MAC ee:ee:ee:ee:ee:ee, no address) answers by proxy ARP; the node routes
+// each local pod's /32 to its cali veth. Between nodes: in `bgp` mode BIRD learns the other
+// nodes' blocks (lab/network/cni/bird.ts plans its config); in `vxlan` mode the routes Felix
+// would write go through vxlan.calico, planned here.
+
+/** Calico sets this MAC on every host-side veth, so the kernel never has to make one up. */
+export const CALICO_HOST_MAC = 'ee:ee:ee:ee:ee:ee';
+/** The pods' gateway: link-local, on no interface; proxy ARP on the cali veth answers for it. */
+export const CALICO_GATEWAY = '169.254.1.1';
+
+const spec = (topo: Topology) => topo.cluster.calico!;
+
+/** vxlan.calico's MAC on a node: its peers' neigh and fdb entries need it. */
+export const calicoVtepMac = (topo: Topology, node: string) => macFor(topo.name, nodeNamespace(topo.name, node), CALICO_VXLAN);
+
+export const calico: CniKind = {
+  hostVeth(_topo, pod) {
+    return { name: calicoVethName(pod.name), mac: CALICO_HOST_MAC };
+  },
+
+  node(topo: Topology, n: TopologyNode): CniNodeLines {
+    const sysctls: string[] = [];
+    const ip: string[] = [];
+    for (const p of topo.pods.filter((p) => p.node === n.name)) {
+      const port = calico.port(topo, p);
+      sysctls.push(...port.sysctls);
+      ip.push(...port.ip);
+    }
+    const fdb: string[] = [];
+    const { mode, vni, port } = spec(topo);
+    if (mode === 'vxlan') {
+      // What Felix programs in VXLAN mode: the device with the node's tunnel address, then for
+      // every other node's block a route via that node's tunnel address, onlink, with a
+      // permanent neigh entry for it and an fdb entry sending its MAC to the node's IP.
+      ip.push(
+        `link add ${CALICO_VXLAN} address ${calicoVtepMac(topo, n.name)} type vxlan id ${vni} local ${n.ip} dev eth0 dstport ${port} nolearning`,
+        `link set ${CALICO_VXLAN} addrgenmode none`,
+        `link set ${CALICO_VXLAN} mtu ${topo.cluster.mtu} up`,
+        `addr add ${n.tunnel!}/32 dev ${CALICO_VXLAN}`,
+      );
+      for (const b of n.blocks ?? []) ip.push(`route add blackhole ${b}`);
+      for (const other of topo.nodes.filter((o) => o.name !== n.name)) {
+        const peerMac = calicoVtepMac(topo, other.name);
+        for (const b of other.blocks ?? []) ip.push(`route add ${b} via ${other.tunnel!} dev ${CALICO_VXLAN} onlink`);
+        ip.push(`neigh add ${other.tunnel!} lladdr ${peerMac} dev ${CALICO_VXLAN} nud permanent`);
+        fdb.push(`fdb add ${peerMac} dev ${CALICO_VXLAN} dst ${other.ip} self permanent`);
+      }
+    }
+    // bgp: the blackholes and the routes to other nodes come from BIRD (proto bird)
+    return { sysctls, ip, fdb };
+  },
+
+  /** The cali veth: up, no address, the sysctls Calico's CNI plugin sets on it, the pod's /32 routed to it. */
+  port(topo: Topology, p: TopologyPod): CniPortLines {
+    const v = calicoVethName(p.name);
+    return {
+      sysctls: [
+        // route_localnet: NAT to the node's own 127.0.0.1 works from the pod
+        `net.ipv4.conf.${v}.route_localnet=1`,
+        // proxy ARP answers at once (the kernel otherwise delays proxied replies)
+        `net.ipv4.neigh.${v}.proxy_delay=0`,
+        // the node answers ARP for any address it routes elsewhere: 169.254.1.1 included
+        `net.ipv4.conf.${v}.proxy_arp=1`,
+        `net.ipv4.conf.${v}.forwarding=1`,
+      ],
+      ip: [`link set ${v} addrgenmode none`, `link set ${v} mtu ${topo.cluster.mtu} up`, `route add ${p.ip}/32 dev ${v} scope link`],
+    };
+  },
+
+  pod(topo: Topology, p: TopologyPod): string[] {
+    return [
+      'link set lo up',
+      'link set eth0 addrgenmode none',
+      `link set eth0 mtu ${topo.cluster.mtu} up`,
+      `addr add ${p.ip}/32 dev eth0`,
+      `route add ${CALICO_GATEWAY} dev eth0 scope link`,
+      `route add default via ${CALICO_GATEWAY} dev eth0`,
+    ];
+  },
+};
