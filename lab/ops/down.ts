@@ -5,6 +5,7 @@ import { removeRecord } from '../state/store';
 import { labNameProblem } from '../topology/schema';
 import { loadTopology } from '../topology/resolve';
 import { type RuntimeHooks, runtimeOfLab } from '../runtime/select';
+import { removeBirdFiles } from './bgp';
 import { labNames, selectLab } from './select';
 
 /**
@@ -20,6 +21,7 @@ export async function down(rt: Runtime, lab: string): Promise<number> {
   // Pods first, then nodes, then the lab namespace: veths die with either end anyway.
   mine.sort((a, b) => b.split('.').length - a.split('.').length);
   await rt.deleteNamespaces(mine);
+  removeBirdFiles(lab); // its BIRDs died with the namespaces' processes
   removeRecord(lab);
   return mine.length;
 }

@@ -1,7 +1,7 @@
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { LabError } from '../errors';
-import { probeIpvs } from '../runtime/kernel-features';
+import { probeIpip, probeIpvs } from '../runtime/kernel-features';
 import type { Topology } from '../topology/types';
 
 // What the netns runtime needs from the machine, checked before anything is created.
@@ -36,6 +36,7 @@ export function toolsFor(topo: Topology): Record<string, string> {
   if (topo.proxy.mode === 'ipvs') ['iptables-restore', 'ipset', 'ipvsadm'].forEach(need);
   for (const r of topo.proxy.rules) need(r.tool);
   if (topo.pods.length) need('socat');
+  if (topo.cluster.backend === 'calico-bgp') ['bird', 'birdc'].forEach(need);
   return tools;
 }
 
@@ -45,6 +46,8 @@ const RULE_TOOLS: Record<string, string> = {
   ipset: 'ipset',
   ipvsadm: 'ipvsadm',
   socat: 'socat',
+  bird: 'bird2',
+  birdc: 'bird2',
 };
 
 /** Everything `up` needs from this machine for this topology, checked before anything is created. */
@@ -52,7 +55,24 @@ export async function checkTopologyEnvironment(topo: Topology): Promise<void> {
   // docker: the rule tools and pod servers are the node image's; this host only holds the
   // underlay. Each host's engine is checked where the runtime connects to it (an engine that
   // does not answer is exit 2 before anything is made), so a lab on other machines only needs theirs.
+  if (topo.cluster.cni === 'calico' && topo.runtime === 'docker')
+    throw new LabError(
+      `cni: calico (${topo.source}) runs on the netns runtime only so far: the node image has no BIRD yet and its daemons are not wired (docs/calico.md); use runtime: netns`,
+      2,
+    );
   checkEnvironment(topo.runtime === 'docker' ? NETNS_TOOLS : toolsFor(topo));
+  if (topo.cluster.backend === 'calico-ipip') {
+    const ipip = await probeIpip();
+    if (!ipip.ok)
+      throw new LabError(
+        `calico.mode ipip (${topo.source}) needs IP-in-IP in the kernel, and this kernel has none: ${ipip.missing} is not set.\n${ipip.detail}\n${ipip.hint}`,
+        2,
+      );
+    throw new LabError(
+      `calico.mode ipip (${topo.source}): this kernel has IPIP, but the lab does not plan tunl0 yet (docs/calico.md); use mode bgp or vxlan`,
+      2,
+    );
+  }
   if (topo.proxy.mode === 'ipvs') {
     const ipvs = await probeIpvs();
     if (!ipvs.ok)

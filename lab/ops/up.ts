@@ -10,6 +10,7 @@ import type { Topology } from '../topology/types';
 import { listenerDaemon, planListeners } from '../pods/servers';
 import { checkTopologyEnvironment } from './environment';
 import { probeLinkType } from '../runtime/kernel-features';
+import { startBird } from './bgp';
 import { down } from './down';
 import { modelOf } from '../model/lab';
 import type { ProxyModel } from '../model/proxy';
@@ -169,6 +170,18 @@ function stagesFor(
         return `${listeners.length} listener(s) in ${new Set(listeners.map((l) => l.pod)).size} pod(s) answering with their name`;
       },
     },
+    ...(topo.cluster.backend === 'calico-bgp'
+      ? [
+          {
+            title: 'bgp',
+            run: async () => {
+              const detail = await startBird(rt, topo);
+              await guard('bgp');
+              return detail;
+            },
+          },
+        ]
+      : []),
     {
       title: 'verify',
       run: async () => {
@@ -214,7 +227,8 @@ function verifyView(view: LabView, topo: Topology): void {
     if (!v) problems.push(`node ${n.name}: namespace missing`);
     else {
       if (!has(v.interfaces, 'eth0', n.ip)) problems.push(`node ${n.name}: eth0 lacks ${n.ip}`);
-      if (!has(v.interfaces, 'cni0', n.cni0)) problems.push(`node ${n.name}: cni0 lacks ${n.cni0}`);
+      if (n.cni0 && !has(v.interfaces, 'cni0', n.cni0)) problems.push(`node ${n.name}: cni0 lacks ${n.cni0}`);
+      if (n.tunnel && !has(v.interfaces, 'vxlan.calico', n.tunnel)) problems.push(`node ${n.name}: vxlan.calico lacks ${n.tunnel}`);
     }
   }
   for (const p of topo.pods) {

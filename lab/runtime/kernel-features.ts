@@ -196,3 +196,40 @@ export function clearProbeCache(): void {
   ipvsProbes.clear();
   linkProbes.clear();
 }
+
+// --- IP-in-IP (Calico's ipip mode: tunl0) ----------------------------------------------------
+
+export type IpipProbe = { ok: true } | { ok: false; missing: 'CONFIG_NET_IPIP'; detail: string; hint: string };
+
+/** CONFIG_<name> from the running kernel's config (/proc/config.gz or /boot/config-<release>), if readable. */
+async function kernelConfig(exec: Executor, option: string): Promise<{ source: string; value: string } | undefined> {
+  const rel = (await readText(exec, ['uname', '-r']))?.trim() ?? '';
+  for (const [source, argv] of [
+    ['/proc/config.gz', ['gzip', '-dc', '/proc/config.gz']],
+    [`/boot/config-${rel}`, ['cat', `/boot/config-${rel}`]],
+  ] as const) {
+    const text = await readText(exec, argv);
+    if (text === undefined) continue;
+    return { source, value: new RegExp(`^${option}=([ym])$`, 'm').exec(text)?.[1] ?? 'unset' };
+  }
+  return undefined;
+}
+
+/** Whether an `ipip` link (tunl0's kind) can be made here: the probe makes one in a throw-away namespace. */
+export async function probeIpip(exec: Executor = LOCAL): Promise<IpipProbe> {
+  if (await probeLinkType('ipip', [], exec)) return { ok: true };
+  const rel = (await readText(exec, ['uname', '-r']))?.trim() ?? '';
+  const config = await kernelConfig(exec, 'CONFIG_NET_IPIP');
+  const facts = config
+    ? `CONFIG_NET_IPIP ${config.value === 'unset' ? 'is not set' : `=${config.value}`} (${config.source})`
+    : 'kernel config not readable';
+  return {
+    ok: false,
+    missing: 'CONFIG_NET_IPIP',
+    detail: `kernel ${rel}: 'ip link add … type ipip' fails in a fresh network namespace; ${facts}`,
+    hint:
+      config?.value === 'm'
+        ? "load it with 'modprobe ipip', use calico.mode vxlan or bgp, or run with --kernel vm (its kernel has IPIP)"
+        : 'use calico.mode vxlan or bgp, or run with --kernel vm (its kernel has IPIP)',
+  };
+}

@@ -1,0 +1,126 @@
+import { createHash } from 'node:crypto';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { LabError } from '../errors';
+import { type BirdConfig, meshProtocolName, planBird } from '../network/cni/bird';
+import type { Daemon } from '../pods/servers';
+import type { Runtime } from '../runtime/runtime';
+import { STATE_DIR } from '../state/store';
+import type { Topology } from '../topology/types';
+
+// BIRD in Calico's bgp mode: one per node, a lab process like the pods' socat listeners. It is
+// started detached inside the node's namespace in the foreground (`bird -f`, so its pid is the
+// daemon's and it never leaves the namespace), outlives `up` by design, and `down` stops it with
+// every other process in the lab's namespaces (found by namespace, so also after a crash) and
+// removes its files. Its configuration is planned (lab/network/cni/bird.ts); here it is written
+// to the lab's folder under the state directory, next to the control socket birdc talks to.
+
+/** Where a lab's BIRD files live: <state>/bird/<lab>/ */
+export const birdDir = (lab: string) => join(STATE_DIR, 'bird', lab);
+
+/** A unix socket's path has at most 107 bytes: a long node name gets a short hashed file name. */
+export function birdFiles(lab: string, node: string): { conf: string; ctl: string } {
+  const dir = birdDir(lab);
+  const base = join(dir, node).length + 4 <= 107 ? node : createHash('sha256').update(node).digest('hex').slice(0, 12);
+  return { conf: join(dir, `${base}.conf`), ctl: join(dir, `${base}.ctl`) };
+}
+
+/** `birdc -s <socket> …` of a node: what `lab exec <node> -- birdc -s …` also runs. */
+export const birdcArgv = (lab: string, node: string, ...command: string[]) => ['birdc', '-s', birdFiles(lab, node).ctl, ...command];
+
+function birdDaemon(lab: string, c: BirdConfig): Daemon {
+  const f = birdFiles(lab, c.node);
+  // ready once it listens on TCP 179 (BGP) in the node's namespace
+  return { ns: c.ns, argv: ['bird', '-f', '-c', f.conf, '-s', f.ctl], env: {}, ready: { port: 179, protocol: 'TCP' } };
+}
+
+/** Starts BIRD on the nodes named (every node by default) and waits until the mesh has converged. */
+export async function startBird(rt: Runtime, topo: Topology, only?: readonly string[], timeoutMs = 30_000): Promise<string> {
+  const configs = planBird(topo).filter((c) => !only || only.includes(c.node));
+  if (!configs.length) return 'no BGP (not Calico bgp mode)';
+  mkdirSync(birdDir(topo.name), { recursive: true, mode: 0o700 });
+  for (const c of configs) writeFileSync(birdFiles(topo.name, c.node).conf, c.text);
+  await rt.startDaemons(configs.map((c) => birdDaemon(topo.name, c)));
+  return waitConverged(rt, topo, undefined, timeoutMs);
+}
+
+/** Stops one node's BIRD (`birdc down`: it closes its sessions with a Cease) and waits until it has exited. */
+export async function stopBird(rt: Runtime, topo: Topology, node: string, timeoutMs = 10_000): Promise<void> {
+  const ns = planBird(topo).find((c) => c.node === node)?.ns;
+  if (!ns) throw new LabError(`node '${node}' runs no BIRD (lab '${topo.name}' is not in Calico's bgp mode, or has no such node)`, 2);
+  await rt.run(ns, birdcArgv(topo.name, node, 'down'), { check: false, timeoutMs: 5000 });
+  await poll(timeoutMs, `BIRD on ${node} to exit`, async () => !(await birdAnswers(rt, topo, node)));
+}
+
+/** Removes a lab's BIRD files (`down`, once its processes are stopped). */
+export function removeBirdFiles(lab: string): void {
+  rmSync(birdDir(lab), { recursive: true, force: true });
+}
+
+async function birdAnswers(rt: Runtime, topo: Topology, node: string): Promise<boolean> {
+  const ns = planBird(topo).find((c) => c.node === node)!.ns;
+  return (await rt.run(ns, birdcArgv(topo.name, node, 'show', 'status'), { check: false, timeoutMs: 5000 })).code === 0;
+}
+
+/** One node's BGP sessions as `birdc show protocols` lists them: protocol name → state and info. */
+export async function bgpSessions(rt: Runtime, topo: Topology, node: string): Promise<Map<string, { state: string; info: string }>> {
+  const ns = planBird(topo).find((c) => c.node === node)!.ns;
+  const r = await rt.run(ns, birdcArgv(topo.name, node, 'show', 'protocols'), { check: false, timeoutMs: 5000 });
+  const out = new Map<string, { state: string; info: string }>();
+  if (r.code !== 0) return out;
+  // Name Proto Table State Since Info   (Since is a time, one or two words)
+  for (const line of r.stdout.split('\n')) {
+    const m = /^(Mesh_\S+)\s+BGP\s+\S+\s+(\S+)\s+\S+(?: [\d:.]+)?\s*(.*)$/.exec(line.trim());
+    if (m) out.set(m[1]!, { state: m[2]!, info: m[3]!.trim() });
+  }
+  return out;
+}
+
+/**
+ * Waits until every running node's sessions to every other running node are Established and
+ * each of them has the others' blocks in its kernel as `proto bird` routes (and its own
+ * blackholes). `down`: nodes whose BIRD is stopped, left out on both sides. No sleeps: polls.
+ */
+export async function waitConverged(rt: Runtime, topo: Topology, down: readonly string[] = [], timeoutMs = 30_000): Promise<string> {
+  const up = topo.nodes.filter((n) => !down.includes(n.name));
+  let last = '';
+  await poll(
+    timeoutMs,
+    () => `BGP to converge (${last})`,
+    async () => {
+      for (const n of up) {
+        const sessions = await bgpSessions(rt, topo, n.name);
+        for (const o of up.filter((o) => o !== n)) {
+          const s = sessions.get(meshProtocolName(o.ip));
+          if (s?.info !== 'Established') return !(last = `${n.name} → ${o.name}: ${s ? `${s.state} ${s.info}` : 'no session'}`);
+        }
+        const routes = await birdRoutes(rt, topo, n.name);
+        const want = up.flatMap((o) => o.blocks ?? []);
+        const missing = want.filter((b) => !routes.has(b));
+        if (missing.length) return !(last = `${n.name} lacks proto bird routes to ${missing.join(', ')}`);
+      }
+      return true;
+    },
+  );
+  const sessions = up.length * (up.length - 1);
+  return `BIRD on ${up.length} node(s), ${sessions / 2} iBGP session(s) Established (AS ${topo.cluster.calico!.asNumber}), every block routed`;
+}
+
+/** The destinations of a node's `proto bird` routes (blackholes included). */
+export async function birdRoutes(rt: Runtime, topo: Topology, node: string): Promise<Set<string>> {
+  const ns = planBird(topo).find((c) => c.node === node)!.ns;
+  const r = await rt.run(ns, ['ip', '-j', 'route', 'show', 'proto', 'bird'], { check: false, timeoutMs: 5000 });
+  if (r.code !== 0) return new Set();
+  const routes = JSON.parse(r.stdout || '[]') as { dst: string }[];
+  return new Set(routes.map((x) => (x.dst.includes('/') ? x.dst : `${x.dst}/32`)));
+}
+
+async function poll(timeoutMs: number, what: string | (() => string), cond: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await cond()) return;
+    if (Date.now() >= deadline)
+      throw new LabError(`timed out after ${timeoutMs} ms waiting for ${typeof what === 'string' ? what : what()}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
