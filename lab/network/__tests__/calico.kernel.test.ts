@@ -1,0 +1,109 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { birdRoutes, bgpSessions, startBird, stopBird, waitConverged } from '../../ops/bgp';
+import { down } from '../../ops/down';
+import { up } from '../../ops/up';
+import { readPcapFile } from '../../pcap';
+import { startCapture } from '../../probe/capture';
+import { connect } from '../../probe/connect';
+import { parsePing } from '../../probe/ping';
+import { parseTraceroute } from '../../probe/traceroute';
+import { describeKernel, nsRun, rt, topologyFile } from '../../testing/kernel';
+import { uniqueLabName } from '../../testing/names';
+import { loadTopology } from '../../topology/resolve';
+import { meshProtocolName } from '../cni/bird';
+
+// Calico's bgp mode on the real kernel (scenarios/topologies/calico.yaml): what ping, traceroute,
+// tcpdump, `ip route` and birdc report. client 10.42.0.0 and web-1 10.42.0.1 on node1
+// (192.168.205.4), web-2 10.42.0.64 on node2 (.3), web-3 10.42.0.128 on node3 (.5).
+
+const LAB = uniqueLabName('t-calico');
+const topo = loadTopology(topologyFile('calico.yaml'), { name: LAB });
+const ns = (...parts: string[]) => ['kdl', LAB, ...parts].join('.');
+const CLIENT = ns('node1', 'client');
+
+const ping = async (from: string, dst: string, check = true) =>
+  parsePing(await nsRun(from, ['ping', '-c', '3', '-i', '0.2', '-W', '1', dst], check));
+const hops = async (from: string, dst: string) =>
+  parseTraceroute(await nsRun(from, ['traceroute', '-n', '-q', '1', '-w', '2', '-m', '6', dst])).map((h) => h.address ?? '*');
+const routes = async (node: string): Promise<{ dst: string; gateway?: string; dev?: string; protocol?: string; type?: string }[]> =>
+  JSON.parse(await nsRun(ns(node), ['ip', '-j', 'route', 'show'])) as { dst: string }[];
+
+describeKernel('Calico bgp mode: pure L3, routes learned by BIRD', () => {
+  beforeAll(async () => {
+    await up(topo, rt);
+  }, 60_000);
+  afterAll(async () => {
+    await down(rt, LAB);
+  });
+
+  test('same node: 2 hops (the node, the pod), no bridge in between', async () => {
+    expect(await hops(CLIENT, '10.42.0.1')).toEqual(['192.168.205.4', '10.42.0.1']);
+    const links = JSON.parse(await nsRun(ns('node1'), ['ip', '-j', '-d', 'link', 'show'])) as {
+      ifname: string;
+      linkinfo?: { info_kind?: string };
+    }[];
+    expect(links.filter((l) => l.linkinfo?.info_kind === 'bridge')).toEqual([]);
+    expect(links.map((l) => l.ifname)).toEqual(expect.arrayContaining(['calia7a3e029a7b', 'cali0761ccbeace']));
+  });
+
+  test("ARP for 169.254.1.1, captured on the pod's eth0, is answered with the cali veth's MAC (proxy ARP)", async () => {
+    await nsRun(CLIENT, ['ip', 'neigh', 'flush', 'dev', 'eth0']);
+    const dir = mkdtempSync(join(tmpdir(), 'kdl-calico-arp-'));
+    try {
+      const cap = await startCapture(rt, { ns: CLIENT, iface: 'eth0', filter: 'arp', file: join(dir, 'arp.pcap'), count: 2 });
+      expect((await ping(CLIENT, '10.42.0.1')).received).toBe(3);
+      await cap.stop();
+      const arps = readPcapFile(join(dir, 'arp.pcap')).packets.map((p) => p.arp!);
+      const [cali] = JSON.parse(await nsRun(ns('node1'), ['ip', '-j', 'link', 'show', 'calia7a3e029a7b'])) as { address: string }[];
+      expect(cali!.address).toBe('ee:ee:ee:ee:ee:ee');
+      expect(arps).toContainEqual(expect.objectContaining({ op: 1, senderIp: '10.42.0.0', targetIp: '169.254.1.1' }));
+      expect(arps).toContainEqual(
+        expect.objectContaining({ op: 2, senderIp: '169.254.1.1', senderMac: cali!.address, targetIp: '10.42.0.0' }),
+      );
+      const sysctl = await nsRun(ns('node1'), ['sysctl', '-n', 'net.ipv4.conf.calia7a3e029a7b.proxy_arp']);
+      expect(sysctl.trim()).toBe('1');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('across nodes: TTL 62, hops [source node, destination node, pod]', async () => {
+    const p = await ping(CLIENT, '10.42.0.64');
+    expect(p.replies.map((r) => r.ttl)).toEqual([62, 62, 62]);
+    expect(await hops(CLIENT, '10.42.0.64')).toEqual(['192.168.205.4', '192.168.205.3', '10.42.0.64']);
+    expect(await hops(CLIENT, '10.42.0.128')).toEqual(['192.168.205.4', '192.168.205.5', '10.42.0.128']);
+  });
+
+  test("the remote blocks' routes carry proto bird, the own block is a proto bird blackhole, sessions are Established", async () => {
+    const r = await routes('node1');
+    expect(r).toContainEqual(expect.objectContaining({ dst: '10.42.0.64/26', gateway: '192.168.205.3', dev: 'eth0', protocol: 'bird' }));
+    expect(r).toContainEqual(expect.objectContaining({ dst: '10.42.0.128/26', gateway: '192.168.205.5', protocol: 'bird' }));
+    expect(r).toContainEqual(expect.objectContaining({ type: 'blackhole', dst: '10.42.0.0/26', protocol: 'bird' }));
+    const sessions = await bgpSessions(rt, topo, 'node1');
+    expect(sessions.get(meshProtocolName('192.168.205.3'))?.info).toBe('Established');
+    expect(sessions.get(meshProtocolName('192.168.205.5'))?.info).toBe('Established');
+  });
+
+  test('kube-proxy (iptables) works unchanged on top: a ClusterIP connect from node1 reaches pods on other nodes', async () => {
+    const r = await connect(rt, CLIENT, '10.43.0.10', 80, { count: 30 });
+    expect(r.failed).toBe(0);
+    expect(Object.keys(r.byPod).sort()).toEqual(['web-1', 'web-2', 'web-3']);
+  });
+
+  test("stopping node2's BIRD withdraws its block on the others and its pods become unreachable; restarting restores both", async () => {
+    await stopBird(rt, topo, 'node2');
+    // the others' BIRDs see the session close and take node2's block out of their kernels
+    await waitConverged(rt, topo, ['node2']);
+    for (const node of ['node1', 'node3']) expect((await birdRoutes(rt, topo, node)).has('10.42.0.64/26')).toBe(false);
+    expect((await routes('node1')).some((x) => x.dst === '10.42.0.64/26')).toBe(false);
+    // no route: node1 sends it to its default gateway, the lab's namespace, which drops it
+    expect((await ping(CLIENT, '10.42.0.64', false)).received).toBe(0);
+    expect((await ping(CLIENT, '10.42.0.128')).received).toBe(3);
+
+    await startBird(rt, topo, ['node2']);
+    expect((await routes('node1')).some((x) => x.dst === '10.42.0.64/26' && x.protocol === 'bird')).toBe(true);
+    expect((await ping(CLIENT, '10.42.0.64')).received).toBe(3);
+  }, 60_000);
+});
