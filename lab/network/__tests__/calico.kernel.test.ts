@@ -107,3 +107,52 @@ describeKernel('Calico bgp mode: pure L3, routes learned by BIRD', () => {
     expect((await ping(CLIENT, '10.42.0.64')).received).toBe(3);
   }, 60_000);
 });
+
+// Calico's vxlan mode over two routed segments (fixtures/calico-vxlan.yaml): node1 192.168.205.2
+// with blocks 10.42.0.20/30 and 10.42.0.4/30 (a1 10.42.0.22, a3 10.42.0.4), node2 192.168.206.2
+// with 10.42.0.0/30 (b1 10.42.0.1).
+const VX_LAB = uniqueLabName('t-calvx');
+const vxTopo = loadTopology(join(__dirname, 'fixtures', 'calico-vxlan.yaml'), { name: VX_LAB });
+const vxNs = (...parts: string[]) => ['kdl', VX_LAB, ...parts].join('.');
+
+describeKernel('Calico vxlan mode: vxlan.calico between routed segments', () => {
+  beforeAll(async () => {
+    await up(vxTopo, rt);
+  }, 60_000);
+  afterAll(async () => {
+    await down(rt, VX_LAB);
+  });
+
+  test("the underlay carries UDP 4789 with VNI 4096 and the pods' own addresses inside; TTL 62 to both of node1's blocks", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kdl-calico-vx-'));
+    try {
+      const cap = await startCapture(rt, { ns: vxNs('node2'), iface: 'eth0', filter: 'udp port 4789', file: join(dir, 'vx.pcap') });
+      const toA1 = await ping(vxNs('node2', 'b1'), '10.42.0.22');
+      const toA3 = await ping(vxNs('node2', 'b1'), '10.42.0.4');
+      await cap.stop();
+      expect(toA1.replies.map((r) => r.ttl)).toEqual([62, 62, 62]);
+      expect(toA3.replies.map((r) => r.ttl)).toEqual([62, 62, 62]);
+      const packets = readPcapFile(join(dir, 'vx.pcap')).packets;
+      expect(packets.length).toBeGreaterThanOrEqual(12);
+      for (const p of packets) {
+        expect(p.udp?.dstport).toBe(4789);
+        expect(p.vxlan?.vni).toBe(4096);
+      }
+      expect(packets.map((p) => `${p.ip!.src}>${p.ip!.dst} ${p.inner?.ip?.src}>${p.inner?.ip?.dst}`)).toEqual(
+        expect.arrayContaining(['192.168.206.2>192.168.205.2 10.42.0.1>10.42.0.22', '192.168.205.2>192.168.206.2 10.42.0.4>10.42.0.1']),
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('routes via the remote tunnel address dev vxlan.calico onlink, a blackhole for each own block, no BIRD', async () => {
+    const r = await JSON.parse(await nsRun(vxNs('node2'), ['ip', '-j', 'route', 'show']));
+    for (const block of ['10.42.0.20/30', '10.42.0.4/30'])
+      expect(r).toContainEqual(expect.objectContaining({ dst: block, gateway: '10.42.0.21', dev: 'vxlan.calico', flags: ['onlink'] }));
+    expect(r).toContainEqual(expect.objectContaining({ type: 'blackhole', dst: '10.42.0.0/30' }));
+    const [link] = JSON.parse(await nsRun(vxNs('node2'), ['ip', '-j', '-d', 'link', 'show', 'vxlan.calico']));
+    expect(link.linkinfo.info_data).toMatchObject({ id: 4096, port: 4789, local: '192.168.206.2', learning: false });
+    expect(await nsRun(vxNs('node2'), ['sh', '-c', 'ss -ltn | grep -c ":179 " || true'])).toBe('0\n');
+  });
+});
