@@ -101,8 +101,10 @@ export function resolveTopology(input: TopologyInput, src: YamlSource): Topology
     );
   } else if (c.calico !== undefined) fail(['cluster', 'calico'], 'cluster.calico needs cluster.cni: calico');
   const calicoSpec: CalicoSpec | undefined = calico
-    ? { ...(c.calico ?? { mode: 'bgp', blockSize: 26, asNumber: 64512 }), vni: 4096, port: 4789 }
+    ? { ...(c.calico ?? { mode: 'bgp', crossSubnet: false, blockSize: 26, asNumber: 64512 }), vni: 4096, port: 4789 }
     : undefined;
+  if (calicoSpec?.crossSubnet && calicoSpec.mode === 'bgp')
+    fail(['cluster', 'calico', 'crossSubnet'], 'crossSubnet is for the vxlan and ipip modes: bgp mode never encapsulates');
   const podCIDR = cidrAt(c.podCIDR, ['cluster', 'podCIDR']);
   const serviceCIDR = cidrAt(c.serviceCIDR, ['cluster', 'serviceCIDR']);
   input.proxy.nodePortAddresses?.forEach((a, i) => a === 'primary' || cidrAt(a, ['proxy', 'nodePortAddresses', i]));

@@ -61,6 +61,8 @@ export const podSchema = z.strictObject({
 export const calicoSchema = z.strictObject({
   /** bgp: routes between nodes learned by BIRD, no encapsulation; vxlan: vxlan.calico (VNI 4096, UDP 4789); ipip: tunl0 */
   mode: z.enum(['bgp', 'vxlan', 'ipip']).default('bgp'),
+  /** vxlan/ipip: encapsulate only towards nodes on another underlay segment (the IPPool's CrossSubnet) */
+  crossSubnet: z.boolean().default(false),
   /** prefix length of the IPAM blocks handed to nodes (Calico's IPPool blockSize) */
   blockSize: z.number().int().min(20).max(32).default(26),
   /** the AS of every node's BIRD (an iBGP full mesh) */

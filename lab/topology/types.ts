@@ -8,6 +8,8 @@ export type CalicoMode = 'bgp' | 'vxlan' | 'ipip';
 /** Calico's settings, resolved (cluster.cni: calico only). */
 export interface CalicoSpec {
   mode: CalicoMode;
+  /** encapsulate only between segments; nodes on one segment route directly (vxlan, ipip) */
+  crossSubnet: boolean;
   blockSize: number;
   asNumber: number;
   /** vxlan.calico's VNI and UDP port: Calico's defaults (FelixConfiguration vxlanVNI, vxlanPort) */

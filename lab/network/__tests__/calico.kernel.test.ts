@@ -156,3 +156,42 @@ describeKernel('Calico vxlan mode: vxlan.calico between routed segments', () => 
     expect(await nsRun(vxNs('node2'), ['sh', '-c', 'ss -ltn | grep -c ":179 " || true'])).toBe('0\n');
   });
 });
+
+// CrossSubnet (fixtures/calico-cross-subnet.yaml): a on node1 (10.42.0.1) and b on node2
+// (10.42.0.65) share 192.168.205.0/24; c on node3 (10.42.0.129) is on 192.168.206.0/24.
+const CX_LAB = uniqueLabName('t-calcx');
+const cxTopo = loadTopology(join(__dirname, 'fixtures', 'calico-cross-subnet.yaml'), { name: CX_LAB });
+const cxNs = (...parts: string[]) => ['kdl', CX_LAB, ...parts].join('.');
+
+describeKernel('Calico vxlan CrossSubnet: direct on one segment, encapsulated across', () => {
+  beforeAll(async () => {
+    await up(cxTopo, rt);
+  }, 60_000);
+  afterAll(async () => {
+    await down(rt, CX_LAB);
+  });
+
+  test("one capture on node1's eth0 shows the pods' own ICMP to node2 and UDP 4789 (VNI 4096) to node3", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kdl-calico-cx-'));
+    try {
+      const file = join(dir, 'cx.pcap');
+      const cap = await startCapture(rt, { ns: cxNs('node1'), iface: 'eth0', filter: 'icmp or udp port 4789', file });
+      expect((await ping(cxNs('node1', 'a'), '10.42.0.65')).received).toBe(3);
+      expect((await ping(cxNs('node1', 'a'), '10.42.0.129')).received).toBe(3);
+      await cap.stop();
+      const seen = readPcapFile(file).packets.map((p) =>
+        p.vxlan ? `vxlan ${p.vxlan.vni} ${p.inner?.ip?.src}>${p.inner?.ip?.dst}` : `direct ${p.ip?.src}>${p.ip?.dst}`,
+      );
+      expect(new Set(seen)).toEqual(
+        new Set([
+          'direct 10.42.0.1>10.42.0.65',
+          'direct 10.42.0.65>10.42.0.1',
+          'vxlan 4096 10.42.0.1>10.42.0.129',
+          'vxlan 4096 10.42.0.129>10.42.0.1',
+        ]),
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -114,6 +114,27 @@ describe("Calico's pod wiring", () => {
   });
 });
 
+describe('CrossSubnet', () => {
+  const t = loadTopology(join(__dirname, 'fixtures', 'calico-cross-subnet.yaml'));
+
+  it('renders as golden/calico-cross-subnet.plan.txt', () => {
+    expectGoldenFile(join(GOLDEN, 'calico-cross-subnet.plan.txt'), renderPlan(planLab(t)));
+  });
+
+  it('a node on the same segment is routed to directly via its IP, one on another segment through vxlan.calico', () => {
+    const [, n2, n3] = t.nodes;
+    const ip = linesOf(planLab(t), 'kdl.cx.node1', 'ip');
+    expect(ip).toContain(`route add ${n2!.blocks![0]} via ${n2!.ip} dev eth0`);
+    expect(ip).toContain(`route add ${n3!.blocks![0]} via ${n3!.tunnel} dev vxlan.calico onlink`);
+  });
+
+  it('is refused in bgp mode', () => {
+    expect(problems(calicoYaml('  calico: { mode: bgp, crossSubnet: true }\n'))).toEqual([
+      'cluster.calico.crossSubnet: crossSubnet is for the vxlan and ipip modes: bgp mode never encapsulates',
+    ]);
+  });
+});
+
 describe("Calico's IPAM (blocks of blockSize, in order)", () => {
   it('one /26 per node in node order; pods take the lowest free address of their node block', () => {
     const t = bgpTopo();

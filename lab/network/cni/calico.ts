@@ -34,7 +34,7 @@ export const calico: CniKind = {
       ip.push(...port.ip);
     }
     const fdb: string[] = [];
-    const { mode, vni, port } = spec(topo);
+    const { mode, vni, port, crossSubnet } = spec(topo);
     if (mode === 'vxlan') {
       // What Felix programs in VXLAN mode: the device with the node's tunnel address, then for
       // every other node's block a route via that node's tunnel address, onlink, with a
@@ -48,7 +48,10 @@ export const calico: CniKind = {
       for (const b of n.blocks ?? []) ip.push(`route add blackhole ${b}`);
       for (const other of topo.nodes.filter((o) => o.name !== n.name)) {
         const peerMac = calicoVtepMac(topo, other.name);
-        for (const b of other.blocks ?? []) ip.push(`route add ${b} via ${other.tunnel!} dev ${CALICO_VXLAN} onlink`);
+        // CrossSubnet: a node on this node's own segment is routed to directly, without encapsulation
+        const direct = crossSubnet && other.underlay === n.underlay;
+        for (const b of other.blocks ?? [])
+          ip.push(direct ? `route add ${b} via ${other.ip} dev eth0` : `route add ${b} via ${other.tunnel!} dev ${CALICO_VXLAN} onlink`);
         ip.push(`neigh add ${other.tunnel!} lladdr ${peerMac} dev ${CALICO_VXLAN} nud permanent`);
         fdb.push(`fdb add ${peerMac} dev ${CALICO_VXLAN} dst ${other.ip} self permanent`);
       }
