@@ -1,7 +1,7 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readlinkSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { birdRoutes, bgpSessions, startBird, stopBird, waitConverged } from '../../ops/bgp';
+import { birdDir, birdRoutes, bgpSessions, startBird, stopBird, waitConverged } from '../../ops/bgp';
 import { down } from '../../ops/down';
 import { up } from '../../ops/up';
 import { readPcapFile } from '../../pcap';
@@ -29,6 +29,28 @@ const hops = async (from: string, dst: string) =>
   parseTraceroute(await nsRun(from, ['traceroute', '-n', '-q', '1', '-w', '2', '-m', '6', dst])).map((h) => h.address ?? '*');
 const routes = async (node: string): Promise<{ dst: string; gateway?: string; dev?: string; protocol?: string; type?: string }[]> =>
   JSON.parse(await nsRun(ns(node), ['ip', '-j', 'route', 'show'])) as { dst: string }[];
+
+/** pids of the `bird` processes whose network namespace is `netns` (read from /proc, as down finds them) */
+const birdPids = (netns: string): Promise<number[]> => {
+  const want = `net:[${statSync(`/run/netns/${netns}`).ino}]`;
+  const pids: number[] = [];
+  for (const e of readdirSync('/proc').filter((x) => /^\d+$/.test(x))) {
+    try {
+      if (readlinkSync(`/proc/${e}/exe`).endsWith('/bird') && readlinkSync(`/proc/${e}/ns/net`) === want) pids.push(Number(e));
+    } catch {
+      /* exited meanwhile, or not ours to read */
+    }
+  }
+  return Promise.resolve(pids);
+};
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
 
 describeKernel('Calico bgp mode: pure L3, routes learned by BIRD', () => {
   beforeAll(async () => {
@@ -106,6 +128,25 @@ describeKernel('Calico bgp mode: pure L3, routes learned by BIRD', () => {
     expect((await routes('node1')).some((x) => x.dst === '10.42.0.64/26' && x.protocol === 'bird')).toBe(true);
     expect((await ping(CLIENT, '10.42.0.64')).received).toBe(3);
   }, 60_000);
+
+  test('a BIRD that crashes (SIGKILL, no Cease) has its routes withdrawn too: no graceful restart keeps them stale', async () => {
+    const [pid] = await birdPids(ns('node3'));
+    expect(pid).toBeDefined();
+    process.kill(pid!, 'SIGKILL');
+    await waitConverged(rt, topo, ['node3']);
+    expect((await routes('node1')).some((x) => x.dst === '10.42.0.128/26')).toBe(false);
+    await startBird(rt, topo, ['node3']);
+    expect((await ping(CLIENT, '10.42.0.128')).received).toBe(3);
+  }, 60_000);
+
+  test("down stops every node's BIRD (found by namespace) and removes its files", async () => {
+    const pids = (await Promise.all(['node1', 'node2', 'node3'].map((n) => birdPids(ns(n))))).flat();
+    expect(pids).toHaveLength(3);
+    expect(existsSync(birdDir(LAB))).toBe(true);
+    await down(rt, LAB);
+    expect(pids.filter(alive)).toEqual([]);
+    expect(existsSync(birdDir(LAB))).toBe(false);
+  });
 });
 
 // Calico's vxlan mode over two routed segments (fixtures/calico-vxlan.yaml): node1 192.168.205.2

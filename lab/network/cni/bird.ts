@@ -50,6 +50,9 @@ export function birdConfig(topo: Topology, n: TopologyNode): BirdConfig {
     'template bgp mesh {',
     `  local ${n.ip} as ${as};`,
     '  direct;',
+    // BIRD is graceful-restart aware by default: a peer that dies would keep its routes stale
+    '  graceful restart off;',
+    '  long lived graceful restart off;',
     '  connect delay time 1;',
     '  connect retry time 2;',
     '  error wait time 1, 4;',
