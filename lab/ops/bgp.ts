@@ -1,32 +1,21 @@
-import { createHash } from 'node:crypto';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { LabError } from '../errors';
-import { type BirdConfig, meshProtocolName, planBird } from '../network/cni/bird';
+import { type BirdConfig, planBird } from '../network/cni/bird';
 import type { Daemon } from '../pods/servers';
 import type { Runtime } from '../runtime/runtime';
-import { STATE_DIR } from '../state/store';
+import { birdcArgv, birdDir, birdFiles } from '../state/bird';
+import { bgpNode, birdRoutes } from '../status/bgp';
 import type { Topology } from '../topology/types';
+
+export { birdDir } from '../state/bird';
 
 // BIRD in Calico's bgp mode: one per node, a lab process like the pods' socat listeners. It is
 // started detached inside the node's namespace in the foreground (`bird -f`, so its pid is the
 // daemon's and it never leaves the namespace), outlives `up` by design, and `down` stops it with
 // every other process in the lab's namespaces (found by namespace, so also after a crash) and
 // removes its files. Its configuration is planned (lab/network/cni/bird.ts); here it is written
-// to the lab's folder under the state directory, next to the control socket birdc talks to.
-
-/** Where a lab's BIRD files live: <state>/bird/<lab>/ */
-export const birdDir = (lab: string) => join(STATE_DIR, 'bird', lab);
-
-/** A unix socket's path has at most 107 bytes: a long node name gets a short hashed file name. */
-export function birdFiles(lab: string, node: string): { conf: string; ctl: string } {
-  const dir = birdDir(lab);
-  const base = join(dir, node).length + 4 <= 107 ? node : createHash('sha256').update(node).digest('hex').slice(0, 12);
-  return { conf: join(dir, `${base}.conf`), ctl: join(dir, `${base}.ctl`) };
-}
-
-/** `birdc -s <socket> …` of a node: what `lab exec <node> -- birdc -s …` also runs. */
-export const birdcArgv = (lab: string, node: string, ...command: string[]) => ['birdc', '-s', birdFiles(lab, node).ctl, ...command];
+// to the lab's folder under the state directory (lab/state/bird.ts), next to the control socket
+// birdc talks to; lab/status/bgp.ts reads the sessions back.
 
 function birdDaemon(lab: string, c: BirdConfig): Daemon {
   const f = birdFiles(lab, c.node);
@@ -62,24 +51,11 @@ async function birdAnswers(rt: Runtime, topo: Topology, node: string): Promise<b
   return (await rt.run(ns, birdcArgv(topo.name, node, 'show', 'status'), { check: false, timeoutMs: 5000 })).code === 0;
 }
 
-/** One node's BGP sessions as `birdc show protocols` lists them: protocol name → state and info. */
-export async function bgpSessions(rt: Runtime, topo: Topology, node: string): Promise<Map<string, { state: string; info: string }>> {
-  const ns = planBird(topo).find((c) => c.node === node)!.ns;
-  const r = await rt.run(ns, birdcArgv(topo.name, node, 'show', 'protocols'), { check: false, timeoutMs: 5000 });
-  const out = new Map<string, { state: string; info: string }>();
-  if (r.code !== 0) return out;
-  // Name Proto Table State Since Info   (Since is a time, one or two words)
-  for (const line of r.stdout.split('\n')) {
-    const m = /^(Mesh_\S+)\s+BGP\s+\S+\s+(\S+)\s+\S+(?: [\d:.]+)?\s*(.*)$/.exec(line.trim());
-    if (m) out.set(m[1]!, { state: m[2]!, info: m[3]!.trim() });
-  }
-  return out;
-}
-
 /**
  * Waits until every running node's sessions to every other running node are Established and
  * each of them has the others' blocks in its kernel as `proto bird` routes (and its own
- * blackholes). `down`: nodes whose BIRD is stopped, left out on both sides. No sleeps: polls.
+ * blackholes). `down`: nodes whose BIRD is stopped: left out, and their blocks gone from the
+ * others' tables. No sleeps: polls.
  */
 export async function waitConverged(rt: Runtime, topo: Topology, down: readonly string[] = [], timeoutMs = 30_000): Promise<string> {
   const up = topo.nodes.filter((n) => !down.includes(n.name));
@@ -89,30 +65,26 @@ export async function waitConverged(rt: Runtime, topo: Topology, down: readonly 
     () => `BGP to converge (${last})`,
     async () => {
       for (const n of up) {
-        const sessions = await bgpSessions(rt, topo, n.name);
+        const { sessions } = await bgpNode(rt, topo, n.name);
         for (const o of up.filter((o) => o !== n)) {
-          const s = sessions.get(meshProtocolName(o.ip));
-          if (s?.info !== 'Established') return !(last = `${n.name} → ${o.name}: ${s ? `${s.state} ${s.info}` : 'no session'}`);
+          const s = sessions.find((x) => x.peer === o.name);
+          if (s?.info !== 'Established') return !(last = `${n.name} → ${o.name}: ${s?.state ? `${s.state} ${s.info}` : 'no session'}`);
         }
         const routes = await birdRoutes(rt, topo, n.name);
-        const want = up.flatMap((o) => o.blocks ?? []);
-        const missing = want.filter((b) => !routes.has(b));
+        const missing = up.flatMap((o) => o.blocks ?? []).filter((b) => !routes.has(b));
         if (missing.length) return !(last = `${n.name} lacks proto bird routes to ${missing.join(', ')}`);
+        // a stopped node's blocks must have been withdrawn
+        const stale = topo.nodes
+          .filter((o) => down.includes(o.name))
+          .flatMap((o) => o.blocks ?? [])
+          .filter((b) => routes.has(b));
+        if (stale.length) return !(last = `${n.name} still routes ${stale.join(', ')}`);
       }
       return true;
     },
   );
   const sessions = up.length * (up.length - 1);
   return `BIRD on ${up.length} node(s), ${sessions / 2} iBGP session(s) Established (AS ${topo.cluster.calico!.asNumber}), every block routed`;
-}
-
-/** The destinations of a node's `proto bird` routes (blackholes included). */
-export async function birdRoutes(rt: Runtime, topo: Topology, node: string): Promise<Set<string>> {
-  const ns = planBird(topo).find((c) => c.node === node)!.ns;
-  const r = await rt.run(ns, ['ip', '-j', 'route', 'show', 'proto', 'bird'], { check: false, timeoutMs: 5000 });
-  if (r.code !== 0) return new Set();
-  const routes = JSON.parse(r.stdout || '[]') as { dst: string }[];
-  return new Set(routes.map((x) => (x.dst.includes('/') ? x.dst : `${x.dst}/32`)));
 }
 
 async function poll(timeoutMs: number, what: string | (() => string), cond: () => Promise<boolean>): Promise<void> {

@@ -6,7 +6,7 @@ import type { ProxyModel } from '../model/proxy';
 // The human view of a lab: one row per interface that matters (eth0, cni0, flannel.N),
 // addresses and MACs as the kernel reports them.
 
-const SHOWN = /^(eth0|cni0|flannel\.\d+)$/;
+const SHOWN = /^(eth0|cni0|flannel\.\d+|vxlan\.calico)$/;
 
 export function renderLab(view: LabView): string {
   const head =
@@ -29,7 +29,25 @@ export function renderLab(view: LabView): string {
   if (gw.length)
     lines.push(`underlay (namespace ${view.underlay.namespace}): ${gw.map((g) => `${g.name} ${g.addresses.join(' ')}`).join(', ')}`);
   if (view.missing.length) lines.push(pc.red(`missing namespaces: ${view.missing.join(', ')}`));
+  if (view.bgp?.length) lines.push(renderBgp(view.bgp));
   return lines.join('\n');
+}
+
+/** Calico's bgp mode: one row per session, as each node's BIRD reports it. */
+function renderBgp(nodes: NonNullable<LabView['bgp']>): string {
+  const t = new Table({
+    head: ['node', 'peer', 'BIRD protocol', 'state', 'routes received'],
+    style: { head: [], border: [] },
+    chars: { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' },
+  });
+  for (const n of nodes) {
+    if (!n.running) t.push([n.node, '', '', pc.red('BIRD not running'), '']);
+    for (const s of n.running ? n.sessions : []) {
+      const state = s.info === 'Established' ? pc.green(s.info) : pc.red(`${s.state} ${s.info}`.trim() || 'no session');
+      t.push([n.node, `${s.peer} ${s.address}`, s.protocol, state, s.received === undefined ? '' : String(s.received)]);
+    }
+  }
+  return `BGP (BIRD, iBGP full mesh)\n${t.toString()}`;
 }
 
 function stateColor(s: LabView['state']): string {

@@ -2,6 +2,7 @@ import { labNamespace, parseNamespace } from '../model/kernel-names';
 import { planLab } from '../plan';
 import type { Runtime } from '../runtime/runtime';
 import { isAlive, listRecords, readRecord } from '../state/store';
+import { type BgpNodeView, inspectBgp } from './bgp';
 
 // What is up, read from the kernel (`ip -j -d addr` in every lab namespace), with the state
 // record only adding what the kernel cannot say (the topology file, whether `up` finished).
@@ -38,6 +39,8 @@ export interface LabView {
   pods: (NamespaceView & { name: string; node: string })[];
   /** namespaces the record expects but the kernel does not have */
   missing: string[];
+  /** Calico's bgp mode: every node's BGP sessions as its BIRD reports them */
+  bgp?: BgpNodeView[];
 }
 
 /** Labs that exist in the kernel or in a state record, optionally only the named one. */
@@ -87,6 +90,7 @@ async function inspectLab(rt: Runtime, lab: string, namespaces: string[]): Promi
     (order.get(a.name) ?? 1e9) - (order.get(b.name) ?? 1e9) || a.name.localeCompare(b.name);
   view.nodes.sort(cmp);
   view.pods.sort(cmp);
+  if (rec?.topology.cluster.backend === 'calico-bgp' && view.nodes.length) view.bgp = await inspectBgp(rt, rec.topology);
   return view;
 }
 

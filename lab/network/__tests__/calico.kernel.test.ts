@@ -1,7 +1,8 @@
 import { existsSync, mkdtempSync, readdirSync, readlinkSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { birdDir, birdRoutes, bgpSessions, startBird, stopBird, waitConverged } from '../../ops/bgp';
+import { birdDir, startBird, stopBird, waitConverged } from '../../ops/bgp';
+import { bgpNode, birdRoutes } from '../../status/bgp';
 import { down } from '../../ops/down';
 import { up } from '../../ops/up';
 import { readPcapFile } from '../../pcap';
@@ -103,9 +104,27 @@ describeKernel('Calico bgp mode: pure L3, routes learned by BIRD', () => {
     expect(r).toContainEqual(expect.objectContaining({ dst: '10.42.0.64/26', gateway: '192.168.205.3', dev: 'eth0', protocol: 'bird' }));
     expect(r).toContainEqual(expect.objectContaining({ dst: '10.42.0.128/26', gateway: '192.168.205.5', protocol: 'bird' }));
     expect(r).toContainEqual(expect.objectContaining({ type: 'blackhole', dst: '10.42.0.0/26', protocol: 'bird' }));
-    const sessions = await bgpSessions(rt, topo, 'node1');
-    expect(sessions.get(meshProtocolName('192.168.205.3'))?.info).toBe('Established');
-    expect(sessions.get(meshProtocolName('192.168.205.5'))?.info).toBe('Established');
+    // as `lab status` shows them: every session Established, one block received from each peer
+    const { running, sessions } = await bgpNode(rt, topo, 'node1');
+    expect(running).toBe(true);
+    expect(sessions).toEqual([
+      {
+        peer: 'node2',
+        address: '192.168.205.3',
+        protocol: meshProtocolName('192.168.205.3'),
+        state: 'up',
+        info: 'Established',
+        received: 1,
+      },
+      {
+        peer: 'node3',
+        address: '192.168.205.5',
+        protocol: meshProtocolName('192.168.205.5'),
+        state: 'up',
+        info: 'Established',
+        received: 1,
+      },
+    ]);
   });
 
   test('kube-proxy (iptables) works unchanged on top: a ClusterIP connect from node1 reaches pods on other nodes', async () => {
