@@ -127,12 +127,6 @@ describeKernel('Calico bgp mode: pure L3, routes learned by BIRD', () => {
     ]);
   });
 
-  test('kube-proxy (iptables) works unchanged on top: a ClusterIP connect from node1 reaches pods on other nodes', async () => {
-    const r = await connect(rt, CLIENT, '10.43.0.10', 80, { count: 30 });
-    expect(r.failed).toBe(0);
-    expect(Object.keys(r.byPod).sort()).toEqual(['web-1', 'web-2', 'web-3']);
-  });
-
   test("stopping node2's BIRD withdraws its block on the others and its pods become unreachable; restarting restores both", async () => {
     await stopBird(rt, topo, 'node2');
     // the others' BIRDs see the session close and take node2's block out of their kernels
@@ -165,6 +159,41 @@ describeKernel('Calico bgp mode: pure L3, routes learned by BIRD', () => {
     await down(rt, LAB);
     expect(pids.filter(alive)).toEqual([]);
     expect(existsSync(birdDir(LAB))).toBe(false);
+  });
+});
+
+// kube-proxy unchanged on top of Calico, in both rule modes the project runs on this kernel.
+describe.each(['iptables', 'nftables'])('services on a Calico bgp lab, kube-proxy %s mode', (mode) => {
+  const SVC_LAB = uniqueLabName(`t-calsv-${mode.slice(0, 3)}`);
+  const svcTopo = loadTopology(topologyFile('calico.yaml'), { name: SVC_LAB, proxyMode: mode });
+  const at = (...parts: string[]) => ['kdl', SVC_LAB, ...parts].join('.');
+
+  describeKernel(`${mode}`, () => {
+    beforeAll(async () => {
+      await up(svcTopo, rt);
+    }, 60_000);
+    afterAll(async () => {
+      await down(rt, SVC_LAB);
+    });
+
+    test('pod → ClusterIP reaches the endpoints on all three nodes, the source kept', async () => {
+      const r = await connect(rt, at('node1', 'client'), '10.43.0.10', 80, { count: 30 });
+      expect(r.failed).toBe(0);
+      expect(Object.keys(r.byPod).sort()).toEqual(['web-1', 'web-2', 'web-3']);
+      expect(new Set(r.attempts.map((x) => x.peer?.split(':')[0]))).toEqual(new Set(['10.42.0.0']));
+    });
+
+    test('an endpoint reaches its own service and lands on itself too: routed back out of its cali veth, no hairpin', async () => {
+      const r = await connect(rt, at('node1', 'web-1'), '10.43.0.10', 80, { count: 30 });
+      expect(r.failed).toBe(0);
+      expect(r.byPod['web-1']).toBeGreaterThan(0);
+    });
+
+    test('NodePort: a pod on node2 connects to node1:30080 and is served', async () => {
+      const r = await connect(rt, at('node2', 'web-2'), '192.168.205.4', 30080, { count: 15 });
+      expect(r.failed).toBe(0);
+      expect(Object.keys(r.byPod).length).toBeGreaterThan(0);
+    });
   });
 });
 
