@@ -1,15 +1,22 @@
 import { planNetwork } from '../network/plan';
 import { planProxy, type ProxyPlanOptions } from '../proxy/plan';
 import type { Topology } from '../topology/types';
-import { type LabPlan, type Step, toolCommand } from './types';
+import { planBird } from '../network/cni/bird';
+import { type DaemonConfig, type LabPlan, type Step, toolCommand } from './types';
 
-// The whole plan of a lab: the network's phases, then kube-proxy's (and the user's rule files).
+// The whole plan of a lab: the network's phases, then kube-proxy's (and the user's rule files),
+// then the configurations of the daemons `up` starts after them (Calico's BIRD).
 // Pure; golden-tested (lab/network/__tests__/golden/).
 
 /** `env`: what the kernel offers that changes the batches (kube-ipvs0's link type). */
 export function planLab(topo: Topology, env: ProxyPlanOptions = {}): LabPlan {
   const net = planNetwork(topo);
-  return { ...net, phases: [...net.phases, ...planProxy(topo, { ...(env.ipvsDevice ? { ipvsDevice: env.ipvsDevice } : {}) })] };
+  const daemons = planBird(topo).map((c): DaemonConfig => ({ ns: c.ns, daemon: 'bird', text: c.text }));
+  return {
+    ...net,
+    phases: [...net.phases, ...planProxy(topo, { ...(env.ipvsDevice ? { ipvsDevice: env.ipvsDevice } : {}) })],
+    ...(daemons.length ? { daemons } : {}),
+  };
 }
 
 /** The plan as the commands it stands for, for golden files and `lab plan`. */
@@ -22,6 +29,10 @@ export function renderPlan(plan: LabPlan): string {
   for (const phase of plan.phases) {
     out.push(`# ${phase.name}`);
     phase.steps.forEach(step);
+  }
+  if (plan.daemons?.length) {
+    out.push('# daemons');
+    for (const d of plan.daemons) out.push(`## ${d.daemon} configuration (in ${d.ns})`, ...d.text.replace(/\n$/, '').split('\n'));
   }
   return out.join('\n') + '\n';
 }

@@ -22,10 +22,19 @@ export interface Phase {
   steps: Step[];
 }
 
+/** A configuration a lab daemon reads (Calico's BIRD): up writes it, then starts the daemon in ns. */
+export interface DaemonConfig {
+  ns: string;
+  daemon: 'bird';
+  text: string;
+}
+
 export interface LabPlan {
   lab: string;
   namespaces: string[];
   phases: Phase[];
+  /** after the phases: the daemons' configurations (none for most labs) */
+  daemons?: DaemonConfig[];
 }
 
 /** The command a step runs, reading its batch from `file`, or from stdin when no file is given. */
