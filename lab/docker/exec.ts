@@ -1,7 +1,7 @@
 import { PassThrough } from 'node:stream';
 import type Dockerode from 'dockerode';
 import { CommandError } from '../errors';
-import type { Executor, ExecResult, RunOptions, Started } from '../runtime/executor';
+import { abortError, type Executor, type ExecResult, type RunOptions, type Started } from '../runtime/executor';
 import { PID_WRAP, PidLine } from '../runtime/pid-line';
 
 // The executor seam for a container: dockerode exec with argv (never a shell string built from
@@ -17,14 +17,28 @@ export class DockerExecutor implements Executor {
   ) {}
 
   async run(argv: readonly string[], opts: RunOptions = {}): Promise<ExecResult> {
+    const { signal } = opts;
+    if (signal?.aborted) throw abortError(signal);
     const started = await this.open(argv, opts.input !== undefined);
     if (opts.input !== undefined) started.stdin.end(opts.input);
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<'timeout'>((r) => {
       if (opts.timeoutMs) timer = setTimeout(() => r('timeout'), opts.timeoutMs);
     });
-    const outcome = await Promise.race([started.done, timedOut]);
+    // aborted (a run interrupted): the command's own process is killed, as on a timeout
+    let onAbort = () => undefined as void;
+    const aborted = new Promise<'aborted'>((r) => {
+      onAbort = () => r('aborted');
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+    const outcome = await Promise.race([started.done, timedOut, aborted]);
     clearTimeout(timer);
+    signal?.removeEventListener('abort', onAbort);
+    if (outcome === 'aborted') {
+      await this.signal(started, 'SIGKILL');
+      await started.done.catch(() => undefined);
+      throw abortError(signal!);
+    }
     if (outcome === 'timeout') {
       await this.signal(started, 'SIGKILL');
       throw new CommandError(argv, null, `timed out after ${opts.timeoutMs} ms`, opts.where);

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
-import { CommandError } from '../errors';
+import { readdirSync, readFileSync } from 'node:fs';
+import { CommandError, LabError } from '../errors';
 
 // The one seam through which the lab runs commands. Always argv arrays, never a shell string.
 // This host's executor uses child_process; a container's (dockerode exec) or a remote host's
@@ -20,6 +21,16 @@ export interface RunOptions {
   check?: boolean;
   /** what the command was for, in error messages */
   where?: string;
+  /**
+   * Stops the command when aborted (a run interrupted by Ctrl-C): the command and every process
+   * it started are killed, and the call rejects with the signal's reason once they are gone.
+   */
+  signal?: AbortSignal;
+}
+
+/** The error an aborted command rejects with: the signal's reason when it is an Error. */
+export function abortError(signal: AbortSignal): Error {
+  return signal.reason instanceof Error ? signal.reason : new LabError('stopped: the command was aborted');
 }
 
 /** A process left running (a capture): its stderr as it comes, a signal to stop it, its exit. */
@@ -39,8 +50,23 @@ export class LocalExecutor implements Executor {
   run(argv: readonly string[], opts: RunOptions = {}): Promise<ExecResult> {
     const [cmd, ...args] = argv;
     if (!cmd) return Promise.reject(new Error('empty argv'));
+    const { signal } = opts;
+    if (signal?.aborted) return Promise.reject(abortError(signal));
     return new Promise((resolve, reject) => {
       const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+      // aborted: SIGTERM to the command and what it started (a script's socat), SIGKILL a second later
+      let killer: NodeJS.Timeout | undefined;
+      const onAbort = () => {
+        if (child.pid === undefined) return;
+        const tree = killTree(child.pid, 'SIGTERM');
+        killer = setTimeout(() => signalAll(tree, 'SIGKILL'), 1000);
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      const settled = () => {
+        clearTimeout(timer);
+        clearTimeout(killer);
+        signal?.removeEventListener('abort', onAbort);
+      };
       const out: Buffer[] = [];
       const err: Buffer[] = [];
       child.stdout.on('data', (b: Buffer) => out.push(b));
@@ -48,14 +74,16 @@ export class LocalExecutor implements Executor {
       let timer: NodeJS.Timeout | undefined;
       if (opts.timeoutMs) timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs);
       child.on('error', (e: NodeJS.ErrnoException) => {
-        clearTimeout(timer);
+        settled();
         reject(new CommandError(argv, null, e.code === 'ENOENT' ? `${cmd}: command not found` : e.message, opts.where));
       });
-      child.on('close', (code, signal) => {
-        clearTimeout(timer);
-        const res: ExecResult = { code, signal, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() };
+      child.on('close', (code, sig) => {
+        settled();
+        // gone, with whatever it started: the abort is the outcome, not the exit code it died with
+        if (signal?.aborted) return reject(abortError(signal));
+        const res: ExecResult = { code, signal: sig, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() };
         if ((opts.check ?? true) && code !== 0) {
-          const why = signal && opts.timeoutMs ? `timed out after ${opts.timeoutMs} ms\n${res.stderr}` : res.stderr;
+          const why = sig && opts.timeoutMs ? `timed out after ${opts.timeoutMs} ms\n${res.stderr}` : res.stderr;
           reject(new CommandError(argv, code, why, opts.where));
         } else resolve(res);
       });
@@ -94,4 +122,47 @@ export class LocalExecutor implements Executor {
       exited,
     };
   }
+}
+
+/**
+ * Signals a process and all its descendants on this host (found from /proc/<pid>/stat before
+ * any is signalled: once a parent dies its children are re-parented and no longer found).
+ * Returns the pids signalled.
+ */
+export function killTree(pid: number, sig: NodeJS.Signals): number[] {
+  const children = new Map<number, number[]>();
+  let entries: string[] = [];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    /* no /proc: the process itself only */
+  }
+  for (const e of entries) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      // pid (comm) state ppid ...: comm may hold spaces and parentheses, so read after the last ')'
+      const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(e)]);
+    } catch {
+      /* exited meanwhile */
+    }
+  }
+  const all: number[] = [];
+  for (const queue = [pid]; queue.length; ) {
+    const p = queue.shift()!;
+    all.push(p);
+    queue.push(...(children.get(p) ?? []));
+  }
+  signalAll(all, sig);
+  return all;
+}
+
+function signalAll(pids: readonly number[], sig: NodeJS.Signals): void {
+  for (const p of pids)
+    try {
+      process.kill(p, sig);
+    } catch {
+      /* exited meanwhile */
+    }
 }
