@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LabError } from '../errors';
-import type { Executor, ExecResult, Started } from '../runtime/executor';
+import { abortError, type Executor, type ExecResult, type Started } from '../runtime/executor';
 import type { Runtime } from '../runtime/runtime';
 
 // The real tcpdump inside a namespace, writing a pcap. Traffic may start only once tcpdump has
@@ -61,31 +61,46 @@ export function tcpdumpArgv(spec: CaptureSpec): string[] {
   ];
 }
 
-export async function startCapture(rt: Runtime, spec: CaptureSpec, readyTimeoutMs = 5000): Promise<RunningCapture> {
+/**
+ * Starts tcpdump and resolves once it listens. `signal` aborted before that (a run interrupted):
+ * tcpdump is killed and the call rejects once it has exited; after that, `stop()` stops it.
+ */
+export async function startCapture(rt: Runtime, spec: CaptureSpec, readyTimeoutMs = 5000, signal?: AbortSignal): Promise<RunningCapture> {
+  if (signal?.aborted) throw abortError(signal);
   // where tcpdump writes may be inside a node container: the runtime brings the file here on stop
   const target = await rt.fileFor(spec.ns, spec.file);
   const proc = rt.start(spec.ns, tcpdumpArgv({ ...spec, file: target.path }));
   let stderr = '';
+  let onAbort = () => undefined as void;
   const linkType = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => {
+    // settled once tcpdump is gone (below): no capture outlives a failed start
+    let failure: Error | undefined;
+    const fail = (e: Error) => {
+      clearTimeout(timer);
+      failure = e;
       proc.signal('SIGKILL');
-      reject(
-        new LabError(`tcpdump on ${spec.ns}:${spec.iface} did not say it was listening within ${readyTimeoutMs} ms: ${stderr.trim()}`),
-      );
-    }, readyTimeoutMs);
+    };
+    const timer = setTimeout(
+      () =>
+        fail(new LabError(`tcpdump on ${spec.ns}:${spec.iface} did not say it was listening within ${readyTimeoutMs} ms: ${stderr.trim()}`)),
+      readyTimeoutMs,
+    );
+    onAbort = () => fail(abortError(signal!));
+    signal?.addEventListener('abort', onAbort, { once: true });
     proc.onStderr((text) => {
       stderr += text;
       const m = /listening on \S+, link-type (\S+)/.exec(stderr);
-      if (m) {
+      if (m && !failure) {
         clearTimeout(timer);
         resolve(m[1]!);
       }
     });
     void proc.exited.then((r) => {
       clearTimeout(timer);
-      reject(new LabError(`tcpdump on ${spec.ns}:${spec.iface} exited before listening: ${(r.stderr || stderr).trim()}`));
+      if (signal?.aborted) failure ??= abortError(signal);
+      reject(failure ?? new LabError(`tcpdump on ${spec.ns}:${spec.iface} exited before listening: ${(r.stderr || stderr).trim()}`));
     });
-  });
+  }).finally(() => signal?.removeEventListener('abort', onAbort));
   return {
     spec,
     linkType,

@@ -32,6 +32,8 @@ export interface ConnectOptions {
   protocol?: 'TCP' | 'UDP';
   /** per attempt, seconds */
   timeoutS?: number;
+  /** stops the loop and its socat (a run interrupted) */
+  signal?: AbortSignal;
 }
 
 /** Parses one `code TAB reply` line of connect-loop.sh. */
@@ -63,6 +65,7 @@ export async function connect(rt: Runtime, ns: string, host: string, port: numbe
   const r = await rt.run(ns, [CONNECT_LOOP_SCRIPT, proto, host, String(port), String(count), String(timeoutS)], {
     timeoutMs: count * (timeoutS + 1) * 1000 + 5000,
     where: `connecting to ${host}:${port} from ${ns}`,
+    ...(opts.signal ? { signal: opts.signal } : {}),
   });
   return summarise(
     r.stdout

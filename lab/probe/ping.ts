@@ -34,6 +34,8 @@ export interface PingOptions {
   interval?: number;
   /** seconds to wait for the last reply */
   timeoutS?: number;
+  /** stops the ping (a run interrupted) */
+  signal?: AbortSignal;
 }
 
 export function pingArgv(to: string, opts: PingOptions = {}): string[] {
@@ -52,7 +54,12 @@ export async function ping(
   const argv = pingArgv(to, opts);
   const count = opts.count ?? 3;
   const budgetMs = (count * (opts.interval ?? 0.2) + (opts.timeoutS ?? 2) + 5) * 1000;
-  const r = await rt.run(ns, argv, { check: false, timeoutMs: budgetMs, where: `ping ${to} from ${ns}` });
+  const r = await rt.run(ns, argv, {
+    check: false,
+    timeoutMs: budgetMs,
+    where: `ping ${to} from ${ns}`,
+    ...(opts.signal ? { signal: opts.signal } : {}),
+  });
   if (r.code !== 0 && r.code !== 1) throw new Error(`ping ${to} from ${ns} failed (exit ${r.code ?? r.signal}): ${r.stderr.trim()}`);
   return { ...parsePing(r.stdout), output: r.stdout + r.stderr, argv };
 }

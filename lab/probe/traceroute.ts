@@ -37,6 +37,8 @@ export interface TracerouteOptions {
   queries?: number;
   /** seconds to wait for each probe's answer */
   waitS?: number;
+  /** stops it (a run interrupted) */
+  signal?: AbortSignal;
 }
 
 export function tracerouteArgv(to: string, opts: TracerouteOptions = {}): string[] {
@@ -57,7 +59,12 @@ export async function traceroute(
 ): Promise<{ hops: Hop[]; output: string; argv: string[] }> {
   const argv = tracerouteArgv(to, opts);
   const budgetMs = ((opts.maxHops ?? 10) * (opts.queries ?? 1) * (opts.waitS ?? 1) + 10) * 1000;
-  const r = await rt.run(ns, argv, { check: false, timeoutMs: budgetMs, where: `traceroute ${to} from ${ns}` });
+  const r = await rt.run(ns, argv, {
+    check: false,
+    timeoutMs: budgetMs,
+    where: `traceroute ${to} from ${ns}`,
+    ...(opts.signal ? { signal: opts.signal } : {}),
+  });
   if (r.code !== 0) throw new Error(`traceroute ${to} from ${ns} failed (exit ${r.code ?? r.signal}): ${r.stderr.trim()}`);
   return { hops: parseTraceroute(r.stdout), output: r.stdout + r.stderr, argv };
 }

@@ -59,6 +59,11 @@ export interface ProbeRunContext {
   runDir: string;
   /** this probe's name as a file name */
   slug: string;
+  /**
+   * Aborted when the run is interrupted (Ctrl-C, SIGTERM): a kind passes it to every command it
+   * runs, so that nothing it started outlives the run; what it rejects with then is not a result.
+   */
+  signal?: AbortSignal;
 }
 
 /** What a probe run produced: the command line, what it printed, and its kind's result. */

@@ -25,8 +25,8 @@ export const commandProbe: ProbeKind<'command', CommandProbe, ProbeTarget, Comma
     if (!ns) return (ctx.fail(['on'], `no node or pod '${spec.on}' in topology ${ctx.names.topo.name} (or @lab)`), undefined);
     return { from: spec.on, ns, to: spec.run.join(' ') };
   },
-  async run(p, { rt }) {
-    const r = await rt.run(p.ns, p.spec.run, { check: false, timeoutMs: p.spec.timeout * 1000 });
+  async run(p, { rt, signal }) {
+    const r = await rt.run(p.ns, p.spec.run, { check: false, timeoutMs: p.spec.timeout * 1000, ...(signal ? { signal } : {}) });
     return {
       argv: p.spec.run,
       output: r.stdout + (r.stderr ? `\n--- stderr\n${r.stderr}` : ''),

@@ -25,9 +25,14 @@ export const connectProbe: ProbeKind<'connect', ConnectProbe, ProbeTarget & { ta
     if (typeof target === 'string') return (ctx.fail(['to'], target), undefined);
     return { from: spec.from, ns, to: `${target.ip}:${target.port}`, target };
   },
-  async run(p, { rt }) {
+  async run(p, { rt, signal }) {
     const t = p.target;
-    const r = await connect(rt, p.ns, t.ip, t.port, { count: p.spec.count, protocol: t.protocol, timeoutS: p.spec.timeout });
+    const r = await connect(rt, p.ns, t.ip, t.port, {
+      count: p.spec.count,
+      protocol: t.protocol,
+      timeoutS: p.spec.timeout,
+      ...(signal ? { signal } : {}),
+    });
     const lines = r.attempts.map((a, i) => `${i + 1}\t${a.ok ? `pod=${a.pod} peer=${a.peer} local=${a.local}` : `failed: ${a.error}`}`);
     return {
       argv: ['connect-loop.sh', t.protocol.toLowerCase(), t.ip, String(t.port), String(p.spec.count)],

@@ -19,11 +19,12 @@ export const pingProbe: ProbeKind<'ping', PingProbe, ProbeTarget, PingOutcome> =
   kind: 'ping',
   schema,
   compile: (spec, ctx) => fromAndTo(spec, ctx),
-  async run(p, { rt }) {
+  async run(p, { rt, signal }) {
     const { output, argv, ...result } = await ping(rt, p.ns, p.to, {
       count: p.spec.count,
       interval: p.spec.interval,
       timeoutS: p.spec.timeout,
+      ...(signal ? { signal } : {}),
     });
     return { argv, output, result };
   },

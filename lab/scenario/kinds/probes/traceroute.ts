@@ -20,13 +20,14 @@ export const tracerouteProbe: ProbeKind<'traceroute', TracerouteProbe, ProbeTarg
   kind: 'traceroute',
   schema,
   compile: (spec, ctx) => fromAndTo(spec, ctx),
-  async run(p, { rt }) {
+  async run(p, { rt, signal }) {
     const r = await traceroute(rt, p.ns, p.to, {
       method: p.spec.method,
       maxHops: p.spec.maxHops,
       queries: p.spec.queries,
       waitS: p.spec.wait,
       ...(p.spec.port !== undefined ? { port: p.spec.port } : {}),
+      ...(signal ? { signal } : {}),
     });
     return { argv: r.argv, output: r.output, result: r.hops };
   },
