@@ -44,6 +44,8 @@ export interface CliDeps {
   vms?: VmSeam;
   /** awaited after each stage of `up` (lab/testing holds `up` there so that a kill lands between two stages) */
   afterStage?: (stage: string) => Promise<void>;
+  /** awaited after each step of `run` (lab/testing holds a run there so that a signal lands between two steps) */
+  afterStep?: (scenario: string, index: number) => Promise<void>;
 }
 
 /** Progress for the docker runtime's one-time image build, and its notices, on stderr. */
@@ -279,10 +281,13 @@ export function program(deps: CliDeps = {}): Command {
             ...o,
             hooks,
             ...(o.json ? {} : { onEvent: (e, dir) => print(eventLines(e, dir)) }),
+            ...(deps.afterStep ? { afterStep: deps.afterStep } : {}),
           });
           if (o.json) console.log(JSON.stringify(report, null, 2));
           else print(runEndLines(report, shown));
-          process.exitCode = report.summary.failed ? 1 : report.summary.skipped && !o.allowSkip ? 2 : 0;
+          // stopped by a signal: 128 + its number, as a shell reports it, whatever had passed
+          if (report.interrupted) process.exitCode = report.interrupted === 'SIGINT' ? 130 : 143;
+          else process.exitCode = report.summary.failed ? 1 : report.summary.skipped && !o.allowSkip ? 2 : 0;
         },
       ),
     );

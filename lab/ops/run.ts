@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { LabError } from '../errors';
+import { Interrupted, LabError, type StopSignal } from '../errors';
 import { inLab } from '../model/kernel-names';
 import { LabNames } from '../model/names';
 import { newRunId } from '../report/run-id';
@@ -19,6 +19,9 @@ import { up } from './up';
 // `lab run`: brings each distinct topology up once (or reuses a lab that is up, if asked), runs
 // its scenarios' steps (scenario/steps.ts), tears down unless the labs are to stay up, and
 // writes results/<run-id>/ with the pcaps, probe outputs, report.json, junit.xml and index.html.
+// Ctrl-C or SIGTERM: the step that runs stops its probes and captures (the run's AbortSignal) and
+// is marked interrupted, the steps after it are skipped, the labs the run brought up are taken
+// down and the results written; the report says which signal (the CLI exits 130 / 143).
 
 export { newRunId };
 
@@ -34,6 +37,8 @@ export interface RunOptions {
   keep?: boolean;
   /** progress: called as things happen */
   onEvent?: (e: RunEvent) => void;
+  /** awaited after each step that ran (a test seam: lab/testing holds the run between two steps) */
+  afterStep?: (scenario: string, index: number) => Promise<void>;
 }
 
 export async function runScenarios(scenarios: Scenario[], opts: RunOptions): Promise<RunReport> {
@@ -79,8 +84,17 @@ export async function runScenarios(scenarios: Scenario[], opts: RunOptions): Pro
   }
 
   const reports: ScenarioReport[] = [];
-  let interrupted = false;
-  const onSignal = () => (interrupted = true);
+  // `on`, not `once`: a terminal's Ctrl-C reaches the process from the tty and again from npm's
+  // relay; a second signal changes nothing (the teardown that follows is needed either way).
+  let interrupted: StopSignal | undefined;
+  const stop = new AbortController();
+  const onSignal = (sig: StopSignal) => {
+    if (interrupted) return;
+    interrupted = sig;
+    emit({ type: 'interrupted', signal: sig });
+    stop.abort(new Interrupted(sig, 'the run was stopped'));
+  };
+  const notRun = () => `not run: the run was interrupted (${interrupted})`;
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
@@ -93,6 +107,8 @@ export async function runScenarios(scenarios: Scenario[], opts: RunOptions): Pro
       const bringUp = async (topo: Topology, reuse: boolean) => {
         cur = { topo, rt: opts.runtimeFor(topo), owned: false };
         names = skipReason = undefined;
+        // interrupted before this lab's turn: nothing more is built, its steps are not run
+        if (interrupted) return;
         try {
           const t0 = performance.now();
           const isUp = (await cur.rt.listNamespaces()).some((ns) => inLab(ns, topo.name));
@@ -104,6 +120,9 @@ export async function runScenarios(scenarios: Scenario[], opts: RunOptions): Pro
           names = new LabNames(topo, view);
           emit({ type: 'lab-up', lab: topo.name, reused: !cur.owned, seconds: (performance.now() - t0) / 1000 });
         } catch (e) {
+          // Interrupted while the lab came up (up removed what it had made; the down after finds
+          // nothing): the steps are not run, skip() says why.
+          if (interrupted || e instanceof Interrupted) return;
           // A missing kernel feature or tool: the steps are skipped with the reason (exit 2).
           if (!(e instanceof LabError) || e.exitCode !== 2) throw e;
           skipReason = e.message;
@@ -142,8 +161,13 @@ export async function runScenarios(scenarios: Scenario[], opts: RunOptions): Pro
         await bringUp(g.topo, opts.reuse === true);
         for (const s of g.scenarios) {
           emit({ type: 'scenario', scenario: s });
-          const skip = () => (interrupted ? 'interrupted' : skipReason);
-          reports.push(await runScenario(s, dir, cur.rt, names, skip, emit, switchTopology));
+          const skip = () => (interrupted ? notRun() : skipReason);
+          reports.push(
+            await runScenario(s, dir, cur.rt, names, skip, emit, switchTopology, {
+              signal: stop.signal,
+              ...(opts.afterStep ? { afterStep: opts.afterStep } : {}),
+            }),
+          );
         }
       } finally {
         if (!opts.keep) await takeDown();
@@ -161,7 +185,8 @@ export async function runScenarios(scenarios: Scenario[], opts: RunOptions): Pro
     startedAt: started.toISOString(),
     finishedAt: finished.toISOString(),
     durationS: (finished.getTime() - started.getTime()) / 1000,
-    status: overall(reports.map((r) => r.status)),
+    status: interrupted ? 'interrupted' : overall(reports.map((r) => r.status)),
+    ...(interrupted ? { interrupted } : {}),
     summary: summarize(reports),
     scenarios: reports,
   };

@@ -19,6 +19,8 @@ export interface SuitesRequest {
   hooks?: RuntimeHooks;
   /** progress; `shown` is the run's folder as the user sees it */
   onEvent?: (e: RunEvent, shown: string) => void;
+  /** awaited after each step that ran (a test seam, see lab/testing/paused-cli.ts) */
+  afterStep?: (scenario: string, index: number) => Promise<void>;
 }
 
 export async function runSuites(req: SuitesRequest): Promise<{ report: RunReport; shown: string }> {
@@ -37,6 +39,7 @@ export async function runSuites(req: SuitesRequest): Promise<{ report: RunReport
     reuse: req.reuse === true,
     keep: req.keep === true,
     ...(onEvent ? { onEvent: (e: RunEvent) => onEvent(e, shown) } : {}),
+    ...(req.afterStep ? { afterStep: req.afterStep } : {}),
   });
   return { report, shown };
 }

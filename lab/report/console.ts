@@ -12,6 +12,7 @@ export function stepLines(step: StepReport, total: number, resultsDir: string): 
   const passed = exps.filter((e) => e.status === 'passed').length;
   const lines: string[] = [];
   if (step.status === 'skipped') return [`  ${pc.yellow('-')} ${n} ${step.name}: ${pc.yellow('skipped')}: ${step.reason ?? ''}`];
+  if (step.status === 'interrupted') return [`  ${pc.magenta('■')} ${n} ${step.name}: ${pc.magenta(step.reason ?? 'interrupted')} ${secs(step.durationS)}`];
   const mark = step.status === 'passed' ? pc.green('✔') : pc.red('✘');
   const what = exps.length ? `${passed}/${exps.length} expectations passed` : pc.yellow('nothing checked');
   lines.push(`  ${mark} ${n} ${step.name}: ${what} ${secs(step.durationS)}`);
@@ -41,14 +42,19 @@ export function eventLines(e: RunEvent, resultsDir: string): string[] {
       return [
         `scenario ${pc.bold(e.scenario.name)} ${pc.dim(`(${e.scenario.file}, lab ${e.scenario.topology.name}, proxy ${e.scenario.topology.proxy.mode})`)}`,
       ];
+    case 'step-start':
+      return [pc.dim(`  ❯ ${e.index + 1}/${e.total} ${e.name}`)];
     case 'step':
       return stepLines(e.step, e.total, resultsDir);
+    case 'interrupted':
+      return [pc.magenta(`${e.signal}: stopping the step that runs, skipping the rest, taking the labs down (results are still written)`)];
   }
 }
 
 export function summaryLine(r: RunReport, resultsDir: string): string {
   const s = r.summary;
-  const parts = [`${s.passed} passed`, `${s.failed} failed`, `${s.skipped} skipped`];
-  const colour = s.failed ? pc.red : s.skipped ? pc.yellow : pc.green;
-  return `${colour(`${s.scenarios} scenario(s), ${s.steps} step(s): ${parts.join(', ')}`)} (${s.expectations.passed}/${s.expectations.passed + s.expectations.failed} expectations) in ${r.durationS.toFixed(1)} s; results in ${resultsDir}/ (report.json, junit.xml, pcaps)`;
+  const parts = [`${s.passed} passed`, `${s.failed} failed`, ...(r.interrupted ? [`${s.interrupted} interrupted`] : []), `${s.skipped} skipped`];
+  const colour = r.interrupted ? pc.magenta : s.failed ? pc.red : s.skipped ? pc.yellow : pc.green;
+  const stopped = r.interrupted ? `interrupted (${r.interrupted}), not all steps ran: ` : '';
+  return `${colour(`${stopped}${s.scenarios} scenario(s), ${s.steps} step(s): ${parts.join(', ')}`)} (${s.expectations.passed}/${s.expectations.passed + s.expectations.failed} expectations) in ${r.durationS.toFixed(1)} s; results in ${resultsDir}/ (report.json, junit.xml, pcaps)`;
 }

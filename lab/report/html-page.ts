@@ -7,17 +7,17 @@ import type { Status } from './types';
 
 export const esc = xmlEscape;
 
-export const BADGE_COLOURS = { passed: '#1a7f37', failed: '#cf222e', skipped: '#6e7781' } as const;
+export const BADGE_COLOURS = { passed: '#1a7f37', failed: '#cf222e', skipped: '#6e7781', interrupted: '#8250df' } as const;
 
 export const badge = (s: Status): string =>
-  `<span class="badge ${s}">${s === 'passed' ? 'pass' : s === 'failed' ? 'fail' : 'skipped'}</span>`;
+  `<span class="badge ${s}">${s === 'passed' ? 'pass' : s === 'failed' ? 'fail' : s}</span>`;
 
 /** A relative link to a file of the run's folder (each path segment encoded). */
 export const fileLink = (path: string, label = path): string =>
   `<a class="file" href="${esc(path.split('/').map(encodeURIComponent).join('/'))}">${esc(label)}</a>`;
 
 const CSS = `
-:root { --pass: ${BADGE_COLOURS.passed}; --fail: ${BADGE_COLOURS.failed}; --skip: ${BADGE_COLOURS.skipped}; --line: #d0d7de; --dim: #57606a; }
+:root { --pass: ${BADGE_COLOURS.passed}; --fail: ${BADGE_COLOURS.failed}; --skip: ${BADGE_COLOURS.skipped}; --stop: ${BADGE_COLOURS.interrupted}; --line: #d0d7de; --dim: #57606a; }
 * { box-sizing: border-box; }
 body { margin: 0; padding: 24px 32px 48px; font: 14px/1.45 system-ui, -apple-system, 'Segoe UI', 'DejaVu Sans', sans-serif; color: #1f2328; background: #ffffff; }
 h1 { font-size: 22px; margin: 0 0 6px; } h2 { font-size: 18px; margin: 28px 0 8px; } h3 { font-size: 15px; margin: 16px 0 6px; }
@@ -25,16 +25,17 @@ code, pre, .mono, td.mono { font-family: 'DejaVu Sans Mono', Menlo, Consolas, mo
 pre { white-space: pre-wrap; word-break: break-word; margin: 0; }
 a { color: #0969da; } .dim { color: var(--dim); }
 .badge { display: inline-block; min-width: 52px; padding: 2px 10px; border-radius: 12px; color: #ffffff; font-weight: 600; font-size: 12px; text-align: center; vertical-align: middle; }
-.badge.passed { background: var(--pass); } .badge.failed { background: var(--fail); } .badge.skipped { background: var(--skip); }
+.badge.passed { background: var(--pass); } .badge.failed { background: var(--fail); } .badge.skipped { background: var(--skip); } .badge.interrupted { background: var(--stop); }
 .badge.warn { background: #9a6700; }
 .summary { display: flex; flex-wrap: wrap; gap: 12px; margin: 12px 0; }
 .card { border: 1px solid var(--line); border-radius: 8px; padding: 8px 14px; min-width: 130px; }
 .card b { display: block; font-size: 20px; }
-.card.passed b { color: var(--pass); } .card.failed b { color: var(--fail); } .card.skipped b { color: var(--skip); }
+.card.passed b { color: var(--pass); } .card.failed b { color: var(--fail); } .card.skipped b { color: var(--skip); } .card.interrupted b { color: var(--stop); }
 figure { margin: 12px 0; overflow-x: auto; } figcaption { color: var(--dim); margin-bottom: 6px; }
 figure svg { max-width: none; height: auto; }
 details.step { border: 1px solid var(--line); border-left: 6px solid var(--skip); border-radius: 6px; margin: 10px 0; padding: 6px 12px; }
 details.step[data-status=passed] { border-left-color: var(--pass); } details.step[data-status=failed] { border-left-color: var(--fail); }
+details.step[data-status=interrupted] { border-left-color: var(--stop); }
 details.step > summary { cursor: pointer; font-weight: 600; }
 table { border-collapse: collapse; width: 100%; margin: 8px 0; }
 th, td { border-bottom: 1px solid var(--line); padding: 4px 8px; text-align: left; vertical-align: top; }

@@ -65,10 +65,16 @@ export function reportHtml(report: RunReport, scenarios: ScenarioTopology[]): st
     `<div class="card"><b>${s.scenarios}</b>scenarios</div>`,
     card(s.passed, 'passed', 'steps passed'),
     card(s.failed, 'failed', 'steps failed'),
+    ...(report.interrupted ? [card(s.interrupted, 'interrupted', 'steps interrupted')] : []),
     card(s.skipped, 'skipped', 'steps skipped'),
     card(s.expectations.passed, 'passed', 'expectations passed'),
     card(s.expectations.failed, 'failed', 'expectations failed'),
     '</div>',
+    ...(report.interrupted
+      ? [
+          `<p class="interrupted">Interrupted by ${esc(report.interrupted)}: the step that was running is marked <b>interrupted</b>, the steps after it were not run (skipped).</p>`,
+        ]
+      : []),
     '</header>',
     '<div class="toolbar"><label><input type="checkbox" id="only-failed"> only failed steps</label> · <span id="shown" class="dim"></span></div>',
   ];

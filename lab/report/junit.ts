@@ -2,7 +2,8 @@ import type { RunReport } from './types';
 
 // junit.xml as CI tools read it (Jenkins, GitLab, GitHub test reporters): one <testsuite> per
 // scenario, one <testcase> per step; a failed step carries each failed expectation, a skipped
-// one its reason; probe and capture facts go to <system-out>.
+// one its reason, the step a signal interrupted an <error type="interrupted">; probe and
+// capture facts go to <system-out>.
 
 const esc = (s: string) =>
   s
@@ -18,17 +19,19 @@ export function junitXml(r: RunReport): string {
   const out: string[] = ['<?xml version="1.0" encoding="UTF-8"?>'];
   const s = r.summary;
   out.push(
-    `<testsuites name="k8s-dataplane-lab ${esc(r.runId)}" tests="${s.steps}" failures="${s.failed}" skipped="${s.skipped}" time="${r.durationS.toFixed(3)}">`,
+    `<testsuites name="k8s-dataplane-lab ${esc(r.runId)}" tests="${s.steps}" failures="${s.failed}" errors="${s.interrupted}" skipped="${s.skipped}" time="${r.durationS.toFixed(3)}">`,
   );
   for (const sc of r.scenarios) {
     const failures = sc.steps.filter((t) => t.status === 'failed').length;
     const skipped = sc.steps.filter((t) => t.status === 'skipped').length;
+    const errors = sc.steps.filter((t) => t.status === 'interrupted').length;
     out.push(
-      `  <testsuite name="${esc(sc.name)}" file="${esc(sc.file)}" tests="${sc.steps.length}" failures="${failures}" skipped="${skipped}" time="${sc.durationS.toFixed(3)}">`,
+      `  <testsuite name="${esc(sc.name)}" file="${esc(sc.file)}" tests="${sc.steps.length}" failures="${failures}" errors="${errors}" skipped="${skipped}" time="${sc.durationS.toFixed(3)}">`,
     );
     for (const st of sc.steps) {
       out.push(`    <testcase classname="${esc(sc.name)}" name="${esc(`${st.index + 1} ${st.name}`)}" time="${st.durationS.toFixed(3)}">`);
       if (st.status === 'skipped') out.push(`      <skipped message="${esc(st.reason ?? 'skipped')}"/>`);
+      if (st.status === 'interrupted') out.push(`      <error message="${esc(st.reason ?? 'interrupted')}" type="interrupted"/>`);
       if (st.status === 'failed') {
         const failed = st.expectations.filter((e) => e.status === 'failed');
         const lines = failed.map(

@@ -1,10 +1,18 @@
+import type { StopSignal } from '../errors';
 import type { Topology } from '../topology/types';
+
+export type { StopSignal };
 
 // report.json: everything a run did and saw, per scenario and step, with paths relative to
 // the run's folder (results/<run-id>/) so the folder can be moved or archived whole. The
 // scenario runner produces these types; the renderers beside this file show them.
 
-export type Status = 'passed' | 'failed' | 'skipped';
+/**
+ * 'interrupted': the run was stopped by a signal while this step ran (its probes and captures
+ * were stopped, nothing was checked); a scenario or run that did not get to its end.
+ */
+export type Status = 'passed' | 'failed' | 'skipped' | 'interrupted';
+
 
 /** One expectation checked: expected against observed, in words. */
 export interface ExpectationResult {
@@ -35,7 +43,9 @@ export type RunEvent =
   | { type: 'lab-down'; lab: string }
   | { type: 'lab-applied'; lab: string; source: string; seconds: number }
   | { type: 'scenario'; scenario: ScenarioTopology }
-  | { type: 'step'; scenario: ScenarioTopology; step: StepReport; total: number };
+  | { type: 'step-start'; scenario: ScenarioTopology; index: number; name: string; total: number }
+  | { type: 'step'; scenario: ScenarioTopology; step: StepReport; total: number }
+  | { type: 'interrupted'; signal: StopSignal };
 
 export interface CaptureReport {
   name: string;
@@ -107,6 +117,8 @@ export interface RunSummary {
   passed: number;
   failed: number;
   skipped: number;
+  /** steps that were running when the run was stopped by a signal */
+  interrupted: number;
   expectations: { passed: number; failed: number };
 }
 
@@ -118,6 +130,8 @@ export interface RunReport {
   finishedAt: string;
   durationS: number;
   status: Status;
+  /** the signal that stopped the run before its end (the steps after it are skipped: not run) */
+  interrupted?: StopSignal;
   summary: RunSummary;
   scenarios: ScenarioReport[];
 }
@@ -131,12 +145,14 @@ export function summarize(scenarios: ScenarioReport[]): RunSummary {
     passed: steps.filter((s) => s.status === 'passed').length,
     failed: steps.filter((s) => s.status === 'failed').length,
     skipped: steps.filter((s) => s.status === 'skipped').length,
+    interrupted: steps.filter((s) => s.status === 'interrupted').length,
     expectations: { passed: exps.filter((e) => e.status === 'passed').length, failed: exps.filter((e) => e.status === 'failed').length },
   };
 }
 
-/** failed if anything failed, else skipped if anything was skipped */
+/** interrupted if anything was, else failed if anything failed, else skipped if anything was skipped */
 export function overall(statuses: Status[]): Status {
+  if (statuses.includes('interrupted')) return 'interrupted';
   if (statuses.includes('failed')) return 'failed';
   if (statuses.includes('skipped')) return 'skipped';
   return 'passed';

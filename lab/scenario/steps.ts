@@ -1,5 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import { Interrupted } from '../errors';
 import type { LabNames } from '../model/names';
 import { readPcapFile, vxlanPortsWith } from '../pcap';
 import { type RunningCapture, startCapture } from '../probe/capture';
@@ -36,6 +37,16 @@ export const slug = (s: string) =>
  */
 export type SwitchTopology = (topo: Topology) => Promise<{ rt: Runtime; names: LabNames | undefined; change: StepTopology['change'] }>;
 
+export interface ScenarioRunOptions {
+  /**
+   * Aborted when the run is interrupted (Ctrl-C, SIGTERM): the step running stops its probes and
+   * captures and is reported 'interrupted'; the steps after it are skipped with skip()'s reason.
+   */
+  signal?: AbortSignal;
+  /** awaited after each step that ran (lab/testing holds a run there so that a signal lands between two steps) */
+  afterStep?: (scenario: string, index: number) => Promise<void>;
+}
+
 /** Runs every step of a scenario (or reports each skipped, with the reason skip() gives). */
 export async function runScenario(
   s: Scenario,
@@ -45,9 +56,12 @@ export async function runScenario(
   skip: () => string | undefined,
   emit: (e: RunEvent) => void,
   switchTopology?: SwitchTopology,
+  opts: ScenarioRunOptions = {},
 ): Promise<ScenarioReport> {
   const t0 = performance.now();
   const steps: StepReport[] = [];
+  // a step not run because the run was interrupted: the scenario did not get to its end
+  let cut = false;
   const moves = s.steps.some((st) => st.topology);
   let topo = s.topology;
   for (const step of s.steps) {
@@ -59,13 +73,17 @@ export async function runScenario(
       if (change) topo = step.topology;
     }
     const reason = skip();
-    const ran =
-      reason || !names
-        ? skipped(step, reason ?? 'the lab is not up')
-        : await runStep(s, step, join(runDir, slug(s.name)), runDir, rt, names);
+    if (reason && opts.signal?.aborted) cut = true;
+    const lab = names;
+    const runs = !reason && lab !== undefined;
+    if (runs) emit({ type: 'step-start', scenario: s, index: step.index, name: step.name, total: s.steps.length });
+    const ran = runs
+      ? await runStep(s, step, join(runDir, slug(s.name)), runDir, rt, lab, opts.signal)
+      : skipped(step, reason ?? 'the lab is not up');
     const report: StepReport = moves ? { ...ran, topology: { lab: topo.name, source: topo.source, ...(change ? { change } : {}) } } : ran;
     steps.push(report);
     emit({ type: 'step', scenario: s, step: report, total: s.steps.length });
+    if (runs) await opts.afterStep?.(s.name, step.index);
   }
   return {
     name: s.name,
@@ -73,7 +91,7 @@ export async function runScenario(
     ...(s.description ? { description: s.description } : {}),
     lab: s.topology.name,
     proxy: s.topology.proxy.mode,
-    status: overall(steps.map((x) => x.status)),
+    status: cut ? 'interrupted' : overall(steps.map((x) => x.status)),
     durationS: (performance.now() - t0) / 1000,
     steps,
   };
@@ -91,6 +109,7 @@ export async function runStep(
   runDir: string,
   rt: Runtime,
   names: LabNames,
+  signal?: AbortSignal,
 ): Promise<StepReport> {
   const t0 = performance.now();
   const stepDir = join(scenarioDir, `${String(step.index + 1).padStart(2, '0')}-${slug(step.name)}`);
@@ -108,7 +127,12 @@ export async function runStep(
   }));
   const starts = await Promise.allSettled(
     slots.map((c) =>
-      startCapture(rt, { ns: c.plan.ns, iface: c.plan.iface, file: c.file, ...(c.plan.filter ? { filter: c.plan.filter } : {}) }),
+      startCapture(
+        rt,
+        { ns: c.plan.ns, iface: c.plan.iface, file: c.file, ...(c.plan.filter ? { filter: c.plan.filter } : {}) },
+        5000,
+        signal,
+      ),
     ),
   );
   starts.forEach((r, i) => {
@@ -123,7 +147,11 @@ export async function runStep(
   });
 
   try {
-    if (!errors.length) for (const p of step.probes) probes.set(p.name, await runProbe(rt, p, stepDir, runDir, names));
+    if (!errors.length)
+      for (const p of step.probes) {
+        if (signal?.aborted) break;
+        probes.set(p.name, await runProbe(rt, p, stepDir, runDir, names, signal));
+      }
   } finally {
     await Promise.all(
       slots.map(async ({ plan, file, running }) => {
@@ -139,6 +167,14 @@ export async function runStep(
     );
   }
 
+  // A terminal's Ctrl-C reaches the probe's own process too, which may end (and be read as a
+  // result) before the run's handler has run: let pending signal handlers run first.
+  await new Promise((r) => setImmediate(r));
+  if (signal?.aborted)
+    return interruptedStep(step, signal, performance.now() - t0, captureReports(step, captures), (p) =>
+      probeReport(probes.get(p.name), p, stepDir, runDir, 'not run: the run was interrupted'),
+    );
+
   const expectations = errors.length ? [] : step.expect.map((e) => evaluate(e, { names, probes, captures }));
   const failed = errors.length > 0 || expectations.some((e) => e.status === 'failed') || [...probes.values()].some((p) => p.error);
   const probeErrors = [...probes.values()].filter((p) => p.error).map((p) => `probe ${p.plan.name}: ${p.error}`);
@@ -149,14 +185,38 @@ export async function runStep(
     status: failed ? 'failed' : 'passed',
     ...(reason ? { reason } : {}),
     durationS: (performance.now() - t0) / 1000,
-    captures: step.captures.flatMap((c) => {
-      const o = captures.get(c.name);
-      return o ? [captureReport(o)] : [];
-    }),
+    captures: captureReports(step, captures),
     probes: step.probes.map((p) => probeReport(probes.get(p.name), p, stepDir, runDir)),
     expectations,
   };
 }
+
+/** The step that was running when the run was interrupted: what it captured and ran so far, nothing checked. */
+function interruptedStep(
+  step: StepPlan,
+  signal: AbortSignal,
+  ms: number,
+  captures: CaptureReport[],
+  probe: (p: ProbePlan) => ProbeReport,
+): StepReport {
+  const sig = signal.reason instanceof Interrupted ? ` (${signal.reason.signal})` : '';
+  return {
+    index: step.index,
+    name: step.name,
+    status: 'interrupted',
+    reason: `interrupted${sig} while this step ran: its probes and captures were stopped, nothing was checked`,
+    durationS: ms / 1000,
+    captures,
+    probes: step.probes.map(probe),
+    expectations: [],
+  };
+}
+
+const captureReports = (step: StepPlan, captures: Map<string, CaptureOutcome>): CaptureReport[] =>
+  step.captures.flatMap((c) => {
+    const o = captures.get(c.name);
+    return o ? [captureReport(o)] : [];
+  });
 
 function captureReport(c: CaptureOutcome): CaptureReport {
   return {
@@ -183,21 +243,34 @@ function captureReport(c: CaptureOutcome): CaptureReport {
   };
 }
 
-function probeReport(o: ProbeOutcome | undefined, p: ProbePlan, stepDir: string, runDir: string): ProbeReport {
+function probeReport(
+  o: ProbeOutcome | undefined,
+  p: ProbePlan,
+  stepDir: string,
+  runDir: string,
+  notRun = 'not run: a capture could not start',
+): ProbeReport {
   const base = { name: p.name, kind: p.kind, from: p.from, to: p.to, output: relative(runDir, join(stepDir, `${slug(p.name)}.txt`)) };
-  if (!o) return { ...base, argv: [], durationS: 0, error: 'not run: a capture could not start' };
+  if (!o) return { ...base, argv: [], durationS: 0, error: notRun };
   const kind = probeKind(p.kind);
   const result = o.error !== undefined ? undefined : kind.report ? kind.report(o.result) : o.result;
   return { ...base, argv: o.argv, durationS: o.durationS, ...(o.error ? { error: o.error } : {}), ...(result ? { result } : {}) };
 }
 
-async function runProbe(rt: Runtime, p: ProbePlan, stepDir: string, runDir: string, names: LabNames): Promise<ProbeOutcome> {
+async function runProbe(
+  rt: Runtime,
+  p: ProbePlan,
+  stepDir: string,
+  runDir: string,
+  names: LabNames,
+  signal?: AbortSignal,
+): Promise<ProbeOutcome> {
   const t0 = performance.now();
   const write = (argv: string[], output: string, error?: string) =>
     writeFileSync(join(stepDir, `${slug(p.name)}.txt`), `$ ${argv.join(' ')}\n${output}${error ? `\nerror: ${error}\n` : ''}`);
   const durationS = () => (performance.now() - t0) / 1000;
   try {
-    const r = await probeKind(p.kind).run(p, { rt, names, dir: stepDir, runDir, slug: slug(p.name) });
+    const r = await probeKind(p.kind).run(p, { rt, names, dir: stepDir, runDir, slug: slug(p.name), ...(signal ? { signal } : {}) });
     write(r.argv, r.output);
     // the kind ran its own plan: the outcome is that kind's
     return { kind: p.kind, plan: p, argv: r.argv, output: r.output, durationS: durationS(), result: r.result } as ProbeOutcome;

@@ -10,6 +10,8 @@ import { waitFor } from './wait';
 
 /** The stage after which `up` holds for a minute, so that a kill lands between two stages (read by lab/testing/paused-cli.ts, which injects it into up). */
 export const PAUSE_AFTER_ENV = 'KDL_TEST_PAUSE_AFTER';
+/** The step (1-based) after which `run` holds until a signal comes (read by lab/testing/paused-cli.ts). */
+export const PAUSE_AFTER_STEP_ENV = 'KDL_TEST_PAUSE_AFTER_STEP';
 
 export interface DetachedUp {
   child: ChildProcess;

@@ -1,5 +1,5 @@
 import { LabError } from '../errors';
-import type { Started } from '../runtime/executor';
+import { abortError, type Started } from '../runtime/executor';
 import type { Runtime } from '../runtime/runtime';
 import type { NodeRules, RuleEvent } from './types';
 
@@ -160,10 +160,15 @@ export async function startNodeTrace(
   ns: string,
   protocol: TraceProtocol,
   readyTimeoutMs = 5000,
+  /** aborted while the monitor starts (a run interrupted): it is stopped, the table removed */
+  signal?: AbortSignal,
 ): Promise<NodeTrace> {
+  if (signal?.aborted) throw abortError(signal);
   // a table left by a crashed trace would mark packets nobody reads
   await rt.run(ns, ['nft', 'delete', 'table', 'ip', TRACE_TABLE], { check: false });
   const proc: Started = rt.start(ns, MONITOR_ARGV);
+  let gone = false;
+  void proc.exited.then(() => (gone = true));
   let text = '';
   const waiters: { re: RegExp; resolve: () => void }[] = [];
   proc.onStderr((t) => {
@@ -184,6 +189,7 @@ export async function startNodeTrace(
   // The monitor subscribes some time after it starts: add the table until it reports it.
   try {
     for (;;) {
+      if (signal?.aborted) throw abortError(signal);
       await rt.run(ns, ['nft', '-f', '-'], { input: traceTableScript(protocol), where: `installing the trace table in ${ns}` });
       if (await seen(added, 200)) break;
       await rt.run(ns, ['nft', 'delete', 'table', 'ip', TRACE_TABLE], { check: false });
@@ -193,16 +199,18 @@ export async function startNodeTrace(
   } catch (e) {
     // neither the monitor nor the table may outlive a failed start
     proc.signal('SIGKILL');
+    await proc.exited;
     await rt.run(ns, ['nft', 'delete', 'table', 'ip', TRACE_TABLE], { check: false });
-    throw e;
+    throw signal?.aborted ? abortError(signal) : e;
   }
   return {
     node,
     ns,
     stop: async () => {
       await rt.run(ns, ['nft', 'delete', 'table', 'ip', TRACE_TABLE], { check: false });
-      // events come in order: once the delete is printed, every trace line is in
-      await seen(deleted, 2000);
+      // events come in order: once the delete is printed, every trace line is in (a monitor
+      // already gone, stopped by a terminal's Ctrl-C, prints nothing more)
+      if (!gone) await seen(deleted, 2000);
       proc.signal('SIGTERM');
       await proc.exited;
       const chains = await rt.run(ns, ['nft', '-j', 'list', 'chains'], { where: `listing chains in ${ns}` });

@@ -5,6 +5,7 @@ import { labNamespace, nodeNamespace, podNamespace } from '../model/kernel-names
 import { readPcapFile, vxlanPortsWith } from '../pcap';
 import { type RunningCapture, startCapture } from '../probe/capture';
 import { parseAttempt } from '../probe/connect';
+import { abortError } from '../runtime/executor';
 import type { Runtime } from '../runtime/runtime';
 import type { LabNames } from '../model/names';
 import { parseIp } from '../topology/ipv4';
@@ -113,6 +114,8 @@ export async function traceWalk(
   req: TraceRequest,
   dir: string,
   rand?: () => number,
+  /** aborted (a run interrupted): what started is stopped and the walk rejects with its reason */
+  signal?: AbortSignal,
 ): Promise<Walk> {
   const r = resolveTrace(topo, names, req, rand);
   // br_netfilter decides whether cni0 sees a pod's packet before or after DNAT: ask the kernel
@@ -156,19 +159,23 @@ export async function traceWalk(
     // all settled before going on: whatever did start is in `captures`/`traces` for `finally`
     const started = await Promise.allSettled([
       ...[...points].map(async ([point, p]) =>
-        captures.set(point, await startCapture(rt, { ns: p.ns, iface: p.iface, filter, file: join(dir, pcapOf(point)) })),
+        captures.set(point, await startCapture(rt, { ns: p.ns, iface: p.iface, filter, file: join(dir, pcapOf(point)) }, 5000, signal)),
       ),
-      ...nodes.map(async (n) => traces.push(await startNodeTrace(rt, n, nodeNamespace(topo.name, n), r.probe.protocol))),
+      ...nodes.map(async (n) =>
+        traces.push(await startNodeTrace(rt, n, nodeNamespace(topo.name, n), r.probe.protocol, 5000, signal)),
+      ),
     ]);
     const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
     if (failed) throw failed.reason;
-    const res = await rt.run(r.fromNs, argv, { input, check: false, timeoutMs: 10_000 });
+    const res = await rt.run(r.fromNs, argv, { input, check: false, timeoutMs: 10_000, ...(signal ? { signal } : {}) });
     output = res.stdout + res.stderr;
   } finally {
     // stopped whatever happened: tcpdump and nft monitor must not outlive the trace
     await Promise.all([...captures.values()].map((c) => c.stop().catch(() => undefined)));
     traced = await Promise.all(traces.map(async (t) => ({ node: t.node, ...(await t.stop()) })));
   }
+  // interrupted: the walk is not followed on what was half seen
+  if (signal?.aborted) throw abortError(signal);
 
   const ports = vxlanPortsWith(topo.cluster.port);
   const packets = new Map(

@@ -31,9 +31,9 @@ export const traceProbe: ProbeKind<'trace', TraceProbe, ProbeTarget, Walk> = {
       return undefined;
     }
   },
-  async run(p, { rt, names, dir: stepDir, runDir, slug }) {
+  async run(p, { rt, names, dir: stepDir, runDir, slug, signal }) {
     const dir = join(stepDir, slug);
-    const w = await traceWalk(rt, names.topo, names, request(p.spec), dir);
+    const w = await traceWalk(rt, names.topo, names, request(p.spec), dir, undefined, signal);
     // in report.json, pcap paths relative to the run's folder like the captures' (walk.json
     // beside the pcaps keeps them relative to its own folder)
     const walk = { ...w, hops: w.hops.map((h) => (h.pcap ? { ...h, pcap: relative(runDir, join(dir, h.pcap)) } : h)) };
