@@ -115,12 +115,16 @@ async function runInterrupted(file: string, lab: string, sig: NodeJS.Signals, wh
     if (when.then) await waitFor(() => when.then!(inodes), { timeoutMs: 10_000, what: 'the probe to be running' });
     process.kill(when.pidOnly ? child.pid! : -child.pid!, sig);
     sentAt = performance.now();
+    // a run that does not stop is killed (and the test fails), so that it does not outlive the test
+    await waitFor(() => code !== undefined, {
+      timeoutMs: 20_000,
+      what: `run to exit after ${sig} (output: ${JSON.stringify(out.slice(-300))})`,
+    });
   } catch (e) {
     if (code === undefined) process.kill(-child.pid!, 'SIGKILL');
     await exited;
     throw e;
   }
-  await exited;
   const stoppedInS = (performance.now() - sentAt) / 1000;
 
   const run = join(results, 'latest');
@@ -204,29 +208,36 @@ function expectInterruptedAt(o: Outcome, name: string, sig: 'SIGINT' | 'SIGTERM'
 }
 
 describeKernel('lab run interrupted by a signal', () => {
+  // a test that failed half-way leaves no lab behind
+  const labs: string[] = [];
+  const newLab = () => labs[labs.push(uniqueLabName('rsig')) - 1]!;
+  afterAll(async () => {
+    for (const lab of labs) if (labNamespaces(lab).length) await cli(['down', '--name', lab]);
+  }, 60_000);
+
   test('SIGINT to the group as a capture starts: the capture step is interrupted, nothing left', async () => {
-    const lab = uniqueLabName('rsig');
+    const lab = newLab();
     const o = await runInterrupted(scenario(lab, [CAPTURE, LONG_PING].join('\n')), lab, 'SIGINT', { line: /^ {2}❯ 2\/3 capture$/m });
     expectStoppedClean(o, lab, 'SIGINT');
     expectInterruptedAt(o, 'capture', 'SIGINT');
   }, 60_000);
 
   test('SIGINT to the group as a trace starts (tcpdump at every point, nft monitor per node): interrupted, nothing left', async () => {
-    const lab = uniqueLabName('rsig');
+    const lab = newLab();
     const o = await runInterrupted(scenario(lab, [TRACE, LONG_PING].join('\n')), lab, 'SIGINT', { line: /^ {2}❯ 2\/3 trace$/m });
     expectStoppedClean(o, lab, 'SIGINT');
     expectInterruptedAt(o, 'trace', 'SIGINT');
   }, 60_000);
 
   test('SIGINT to the group once the trace has its nft monitor running: interrupted, nothing left', async () => {
-    const lab = uniqueLabName('rsig');
+    const lab = newLab();
     const o = await runInterrupted(scenario(lab, TRACE), lab, 'SIGINT', { line: /^ {2}❯ 2\/2 trace$/m, then: runsIn('nft') });
     expectStoppedClean(o, lab, 'SIGINT');
     expectInterruptedAt(o, 'trace', 'SIGINT');
   }, 60_000);
 
   test('SIGTERM to the CLI alone (not its group) during a long ping under a capture: the run kills ping and tcpdump itself', async () => {
-    const lab = uniqueLabName('rsig');
+    const lab = newLab();
     const text = [CAPTURE.replace('count: 3', 'count: 1000, interval: 0.2').replace('name: capture', 'name: long capture'), TRACE].join(
       '\n',
     );
@@ -246,7 +257,7 @@ describeKernel('lab run interrupted by a signal', () => {
   }, 60_000);
 
   test('SIGTERM to the CLI alone during a long connect (connect-loop.sh and its socat): no socat left', async () => {
-    const lab = uniqueLabName('rsig');
+    const lab = newLab();
     const o = await runInterrupted(scenario(lab, CONNECT), lab, 'SIGTERM', {
       line: /^ {2}❯ 2\/2 connect$/m,
       then: runsIn('connect-loop.sh'),
@@ -257,7 +268,7 @@ describeKernel('lab run interrupted by a signal', () => {
   }, 60_000);
 
   test('SIGTERM to the CLI alone during a long connect on a lab it reuses: the lab stays up, no process of the run is left in it', async () => {
-    const lab = uniqueLabName('rsig');
+    const lab = newLab();
     const file = scenario(lab, CONNECT);
     const up = await cli(['up', '-f', topology(lab)]);
     expect(up.code).toBe(0);
@@ -284,7 +295,7 @@ describeKernel('lab run interrupted by a signal', () => {
   }, 60_000);
 
   test('SIGINT to the group between two steps: the first passed, the rest not run, exit 130', async () => {
-    const lab = uniqueLabName('rsig');
+    const lab = newLab();
     const o = await runInterrupted(scenario(lab, LONG_PING), lab, 'SIGINT', {
       line: /^\(held after step 1\)$/m,
       env: { [PAUSE_AFTER_STEP_ENV]: '1' },
@@ -298,7 +309,7 @@ describeKernel('lab run interrupted by a signal', () => {
   }, 60_000);
 
   test("SIGINT to the group during a scenario's last step: exit 130, not 0 with everything passed", async () => {
-    const lab = uniqueLabName('rsig');
+    const lab = newLab();
     const o = await runInterrupted(scenario(lab, LONG_PING), lab, 'SIGINT', { line: /^ {2}❯ 2\/2 long ping$/m, then: runsIn('ping') });
     expectStoppedClean(o, lab, 'SIGINT');
     expectInterruptedAt(o, 'long ping', 'SIGINT');

@@ -17,9 +17,17 @@ describe('junit.xml', () => {
   const xml = junitXml(report);
 
   it('has a testsuite per scenario and a testcase per step, with counts', () => {
-    expect(report.summary).toEqual({ scenarios: 1, steps: 3, passed: 1, failed: 1, skipped: 1, expectations: { passed: 1, failed: 1 } });
-    expect(xml).toMatch(/<testsuites name="k8s-dataplane-lab r1" tests="3" failures="1" skipped="1" time="2.000">/);
-    expect(xml).toMatch(/<testsuite name="demo" file="scenarios\/demo.yaml" tests="3" failures="1" skipped="1" time="1.500">/);
+    expect(report.summary).toEqual({
+      scenarios: 1,
+      steps: 3,
+      passed: 1,
+      failed: 1,
+      skipped: 1,
+      interrupted: 0,
+      expectations: { passed: 1, failed: 1 },
+    });
+    expect(xml).toMatch(/<testsuites name="k8s-dataplane-lab r1" tests="3" failures="1" errors="0" skipped="1" time="2.000">/);
+    expect(xml).toMatch(/<testsuite name="demo" file="scenarios\/demo.yaml" tests="3" failures="1" errors="0" skipped="1" time="1.500">/);
     expect(xml.match(/<testcase /g)).toHaveLength(3);
   });
 
