@@ -74,8 +74,8 @@ interface Outcome {
 interface When {
   /** more arguments of `lab run` */
   args?: string[];
-  /** the output line that times the signal */
-  line: RegExp;
+  /** the output line that times the signal (none: the lab's first namespace, as `run` brings it up) */
+  line?: RegExp;
   /** then wait for this too (a process of the probe running) */
   then?: (inodes: Set<string>) => boolean;
   /** to the CLI's process only (as `kill <pid>` would), not its whole group (as a terminal does) */
@@ -106,10 +106,14 @@ async function runInterrupted(file: string, lab: string, sig: NodeJS.Signals, wh
   try {
     await waitFor(
       () => {
-        if (code !== undefined) throw new Error(`run exited ${code} before ${String(when.line)}: ${out}`);
-        return when.line.test(out);
+        if (code !== undefined) throw new Error(`run exited ${code} before ${String(when.line ?? 'the lab came up')}: ${out}`);
+        return when.line ? when.line.test(out) : labNamespaces(lab).length > 0;
       },
-      { timeoutMs: 60_000, what: `${String(when.line)} in the output of run (so far: ${JSON.stringify(out.slice(-300))})` },
+      {
+        timeoutMs: 60_000,
+        intervalMs: when.line ? 50 : 5,
+        what: `${String(when.line ?? 'a namespace of the lab')} (output of run so far: ${JSON.stringify(out.slice(-300))})`,
+      },
     );
     inodes = namespaceInodes(lab);
     if (when.then) await waitFor(() => when.then!(inodes), { timeoutMs: 10_000, what: 'the probe to be running' });
@@ -306,6 +310,15 @@ describeKernel('lab run interrupted by a signal', () => {
     expect(o.report.scenarios[0]!.status).toBe('interrupted');
     expect(o.report.summary).toMatchObject({ passed: 1, interrupted: 0, skipped: 1 });
     expect(o.junit).toContain('<skipped message="not run: the run was interrupted (SIGINT)"/>');
+  }, 60_000);
+
+  test('SIGINT to the group as run brings its lab up: what up made is removed, every step not run, exit 130', async () => {
+    const lab = newLab();
+    const o = await runInterrupted(scenario(lab, LONG_PING), lab, 'SIGINT', {});
+    expectStoppedClean(o, lab, 'SIGINT');
+    expect(statusOf(o.report)).toEqual(['first: skipped', 'long ping: skipped']);
+    expect(steps(o.report).map((s) => s.reason)).toEqual(Array(2).fill('not run: the run was interrupted (SIGINT)'));
+    expect(o.report.scenarios[0]!.status).toBe('interrupted');
   }, 60_000);
 
   test("SIGINT to the group during a scenario's last step: exit 130, not 0 with everything passed", async () => {
