@@ -82,7 +82,9 @@ export async function startCapture(rt: Runtime, spec: CaptureSpec, readyTimeoutM
     };
     const timer = setTimeout(
       () =>
-        fail(new LabError(`tcpdump on ${spec.ns}:${spec.iface} did not say it was listening within ${readyTimeoutMs} ms: ${stderr.trim()}`)),
+        fail(
+          new LabError(`tcpdump on ${spec.ns}:${spec.iface} did not say it was listening within ${readyTimeoutMs} ms: ${stderr.trim()}`),
+        ),
       readyTimeoutMs,
     );
     onAbort = () => fail(abortError(signal!));

@@ -12,7 +12,8 @@ export function stepLines(step: StepReport, total: number, resultsDir: string): 
   const passed = exps.filter((e) => e.status === 'passed').length;
   const lines: string[] = [];
   if (step.status === 'skipped') return [`  ${pc.yellow('-')} ${n} ${step.name}: ${pc.yellow('skipped')}: ${step.reason ?? ''}`];
-  if (step.status === 'interrupted') return [`  ${pc.magenta('■')} ${n} ${step.name}: ${pc.magenta(step.reason ?? 'interrupted')} ${secs(step.durationS)}`];
+  if (step.status === 'interrupted')
+    return [`  ${pc.magenta('■')} ${n} ${step.name}: ${pc.magenta(step.reason ?? 'interrupted')} ${secs(step.durationS)}`];
   const mark = step.status === 'passed' ? pc.green('✔') : pc.red('✘');
   const what = exps.length ? `${passed}/${exps.length} expectations passed` : pc.yellow('nothing checked');
   lines.push(`  ${mark} ${n} ${step.name}: ${what} ${secs(step.durationS)}`);
@@ -53,7 +54,12 @@ export function eventLines(e: RunEvent, resultsDir: string): string[] {
 
 export function summaryLine(r: RunReport, resultsDir: string): string {
   const s = r.summary;
-  const parts = [`${s.passed} passed`, `${s.failed} failed`, ...(r.interrupted ? [`${s.interrupted} interrupted`] : []), `${s.skipped} skipped`];
+  const parts = [
+    `${s.passed} passed`,
+    `${s.failed} failed`,
+    ...(r.interrupted ? [`${s.interrupted} interrupted`] : []),
+    `${s.skipped} skipped`,
+  ];
   const colour = r.interrupted ? pc.magenta : s.failed ? pc.red : s.skipped ? pc.yellow : pc.green;
   const stopped = r.interrupted ? `interrupted (${r.interrupted}), not all steps ran: ` : '';
   return `${colour(`${stopped}${s.scenarios} scenario(s), ${s.steps} step(s): ${parts.join(', ')}`)} (${s.expectations.passed}/${s.expectations.passed + s.expectations.failed} expectations) in ${r.durationS.toFixed(1)} s; results in ${resultsDir}/ (report.json, junit.xml, pcaps)`;

@@ -9,8 +9,7 @@ export const esc = xmlEscape;
 
 export const BADGE_COLOURS = { passed: '#1a7f37', failed: '#cf222e', skipped: '#6e7781', interrupted: '#8250df' } as const;
 
-export const badge = (s: Status): string =>
-  `<span class="badge ${s}">${s === 'passed' ? 'pass' : s === 'failed' ? 'fail' : s}</span>`;
+export const badge = (s: Status): string => `<span class="badge ${s}">${s === 'passed' ? 'pass' : s === 'failed' ? 'fail' : s}</span>`;
 
 /** A relative link to a file of the run's folder (each path segment encoded). */
 export const fileLink = (path: string, label = path): string =>

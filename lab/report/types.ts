@@ -13,7 +13,6 @@ export type { StopSignal };
  */
 export type Status = 'passed' | 'failed' | 'skipped' | 'interrupted';
 
-
 /** One expectation checked: expected against observed, in words. */
 export interface ExpectationResult {
   kind: string;

@@ -149,7 +149,7 @@ export function killTree(pid: number, sig: NodeJS.Signals): number[] {
     }
   }
   const all: number[] = [];
-  for (const queue = [pid]; queue.length; ) {
+  for (const queue = [pid]; queue.length;) {
     const p = queue.shift()!;
     all.push(p);
     queue.push(...(children.get(p) ?? []));

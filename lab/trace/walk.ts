@@ -161,9 +161,7 @@ export async function traceWalk(
       ...[...points].map(async ([point, p]) =>
         captures.set(point, await startCapture(rt, { ns: p.ns, iface: p.iface, filter, file: join(dir, pcapOf(point)) }, 5000, signal)),
       ),
-      ...nodes.map(async (n) =>
-        traces.push(await startNodeTrace(rt, n, nodeNamespace(topo.name, n), r.probe.protocol, 5000, signal)),
-      ),
+      ...nodes.map(async (n) => traces.push(await startNodeTrace(rt, n, nodeNamespace(topo.name, n), r.probe.protocol, 5000, signal))),
     ]);
     const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
     if (failed) throw failed.reason;
