@@ -18,7 +18,7 @@ export class DockerExecutor implements Executor {
 
   async run(argv: readonly string[], opts: RunOptions = {}): Promise<ExecResult> {
     const { signal } = opts;
-    if (signal?.aborted) throw abortError(signal);
+    if (signal?.aborted) throw signal ? abortError(signal) : new Error('aborted');
     const started = await this.open(argv, opts.input !== undefined);
     if (opts.input !== undefined) started.stdin.end(opts.input);
     let timer: NodeJS.Timeout | undefined;
@@ -37,7 +37,7 @@ export class DockerExecutor implements Executor {
     if (outcome === 'aborted') {
       await this.signal(started, 'SIGKILL');
       await started.done.catch(() => undefined);
-      throw abortError(signal!);
+      throw signal ? abortError(signal) : new Error('aborted');
     }
     if (outcome === 'timeout') {
       await this.signal(started, 'SIGKILL');

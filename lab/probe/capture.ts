@@ -87,8 +87,10 @@ export async function startCapture(rt: Runtime, spec: CaptureSpec, readyTimeoutM
         ),
       readyTimeoutMs,
     );
-    onAbort = () => fail(abortError(signal!));
-    signal?.addEventListener('abort', onAbort, { once: true });
+    if (signal) {
+      onAbort = () => fail(abortError(signal));
+      signal.addEventListener('abort', onAbort, { once: true });
+    }
     proc.onStderr((text) => {
       stderr += text;
       const m = /listening on \S+, link-type (\S+)/.exec(stderr);

@@ -150,7 +150,8 @@ export function killTree(pid: number, sig: NodeJS.Signals): number[] {
   }
   const all: number[] = [];
   for (const queue = [pid]; queue.length;) {
-    const p = queue.shift()!;
+    const p = queue.shift();
+    if (p === undefined) break;
     all.push(p);
     queue.push(...(children.get(p) ?? []));
   }

@@ -96,6 +96,8 @@ async function runInterrupted(file: string, lab: string, sig: NodeJS.Signals, wh
       env: { ...process.env, NO_COLOR: '1', ...when.env },
     },
   );
+  const pid = child.pid;
+  if (pid === undefined) throw new Error('lab run did not start');
   let out = '';
   child.stdout.on('data', (b: Buffer) => (out += b.toString()));
   child.stderr.on('data', (b: Buffer) => (out += b.toString()));
@@ -116,8 +118,9 @@ async function runInterrupted(file: string, lab: string, sig: NodeJS.Signals, wh
       },
     );
     inodes = namespaceInodes(lab);
-    if (when.then) await waitFor(() => when.then!(inodes), { timeoutMs: 10_000, what: 'the probe to be running' });
-    process.kill(when.pidOnly ? child.pid! : -child.pid!, sig);
+    const then = when.then;
+    if (then) await waitFor(() => then(inodes), { timeoutMs: 10_000, what: 'the probe to be running' });
+    process.kill(when.pidOnly ? pid : -pid, sig);
     sentAt = performance.now();
     // a run that does not stop is killed (and the test fails), so that it does not outlive the test
     await waitFor(() => code !== undefined, {
@@ -125,7 +128,7 @@ async function runInterrupted(file: string, lab: string, sig: NodeJS.Signals, wh
       what: `run to exit after ${sig} (output: ${JSON.stringify(out.slice(-300))})`,
     });
   } catch (e) {
-    if (code === undefined) process.kill(-child.pid!, 'SIGKILL');
+    if (code === undefined) process.kill(-pid, 'SIGKILL');
     await exited;
     throw e;
   }
@@ -200,7 +203,7 @@ function expectInterruptedAt(o: Outcome, name: string, sig: 'SIGINT' | 'SIGTERM'
   const all = steps(o.report);
   const k = all.findIndex((s) => s.name === name);
   expect(statusOf(o.report)).toEqual(all.map((s, i) => `${s.name}: ${i < k ? 'passed' : i === k ? 'interrupted' : 'skipped'}`));
-  expect(all[k]!.reason).toBe(`interrupted (${sig}) while this step ran: its probes and captures were stopped, nothing was checked`);
+  expect(all[k]?.reason).toBe(`interrupted (${sig}) while this step ran: its probes and captures were stopped, nothing was checked`);
   for (const s of all.slice(k + 1)) expect(s.reason).toBe(`not run: the run was interrupted (${sig})`);
   expect(o.report.summary).toMatchObject({ interrupted: 1, failed: 0, skipped: all.length - k - 1 });
   expect(o.junit).toContain(`<error message="interrupted (${sig}) while this step ran`);
@@ -214,7 +217,11 @@ function expectInterruptedAt(o: Outcome, name: string, sig: 'SIGINT' | 'SIGTERM'
 describeKernel('lab run interrupted by a signal', () => {
   // a test that failed half-way leaves no lab behind
   const labs: string[] = [];
-  const newLab = () => labs[labs.push(uniqueLabName('rsig')) - 1]!;
+  const newLab = () => {
+    const lab = uniqueLabName('rsig');
+    labs.push(lab);
+    return lab;
+  };
   afterAll(async () => {
     for (const lab of labs) if (labNamespaces(lab).length) await cli(['down', '--name', lab]);
   }, 60_000);
@@ -253,8 +260,8 @@ describeKernel('lab run interrupted by a signal', () => {
     expectStoppedClean(o, lab, 'SIGTERM');
     expectInterruptedAt(o, 'long capture', 'SIGTERM');
     // what tcpdump had taken is kept (stopped with SIGINT, its file flushed)
-    const cap = steps(o.report)[1]!.captures;
-    expect(cap.map((c) => ({ name: c.name, error: c.error }))).toEqual([
+    const cap = steps(o.report)[1]?.captures;
+    expect((cap ?? []).map((c) => ({ name: c.name, error: c.error }))).toEqual([
       { name: 'eth', error: undefined },
       { name: 'cni', error: undefined },
     ]);
@@ -306,8 +313,8 @@ describeKernel('lab run interrupted by a signal', () => {
     });
     expectStoppedClean(o, lab, 'SIGINT');
     expect(statusOf(o.report)).toEqual(['first: passed', 'long ping: skipped']);
-    expect(steps(o.report)[1]!.reason).toBe('not run: the run was interrupted (SIGINT)');
-    expect(o.report.scenarios[0]!.status).toBe('interrupted');
+    expect(steps(o.report)[1]?.reason).toBe('not run: the run was interrupted (SIGINT)');
+    expect(o.report.scenarios[0]?.status).toBe('interrupted');
     expect(o.report.summary).toMatchObject({ passed: 1, interrupted: 0, skipped: 1 });
     expect(o.junit).toContain('<skipped message="not run: the run was interrupted (SIGINT)"/>');
   }, 60_000);
@@ -318,7 +325,7 @@ describeKernel('lab run interrupted by a signal', () => {
     expectStoppedClean(o, lab, 'SIGINT');
     expect(statusOf(o.report)).toEqual(['first: skipped', 'long ping: skipped']);
     expect(steps(o.report).map((s) => s.reason)).toEqual(Array(2).fill('not run: the run was interrupted (SIGINT)'));
-    expect(o.report.scenarios[0]!.status).toBe('interrupted');
+    expect(o.report.scenarios[0]?.status).toBe('interrupted');
   }, 60_000);
 
   test("SIGINT to the group during a scenario's last step: exit 130, not 0 with everything passed", async () => {
