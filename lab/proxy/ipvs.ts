@@ -1,4 +1,5 @@
-import { addMasqueradeChains, comment, FILTER_BUILTINS, NAT_BUILTINS, RestoreTable } from './iptables';
+import { comment, FILTER_BUILTINS, NAT_BUILTINS, RestoreTable } from './iptables';
+import { contains, parseCidr, parseIp } from '../topology/ipv4';
 import { markHex, type ProxyModel, type ProxyNode, type ServicePortModel } from '../model/proxy';
 
 // kube-proxy's IPVS mode (pkg/proxy/ipvs/proxier.go), as four batches for one node:
@@ -7,8 +8,9 @@ import { markHex, type ProxyModel, type ProxyNode, type ServicePortModel } from 
 //   ipset     `ipset restore`: the sets the iptables rules match on (their size, not the rule
 //             count, grows with the services)
 //   iptables  `iptables-restore`: a fixed set of filter + nat rules around the sets
-//   ipvsadm   `ipvsadm -R`: one virtual service per clusterIP:port and per nodeIP:nodePort,
-//             one masquerading real server per endpoint
+//   ipvsadm   `ipvsadm -R`: one virtual service per clusterIP:port and per node address:nodePort
+//             (every local address unless --nodeport-addresses narrows them), one masquerading
+//             real server per endpoint
 // Article 001 (shared/seeds) walks the path: PREROUTING (KUBE-SERVICES marks for SNAT) → INPUT
 // (IPVS DNATs to an endpoint) → POSTROUTING (KUBE-POSTROUTING masquerades marked / hairpin traffic).
 //
@@ -61,34 +63,104 @@ export interface IpvsRules {
 
 export interface IpsetDef {
   name: string;
-  type: 'hash:ip' | 'hash:ip,port' | 'hash:ip,port,ip' | 'bitmap:port';
+  type: 'hash:ip' | 'hash:ip,port' | 'hash:ip,port,ip' | 'hash:ip,port,net' | 'bitmap:port';
   comment: string;
 }
 
 const set = (name: string, type: IpsetDef['type'], comment: string): IpsetDef => ({ name, type, comment });
 
-/** The sets a lab of ClusterIP and NodePort services needs (no LoadBalancer, externalIPs, SCTP or health checks). */
+/**
+ * Every set kube-proxy creates (its ipsetInfo list, in that order): it ensures all of them on
+ * every sync, and the filter rules match on some of them whether they have members or not. The
+ * lab's services fill five (ClusterIP and NodePort; no LoadBalancer, externalIPs, SCTP, Local
+ * policies or health checks, issue 18): the others are created empty, as on a node without such
+ * services.
+ */
 export const IPSETS = {
   loopBack: set('KUBE-LOOP-BACK', 'hash:ip,port,ip', 'Kubernetes endpoints dst ip:port, source ip for solving hairpin purpose'),
   clusterIP: set('KUBE-CLUSTER-IP', 'hash:ip,port', 'Kubernetes service cluster ip + port for masquerade purpose'),
+  externalIP: set('KUBE-EXTERNAL-IP', 'hash:ip,port', 'Kubernetes service external ip + port for masquerade and filter purpose'),
+  externalIPLocal: set('KUBE-EXTERNAL-IP-LOCAL', 'hash:ip,port', 'Kubernetes service external ip + port with externalTrafficPolicy=local'),
+  loadBalancer: set('KUBE-LOAD-BALANCER', 'hash:ip,port', 'Kubernetes service lb portal'),
+  loadBalancerFW: set(
+    'KUBE-LOAD-BALANCER-FW',
+    'hash:ip,port',
+    'Kubernetes service load balancer ip + port for load balancer with sourceRange',
+  ),
+  loadBalancerLocal: set(
+    'KUBE-LOAD-BALANCER-LOCAL',
+    'hash:ip,port',
+    'Kubernetes service load balancer ip + port with externalTrafficPolicy=local',
+  ),
+  loadBalancerSourceIP: set(
+    'KUBE-LOAD-BALANCER-SOURCE-IP',
+    'hash:ip,port,ip',
+    'Kubernetes service load balancer ip + port + source IP for packet filter purpose',
+  ),
+  loadBalancerSourceCIDR: set(
+    'KUBE-LOAD-BALANCER-SOURCE-CIDR',
+    'hash:ip,port,net',
+    'Kubernetes service load balancer ip + port + source cidr for packet filter purpose',
+  ),
   nodePortTCP: set('KUBE-NODE-PORT-TCP', 'bitmap:port', 'Kubernetes nodeport TCP port for masquerade purpose'),
+  nodePortLocalTCP: set('KUBE-NODE-PORT-LOCAL-TCP', 'bitmap:port', 'Kubernetes nodeport TCP port with externalTrafficPolicy=local'),
   nodePortUDP: set('KUBE-NODE-PORT-UDP', 'bitmap:port', 'Kubernetes nodeport UDP port for masquerade purpose'),
+  nodePortLocalUDP: set('KUBE-NODE-PORT-LOCAL-UDP', 'bitmap:port', 'Kubernetes nodeport UDP port with externalTrafficPolicy=local'),
+  nodePortSCTP: set(
+    'KUBE-NODE-PORT-SCTP-HASH',
+    'hash:ip,port',
+    "Kubernetes nodeport SCTP port for masquerade purpose with type 'hash ip:port'",
+  ),
+  nodePortLocalSCTP: set(
+    'KUBE-NODE-PORT-LOCAL-SCTP-HASH',
+    'hash:ip,port',
+    "Kubernetes nodeport SCTP port with externalTrafficPolicy=local with type 'hash ip:port'",
+  ),
+  healthCheckNodePort: set('KUBE-HEALTH-CHECK-NODE-PORT', 'bitmap:port', 'Kubernetes health check node port'),
   ipvsIPs: set('KUBE-IPVS-IPS', 'hash:ip', 'Addresses on the ipvs interface'),
 } as const;
 
 /** kube-proxy's create options: hash sets get family/hashsize/maxelem, bitmaps the whole port range. */
 const createOptions = (s: IpsetDef) => (s.type === 'bitmap:port' ? 'range 0-65535' : 'family inet hashsize 1024 maxelem 65536');
 
-/** Members of each set for one node, in a stable order (duplicates dropped). */
+// --- the node's addresses for node ports --------------------------------------------------------
+
+const isLoopback = (ip: string) => ip.startsWith('127.');
+const inCidr = (ip: string, cidr: string) => {
+  const c = parseCidr(cidr);
+  const n = parseIp(ip);
+  return c !== undefined && n !== undefined && contains(c, n);
+};
+
+/**
+ * The addresses a node's node ports are virtual services on, as kube-proxy's IPVS proxier picks
+ * them (syncProxyRules, "nodeIPs"):
+ *   - --nodeport-addresses unset (or 0.0.0.0/0): every address of every interface but kube-ipvs0,
+ *     loopback left out (GetAllLocalAddressesExcept(kube-ipvs0)): eth0, cni0, flannel.1 here;
+ *   - CIDRs: the addresses of every interface inside one of them (GetNodeIPs over
+ *     net.InterfaceAddrs(), which includes kube-ipvs0's cluster IPs), loopback left out;
+ *     `primary` is the node's own IP (kube-proxy turns it into <node IP>/32).
+ */
+export function nodePortIPs(model: ProxyModel, node: ProxyNode): string[] {
+  const local = [...new Set(node.localAddresses ?? [node.ip])].filter((ip) => !isLoopback(ip));
+  const npa = model.nodePortAddresses;
+  if (!npa.length || npa.includes('0.0.0.0/0')) return local;
+  const candidates = [...new Set([...local, ...clusterIPs(model)])];
+  return candidates.filter((ip) => !isLoopback(ip) && npa.some((a) => (a === 'primary' ? ip === node.ip : inCidr(ip, a))));
+}
+
+/** Members of each set for one node, in a stable order (duplicates dropped); every set, empty or not. */
 export function ipsetMembers(model: ProxyModel, node: ProxyNode): Map<string, string[]> {
   const members = new Map<string, Set<string>>(Object.values(IPSETS).map((s) => [s.name, new Set<string>()]));
   const put = (s: IpsetDef, entry: string) => members.get(s.name)!.add(entry);
+  const hasNodeIPs = nodePortIPs(model, node).length > 0;
   for (const sp of model.services) {
     const proto = sp.protocol.toLowerCase();
     // hairpin: an endpoint on this node reaching itself through the service is masqueraded
     for (const ep of sp.endpoints) if (ep.node === node.name) put(IPSETS.loopBack, `${ep.ip},${proto}:${ep.port},${ep.ip}`);
     put(IPSETS.clusterIP, `${sp.clusterIP},${proto}:${sp.port}`);
-    if (sp.nodePort !== undefined) put(sp.protocol === 'TCP' ? IPSETS.nodePortTCP : IPSETS.nodePortUDP, String(sp.nodePort));
+    // kube-proxy skips a node port altogether when the node has no address for it
+    if (sp.nodePort !== undefined && hasNodeIPs) put(sp.protocol === 'TCP' ? IPSETS.nodePortTCP : IPSETS.nodePortUDP, String(sp.nodePort));
     put(IPSETS.ipvsIPs, sp.clusterIP);
   }
   return new Map([...members].map(([name, m]) => [name, [...m]]));
@@ -108,23 +180,55 @@ export function ipsetRestore(model: ProxyModel, node: ProxyNode): string {
 
 const matchSet = (s: IpsetDef, dirs: string) => ['-m', 'set', '--match-set', s.name, dirs];
 
+/** kube-proxy's chains (iptablesChains), declared in its order. */
+export const IPVS_CHAINS = {
+  nat: ['KUBE-SERVICES', 'KUBE-POSTROUTING', 'KUBE-NODE-PORT', 'KUBE-LOAD-BALANCER', 'KUBE-MARK-MASQ'],
+  filter: [
+    'KUBE-FORWARD',
+    'KUBE-NODE-PORT',
+    'KUBE-PROXY-FIREWALL',
+    'KUBE-SOURCE-RANGES-FIREWALL',
+    'KUBE-IPVS-FILTER',
+    'KUBE-IPVS-OUT-FILTER',
+  ],
+} as const;
+
+/**
+ * The jumps from the built-in chains (iptablesJumpChain), as they stand after kube-proxy's first
+ * sync: it inserts each at the top of its chain (EnsureRule Prepend) in its list's order, so a later
+ * entry ends up above an earlier one (INPUT: KUBE-IPVS-FILTER, KUBE-PROXY-FIREWALL, KUBE-NODE-PORT).
+ */
+export const IPVS_JUMPS: { table: 'nat' | 'filter'; from: string; to: string; comment: string }[] = [
+  { table: 'nat', from: 'PREROUTING', to: 'KUBE-SERVICES', comment: 'kubernetes service portals' },
+  { table: 'nat', from: 'OUTPUT', to: 'KUBE-SERVICES', comment: 'kubernetes service portals' },
+  { table: 'nat', from: 'POSTROUTING', to: 'KUBE-POSTROUTING', comment: 'kubernetes postrouting rules' },
+  { table: 'filter', from: 'INPUT', to: 'KUBE-IPVS-FILTER', comment: 'kubernetes ipvs access filter' },
+  { table: 'filter', from: 'INPUT', to: 'KUBE-PROXY-FIREWALL', comment: 'kube-proxy firewall rules' },
+  { table: 'filter', from: 'INPUT', to: 'KUBE-NODE-PORT', comment: 'kubernetes health check rules' },
+  { table: 'filter', from: 'FORWARD', to: 'KUBE-PROXY-FIREWALL', comment: 'kube-proxy firewall rules' },
+  { table: 'filter', from: 'FORWARD', to: 'KUBE-FORWARD', comment: 'kubernetes forwarding rules' },
+  { table: 'filter', from: 'OUTPUT', to: 'KUBE-IPVS-OUT-FILTER', comment: 'kubernetes ipvs access filter' },
+];
+
+/**
+ * kube-proxy's writeIptablesRules for the lab's services, rule for rule in its order. Its own
+ * (not iptables mode's addMasqueradeChains): the IPVS proxier writes KUBE-POSTROUTING after its
+ * hairpin rule and has no INVALID drop in KUBE-FORWARD.
+ */
 export function ipvsIptables(model: ProxyModel, node: ProxyNode): string {
   const members = ipsetMembers(model, node);
   const has = (s: IpsetDef) => (members.get(s.name)?.length ?? 0) > 0;
+  const m = markHex(model.mark);
   const filter = new RestoreTable('filter', FILTER_BUILTINS);
   const nat = new RestoreTable('nat', NAT_BUILTINS);
-  // kube-proxy's chains, declared in its order (iptablesChains)
-  nat.chain('KUBE-SERVICES').chain('KUBE-POSTROUTING').chain('KUBE-NODE-PORT').chain('KUBE-MARK-MASQ');
-  filter.chain('KUBE-FORWARD').chain('KUBE-IPVS-FILTER');
+  for (const c of IPVS_CHAINS.nat) nat.chain(c);
+  for (const c of IPVS_CHAINS.filter) filter.chain(c);
+  for (const j of IPVS_JUMPS) (j.table === 'nat' ? nat : filter).add(j.from, ...comment(j.comment), '-j', j.to);
 
-  nat
-    .add('PREROUTING', ...comment('kubernetes service portals'), '-j', 'KUBE-SERVICES')
-    .add('OUTPUT', ...comment('kubernetes service portals'), '-j', 'KUBE-SERVICES')
-    // connections from localhost are left alone
-    .add('KUBE-SERVICES', '-s', '127.0.0.0/8', '-j', 'RETURN');
-  // The sets with a fixed jump (ipsetWithIptablesChain), only when they have members. The
-  // hairpin MASQUERADE must come before KUBE-POSTROUTING's `! --mark ... -j RETURN`, which
-  // addMasqueradeChains adds below: rules render in the order they are added.
+  // connections from localhost are left alone
+  nat.add('KUBE-SERVICES', '-s', '127.0.0.0/8', '-j', 'RETURN');
+  // the sets with a fixed jump (ipsetWithIptablesChain), only when they have members; of those
+  // the lab fills the hairpin set and the node-port bitmaps
   if (has(IPSETS.loopBack))
     nat.add('KUBE-POSTROUTING', ...comment(IPSETS.loopBack.comment), ...matchSet(IPSETS.loopBack, 'dst,dst,src'), '-j', 'MASQUERADE');
   for (const [s, p] of [
@@ -134,6 +238,7 @@ export function ipvsIptables(model: ProxyModel, node: ProxyNode): string {
     if (has(s)) nat.add('KUBE-NODE-PORT', '-p', p, ...comment(s.comment), ...matchSet(s, 'dst'), '-j', 'KUBE-MARK-MASQ');
   if (has(IPSETS.clusterIP))
     // traffic to a cluster IP from outside the pod network (a node, a router) is masqueraded
+    // (kube-proxy's cluster-CIDR local detector: `! -s <cluster CIDR>`)
     nat.add(
       'KUBE-SERVICES',
       ...comment(IPSETS.clusterIP.comment),
@@ -144,17 +249,13 @@ export function ipvsIptables(model: ProxyModel, node: ProxyNode): string {
       '-j',
       'KUBE-MARK-MASQ',
     );
-  nat.add('KUBE-SERVICES', '-m', 'addrtype', '--dst-type', 'LOCAL', '-j', 'KUBE-NODE-PORT');
+  nat
+    .add('KUBE-SERVICES', '-m', 'addrtype', '--dst-type', 'LOCAL', '-j', 'KUBE-NODE-PORT')
+    .add('KUBE-LOAD-BALANCER', '-j', 'KUBE-MARK-MASQ');
+  filter.add('KUBE-SOURCE-RANGES-FIREWALL', '-j', 'DROP');
   // accept cluster-IP traffic here, so that no other nat rule gets in IPVS's way
   if (has(IPSETS.clusterIP)) nat.add('KUBE-SERVICES', ...matchSet(IPSETS.clusterIP, 'dst,dst'), '-j', 'ACCEPT');
-
-  // KUBE-MARK-MASQ and KUBE-POSTROUTING are the iptables mode's. Its filter half is not: IPVS mode
-  // has no `--ctstate INVALID -j DROP` in KUBE-FORWARD, so that half is written here instead.
-  addMasqueradeChains(nat, new RestoreTable('filter', FILTER_BUILTINS), model.mark);
-  const m = markHex(model.mark);
   filter
-    .add('INPUT', ...comment('kubernetes ipvs access filter'), '-j', 'KUBE-IPVS-FILTER')
-    .add('FORWARD', ...comment('kubernetes forwarding rules'), '-j', 'KUBE-FORWARD')
     .add('KUBE-FORWARD', ...comment('kubernetes forwarding rules'), '-m', 'mark', '--mark', `${m}/${m}`, '-j', 'ACCEPT')
     .add(
       'KUBE-FORWARD',
@@ -166,10 +267,25 @@ export function ipvsIptables(model: ProxyModel, node: ProxyNode): string {
       '-j',
       'ACCEPT',
     )
-    // kube-ipvs0 makes every cluster IP local: only service ports may be reached through them,
-    // not the node's own ports (kubernetes#72236)
-    .add('KUBE-IPVS-FILTER', ...matchSet(IPSETS.clusterIP, 'dst,dst'), '-j', 'RETURN')
-    .add('KUBE-IPVS-FILTER', '-m', 'conntrack', '--ctstate', 'NEW', ...matchSet(IPSETS.ipvsIPs, 'dst'), '-j', 'REJECT');
+    .add('KUBE-NODE-PORT', ...comment(IPSETS.healthCheckNodePort.comment), ...matchSet(IPSETS.healthCheckNodePort, 'dst'), '-j', 'ACCEPT');
+  // kube-ipvs0 makes every cluster IP local: only service ports may be reached through them,
+  // not the node's own ports (kubernetes#72236)
+  for (const [s, dirs] of [
+    [IPSETS.loadBalancer, 'dst,dst'],
+    [IPSETS.clusterIP, 'dst,dst'],
+    [IPSETS.externalIP, 'dst,dst'],
+    [IPSETS.externalIPLocal, 'dst,dst'],
+    [IPSETS.healthCheckNodePort, 'dst'],
+  ] as const)
+    filter.add('KUBE-IPVS-FILTER', ...matchSet(s, dirs), '-j', 'RETURN');
+  filter.add('KUBE-IPVS-FILTER', '-m', 'conntrack', '--ctstate', 'NEW', ...matchSet(IPSETS.ipvsIPs, 'dst'), '-j', 'REJECT');
+  nat
+    .add('KUBE-POSTROUTING', '-m', 'mark', '!', '--mark', `${m}/${m}`, '-j', 'RETURN')
+    // clear the mark, so a packet that is re-routed is not masqueraded twice
+    .add('KUBE-POSTROUTING', '-j', 'MARK', '--xor-mark', m)
+    // --random-fully: kube-proxy adds it where iptables has it (HasRandomFully), as every iptables the lab runs does
+    .add('KUBE-POSTROUTING', ...comment('kubernetes service traffic requiring SNAT'), '-j', 'MASQUERADE', '--random-fully')
+    .add('KUBE-MARK-MASQ', '-j', 'MARK', '--or-mark', m);
   return `${filter.render()}\n${nat.render()}\n`;
 }
 
@@ -188,17 +304,18 @@ export function ipvsLink(model: ProxyModel): string[] {
 
 const flag = (sp: Pick<ServicePortModel, 'protocol'>) => (sp.protocol === 'TCP' ? '-t' : '-u');
 
-/** The virtual services of one service port on one node: its cluster IP, and the node's own address for a node port. */
-export function virtualServices(sp: ServicePortModel, node: ProxyNode): string[] {
-  return [`${sp.clusterIP}:${sp.port}`, ...(sp.nodePort !== undefined ? [`${node.ip}:${sp.nodePort}`] : [])];
+/** The virtual services of one service port on one node: its cluster IP, and each node-port address (nodePortIPs). */
+export function virtualServices(sp: ServicePortModel, nodeIPs: string[]): string[] {
+  return [`${sp.clusterIP}:${sp.port}`, ...(sp.nodePort !== undefined ? nodeIPs.map((ip) => `${ip}:${sp.nodePort}`) : [])];
 }
 
 export function ipvsadmRestore(model: ProxyModel, node: ProxyNode): string {
   const out = ['-C'];
+  const nodeIPs = nodePortIPs(model, node);
   for (const sp of model.services) {
-    for (const vs of virtualServices(sp, node)) {
+    for (const vs of virtualServices(sp, nodeIPs)) {
       out.push(`-A ${flag(sp)} ${vs} -s ${model.scheduler}`);
-      // NAT forwarding (-m, "Masq" in ipvsadm -L), weight 1: what kube-proxy sets for every endpoint
+      // NAT forwarding (-m, "Masq" in ipvsadm -L: the kernel's default, which kube-proxy leaves), weight 1
       for (const ep of sp.endpoints) out.push(`-a ${flag(sp)} ${vs} -r ${ep.ip}:${ep.port} -m -w 1`);
     }
   }

@@ -3,8 +3,18 @@ import { expectGoldenFile } from '../../testing/golden';
 import { loadTopology } from '../../topology/resolve';
 import type { Topology } from '../../topology/types';
 import { danglingJumps, parseTables } from '../iptables-parse';
-import { clusterIPs, IPSETS, IPVS_DEVICE, ipvsDeviceCreate, ipsetMembers, ipvsRules, parseIpvsadm } from '../ipvs';
-import { type ProxyModel, type ProxyNode, proxyModel } from '../../model/proxy';
+import {
+  clusterIPs,
+  IPSETS,
+  IPVS_CHAINS,
+  IPVS_DEVICE,
+  ipvsDeviceCreate,
+  ipsetMembers,
+  ipvsRules,
+  nodePortIPs,
+  parseIpvsadm,
+} from '../ipvs';
+import { type ProxyModel, type ProxyNode, proxyModel, proxyNodes } from '../../model/proxy';
 
 const REPO = join(__dirname, '../../..');
 const GOLDEN = join(__dirname, 'golden');
@@ -16,7 +26,8 @@ const TOPOLOGIES: Record<string, string> = {
   ipvsfix: join(__dirname, 'fixtures/ipvs.yaml'),
 };
 const load = (name: string): Topology => loadTopology(TOPOLOGIES[name]!);
-const nodesOf = (t: Topology): ProxyNode[] => t.nodes.map((n) => ({ name: n.name, ip: n.ip }));
+// as planProxy sees them: each node with its local addresses (eth0, cni0, flannel.1)
+const nodesOf = (t: Topology): ProxyNode[] => proxyNodes(t);
 /** every (topology, node) pair */
 const cases: [string, string][] = Object.keys(TOPOLOGIES).flatMap((name) =>
   nodesOf(load(name)).map((n): [string, string] => [name, n.name]),
@@ -88,27 +99,33 @@ describe('structure', () => {
     expect(sets.get('KUBE-CLUSTER-IP')!.members).toHaveLength(model.services.length);
   });
 
-  it.each(cases)("%s / %s: node ports are virtual services on the node's own address, and in KUBE-NODE-PORT-<proto>", (name, node) => {
+  it.each(cases)('%s / %s: node ports are virtual services on every local address, and in KUBE-NODE-PORT-<proto>', (name, node) => {
     const { model, node: n } = setup(name, node);
     const r = ipvsRules(model, n);
     const sets = parseIpset(r.ipset);
     const ipvs = parseIpvsadm(r.ipvsadm);
     const withNodePort = model.services.filter((sp) => sp.nodePort !== undefined);
+    // kube-proxy's default: every address but kube-ipvs0's and loopback: eth0, cni0, flannel.1
+    expect(nodePortIPs(model, n)).toEqual(n.localAddresses);
+    expect(n.localAddresses).toHaveLength(3);
     for (const sp of withNodePort) {
-      expect(ipvs.services.has(`${sp.protocol} ${n.ip}:${sp.nodePort}`)).toBe(true);
+      for (const ip of n.localAddresses!) expect(ipvs.services.has(`${sp.protocol} ${ip}:${sp.nodePort}`)).toBe(true);
       expect(sets.get(`KUBE-NODE-PORT-${sp.protocol}`)!.members).toContain(String(sp.nodePort));
     }
     expect(sets.get('KUBE-NODE-PORT-TCP')?.type).toBe('bitmap:port');
     expect(sets.get('KUBE-NODE-PORT-UDP')?.type).toBe('bitmap:port');
-    // nothing else: one virtual service per cluster IP:port and per node port
-    expect(ipvs.services.size).toBe(model.services.length + withNodePort.length);
+    // nothing else: one virtual service per cluster IP:port and per node port and address
+    expect(ipvs.services.size).toBe(model.services.length + withNodePort.length * 3);
   });
 
   it.each(cases)('%s / %s: every endpoint is a masquerading real server exactly once per virtual service', (name, node) => {
     const { model, node: n } = setup(name, node);
     const ipvs = parseIpvsadm(ipvsRules(model, n).ipvsadm);
     for (const sp of model.services) {
-      const vips = [`${sp.clusterIP}:${sp.port}`, ...(sp.nodePort !== undefined ? [`${n.ip}:${sp.nodePort}`] : [])];
+      const vips = [
+        `${sp.clusterIP}:${sp.port}`,
+        ...(sp.nodePort !== undefined ? n.localAddresses!.map((ip) => `${ip}:${sp.nodePort}`) : []),
+      ];
       for (const vip of vips) {
         const reals = ipvs.services.get(`${sp.protocol} ${vip}`)!.reals;
         expect(reals.map((x) => x.address).sort()).toEqual(sp.endpoints.map((ep) => `${ep.ip}:${ep.port}`).sort());
@@ -185,6 +202,63 @@ describe('structure', () => {
     expect(ipvs.services.get('TCP 10.43.9.9:80')?.reals).toEqual([]);
     expect(ipvs.services.get('TCP 192.168.205.3:30999')?.reals).toEqual([]);
     expect(ipvs.services.has('TCP 192.168.205.4:30999')).toBe(false); // node1's address is node1's business
+    // node2's cni0 and flannel.1 addresses get the node ports too
+    expect(ipvs.services.get('UDP 10.42.1.1:30514')?.reals.map((r) => r.address)).toEqual(['10.42.1.30:5514']);
+    expect(ipvs.services.has('TCP 10.42.1.0:30999')).toBe(true);
+  });
+
+  it('kube-proxy declares its chains in its order (TestCreateAndLinkKubeChain) and jumps to them from the built-in chains', () => {
+    const { model, node } = setup('default', 'node1');
+    const t = parseTables(ipvsRules(model, node).iptables);
+    const builtins = new Set(['PREROUTING', 'INPUT', 'FORWARD', 'OUTPUT', 'POSTROUTING']);
+    for (const table of ['nat', 'filter'] as const)
+      expect([...t.chains.get(table)!].filter((c) => !builtins.has(c))).toEqual(IPVS_CHAINS[table]);
+    const jumps = (table: string, chain: string) => t.rules.filter((r) => r.table === table && r.chain === chain).map((r) => r.target);
+    // each inserted at the top in kube-proxy's list order: the last one ends up first
+    expect(jumps('filter', 'INPUT')).toEqual(['KUBE-IPVS-FILTER', 'KUBE-PROXY-FIREWALL', 'KUBE-NODE-PORT']);
+    expect(jumps('filter', 'FORWARD')).toEqual(['KUBE-PROXY-FIREWALL', 'KUBE-FORWARD']);
+    expect(jumps('filter', 'OUTPUT')).toEqual(['KUBE-IPVS-OUT-FILTER']);
+    expect(jumps('nat', 'POSTROUTING')).toEqual(['KUBE-POSTROUTING']);
+  });
+});
+
+describe('nodePortIPs: the addresses node ports answer on (--nodeport-addresses)', () => {
+  const { topo } = setup('default', 'node1');
+  const node1 = nodesOf(topo).find((n) => n.name === 'node1')!;
+  const withNpa = (nodePortAddresses: string[]) => nodePortIPs({ ...proxyModel(topo), nodePortAddresses }, node1);
+
+  it.each([
+    [[], ['192.168.205.4', '10.42.0.1', '10.42.0.0']],
+    [['0.0.0.0/0'], ['192.168.205.4', '10.42.0.1', '10.42.0.0']],
+    [['192.168.205.0/24'], ['192.168.205.4']],
+    [['primary'], ['192.168.205.4']],
+    [['10.42.0.0/24'], ['10.42.0.1', '10.42.0.0']],
+    [
+      ['10.42.0.1/32', '192.168.205.4/32'],
+      ['192.168.205.4', '10.42.0.1'],
+    ],
+    // a CIDR is matched against every interface's addresses, kube-ipvs0's cluster IPs too
+    [['10.43.0.0/16'], ['10.43.0.10', '10.43.6.58']],
+    [['172.16.0.0/12'], []],
+  ])('%j → %j', (npa, want) => {
+    expect(withNpa(npa)).toEqual(want);
+  });
+
+  it('loopback never: kube-proxy drops it from both lists', () => {
+    expect(nodePortIPs({ ...proxyModel(topo), nodePortAddresses: [] }, { ...node1, localAddresses: ['127.0.0.1', node1.ip] })).toEqual([
+      node1.ip,
+    ]);
+    expect(nodePortIPs({ ...proxyModel(topo), nodePortAddresses: ['127.0.0.0/8'] }, { ...node1, localAddresses: ['127.0.0.1'] })).toEqual(
+      [],
+    );
+  });
+
+  it('a node without any address for node ports gets no node-port virtual services and no KUBE-NODE-PORT-* members', () => {
+    const model = { ...proxyModel(topo), nodePortAddresses: ['172.16.0.0/12'] };
+    const r = ipvsRules(model, node1);
+    expect([...parseIpvsadm(r.ipvsadm).services.keys()]).toEqual(['TCP 10.43.0.10:80', 'TCP 10.43.6.58:80']);
+    expect(ipsetMembers(model, node1).get('KUBE-NODE-PORT-TCP')).toEqual([]);
+    expect(r.iptables).not.toContain('KUBE-NODE-PORT-TCP');
   });
 });
 

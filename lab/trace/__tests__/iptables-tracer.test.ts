@@ -207,8 +207,16 @@ describe('IPVS mode (default lab, node1)', () => {
 
   test('input: KUBE-IPVS-FILTER returns for a service port; another port of a cluster IP is rejected', () => {
     const r = traceHook(rules, 'input', podToWeb, ctx);
-    expect(r.chains).toEqual(['filter INPUT', 'KUBE-IPVS-FILTER', 'nat INPUT']);
-    expect(verdicts(r)).toEqual(['jump KUBE-IPVS-FILTER', 'return', 'policy accept', 'policy accept']);
+    // then kube-proxy's other INPUT jumps: the firewall (no LoadBalancer source ranges) and the health-check node ports
+    expect(r.chains).toEqual(['filter INPUT', 'KUBE-IPVS-FILTER', 'KUBE-PROXY-FIREWALL', 'KUBE-NODE-PORT', 'nat INPUT']);
+    expect(verdicts(r)).toEqual([
+      'jump KUBE-IPVS-FILTER',
+      'return',
+      'jump KUBE-PROXY-FIREWALL',
+      'jump KUBE-NODE-PORT',
+      'policy accept',
+      'policy accept',
+    ]);
     const ssh = traceHook(rules, 'input', { ...podToWeb, dstport: 22 }, ctx);
     expect(ssh.verdict).toBe('reject');
     expect(ssh.steps.at(-1)!.rule).toBe('-m conntrack --ctstate NEW -m set --match-set KUBE-IPVS-IPS dst -j REJECT');
@@ -216,7 +224,7 @@ describe('IPVS mode (default lab, node1)', () => {
 
   test('node → cluster IP (output): KUBE-MARK-MASQ; postrouting masquerades on the mark', () => {
     const out = traceHook(rules, 'output', nodeToWeb, ctx);
-    expect(out.chains).toEqual(['nat OUTPUT', 'KUBE-SERVICES', 'KUBE-MARK-MASQ', 'KUBE-NODE-PORT', 'filter OUTPUT']);
+    expect(out.chains).toEqual(['nat OUTPUT', 'KUBE-SERVICES', 'KUBE-MARK-MASQ', 'KUBE-NODE-PORT', 'filter OUTPUT', 'KUBE-IPVS-OUT-FILTER']);
     expect(out).toMatchObject({ verdict: 'accept', marked: 0x4000 });
     // IPVS DNATs between the hooks: postrouting sees the endpoint
     const post = traceHook(rules, 'postrouting', { ...out.packet, dst: '10.42.1.9' }, ctx);
