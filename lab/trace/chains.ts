@@ -2,7 +2,7 @@ import { nodeNamespace } from '../model/kernel-names';
 import { planProxy } from '../proxy/plan';
 import { nftEndpointChain, nftExternalChain, nftServiceChain, TABLE_NAME } from '../proxy/nftables';
 import type { Topology } from '../topology/types';
-import { type Hook, parseRestore, type Ruleset, traceHook, type TracePacket } from './iptables-tracer';
+import { type Hook, parseRestore, type Ruleset, traceChain, traceHook, type TracePacket } from './iptables-tracer';
 import type { Destination, ExpectedWalk, Probe, Source } from './path';
 
 // The chains a node's rules should send the probe through, from the rules the lab generated:
@@ -57,6 +57,9 @@ export function expectedChains(
   const ipsets: Record<string, string[]> = {};
   for (const s of steps.filter((x) => x.tool === 'ipset'))
     for (const line of s.lines) {
+      // every set created, members or not: kube-proxy's filter rules match on empty ones too
+      const c = /^create (\S+) /.exec(line);
+      if (c) ipsets[c[1]!] ??= [];
       const m = /^add (\S+) (\S+)/.exec(line);
       if (m) (ipsets[m[1]!] ??= []).push(m[2]!);
     }
@@ -78,18 +81,22 @@ export function expectedChains(
     ...(probe.srcport !== undefined ? { srcport: probe.srcport } : {}),
     dstport: dest.via === 'clusterIP' ? sp.port : sp.nodePort!,
   };
-  // IPVS: the packet is for a local address (kube-ipvs0) and goes up to INPUT, where IPVS takes it
-  const hooks: Hook[] = local
+  // IPVS: the packet is for a local address (kube-ipvs0) and goes up to INPUT, where IPVS takes
+  // it and sends it on, DNATed, through LOCAL_OUT ('ipvs-out': the filter table's OUTPUT only, as
+  // the connection's NAT was set up at PREROUTING) to POSTROUTING
+  const ipvs = topo.proxy.mode === 'ipvs';
+  const hooks: (Hook | 'ipvs-out')[] = local
     ? ['output', 'postrouting']
-    : topo.proxy.mode === 'ipvs'
-      ? ['prerouting', 'input', 'postrouting']
+    : ipvs
+      ? ['prerouting', 'input', 'ipvs-out', 'postrouting']
       : ['prerouting', 'forward', 'postrouting'];
   const chains: string[] = [];
   let p = pkt;
   for (const hook of hooks) {
     // IPVS rewrites the destination between INPUT and the way out
-    if (hook === 'postrouting' && topo.proxy.mode === 'ipvs') p = { ...p, dst: dest.endpoint.ip, dstport: dest.endpoint.port };
-    const r = traceHook(rules!, hook, p, ctx);
+    if ((hook === 'ipvs-out' || hook === 'postrouting') && ipvs) p = { ...p, dst: dest.endpoint.ip, dstport: dest.endpoint.port };
+    if (hook === 'ipvs-out' && !rules!.get('filter')?.has('OUTPUT')) continue;
+    const r = hook === 'ipvs-out' ? traceChain(rules!, 'filter', 'OUTPUT', p, ctx) : traceHook(rules!, hook, p, ctx);
     chains.push(...r.chains.filter((c) => entered(rules!, c)));
     p = r.packet;
   }
