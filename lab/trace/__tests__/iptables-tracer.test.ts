@@ -224,7 +224,14 @@ describe('IPVS mode (default lab, node1)', () => {
 
   test('node → cluster IP (output): KUBE-MARK-MASQ; postrouting masquerades on the mark', () => {
     const out = traceHook(rules, 'output', nodeToWeb, ctx);
-    expect(out.chains).toEqual(['nat OUTPUT', 'KUBE-SERVICES', 'KUBE-MARK-MASQ', 'KUBE-NODE-PORT', 'filter OUTPUT', 'KUBE-IPVS-OUT-FILTER']);
+    expect(out.chains).toEqual([
+      'nat OUTPUT',
+      'KUBE-SERVICES',
+      'KUBE-MARK-MASQ',
+      'KUBE-NODE-PORT',
+      'filter OUTPUT',
+      'KUBE-IPVS-OUT-FILTER',
+    ]);
     expect(out).toMatchObject({ verdict: 'accept', marked: 0x4000 });
     // IPVS DNATs between the hooks: postrouting sees the endpoint
     const post = traceHook(rules, 'postrouting', { ...out.packet, dst: '10.42.1.9' }, ctx);
