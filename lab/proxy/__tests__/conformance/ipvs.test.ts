@@ -39,7 +39,12 @@ const pickSpec = z.strictObject({
   randomFully: z.boolean().optional(),
 });
 const caseSchema = z.strictObject({
-  kubeProxy: z.strictObject({ commit: z.string().regex(/^[0-9a-f]{40}$/), file: z.string(), test: z.string() }),
+  // 'unresolved': the search index serves the file at a version whose commit it does not name
+  kubeProxy: z.strictObject({
+    commit: z.union([z.string().regex(/^[0-9a-f]{40}$/), z.literal('unresolved')]),
+    file: z.string(),
+    test: z.string(),
+  }),
   node: z.string(),
   /** NewFakeProxier's nodeIPs: the addresses of the fake netlink's eth0, the node's only ones */
   nodeIPs: z.array(z.string()).optional(),
