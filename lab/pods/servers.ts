@@ -49,7 +49,10 @@ export function listenerDaemon(l: Listener): Daemon {
   const address = l.protocol === 'TCP' ? `TCP-LISTEN:${l.port},reuseaddr,fork` : `UDP-RECVFROM:${l.port},fork,ip-pktinfo`;
   return {
     ns: l.ns,
-    argv: ['socat', address, `EXEC:${socatSafe(REPLY_SCRIPT)}`],
+    // -t 5: once the client has half-closed, wait for reply.sh's answer up to 5 s, not socat's
+    // default 0.5 s — under load (seen in the VM) reply.sh could start later and the client got
+    // a FIN without its answer. socat still closes at once when reply.sh exits.
+    argv: ['socat', '-t', '5', address, `EXEC:${socatSafe(REPLY_SCRIPT)}`],
     env: { KDL_POD: l.pod, KDL_NODE: l.node, KDL_PORT: String(l.port), KDL_PROTO: l.protocol.toLowerCase() },
     ready: { port: l.port, protocol: l.protocol },
   };
