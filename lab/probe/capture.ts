@@ -62,10 +62,21 @@ export function tcpdumpArgv(spec: CaptureSpec): string[] {
 }
 
 /**
+ * How long tcpdump may take to say it is listening. Generous: a trace starts a dozen at once, and in
+ * a loaded VM that was seen to take over 5 s; the wait ends as soon as tcpdump is ready.
+ */
+export const CAPTURE_READY_MS = 15_000;
+
+/**
  * Starts tcpdump and resolves once it listens. `signal` aborted before that (a run interrupted):
  * tcpdump is killed and the call rejects once it has exited; after that, `stop()` stops it.
  */
-export async function startCapture(rt: Runtime, spec: CaptureSpec, readyTimeoutMs = 5000, signal?: AbortSignal): Promise<RunningCapture> {
+export async function startCapture(
+  rt: Runtime,
+  spec: CaptureSpec,
+  readyTimeoutMs = CAPTURE_READY_MS,
+  signal?: AbortSignal,
+): Promise<RunningCapture> {
   if (signal?.aborted) throw abortError(signal);
   // where tcpdump writes may be inside a node container: the runtime brings the file here on stop
   const target = await rt.fileFor(spec.ns, spec.file);

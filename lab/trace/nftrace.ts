@@ -159,7 +159,7 @@ export async function startNodeTrace(
   node: string,
   ns: string,
   protocol: TraceProtocol,
-  readyTimeoutMs = 5000,
+  readyTimeoutMs = 15_000,
   /** aborted while the monitor starts (a run interrupted): it is stopped, the table removed */
   signal?: AbortSignal,
 ): Promise<NodeTrace> {

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { InputError } from '../errors';
 import { labNamespace, nodeNamespace, podNamespace } from '../model/kernel-names';
 import { readPcapFile, vxlanPortsWith } from '../pcap';
-import { type RunningCapture, startCapture } from '../probe/capture';
+import { CAPTURE_READY_MS, type RunningCapture, startCapture } from '../probe/capture';
 import { parseAttempt } from '../probe/connect';
 import { abortError } from '../runtime/executor';
 import type { Runtime } from '../runtime/runtime';
@@ -159,9 +159,14 @@ export async function traceWalk(
     // all settled before going on: whatever did start is in `captures`/`traces` for `finally`
     const started = await Promise.allSettled([
       ...[...points].map(async ([point, p]) =>
-        captures.set(point, await startCapture(rt, { ns: p.ns, iface: p.iface, filter, file: join(dir, pcapOf(point)) }, 5000, signal)),
+        captures.set(
+          point,
+          await startCapture(rt, { ns: p.ns, iface: p.iface, filter, file: join(dir, pcapOf(point)) }, CAPTURE_READY_MS, signal),
+        ),
       ),
-      ...nodes.map(async (n) => traces.push(await startNodeTrace(rt, n, nodeNamespace(topo.name, n), r.probe.protocol, 5000, signal))),
+      ...nodes.map(async (n) =>
+        traces.push(await startNodeTrace(rt, n, nodeNamespace(topo.name, n), r.probe.protocol, CAPTURE_READY_MS, signal)),
+      ),
     ]);
     const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
     if (failed) throw failed.reason;
