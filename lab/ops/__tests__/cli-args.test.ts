@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { main } from '../../cli';
-import { REPO } from '../../testing/kernel';
+import { REPO, TSX_NODE } from '../../testing/kernel';
 
 // Counts and durations on the command line: 0 used to mean "no limit" to capture (tcpdump -c 0)
 // and a connect of no connections; both are refused before anything runs, exit 2 with the flag.
@@ -25,22 +25,28 @@ describe('counts and durations given on the command line', () => {
   });
 });
 
+/**
+ * The CLI as `npm run lab` starts it from a subfolder: in the repository's root, with the caller's
+ * folder in INIT_CWD. Not through npm itself: `npm run lab` runs scripts/ensure-deps first, which
+ * runs `npm ci` when package-lock.json is newer than node_modules — in a git worktree whose
+ * node_modules is a symlink that emptied the shared node_modules (seen).
+ */
+const fromSubfolder = (args: string[]) =>
+  spawnSync(TSX_NODE[0], [...TSX_NODE.slice(1), join(REPO, 'lab', 'cli.ts'), ...args], {
+    cwd: REPO,
+    env: { ...process.env, INIT_CWD: join(REPO, 'scenarios'), NO_COLOR: '1' },
+    encoding: 'utf8',
+    timeout: 60000,
+  });
+
 describe('relative paths on the command line', () => {
   test('npm run lab from a subfolder reads -f from there (was ENOENT: resolved against the repository)', () => {
-    const r = spawnSync('npm', ['run', '-s', 'lab', '--', 'validate', '-f', 'topologies/default.yaml'], {
-      cwd: join(REPO, 'scenarios'),
-      encoding: 'utf8',
-      timeout: 60000,
-    });
+    const r = fromSubfolder(['validate', '-f', 'topologies/default.yaml']);
     expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: '' });
   });
 
   test('a path that does not exist from there is exit 2 naming the resolved file', () => {
-    const r = spawnSync('npm', ['run', '-s', 'lab', '--', 'validate', '-f', 'default.yaml'], {
-      cwd: join(REPO, 'scenarios'),
-      encoding: 'utf8',
-      timeout: 60000,
-    });
+    const r = fromSubfolder(['validate', '-f', 'default.yaml']);
     expect(r.status).toBe(2);
     expect(r.stderr).toContain(`${join(REPO, 'scenarios', 'default.yaml')}: cannot read: ENOENT`);
   });
