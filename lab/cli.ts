@@ -4,6 +4,7 @@ import { Listr } from 'listr2';
 import pc from 'picocolors';
 import { InputError, LabError } from './errors';
 import { inRepo } from './paths';
+import { checkLabName } from './topology/schema';
 import { applyFile } from './ops/apply';
 import { captureLab } from './ops/capture';
 import { connectFrom } from './ops/connect';
@@ -11,6 +12,7 @@ import { downLabs } from './ops/down';
 import { execIn } from './ops/exec';
 import { nodeImage } from './ops/image';
 import { labStatus } from './ops/status';
+import { resultsRoot } from './ops/results-dir';
 import { runSuites } from './ops/suites';
 import type { RuntimeHooks } from './ops/target';
 import { graphFile, planFile, validateFile } from './ops/topology';
@@ -25,6 +27,7 @@ import {
   downLine,
   listeningLine,
   NOTHING_TO_REMOVE,
+  nothingToRemove,
   planText,
   runEndLines,
   statusText,
@@ -58,7 +61,10 @@ const hooks: RuntimeHooks = {
  * A path the user typed, from where they typed it: `npm run lab` runs in the repository's root,
  * and npm keeps the caller's directory in INIT_CWD.
  */
-const fromCaller = (path: string) => resolve(process.env.INIT_CWD ?? process.cwd(), path);
+const callerDir = () => process.env.INIT_CWD ?? process.cwd();
+const fromCaller = (path: string) => resolve(callerDir(), path);
+/** --results: checked before anything runs (lab/ops/results-dir.ts says the rule); the default stays the repository's results/ */
+const resultsArg = (dir: string) => resultsRoot(dir, callerDir());
 
 const fileOption = () =>
   new Option('-f, --file <topology>', 'topology file (YAML)')
@@ -124,6 +130,8 @@ function forwardable<A extends unknown[]>(vms: VmSeam, action: (...args: A) => v
     const cmd = args[args.length - 1] as Command;
     const o = args[args.length - 2] as ForwardOpts;
     const verb = cmd.name();
+    // before anything reads it (the VMs, the state folder, the kernel): `..`, `/`, '' and the like are exit 2
+    if (o.name !== undefined) checkLabName(o.name);
     if (!KERNEL_VERBS.has(verb) && o.kernel === 'host') cmd.error("error: unknown option '--kernel'", { code: 'commander.unknownOption' });
     const forwarding = await vmForward(
       {
@@ -197,7 +205,7 @@ export function program(deps: CliDeps = {}): Command {
     .action(
       forwardable(vms, async (o: { name?: string; file?: string; all?: boolean }) => {
         const removed = await downLabs({ ...o, hooks }, (lab, n) => console.log(downLine(lab, n)));
-        if (!removed.length) console.log(NOTHING_TO_REMOVE);
+        if (!removed.length) console.log(o.name !== undefined ? nothingToRemove(o.name) : NOTHING_TO_REMOVE);
       }),
     );
 
@@ -209,6 +217,7 @@ export function program(deps: CliDeps = {}): Command {
       forwardable(vms, async (o: { name?: string; json?: boolean }) => {
         const labs = await labStatus(o.name, hooks);
         console.log(o.json ? JSON.stringify({ labs }, null, 2) : statusText(labs, o.name));
+        if (o.name !== undefined && !labs.length) process.exitCode = 3; // no such lab: a script can ask `status --name x`
       }),
     );
 
@@ -266,7 +275,7 @@ export function program(deps: CliDeps = {}): Command {
     .option('--kernel <where>', 'host (default) or vm: run the suites inside a QEMU guest with a stock kernel')
     .option('--reuse', 'run against a lab that is already up with the same topology (and leave it up)')
     .option('--keep', 'leave the labs up after the run')
-    .option('--results <dir>', 'where run folders are made', 'results')
+    .option('--results <dir>', 'where run folders are made', resultsArg, 'results')
     .option('--allow-skip', 'exit 0 when steps were skipped for a missing kernel feature (nothing failed)')
     .option('--json', 'print report.json to stdout instead of progress lines')
     .action(
@@ -301,7 +310,7 @@ export function program(deps: CliDeps = {}): Command {
     .argument('[filter...]', 'BPF filter, e.g. udp port 8472')
     .option('-s, --seconds <n>', 'stop after this many seconds', (v) => positiveArg('--seconds', v))
     .option('-c, --count <n>', 'stop after this many packets', (v) => positiveArg('--count', v))
-    .option('--results <dir>', 'where run folders are made', 'results')
+    .option('--results <dir>', 'where run folders are made', resultsArg, 'results')
     .option('--show <n>', 'packets to print (0: none)', (v) => intArg('--show', v), 50)
     .action(
       forwardable(
@@ -332,7 +341,7 @@ export function program(deps: CliDeps = {}): Command {
     .argument('<from>', 'pod or node name')
     .argument('<to>', '<pod> (ICMP echo), <pod|ip>:<port>, service:<name>[:<port>], nodeport:<service>@<node>')
     .option('--udp', 'a UDP datagram instead of a TCP SYN')
-    .option('--results <dir>', 'where run folders are made', 'results')
+    .option('--results <dir>', 'where run folders are made', resultsArg, 'results')
     .option('--json', 'print the walk as JSON')
     .action(
       forwardable(vms, async (from: string, to: string, o: { name?: string; udp?: boolean; results: string; json?: boolean }) => {

@@ -190,11 +190,16 @@ export class LabNames {
   }
 }
 
+/** What the kernel takes as an interface name (dev_valid_name: < 16 bytes, no '/', ':' or space, not '.' or '..'), narrowed to the usual characters. */
+export const IFNAME_RE = /^(?!\.\.?$)[A-Za-z0-9_.-]{1,15}$/;
+
 /** A capture point, `<node|pod|@lab>[:<interface|any>]`, in the lab's namespaces; an error text if it names nothing. */
 export function resolvePoint(names: LabNames, at: string): { owner: string; iface: string; ns: string } | string {
   const m = /^(@lab|[a-z0-9-]+)(?::(.+))?$/.exec(at);
   const owner = m?.[1] ?? at;
   const iface = m?.[2] ?? 'any';
+  // the name is part of the pcap's file name and tcpdump's -i: a kernel interface name only (no '/', not '..')
+  if (!IFNAME_RE.test(iface)) return `'${iface}' is not an interface name (at most 15 of letters, digits, '.', '_', '-'; not . or ..)`;
   const ns = names.namespaceOf(owner);
   if (!ns)
     return `no node or pod '${owner}' (write <node|pod>:<interface>, e.g. node1:eth0, client:eth0, node2:flannel.1, or @lab:<interface>)`;

@@ -1,11 +1,12 @@
 import { mkdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { InputError, LabError } from '../errors';
 import { type Packet, readPcapFile, vxlanPortsWith } from '../pcap';
 import { type CaptureStats, checkFilters, startCapture } from '../probe/capture';
 import { LocalExecutor } from '../runtime/executor';
 import type { RuntimeHooks } from '../runtime/select';
 import { newRunId } from '../report/run-id';
+import { resultsRoot } from './results-dir';
 import { labRuntime } from './target';
 import type { Runtime } from '../runtime/runtime';
 import { resolvePoint } from '../model/names';
@@ -72,7 +73,7 @@ export async function captureLab(
   const filter = req.filter.trim();
   const err = filter ? (await checkFilters(new LocalExecutor(), [filter])).get(filter) : undefined;
   if (err) throw InputError.of('filter', '', `tcpdump cannot use '${filter}': ${err}`);
-  const dir = join(resolve(req.results), newRunId());
+  const dir = join(resultsRoot(req.results), newRunId());
   const at = {
     lab,
     at: req.at,

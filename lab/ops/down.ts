@@ -1,8 +1,7 @@
-import { InputError } from '../errors';
 import { inLab } from '../model/kernel-names';
 import type { Runtime } from '../runtime/runtime';
 import { removeRecord } from '../state/store';
-import { labNameProblem } from '../topology/schema';
+import { checkLabName } from '../topology/schema';
 import { loadTopology } from '../topology/resolve';
 import { type RuntimeHooks, runtimeOfLab } from '../runtime/select';
 import { removeBirdFiles } from './bgp';
@@ -15,8 +14,7 @@ import { labNames, selectLab } from './select';
  */
 export async function down(rt: Runtime, lab: string): Promise<number> {
   // the name is a namespace prefix: `kind.kind-worker` would take one node of lab `kind` away
-  const problem = labNameProblem(lab);
-  if (problem) throw InputError.of('--name', '', problem);
+  checkLabName(lab);
   const mine = (await rt.listNamespaces()).filter((ns) => inLab(ns, lab));
   // Pods first, then nodes, then the lab namespace: veths die with either end anyway.
   mine.sort((a, b) => b.split('.').length - a.split('.').length);
@@ -34,13 +32,18 @@ export interface DownRequest {
   hooks?: RuntimeHooks;
 }
 
-/** `lab down`: the lab meant (or every lab), each removed; `onDown` hears of each as it goes. */
+/**
+ * `lab down`: the lab meant (or every lab), each removed; `onDown` hears of each as it goes. A named
+ * lab that is not there is nothing to remove (none returned): down stays idempotent, as kind's is.
+ */
 export async function downLabs(
   req: DownRequest,
   onDown: (lab: string, namespaces: number) => void = () => undefined,
 ): Promise<{ lab: string; namespaces: number }[]> {
   const name = req.name ?? (req.file ? loadTopology(req.file).name : undefined);
-  const labs = req.all ? await labNames() : [await selectLab(name, 'down')].filter((x): x is string => !!x);
+  const found = await labNames();
+  const selected = req.all ? found : [await selectLab(name, 'down')];
+  const labs = selected.filter((x): x is string => x !== undefined && found.includes(x));
   const done: { lab: string; namespaces: number }[] = [];
   for (const lab of labs) {
     const namespaces = await down(await runtimeOfLab(lab, req.hooks), lab);

@@ -1,6 +1,7 @@
 import { InputError } from '../errors';
 import { labNamespace, parseNamespace } from '../model/kernel-names';
 import type { Runtime } from '../runtime/runtime';
+import { NAME_RE } from '../topology/schema';
 
 // Which lab and which namespace a command means. Labs are found by the one registry
 // (lab/runtime/labs.ts: state records, namespaces, Docker labels, VMs), not by a runtime.
@@ -10,6 +11,9 @@ export { findLabs, type FoundLab, labNames, selectLab } from '../runtime/labs';
 /** The namespace of a node or pod by name; '@lab' is the lab's own (underlay) namespace. */
 export async function resolveTarget(rt: Runtime, lab: string, target: string): Promise<string> {
   if (target === '@lab' || target === '@underlay') return labNamespace(lab);
+  // a node's or pod's name is a DNS label: anything else names nothing (and never reaches a namespace path)
+  if (!NAME_RE.test(target) || target.length > 63)
+    throw InputError.of('target', '', `'${target}' is not a node or pod name (lowercase letters, digits and '-'), nor @lab`);
   const known: string[] = [];
   for (const ns of await rt.listNamespaces()) {
     const r = parseNamespace(ns);

@@ -1,9 +1,10 @@
-import { join, relative, resolve } from 'node:path';
+import { join, relative } from 'node:path';
 import { newRunId } from '../report/run-id';
 import type { RunEvent, RunReport } from '../report/types';
 import { LocalExecutor } from '../runtime/executor';
 import { type RuntimeHooks, runtimeFor } from '../runtime/select';
 import { loadScenarios, scenarioFiles } from '../scenario/load';
+import { resultsRoot as checkedResults } from './results-dir';
 import { runScenarios } from './run';
 
 // `lab run <path>`: the scenario files under a path loaded (with the command line's lab name
@@ -25,10 +26,10 @@ export interface SuitesRequest {
 
 export async function runSuites(req: SuitesRequest): Promise<{ report: RunReport; shown: string }> {
   const scenarios = await loadScenarios(scenarioFiles(req.path), new LocalExecutor(), {
-    ...(req.name ? { labName: req.name } : {}),
+    ...(req.name !== undefined ? { labName: req.name } : {}),
     ...(req.runtime ? { runtime: req.runtime } : {}),
   });
-  const resultsRoot = resolve(req.results);
+  const resultsRoot = checkedResults(req.results);
   const runId = newRunId();
   const shown = relative(process.cwd(), join(resultsRoot, runId)) || '.';
   const onEvent = req.onEvent;

@@ -1,5 +1,5 @@
 import { writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { LabError } from '../errors';
 import { walkHtml } from '../report/html';
 import type { Runtime } from '../runtime/runtime';
@@ -9,6 +9,7 @@ import type { Walk } from '../trace/types';
 import { type TraceRequest, traceWalk } from '../trace/walk';
 import type { RuntimeHooks } from '../runtime/select';
 import { newRunId } from '../report/run-id';
+import { resultsRoot } from './results-dir';
 import { labRuntime } from './target';
 
 // `lab trace <from> <to>` on a lab that is up: the walk (its pcaps and walk.json, written by
@@ -31,7 +32,7 @@ export async function traceFrom(
   hooks: RuntimeHooks = {},
 ): Promise<{ walk: Walk; dir: string }> {
   const { lab, rt } = await labRuntime(req.name, 'trace', hooks);
-  const dir = join(resolve(req.results), newRunId());
+  const dir = join(resultsRoot(req.results), newRunId());
   const walk = await traceLab(rt, lab, { from: req.from, to: req.to, ...(req.udp ? { protocol: 'udp' as const } : {}) }, dir);
   return { walk, dir };
 }

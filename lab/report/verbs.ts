@@ -32,9 +32,10 @@ export function upLines(r: { topo: { name: string }; view: LabView; created: boo
 
 export const downLine = (lab: string, namespaces: number) => `lab ${lab}: removed ${namespaces} namespace(s) and everything in them`;
 export const NOTHING_TO_REMOVE = 'no lab is up; nothing to remove';
+export const nothingToRemove = (name: string) => `no lab '${name}' here; nothing to remove`;
 
 export function statusText(labs: LabView[], name: string | undefined): string {
-  if (!labs.length) return name ? `lab '${name}' is not up` : 'no lab is up';
+  if (!labs.length) return name !== undefined ? `no lab '${name}' here` : 'no lab is up';
   return labs.map(renderLab).join('\n\n');
 }
 

@@ -3,6 +3,7 @@ import { LABEL_LAB } from '../docker/container';
 import { InputError } from '../errors';
 import { parseNamespace } from '../model/kernel-names';
 import { listRecords } from '../state/store';
+import { checkLabName } from '../topology/schema';
 import { runningVms } from '../vm/machine';
 import { listLabNamespaces } from './netns';
 
@@ -57,9 +58,9 @@ export async function labNames(): Promise<string[]> {
   return (await findLabs()).map((l) => l.name);
 }
 
-/** The lab a command means: the named one, or the only one up (undefined: none is up). */
+/** The lab a command means: the named one (a valid name, exit 2 else), or the only one up (undefined: none is up). */
 export async function selectLab(name: string | undefined, what: string): Promise<string | undefined> {
-  if (name !== undefined) return name;
+  if (name !== undefined) return checkLabName(name);
   const labs = await labNames();
   if (labs.length > 1) throw InputError.of('--name', '', `several labs are up (${labs.join(', ')}): say which with --name for ${what}`);
   return labs[0];

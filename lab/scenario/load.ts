@@ -58,7 +58,7 @@ export function loadScenario(file: string, opts: LoadOptions = {}): Scenario {
   const src = YamlSource.fromFile(file);
   const input = src.parse(scenarioSchema);
   const overrides = {
-    ...(opts.labName ? { name: opts.labName } : {}),
+    ...(opts.labName !== undefined ? { name: opts.labName } : {}),
     ...(opts.runtime ? { runtime: opts.runtime } : {}),
     ...(input.proxy ? { proxyMode: input.proxy } : {}),
   };

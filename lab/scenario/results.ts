@@ -1,4 +1,4 @@
-import { rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { lstatSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { comparisonMarkdown } from '../report/compare';
 import { reportHtml } from '../report/html';
@@ -23,7 +23,8 @@ export function writeResults(report: RunReport, scenarios: ScenarioTopology[], r
 function linkLatest(root: string, runId: string): void {
   const link = join(root, 'latest');
   try {
-    rmSync(link, { force: true });
+    // only our own link is replaced: a file or folder the user named `latest` stays as it is
+    if (lstatSync(link, { throwIfNoEntry: false })?.isSymbolicLink()) rmSync(link);
     symlinkSync(runId, link);
   } catch {
     /* a convenience only */

@@ -1,7 +1,6 @@
 import { lstatSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { InputError } from '../errors';
-import { labNameProblem } from '../topology/schema';
+import { checkLabName, labNameProblem } from '../topology/schema';
 import type { Topology } from '../topology/types';
 
 // One JSON record per lab under /run (tmpfs): it disappears on reboot together with the
@@ -23,8 +22,7 @@ export interface LabRecord {
  * inside STATE_DIR and a namespace prefix, so `..`, `/` or `.` in it would reach elsewhere.
  */
 function file(lab: string): string {
-  const problem = labNameProblem(lab);
-  if (problem) throw InputError.of('--name', '', problem);
+  checkLabName(lab);
   return join(STATE_DIR, `${lab}.json`);
 }
 

@@ -15,7 +15,7 @@ import {
 } from './ipv4';
 import { calicoIpam } from './calico-ipam';
 import { resolveHosts } from './hosts';
-import { labName, proxySchema, topologySchema, type TopologyInput } from './schema';
+import { checkLabName, proxySchema, topologySchema, type TopologyInput } from './schema';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve as resolvePath } from 'node:path';
 import type { Backend, CalicoSpec, PodPort, RuleFileSpec, ServicePortSpec, Topology, TopologyNode, TopologyPod } from './types';
@@ -54,10 +54,7 @@ export function resolveSource(src: YamlSource, overrides: Overrides = {}): Topol
   }
   if (overrides.name !== undefined) {
     // The override names namespaces just like `name:` in the file, so it obeys the same rule.
-    const checked = labName.safeParse(overrides.name);
-    if (!checked.success)
-      throw InputError.of('--name', '', `'${overrides.name}': ${checked.error.issues[0]?.message ?? 'not a valid lab name'}`);
-    input.name = checked.data;
+    input.name = checkLabName(overrides.name);
   }
   return resolveTopology(input, src);
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { InputError } from '../errors';
 
 // The topology file as written by a user. Defaults and allocation happen in resolve.ts,
 // so this schema only says what may be written; strict objects make unknown keys errors.
@@ -19,6 +20,13 @@ export const labName = nameOf('lab', 32);
 export function labNameProblem(name: string): string | undefined {
   const r = labName.safeParse(name);
   return r.success ? undefined : `'${name}': ${r.error.issues[0]?.message ?? 'not a valid lab name'}`;
+}
+
+/** The name, if it is a valid lab name; else exit 2 naming the flag (or file) it came from. Empty is refused too. */
+export function checkLabName(name: string, from = '--name'): string {
+  const problem = labNameProblem(name);
+  if (problem) throw InputError.of(from, '', problem);
+  return name;
 }
 const ipv4 = z.string().regex(/^\d{1,3}(\.\d{1,3}){3}$/, { error: 'not an IPv4 address' });
 const cidr = z.string().regex(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, { error: 'not an IPv4 CIDR (a.b.c.d/len)' });
