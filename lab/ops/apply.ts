@@ -1,5 +1,5 @@
 import { isDeepStrictEqual } from 'node:util';
-import { LabError } from '../errors';
+import { LabError, NoSuchLab } from '../errors';
 import { inLab, nodeNamespace, podNamespace } from '../model/kernel-names';
 import { planPods } from '../network/plan';
 import { type Listener, listenerDaemon, planListeners } from '../pods/servers';
@@ -48,6 +48,7 @@ export async function apply(topo: Topology, rt: Runtime, runStages: StageRunner 
   const lab = topo.name;
   const rec = readRecord(lab);
   const present = (await rt.listNamespaces()).filter((ns) => inLab(ns, lab));
+  if (!rec && !present.length) throw new NoSuchLab(lab, "bring it up with 'lab up' first");
   if (rec?.status !== 'up' || !present.length) throw new LabError(`lab '${lab}' is not up: bring it up with 'lab up' first`, 2);
   const old = rec.topology;
   const changed = fixedWhileUp(old, topo);

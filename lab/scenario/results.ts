@@ -20,7 +20,7 @@ export function writeResults(report: RunReport, scenarios: ScenarioTopology[], r
 }
 
 /** results/latest → the newest run, for people opening pcaps by hand. */
-function linkLatest(root: string, runId: string): void {
+export function linkLatest(root: string, runId: string): void {
   const link = join(root, 'latest');
   try {
     // only our own link is replaced: a file or folder the user named `latest` stays as it is
