@@ -57,7 +57,8 @@ export const natExpectation: ExpectationKind<'nat', NatExpectation, typeof conne
     }
     if (spec.source !== undefined) {
       const want = spec.source;
-      const client = names.ip(probe.plan.from) ?? '';
+      // @lab sends from its underlay gateway address
+      const client = names.ip(probe.plan.from === '@lab' ? '@lab.gateway' : probe.plan.from) ?? '';
       const nodes = new Set(names.topo.nodes.map((n) => n.name));
       const accepts = (ip: string): boolean => {
         if (want === 'client') return ip === client;

@@ -1,10 +1,12 @@
 import type { ProbeCompileContext, ProbeTarget } from '../types';
 
-/** A probe sent from a node or pod (not @lab). */
+/**
+ * A probe sent from a node, a pod or `@lab` (the lab's own namespace: a client outside the
+ * cluster, on the underlay), as `lab connect @lab …` and `trace` from `@lab` take it.
+ */
 export function fromOf(spec: { from: string }, ctx: ProbeCompileContext): string | undefined {
   const ns = ctx.names.namespaceOf(spec.from);
-  if (!ns || spec.from.startsWith('@'))
-    return (ctx.fail(['from'], `no node or pod '${spec.from}' in topology ${ctx.names.topo.name}`), undefined);
+  if (!ns) return (ctx.fail(['from'], `no node or pod '${spec.from}' in topology ${ctx.names.topo.name} (or @lab)`), undefined);
   return ns;
 }
 
