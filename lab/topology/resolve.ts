@@ -1,4 +1,4 @@
-import { InputError, type InputIssue } from '../errors';
+import { formatIssue, InputError, type InputIssue } from '../errors';
 import {
   type Cidr,
   contains,
@@ -16,8 +16,8 @@ import {
 import { calicoIpam } from './calico-ipam';
 import { resolveHosts } from './hosts';
 import { checkLabName, proxySchema, topologySchema, type TopologyInput } from './schema';
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, resolve as resolvePath } from 'node:path';
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
+import { dirname, isAbsolute, relative, resolve as resolvePath, sep } from 'node:path';
 import type { Backend, CalicoSpec, PodPort, RuleFileSpec, ServicePortSpec, Topology, TopologyNode, TopologyPod } from './types';
 import { formatPath as pathText, YamlSource } from './yaml-source';
 
@@ -31,16 +31,20 @@ export interface Overrides {
   runtime?: string;
 }
 
-export function loadTopology(file: string, overrides: Overrides = {}): Topology {
-  return resolveSource(YamlSource.fromFile(file), overrides);
+/** Hears of what loads but deserves a look (a rule file outside the topology's folder); stderr by default. */
+export type WarningSink = (issue: InputIssue) => void;
+export const warnOnStderr: WarningSink = (i) => console.error(`warning: ${formatIssue(i)}`);
+
+export function loadTopology(file: string, overrides: Overrides = {}, warn: WarningSink = warnOnStderr): Topology {
+  return resolveSource(YamlSource.fromFile(file), overrides, warn);
 }
 
-export function loadTopologyText(text: string, file = '<inline>', overrides: Overrides = {}): Topology {
-  return resolveSource(YamlSource.fromText(text, file), overrides);
+export function loadTopologyText(text: string, file = '<inline>', overrides: Overrides = {}, warn: WarningSink = warnOnStderr): Topology {
+  return resolveSource(YamlSource.fromText(text, file), overrides, warn);
 }
 
 /** A topology from an already parsed source (a file, or the `topology:` inside a scenario). */
-export function resolveSource(src: YamlSource, overrides: Overrides = {}): Topology {
+export function resolveSource(src: YamlSource, overrides: Overrides = {}, warn: WarningSink = warnOnStderr): Topology {
   const input = src.parse(topologySchema);
   if (overrides.proxyMode !== undefined) {
     const mode = proxySchema.shape.mode.safeParse(overrides.proxyMode);
@@ -56,13 +60,19 @@ export function resolveSource(src: YamlSource, overrides: Overrides = {}): Topol
     // The override names namespaces just like `name:` in the file, so it obeys the same rule.
     input.name = checkLabName(overrides.name);
   }
-  return resolveTopology(input, src);
+  return resolveTopology(input, src, warn);
 }
 
 type Path = (string | number)[];
 
+/** Is `path` inside `dir` (symlinks resolved by the caller)? */
+const isInside = (dir: string, path: string) => {
+  const rel = relative(dir, path);
+  return rel !== '' && rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel);
+};
+
 /** Semantic checks and deterministic allocation. All problems are collected before throwing. */
-export function resolveTopology(input: TopologyInput, src: YamlSource): Topology {
+export function resolveTopology(input: TopologyInput, src: YamlSource, warn: WarningSink = warnOnStderr): Topology {
   const issues: InputIssue[] = [];
   const fail = (path: Path, message: string) => issues.push(src.issue(path, message));
   const other = (path: Path) => {
@@ -334,6 +344,14 @@ export function resolveTopology(input: TopologyInput, src: YamlSource): Topology
   const rules: RuleFileSpec[] = input.proxy.rules.map((r, i) => {
     const file = resolvePath(baseDir, r.file);
     if (!existsSync(file)) fail(['proxy', 'rules', i, 'file'], `no such file: ${file}`);
+    // any path is read (and `plan` prints it): one outside the topology's folder is said, not refused
+    else if (!isInside(realpathSync(baseDir), realpathSync(file)))
+      warn(
+        src.issue(
+          ['proxy', 'rules', i, 'file'],
+          `${file} is outside the topology's folder ${baseDir}: it is read, installed on the nodes and printed by plan`,
+        ),
+      );
     if (r.nodes !== '*') r.nodes.forEach((n, j) => nodeIndex.has(n) || fail(['proxy', 'rules', i, 'nodes', j], `no node named '${n}'`));
     // Read now, so the plan stays pure and `apply` sees an edited file as a changed topology.
     let text = '';
