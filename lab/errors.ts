@@ -34,7 +34,9 @@ export function formatIssues(issues: readonly InputIssue[], max = MAX_PRINTED_IS
   const lines = issues.slice(0, max).map(formatIssue);
   if (issues.length > max) {
     const distinct = new Set(issues.map((i) => i.message)).size;
-    lines.push(`… and ${issues.length - max} more errors (${issues.length} in all, ${distinct} distinct messages)`);
+    lines.push(
+      `… and ${issues.length - max} more errors (${issues.length} in all, ${distinct} distinct message${distinct === 1 ? '' : 's'})`,
+    );
   }
   return lines.join('\n');
 }

@@ -4,9 +4,9 @@ import { isDeepStrictEqual } from 'node:util';
 import { InputError, type InputIssue } from '../errors';
 import { checkFilters } from '../probe/capture';
 import type { Executor } from '../runtime/executor';
-import { loadTopology, resolveSource } from '../topology/resolve';
+import { loadTopology, loadTopologyAll, resolveSource, resolveSourceAll } from '../topology/resolve';
 import type { Topology } from '../topology/types';
-import { YamlSource } from '../topology/yaml-source';
+import { mergeIssues, YamlSource } from '../topology/yaml-source';
 import { LabNames, resolvePoint } from '../model/names';
 import { EXPECTATIONS, type ExpectationPlan, PROBES, type ProbePlan } from './kinds';
 import type { AnyExpectationKind, AnyProbeKind, CapturePlan, Path } from './kinds/types';
@@ -55,18 +55,31 @@ function kindOf<K extends { kind: string }>(kinds: readonly K[], input: Record<s
 }
 
 export function loadScenario(file: string, opts: LoadOptions = {}): Scenario {
-  const src = YamlSource.fromFile(file);
-  const input = src.parse(scenarioSchema);
+  const whole = YamlSource.fromFile(file);
+  // type errors do not hide the rest: the topology and the steps that parsed are still checked
+  const parsed = whole.parseAll(scenarioSchema);
+  const input = parsed.value;
+  if (!input) throw new InputError(parsed.issues);
+  const src = parsed.src;
   const overrides = {
     ...(opts.labName !== undefined ? { name: opts.labName } : {}),
     ...(opts.runtime ? { runtime: opts.runtime } : {}),
     ...(input.proxy ? { proxyMode: input.proxy } : {}),
   };
-  const topology =
-    typeof input.topology === 'string'
-      ? loadTopology(resolve(dirname(file), input.topology), overrides)
-      : resolveSource(src.sub(['topology']), overrides);
   const issues: InputIssue[] = [];
+  let topology: Topology | undefined;
+  try {
+    const t =
+      typeof input.topology === 'string'
+        ? loadTopologyAll(resolve(dirname(file), input.topology), overrides)
+        : resolveSourceAll(src.sub(['topology']), overrides);
+    topology = t.topology;
+    issues.push(...t.issues);
+  } catch (e) {
+    if (!(e instanceof InputError)) throw e; // an unreadable file, broken YAML, a bad --name
+    issues.push(...e.issues);
+  }
+  if (!topology) throw new InputError(mergeIssues(parsed.issues, issues)); // the steps name its nodes and pods
   const fail = (path: Path, message: string, key?: string) => issues.push(src.issue(path, message, key));
   // A step's `topology:` (a file or inline, with the scenario's overrides) holds from that step
   // on: its names and every later step's are checked against it. After one that does not load,
@@ -102,7 +115,7 @@ export function loadScenario(file: string, opts: LoadOptions = {}): Scenario {
     const plan = checkStep(input, i, names, fail);
     steps.push(moved ? { ...plan, topology: moved } : plan);
   });
-  if (issues.length) throw new InputError(issues);
+  if (issues.length || parsed.issues.length) throw new InputError(mergeIssues(parsed.issues, issues));
   return {
     file,
     name: input.name ?? basename(file, extname(file)),

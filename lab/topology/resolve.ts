@@ -19,7 +19,7 @@ import { checkLabName, proxySchema, topologySchema, type TopologyInput } from '.
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { dirname, isAbsolute, relative, resolve as resolvePath, sep } from 'node:path';
 import type { Backend, CalicoSpec, PodPort, RuleFileSpec, ServicePortSpec, Topology, TopologyNode, TopologyPod } from './types';
-import { formatPath as pathText, YamlSource } from './yaml-source';
+import { formatPath as pathText, mergeIssues, YamlSource } from './yaml-source';
 
 /** Loads, validates and resolves a topology file: every address decided, every rule checked. */
 /** What the command line may change of a topology file without editing it. */
@@ -39,13 +39,35 @@ export function loadTopology(file: string, overrides: Overrides = {}, warn: Warn
   return resolveSource(YamlSource.fromFile(file), overrides, warn);
 }
 
+/** loadTopology's every problem at once, and the topology when what parsed resolves (resolveSourceAll). */
+export function loadTopologyAll(file: string, overrides: Overrides = {}): { topology?: Topology; issues: InputIssue[] } {
+  return resolveSourceAll(YamlSource.fromFile(file), overrides);
+}
+
 export function loadTopologyText(text: string, file = '<inline>', overrides: Overrides = {}, warn: WarningSink = warnOnStderr): Topology {
   return resolveSource(YamlSource.fromText(text, file), overrides, warn);
 }
 
 /** A topology from an already parsed source (a file, or the `topology:` inside a scenario). */
 export function resolveSource(src: YamlSource, overrides: Overrides = {}, warn: WarningSink = warnOnStderr): Topology {
-  const input = src.parse(topologySchema);
+  const r = resolveSourceAll(src, overrides, warn);
+  if (r.issues.length || !r.topology) throw new InputError(r.issues);
+  return r.topology;
+}
+
+/**
+ * Every problem of a topology at once: its type errors, and the semantic checks run on the parts
+ * that parsed (lab/topology/yaml-source.ts parseAll). `topology` is there when those parts
+ * resolve, even with type errors elsewhere — a scenario's steps are then still checked against it.
+ */
+export function resolveSourceAll(
+  src: YamlSource,
+  overrides: Overrides = {},
+  warn: WarningSink = warnOnStderr,
+): { topology?: Topology; issues: InputIssue[] } {
+  const parsed = src.parseAll(topologySchema);
+  const input = parsed.value;
+  if (!input) return { issues: parsed.issues };
   if (overrides.proxyMode !== undefined) {
     const mode = proxySchema.shape.mode.safeParse(overrides.proxyMode);
     if (!mode.success) throw InputError.of('--proxy', '', `'${overrides.proxyMode}': expected iptables, ipvs, nftables or none`);
@@ -60,7 +82,13 @@ export function resolveSource(src: YamlSource, overrides: Overrides = {}, warn: 
     // The override names namespaces just like `name:` in the file, so it obeys the same rule.
     input.name = checkLabName(overrides.name);
   }
-  return resolveTopology(input, src, warn);
+  try {
+    // no warnings about a file that is refused anyway
+    return { topology: resolveTopology(input, parsed.src, parsed.issues.length ? () => undefined : warn), issues: parsed.issues };
+  } catch (e) {
+    if (!(e instanceof InputError)) throw e;
+    return { issues: mergeIssues(parsed.issues, e.issues) };
+  }
 }
 
 type Path = (string | number)[];
@@ -77,7 +105,7 @@ export function resolveTopology(input: TopologyInput, src: YamlSource, warn: War
   const fail = (path: Path, message: string) => issues.push(src.issue(path, message));
   const other = (path: Path) => {
     const at = src.locate(path);
-    return at ? `${pathText(path)} at line ${at.line}` : pathText(path);
+    return at ? `${pathText(src.docPath(path))} at line ${at.line}` : pathText(src.docPath(path));
   };
 
   const cidrAt = (text: string, path: Path): Cidr | undefined => {
