@@ -51,3 +51,40 @@ describe('relative paths on the command line', () => {
     expect(r.stderr).toContain(`${join(REPO, 'scenarios', 'default.yaml')}: cannot read: ENOENT`);
   });
 });
+
+describe('a lab that is not there', () => {
+  let out: string[];
+  beforeEach(() => {
+    out = [];
+    jest.spyOn(console, 'log').mockImplementation((s: unknown) => void out.push(String(s)));
+    jest.spyOn(console, 'error').mockImplementation((s: unknown) => void out.push(String(s)));
+  });
+  afterEach(() => {
+    jest.restoreAllMocks();
+    process.exitCode = undefined;
+  });
+
+  // read-only: the lab registry is asked, nothing is changed (see flag-names.kernel.test.ts for a real lab beside)
+  test('status --name exits 3 (no such lab); down --name says so and exits 0 (idempotent)', async () => {
+    expect(await main(['status', '--name', 'kdl-no-such-lab-here'])).toBe(3);
+    expect(out).toEqual(["no lab 'kdl-no-such-lab-here' here"]);
+    process.exitCode = undefined;
+    out.length = 0;
+    expect(await main(['status', '--name', 'kdl-no-such-lab-here', '--json'])).toBe(3);
+    expect(JSON.parse(out.join('\n'))).toEqual({ labs: [] });
+    process.exitCode = undefined;
+    out.length = 0;
+    expect(await main(['down', '--name', 'kdl-no-such-lab-here'])).toBe(0);
+    expect(out).toEqual(["no lab 'kdl-no-such-lab-here' here; nothing to remove"]);
+  });
+
+  test.each([
+    [['exec', '--name', 'kdl-no-such-lab-here', 'node1', 'true']],
+    [['connect', '--name', 'kdl-no-such-lab-here', 'client', '10.43.0.10:80']],
+    [['trace', '--name', 'kdl-no-such-lab-here', 'client', 'web-2']],
+    [['capture', '--name', 'kdl-no-such-lab-here', 'node1:eth0', '-c', '1']],
+  ])('%j: exit 3', async (argv) => {
+    expect(await main(argv)).toBe(3);
+    expect(out.join('\n')).toContain("no lab 'kdl-no-such-lab-here' here");
+  });
+});
