@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Interrupted, LabError, type StopSignal } from '../errors';
@@ -88,6 +89,8 @@ export async function runScenarios(scenarios: Scenario[], opts: RunOptions): Pro
   // relay; a second signal changes nothing (the teardown that follows is needed either way).
   let interrupted: StopSignal | undefined;
   const stop = new AbortController();
+  // every capture, monitor and probe of a step listens on it: a trace alone starts a dozen
+  setMaxListeners(0, stop.signal);
   const onSignal = (sig: StopSignal) => {
     if (interrupted) return;
     interrupted = sig;
