@@ -18,8 +18,6 @@ import { labRuntime } from './target';
 export async function traceLab(rt: Runtime, lab: string, req: TraceRequest, dir: string): Promise<Walk> {
   const rec = readRecord(lab);
   if (!rec) throw new LabError(`lab '${lab}' has no state record (is it up? 'lab status' shows what is)`, 2);
-  if (rec.topology.cluster.cni === 'calico')
-    throw new LabError(`lab '${lab}' runs Calico: trace's expected walk knows only flannel's path so far (docs/calico.md)`, 2);
   const walk = await traceWalk(rt, rec.topology, new LabNames(rec.topology), req, dir);
   // the ladder, the rules and the topology, on one page that opens from disk beside the pcaps
   writeFileSync(join(dir, 'index.html'), walkHtml(walk, rec.topology));

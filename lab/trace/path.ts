@@ -1,5 +1,16 @@
-import { labNamespace, macFor, nodeNamespace, podNamespace, podVethName, segmentBridgeName, vxlanName } from '../model/kernel-names';
+import {
+  CALICO_VXLAN,
+  calicoVethName,
+  labNamespace,
+  macFor,
+  nodeNamespace,
+  podNamespace,
+  podVethName,
+  segmentBridgeName,
+  vxlanName,
+} from '../model/kernel-names';
 import { vtepMac } from '../model/kernel-names';
+import { CALICO_HOST_MAC } from '../network/cni/calico';
 import type { Endpoint, ServicePortModel } from '../model/proxy';
 import { contains, parseCidr, parseIp } from '../topology/ipv4';
 import type { Topology, TopologyNode, TopologyPod } from '../topology/types';
@@ -12,6 +23,11 @@ import type { WalkHeaders } from './types';
 // NAT: DNAT on the node that owns the destination (the source node for a cluster IP), SNAT to
 // the outgoing interface's address when the source is not a pod, the destination is a node
 // port, or the pod reaches itself through its service. MACs are the plan's own (macFor).
+// Calico (docs/calico.md): no bridge — a pod's packet enters its node at the pod's cali veth
+// (MAC ee:ee:ee:ee:ee:ee, the gateway 169.254.1.1 answered by proxy ARP), is routed even to a
+// pod of the same node, and leaves by the destination pod's cali veth; between nodes the
+// routes BIRD learned (bgp: via the node's IP on eth0) or Felix's (vxlan.calico, VNI 4096,
+// UDP 4789; CrossSubnet: direct on one segment).
 
 /** `lab`: a client outside the cluster, the lab's own namespace (the underlay's gateway address) */
 export type Source = { kind: 'pod'; pod: TopologyPod } | { kind: 'node'; node: TopologyNode } | { kind: 'lab' };
@@ -60,8 +76,26 @@ export function expectedWalk(topo: Topology, src: Source, dest: Destination, pro
   const podOf = (name: string) => topo.pods.find((p) => p.name === name)!;
   const podMac = (p: TopologyPod) => macFor(lab, podNamespace(lab, p.node, p.name), 'eth0');
   const nodeMac = (n: TopologyNode, ifname: string) => macFor(lab, nodeNamespace(lab, n.name), ifname);
-  const vx = vxlanName(topo.cluster.vni);
   const inSubnet = (cidr: string, ip: string) => contains(parseCidr(cidr)!, parseIp(ip)!);
+  const calico = topo.cluster.calico;
+  // the encapsulation between nodes: flannel.<vni> (8472) or vxlan.calico (4789, VNI 4096)
+  const tunnel = calico
+    ? { dev: CALICO_VXLAN, vni: calico.vni, port: calico.port, mac: (n: TopologyNode) => nodeMac(n, CALICO_VXLAN) }
+    : {
+        dev: vxlanName(topo.cluster.vni),
+        vni: topo.cluster.vni,
+        port: topo.cluster.port,
+        mac: (n: TopologyNode) => vtepMac(lab, n.name, topo.cluster.vni),
+      };
+  /** the node's own pod addresses: flannel's /24, Calico's IPAM blocks */
+  const holds = (n: TopologyNode, ip: string) => (calico ? (n.blocks ?? []) : [n.podSubnet]).some((b) => inSubnet(b, ip));
+  /** where a node hands a packet to its pod: cni0, or (Calico) the pod's own cali veth */
+  const podPort = (q: TopologyPod) => (calico ? calicoVethName(q.name) : 'cni0');
+  /** the MAC a node's pod-side port sends from: cni0's, or the fixed MAC of every cali veth */
+  const portMac = (n: TopologyNode) => (calico ? CALICO_HOST_MAC : nodeMac(n, 'cni0'));
+  /** the underlay carries it encapsulated from a to b (not for a node's own address) */
+  const encapsulated = (a: TopologyNode, b: TopologyNode) =>
+    calico ? calico.mode === 'vxlan' && !(calico.crossSubnet && a.underlay === b.underlay) : topo.cluster.backend === 'vxlan';
 
   const target = dest.kind === 'pod' ? dest.pod.ip : dest.via === 'clusterIP' ? dest.service.clusterIP : dest.node.ip;
   const targetPort = dest.kind === 'pod' ? probe.dstport : dest.via === 'clusterIP' ? dest.service.port : dest.service.nodePort;
@@ -92,6 +126,18 @@ export function expectedWalk(topo: Topology, src: Source, dest: Destination, pro
   if (src.kind === 'pod') {
     const p = src.pod;
     at = nodeOf(p.node);
+    if (calico) {
+      // to the gateway that exists nowhere: the cali veth's MAC answered its ARP; routed from here
+      h = {
+        eth: { src: podMac(p), dst: CALICO_HOST_MAC },
+        ip: { src: p.ip, dst: target, ttl: 64, protocol: probe.protocol },
+        l4: l4(targetPort),
+      };
+      push(p.name, 'pod', 'eth0', h);
+      push(at.name, 'node', calicoVethName(p.name), h);
+      h.ip.ttl -= 1; // forwarded by the node, also to a pod of its own
+      return onwards();
+    }
     // the pod's own /24 is on-link: a pod of the same node is reached over the bridge alone
     if (dest.kind === 'pod' && inSubnet(at.podSubnet, target) && dest.pod.node === p.node) {
       h = {
@@ -153,56 +199,64 @@ export function expectedWalk(topo: Topology, src: Source, dest: Destination, pro
     h = { ip: { src: '', dst: target, ttl: 64, protocol: probe.protocol }, l4: l4(targetPort) };
   }
 
-  // --- node to node, until the node that holds the destination -------------------------------
-  for (let guard = 0; guard < topo.nodes.length + 1; guard++) {
-    // NAT on the node that owns the destination: the source node for a cluster IP
-    natAt(at);
-    if (!h.ip.src) h.ip.src = outAddress(at, h.ip.dst);
-    const dst = h.ip.dst;
-    if (inSubnet(at.podSubnet, dst)) {
-      const q = topo.pods.find((p) => p.ip === dst)!;
-      h.eth = { src: nodeMac(at, 'cni0'), dst: podMac(q) };
-      push(at.name, 'node', 'cni0', h);
-      push(q.name, 'pod', 'eth0', h);
-      return { hops, reached: q.name, ...(dnat ? { dnat } : {}), ...(snat ? { snat } : {}) };
+  return onwards();
+
+  /** node to node, until the node that holds the destination */
+  function onwards(): ExpectedWalk {
+    for (let guard = 0; guard < topo.nodes.length + 1; guard++) {
+      // NAT on the node that owns the destination: the source node for a cluster IP
+      natAt(at);
+      if (!h.ip.src) h.ip.src = outAddress(at, h.ip.dst);
+      const dst = h.ip.dst;
+      if (holds(at, dst)) {
+        const q = topo.pods.find((p) => p.ip === dst)!;
+        h.eth = { src: portMac(at), dst: podMac(q) };
+        push(at.name, 'node', podPort(q), h);
+        push(q.name, 'pod', 'eth0', h);
+        return { hops, reached: q.name, ...(dnat ? { dnat } : {}), ...(snat ? { snat } : {}) };
+      }
+      const next = topo.nodes.find((o) => holds(o, dst)) ?? topo.nodes.find((o) => o.ip === dst);
+      if (!next) break;
+      const viaTunnel = encapsulated(at, next) && next.ip !== dst;
+      if (viaTunnel) {
+        h.eth = { src: tunnel.mac(at), dst: tunnel.mac(next) };
+        const inner = structuredClone(h);
+        push(at.name, 'node', tunnel.dev, inner);
+        const { eth, ttl } = underlay(at, next);
+        const outerAt = {
+          ...inner,
+          outer: { eth: eth.out, ip: { src: at.ip, dst: next.ip, ttl: 64 }, udp: { dstport: tunnel.port }, vni: tunnel.vni },
+        };
+        push(at.name, 'node', 'eth0', outerAt);
+        push(next.name, 'node', 'eth0', {
+          ...outerAt,
+          outer: { ...outerAt.outer, eth: eth.in, ip: { ...outerAt.outer.ip, ttl: 64 - ttl } },
+        });
+        push(next.name, 'node', tunnel.dev, inner);
+      } else {
+        const { eth, ttl } = underlay(at, next);
+        h.eth = eth.out;
+        push(at.name, 'node', 'eth0', h);
+        h.eth = eth.in;
+        h.ip.ttl -= ttl;
+        push(next.name, 'node', 'eth0', h);
+      }
+      at = next;
+      // arriving at a node for one of its pods: forwarded once more (a node port: NATed first)
+      if (next.ip !== h.ip.dst) h.ip.ttl -= 1;
+      else if (!(dest.kind === 'service' && dest.via === 'nodePort')) break;
+      else h.ip.ttl -= 1;
     }
-    const next = topo.nodes.find((o) => inSubnet(o.podSubnet, dst)) ?? topo.nodes.find((o) => o.ip === dst);
-    if (!next) break;
-    const viaTunnel = topo.cluster.backend === 'vxlan' && next.ip !== dst;
-    if (viaTunnel) {
-      h.eth = { src: vtepMac(lab, at.name, topo.cluster.vni), dst: vtepMac(lab, next.name, topo.cluster.vni) };
-      const inner = structuredClone(h);
-      push(at.name, 'node', vx, inner);
-      const { eth, ttl } = underlay(at, next);
-      const outerAt = {
-        ...inner,
-        outer: { eth: eth.out, ip: { src: at.ip, dst: next.ip, ttl: 64 }, udp: { dstport: topo.cluster.port }, vni: topo.cluster.vni },
-      };
-      push(at.name, 'node', 'eth0', outerAt);
-      push(next.name, 'node', 'eth0', { ...outerAt, outer: { ...outerAt.outer, eth: eth.in, ip: { ...outerAt.outer.ip, ttl: 64 - ttl } } });
-      push(next.name, 'node', vx, inner);
-    } else {
-      const { eth, ttl } = underlay(at, next);
-      h.eth = eth.out;
-      push(at.name, 'node', 'eth0', h);
-      h.eth = eth.in;
-      h.ip.ttl -= ttl;
-      push(next.name, 'node', 'eth0', h);
-    }
-    at = next;
-    // arriving at a node for one of its pods: forwarded once more (a node port: NATed first)
-    if (next.ip !== h.ip.dst) h.ip.ttl -= 1;
-    else if (!(dest.kind === 'service' && dest.via === 'nodePort')) break;
-    else h.ip.ttl -= 1;
+    return { hops, reached: finalPod.name, ...(dnat ? { dnat } : {}), ...(snat ? { snat } : {}) };
   }
-  return { hops, reached: finalPod.name, ...(dnat ? { dnat } : {}), ...(snat ? { snat } : {}) };
 
   /** the address a node's packet to dst leaves with: the outgoing interface's */
   function outAddress(n: TopologyNode, dst: string): string {
-    // flannel's path only: ops/trace.ts refuses a Calico lab (its walk is not written yet)
-    if (inSubnet(n.podSubnet, dst)) return n.cni0 ?? n.ip;
-    const owner = topo.nodes.find((o) => inSubnet(o.podSubnet, dst));
-    return owner && topo.cluster.backend === 'vxlan' ? (n.vtep ?? n.ip) : n.ip;
+    // a cali veth has no address: the kernel takes the node's first global one, eth0's
+    if (holds(n, dst)) return calico ? n.ip : (n.cni0 ?? n.ip);
+    const owner = topo.nodes.find((o) => holds(o, dst));
+    if (!owner || !encapsulated(n, owner)) return n.ip;
+    return (calico ? n.tunnel : n.vtep) ?? n.ip;
   }
 
   /** kube-proxy's DNAT (and SNAT, when it masquerades) on the node that owns the destination */

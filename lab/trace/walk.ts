@@ -149,7 +149,9 @@ export async function traceWalk(
   if (r.src.kind === 'node' && !nodes.includes(r.src.node.name)) nodes.unshift(r.src.node.name);
 
   mkdirSync(dir, { recursive: true });
-  const filter = `${r.probe.protocol} or udp port ${topo.cluster.port}`;
+  // the underlay's VXLAN port: flannel's (8472 by default) or vxlan.calico's (4789)
+  const vxlanPort = topo.cluster.calico?.port ?? topo.cluster.port;
+  const filter = `${r.probe.protocol} or udp port ${vxlanPort}`;
   const captures = new Map<string, RunningCapture>();
   const traces: NodeTrace[] = [];
   const { argv, input } = probeArgv(r.probe, r.target);
@@ -180,7 +182,7 @@ export async function traceWalk(
   // interrupted: the walk is not followed on what was half seen
   if (signal?.aborted) throw abortError(signal);
 
-  const ports = vxlanPortsWith(topo.cluster.port);
+  const ports = vxlanPortsWith(vxlanPort);
   const packets = new Map(
     [...points.keys()].map((point) => [point, readPcapFile(join(dir, pcapOf(point)), { vxlanPorts: ports }).packets]),
   );
@@ -287,9 +289,11 @@ export async function traceWalk(
   if (ipId === undefined)
     notes.push(`the probe's packet was not captured at ${first}: nothing to follow (probe said: ${output.trim() || 'nothing'})`);
   notes.push(
-    bridgeNetfilter
-      ? 'br_netfilter is on (bridge-nf-call-iptables = 1): a pod packet meets PREROUTING on the bridge, before cni0'
-      : 'br_netfilter is off: cni0 sees pod packets before PREROUTING',
+    topo.cluster.cni === 'calico'
+      ? "Calico: no bridge — a pod's packet is routed from its cali veth, also to a pod of the same node"
+      : bridgeNetfilter
+        ? 'br_netfilter is on (bridge-nf-call-iptables = 1): a pod packet meets PREROUTING on the bridge, before cni0'
+        : 'br_netfilter is off: cni0 sees pod packets before PREROUTING',
   );
   if (r.candidates.length > 1) notes.push(`${r.candidates.length} endpoints possible; the proxy chose ${chosen.walk.reached}`);
   const reached = seenAtEnd(chosen.walk) ? chosen.walk.reached : reply?.pod;

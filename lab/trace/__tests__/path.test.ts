@@ -1,8 +1,9 @@
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { macFor, nodeNamespace, podNamespace } from '../../model/kernel-names';
+import { calicoVethName, macFor, nodeNamespace, podNamespace } from '../../model/kernel-names';
 import { vtepMac } from '../../model/kernel-names';
 import { proxyModel } from '../../model/proxy';
-import { loadTopology } from '../../topology/resolve';
+import { loadTopology, loadTopologyText } from '../../topology/resolve';
 import type { Topology } from '../../topology/types';
 import { expectedWalk, type Destination, type Source } from '../path';
 
@@ -198,5 +199,109 @@ describe('expected walk', () => {
       'nginx-test-2:eth0 10.42.1.0>10.42.2.6 ttl 61',
     ]);
     expect(w.dnat).toEqual({ node: 'node2', to: '10.42.2.6:80' });
+  });
+});
+
+// Calico (scenarios/topologies/calico.yaml): client 10.42.0.0 and web-1 10.42.0.1 on node1
+// (192.168.205.4), web-2 10.42.0.64 on node2 (.3), web-3 10.42.0.128 on node3 (.5); no cni0.
+describe('expected walk on Calico', () => {
+  const CAL = join(__dirname, '../../../scenarios/topologies/calico.yaml');
+  // the shipped lab in another mode: resolved for real, so vxlan mode has its tunnel addresses
+  const ct = (mode: 'bgp' | 'vxlan', crossSubnet = false): Topology =>
+    loadTopologyText(readFileSync(CAL, 'utf8').replace('mode: bgp,', `mode: ${mode},${crossSubnet ? ' crossSubnet: true,' : ''}`), CAL, {
+      name: 'p',
+    });
+  const bgp = ct('bgp');
+  const cpod = (name: string, tp = bgp) => tp.pods.find((p) => p.name === name)!;
+  const cveth = (name: string) => calicoVethName(name);
+  const cPodMac = (name: string) => macFor('p', podNamespace('p', cpod(name).node, name), 'eth0');
+  const EE = 'ee:ee:ee:ee:ee:ee';
+
+  it("bgp, across nodes: from the pod's cali veth routed out of eth0, into the peer's and out of the endpoint's cali veth", () => {
+    const w = expectedWalk(bgp, { kind: 'pod', pod: cpod('client') }, { kind: 'pod', pod: cpod('web-2') }, { protocol: 'icmp', icmpId: 3 });
+    expect(summary(w)).toEqual([
+      'client:eth0 10.42.0.0>10.42.0.64 ttl 64',
+      `node1:${cveth('client')} 10.42.0.0>10.42.0.64 ttl 64`,
+      'node1:eth0 10.42.0.0>10.42.0.64 ttl 63',
+      'node2:eth0 10.42.0.0>10.42.0.64 ttl 63',
+      `node2:${cveth('web-2')} 10.42.0.0>10.42.0.64 ttl 62`,
+      'web-2:eth0 10.42.0.0>10.42.0.64 ttl 62',
+    ]);
+    // the pod's gateway MAC is the cali veth's fixed one; the endpoint's frame comes from its own cali veth
+    expect(w.hops[0]!.headers.eth).toEqual({ src: cPodMac('client'), dst: EE });
+    expect(w.hops[2]!.headers.eth).toEqual({
+      src: macFor('p', nodeNamespace('p', 'node1'), 'eth0'),
+      dst: macFor('p', nodeNamespace('p', 'node2'), 'eth0'),
+    });
+    expect(w.hops[4]!.headers.eth).toEqual({ src: EE, dst: cPodMac('web-2') });
+  });
+
+  it('same node: routed from one cali veth to the other, TTL decremented (no bridge)', () => {
+    const w = expectedWalk(bgp, { kind: 'pod', pod: cpod('client') }, { kind: 'pod', pod: cpod('web-1') }, { protocol: 'icmp', icmpId: 3 });
+    expect(summary(w)).toEqual([
+      'client:eth0 10.42.0.0>10.42.0.1 ttl 64',
+      `node1:${cveth('client')} 10.42.0.0>10.42.0.1 ttl 64`,
+      `node1:${cveth('web-1')} 10.42.0.0>10.42.0.1 ttl 63`,
+      'web-1:eth0 10.42.0.0>10.42.0.1 ttl 63',
+    ]);
+  });
+
+  it("vxlan: vxlan.calico to vxlan.calico inside, UDP 4789 VNI 4096 outside (the tunnel holds each block's .0: pods from .1)", () => {
+    const vx = ct('vxlan');
+    const w = expectedWalk(
+      vx,
+      { kind: 'pod', pod: cpod('client', vx) },
+      { kind: 'pod', pod: cpod('web-2', vx) },
+      { protocol: 'icmp', icmpId: 3 },
+    );
+    expect(summary(w)).toEqual([
+      'client:eth0 10.42.0.1>10.42.0.65 ttl 64',
+      `node1:${cveth('client')} 10.42.0.1>10.42.0.65 ttl 64`,
+      'node1:vxlan.calico 10.42.0.1>10.42.0.65 ttl 63',
+      'node1:eth0 10.42.0.1>10.42.0.65 ttl 63 [192.168.205.4>192.168.205.3:4789 vni 4096]',
+      'node2:eth0 10.42.0.1>10.42.0.65 ttl 63 [192.168.205.4>192.168.205.3:4789 vni 4096]',
+      'node2:vxlan.calico 10.42.0.1>10.42.0.65 ttl 63',
+      `node2:${cveth('web-2')} 10.42.0.1>10.42.0.65 ttl 62`,
+      'web-2:eth0 10.42.0.1>10.42.0.65 ttl 62',
+    ]);
+    const vtep = (n: string) => macFor('p', nodeNamespace('p', n), 'vxlan.calico');
+    expect(w.hops[2]!.headers.eth).toEqual({ src: vtep('node1'), dst: vtep('node2') });
+    // CrossSubnet, all nodes on one segment: routed directly as in bgp mode
+    const cross = expectedWalk(
+      ct('vxlan', true),
+      { kind: 'pod', pod: cpod('client', vx) },
+      { kind: 'pod', pod: cpod('web-2', vx) },
+      { protocol: 'icmp' },
+    );
+    expect(cross.hops.map((h) => h.point)).not.toContain('node1:vxlan.calico');
+  });
+
+  it("a node's own packet: from eth0's address (bgp) or vxlan.calico's (vxlan), a cluster IP DNATed and masqueraded there", () => {
+    const n1 = { kind: 'node' as const, node: bgp.nodes[0]! };
+    const toPod = expectedWalk(bgp, n1, { kind: 'pod', pod: cpod('web-2') }, { protocol: 'icmp' });
+    expect(toPod.hops[0]!.headers.ip.src).toBe('192.168.205.4');
+    const vx = ct('vxlan');
+    expect(
+      expectedWalk(vx, { kind: 'node', node: vx.nodes[0]! }, { kind: 'pod', pod: cpod('web-2', vx) }, { protocol: 'icmp' }).hops[0]!.headers
+        .ip.src,
+    ).toBe(vx.nodes[0]!.tunnel);
+    const w = expectedWalk(bgp, n1, toService(bgp, 'web', 'web-3'), { protocol: 'tcp', srcport: 40000, dstport: 80 });
+    expect(w.dnat).toEqual({ node: 'node1', to: '10.42.0.128:80' });
+    expect(w.snat).toEqual({ node: 'node1', to: '192.168.205.4' });
+    expect(w.reached).toBe('web-3');
+  });
+
+  it('a pod reaching itself through its service: DNATed at its node, masqueraded to the node, back out of its own cali veth', () => {
+    const w = expectedWalk(bgp, { kind: 'pod', pod: cpod('web-1') }, toService(bgp, 'web', 'web-1'), {
+      protocol: 'tcp',
+      srcport: 40000,
+      dstport: 80,
+    });
+    expect(summary(w)).toEqual([
+      'web-1:eth0 10.42.0.1>10.43.0.10 ttl 64',
+      `node1:${cveth('web-1')} 10.42.0.1>10.43.0.10 ttl 64`,
+      `node1:${cveth('web-1')} 192.168.205.4>10.42.0.1 ttl 63`,
+      'web-1:eth0 192.168.205.4>10.42.0.1 ttl 63',
+    ]);
   });
 });
