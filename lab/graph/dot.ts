@@ -17,12 +17,12 @@ function nodeCluster(n: GraphNode): string[] {
     `    ${n.eth0.id} [label=${q(n.eth0.name, n.eth0.address)}];`,
   ];
   if (n.vtep) out.push(`    ${n.vtep.id} [label=${q(n.vtep.name, n.vtep.address)}];`);
-  out.push(`    ${n.cni0.id} [label=${q(n.cni0.name, n.cni0.address)}];`);
+  out.push(`    ${n.hub.id} [label=${q(n.hub.name, n.hub.address)}];`);
   for (const p of n.pods)
     out.push(`    ${p.id} [label=${q(p.name, p.ip)}, shape=box, style="rounded,filled", fillcolor="#faf5ff", color=${q(COLOURS.pod)}];`);
-  if (n.vtep) out.push(`    ${n.eth0.id} -> ${n.vtep.id} [dir=none];`, `    ${n.vtep.id} -> ${n.cni0.id} [dir=none];`);
-  else out.push(`    ${n.eth0.id} -> ${n.cni0.id} [dir=none];`);
-  for (const p of n.pods) out.push(`    ${n.cni0.id} -> ${p.id} [dir=none, label=${q(p.veth)}];`);
+  if (n.vtep) out.push(`    ${n.eth0.id} -> ${n.vtep.id} [dir=none];`, `    ${n.vtep.id} -> ${n.hub.id} [dir=none];`);
+  else out.push(`    ${n.eth0.id} -> ${n.hub.id} [dir=none];`);
+  for (const p of n.pods) out.push(`    ${n.hub.id} -> ${p.id} [dir=none, label=${q(p.veth)}];`);
   out.push('  }');
   return out;
 }

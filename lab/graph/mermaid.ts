@@ -11,11 +11,11 @@ function nodeSubgraph(n: GraphNode): string[] {
   const out = [`  subgraph ${n.id}[${q(`${n.name} · pod subnet ${n.podSubnet}${n.host ? ` · host ${n.host}` : ''}`)}]`, '    direction TB'];
   out.push(`    ${n.eth0.id}[${q(n.eth0.name, n.eth0.address)}]`);
   if (n.vtep) out.push(`    ${n.vtep.id}[${q(n.vtep.name, n.vtep.address)}]`);
-  out.push(`    ${n.cni0.id}[${q(n.cni0.name, n.cni0.address)}]`);
+  out.push(`    ${n.hub.id}[${q(n.hub.name, n.hub.address)}]`);
   for (const p of n.pods) out.push(`    ${p.id}([${q(p.name, p.ip)}])`);
-  if (n.vtep) out.push(`    ${n.eth0.id} --- ${n.vtep.id}`, `    ${n.vtep.id} --- ${n.cni0.id}`);
-  else out.push(`    ${n.eth0.id} --- ${n.cni0.id}`);
-  for (const p of n.pods) out.push(`    ${n.cni0.id} ---|${q(p.veth)}| ${p.id}`);
+  if (n.vtep) out.push(`    ${n.eth0.id} --- ${n.vtep.id}`, `    ${n.vtep.id} --- ${n.hub.id}`);
+  else out.push(`    ${n.eth0.id} --- ${n.hub.id}`);
+  for (const p of n.pods) out.push(`    ${n.hub.id} ---|${q(p.veth)}| ${p.id}`);
   out.push('  end');
   return out;
 }

@@ -1,4 +1,4 @@
-import { podVethName, vxlanName } from '../model/kernel-names';
+import { CALICO_VXLAN, calicoVethName, podVethName, vxlanName } from '../model/kernel-names';
 import { modelOf } from '../model/lab';
 import type { Backend, ProxyMode, Topology } from '../topology/types';
 
@@ -26,22 +26,24 @@ export interface GraphPod {
   name: string;
   ip: string;
   node: string;
-  /** the node-side end of its veth (a cni0 port) */
+  /** the node-side end of its veth (a cni0 port; Calico: cali<11 hex>, routed, no bridge) */
   veth: string;
 }
 
 export interface GraphNode {
   id: string;
   name: string;
+  /** flannel's /24; Calico: the IPAM blocks it owns */
   podSubnet: string;
   /** docker runtime across machines: the machine running it */
   host?: string;
   /** id of the underlay segment eth0 sits on */
   segment: string;
   eth0: GraphIface;
-  /** flannel.<vni>: VXLAN backend only */
+  /** flannel.<vni> (VXLAN backend) or vxlan.calico (Calico vxlan mode) */
   vtep?: GraphIface;
-  cni0: GraphIface;
+  /** where the pods' veths end: flannel's cni0 bridge, or Calico's routing table (no bridge) */
+  hub: GraphIface;
   pods: GraphPod[];
 }
 
@@ -63,10 +65,15 @@ export interface GraphService {
   endpoints: GraphEndpoint[];
 }
 
-/** How pod traffic crosses between two nodes: a VXLAN tunnel, or host-gw routes both ways. */
+/**
+ * How pod traffic crosses between two nodes: a VXLAN tunnel, or routes via eth0 both ways —
+ * written by flannel (host-gw), learned by BIRD (Calico bgp, an iBGP session), or Calico's
+ * CrossSubnet direct routes between nodes of one segment.
+ */
 export type NodeLink =
   | { kind: 'vxlan'; a: string; b: string; port: number; vni: number }
-  | { kind: 'host-gw'; a: string; b: string; routes: { on: string; to: string; via: string }[] };
+  | { kind: 'host-gw' | 'direct'; a: string; b: string; routes: { on: string; to: string; via: string }[] }
+  | { kind: 'bgp'; a: string; b: string; asNumber: number; routes: { on: string; to: string; via: string }[] };
 
 export interface TopologyGraph {
   lab: string;
@@ -99,7 +106,9 @@ export function topologyGraph(topo: Topology): TopologyGraph {
   const id = idMaker();
   const segments = topo.cluster.underlay.map((u, i) => ({ id: id('underlay', String(i)), cidr: u.cidr, gateway: u.gateway }));
   const podIds = new Map<string, string>();
-  const vxlan = topo.cluster.backend === 'vxlan';
+  const calico = topo.cluster.calico;
+  const vxlan = topo.cluster.backend === 'vxlan' || calico?.mode === 'vxlan';
+  const blocks = (n: Topology['nodes'][number]) => (calico ? (n.blocks ?? []) : [n.podSubnet]);
   const nodes: GraphNode[] = topo.nodes.map((n) => {
     const nid = id('node', n.name);
     const segment =
@@ -114,17 +123,32 @@ export function topologyGraph(topo: Topology): TopologyGraph {
       .map((p) => {
         const pid = id('pod', p.name);
         podIds.set(p.name, pid);
-        return { id: pid, name: p.name, ip: p.ip, node: n.name, veth: podVethName(topo.name, p.name) };
+        return { id: pid, name: p.name, ip: p.ip, node: n.name, veth: calico ? calicoVethName(p.name) : podVethName(topo.name, p.name) };
       });
     return {
       id: nid,
       name: n.name,
-      podSubnet: n.podSubnet,
+      podSubnet: blocks(n).join(', '),
       ...(n.host ? { host: n.host } : {}),
       segment,
       eth0: { id: `${nid}_eth0`, name: 'eth0', address: `${n.ip}/${prefixOf(n.underlay)}` },
-      ...(vxlan ? { vtep: { id: `${nid}_vtep`, name: vxlanName(topo.cluster.vni), address: `${n.vtep}/32` } } : {}),
-      cni0: { id: `${nid}_cni0`, name: 'cni0', address: `${n.cni0}/${prefixOf(n.podSubnet)}` },
+      ...(vxlan
+        ? {
+            vtep: calico
+              ? { id: `${nid}_vtep`, name: CALICO_VXLAN, address: `${n.tunnel}/32` }
+              : { id: `${nid}_vtep`, name: vxlanName(topo.cluster.vni), address: `${n.vtep}/32` },
+          }
+        : {}),
+      // Calico: no bridge — each pod's /32 is routed to its cali veth, each own block blackholed
+      hub: calico
+        ? {
+            id: `${nid}_routes`,
+            name: 'routed, no bridge',
+            address: blocks(n)
+              .map((b) => `blackhole ${b}`)
+              .join(', '),
+          }
+        : { id: `${nid}_cni0`, name: 'cni0', address: `${n.cni0}/${prefixOf(n.podSubnet)}` },
       pods,
     };
   });
@@ -148,17 +172,17 @@ export function topologyGraph(topo: Topology): TopologyGraph {
     for (let j = i + 1; j < topo.nodes.length; j++) {
       const [a, b] = [topo.nodes[i]!, topo.nodes[j]!];
       const ends = { a: nodes[i]!.id, b: nodes[j]!.id };
+      const routes = [...blocks(b).map((to) => ({ on: a.name, to, via: b.ip })), ...blocks(a).map((to) => ({ on: b.name, to, via: a.ip }))];
+      // CrossSubnet: nodes of one segment route to each other directly, without the tunnel
+      const direct = calico?.crossSubnet && a.underlay === b.underlay;
       links.push(
-        vxlan
-          ? { kind: 'vxlan', ...ends, port: topo.cluster.port, vni: topo.cluster.vni }
-          : {
-              kind: 'host-gw',
-              ...ends,
-              routes: [
-                { on: a.name, to: b.podSubnet, via: b.ip },
-                { on: b.name, to: a.podSubnet, via: a.ip },
-              ],
-            },
+        calico?.mode === 'bgp'
+          ? { kind: 'bgp', ...ends, asNumber: calico.asNumber, routes }
+          : direct
+            ? { kind: 'direct', ...ends, routes }
+            : vxlan
+              ? { kind: 'vxlan', ...ends, port: calico?.port ?? topo.cluster.port, vni: calico?.vni ?? topo.cluster.vni }
+              : { kind: 'host-gw', ...ends, routes },
       );
     }
 
@@ -167,8 +191,15 @@ export function topologyGraph(topo: Topology): TopologyGraph {
 
 // --- labels shared by the renderers ----------------------------------------------------------
 
-export const linkLabel = (l: NodeLink): string =>
-  l.kind === 'vxlan' ? `VXLAN udp/${l.port} vni ${l.vni}` : `host-gw ${l.routes.map((r) => `${r.to} via ${r.via}`).join(', ')}`;
+export const linkLabel = (l: NodeLink): string => {
+  if (l.kind === 'vxlan') return `VXLAN udp/${l.port} vni ${l.vni}`;
+  const routes = l.routes.map((r) => `${r.to} via ${r.via}`).join(', ');
+  return l.kind === 'bgp'
+    ? `BGP AS ${l.asNumber}, proto bird ${routes}`
+    : l.kind === 'direct'
+      ? `direct (CrossSubnet) ${routes}`
+      : `host-gw ${routes}`;
+};
 
 export const serviceAddress = (s: GraphService): string =>
   `${s.clusterIP}:${s.port}/${s.protocol}${s.nodePort !== undefined ? ` nodePort ${s.nodePort}` : ''}`;

@@ -5,7 +5,8 @@ import { arrowMarker, group, haloText, line, polyline, rect, svgDocument, text, 
 //   title
 //   underlay segment(s) with their gateway
 //   a band of node-to-node links (one lane each: VXLAN tunnels dashed, host-gw routes dotted)
-//   a column per node: eth0 beside flannel.<vni>, cni0 below, its pods on a veth bus
+//   a column per node: eth0 beside flannel.<vni> / vxlan.calico, cni0 (Calico: its routing,
+//   no bridge) below, its pods on a veth bus
 //   a band of channels, one per service, then the services, with edges to their endpoints
 // Lines are orthogonal and routed through gutters between the columns, so they never run
 // through a box; the SVG is sized to what it holds.
@@ -80,7 +81,7 @@ interface Column {
   gutter: number;
   eth0: Box;
   vtep?: Box;
-  cni0: Box;
+  hub: Box;
   pods: Map<string, Box>;
 }
 
@@ -88,14 +89,21 @@ const podLines = (p: GraphPod) => [p.name, p.ip, p.veth];
 const ifaceLines = (i: { name: string; address: string }) => [i.name, i.address];
 /** host-gw: each node's routes to the other subnets, listed in its frame (too long for a lane) */
 const routesOn = (links: NodeLink[], node: string) =>
-  links.flatMap((l) => (l.kind === 'host-gw' ? l.routes.filter((r) => r.on === node).map((r) => `route ${r.to} via ${r.via}`) : []));
+  links.flatMap((l) => (l.kind !== 'vxlan' ? l.routes.filter((r) => r.on === node).map((r) => `route ${r.to} via ${r.via}`) : []));
 const headerLines = (n: GraphNode, links: NodeLink[]) => [
   n.name,
   `pod subnet ${n.podSubnet}`,
   ...(n.host ? [`host ${n.host}`] : []),
   ...routesOn(links, n.name),
 ];
-const laneLabel = (l: NodeLink) => (l.kind === 'vxlan' ? linkLabel(l) : 'host-gw (routes via eth0)');
+const laneLabel = (l: NodeLink) =>
+  l.kind === 'vxlan'
+    ? linkLabel(l)
+    : l.kind === 'bgp'
+      ? `BGP AS ${l.asNumber} (BIRD's routes via eth0)`
+      : l.kind === 'direct'
+        ? 'direct, CrossSubnet (routes via eth0)'
+        : 'host-gw (routes via eth0)';
 
 export interface SvgOptions {
   /** prefix for the marker ids, so several graphs can share one HTML page */
@@ -130,7 +138,7 @@ export function renderSvg(g: TopologyGraph, opts: SvgOptions = {}): string {
   g.nodes.forEach((n, i) => {
     const eth0 = boxSize(ifaceLines(n.eth0));
     const vtep = n.vtep ? boxSize(ifaceLines(n.vtep)) : undefined;
-    const cni0 = boxSize(ifaceLines(n.cni0));
+    const cni0 = boxSize(ifaceLines(n.hub));
     const podW = Math.max(0, ...n.pods.map((p) => boxSize(podLines(p)).w));
     const inner = Math.max(
       eth0.w + (vtep ? 28 + vtep.w : 0),
@@ -148,7 +156,7 @@ export function renderSvg(g: TopologyGraph, opts: SvgOptions = {}): string {
       gutter: 28 + GUTTER_LANE * edgesPerColumn[i]!,
       eth0: { x: left, y: row1Y, ...eth0 },
       ...(vtep ? { vtep: { x: left + eth0.w + 28, y: row1Y, ...vtep } } : {}),
-      cni0: { x: left, y: cni0Y, ...cni0 },
+      hub: { x: left, y: cni0Y, ...cni0 },
       pods,
     });
     x += w + columns[columns.length - 1]!.gutter;
@@ -255,25 +263,25 @@ function drawColumn(c: Column, top: number, bottom: number, headerTop: number, l
     body.push(line(c.eth0.x + c.eth0.w, y, c.vtep.x, y, { stroke: C.frame, 'stroke-width': 2 }));
     // flannel.1 → cni0: the route for other nodes' subnets
     const vx = cx(c.vtep);
-    const cy = c.cni0.y + Math.round(c.cni0.h / 2);
+    const cy = c.hub.y + Math.round(c.hub.h / 2);
     body.push(
       polyline(
         [
           [vx, c.vtep.y + c.vtep.h],
           [vx, cy],
-          [c.cni0.x + c.cni0.w, cy],
+          [c.hub.x + c.hub.w, cy],
         ],
         { stroke: C.frame, 'stroke-width': 2 },
       ),
     );
-  } else body.push(line(c.eth0.x + 14, c.eth0.y + c.eth0.h, c.eth0.x + 14, c.cni0.y, { stroke: C.frame, 'stroke-width': 2 }));
-  body.push(drawBox(c.cni0, ifaceLines(n.cni0), iface, 'iface'));
+  } else body.push(line(c.eth0.x + 14, c.eth0.y + c.eth0.h, c.eth0.x + 14, c.hub.y, { stroke: C.frame, 'stroke-width': 2 }));
+  body.push(drawBox(c.hub, ifaceLines(n.hub), iface, 'iface'));
   // the veth bus: cni0 down the left, a stub to each pod
   const pods = n.pods.map((p) => ({ p, b: c.pods.get(p.id)! }));
   if (pods.length) {
-    const bx = c.cni0.x + 14;
+    const bx = c.hub.x + 14;
     const last = pods[pods.length - 1]!.b;
-    body.push(line(bx, c.cni0.y + c.cni0.h, bx, last.y + Math.round(last.h / 2), { stroke: C.pod, 'stroke-width': 2 }));
+    body.push(line(bx, c.hub.y + c.hub.h, bx, last.y + Math.round(last.h / 2), { stroke: C.pod, 'stroke-width': 2 }));
     for (const { p, b } of pods) {
       const y = b.y + Math.round(b.h / 2);
       body.push(line(bx, y, b.x, y, { stroke: C.pod, 'stroke-width': 2 }));

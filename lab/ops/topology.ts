@@ -1,5 +1,4 @@
 import { resolve } from 'node:path';
-import { LabError } from '../errors';
 import { graphFormats, writeGraphs } from '../graph/files';
 import { renderGraph } from '../graph';
 import { planLab } from '../plan';
@@ -30,8 +29,6 @@ export function graphFile(req: {
 }): { text: string } | { files: string[] } {
   const formats = graphFormats(req.format);
   const topo = loadTopology(req.file, req.overrides);
-  if (topo.cluster.cni === 'calico')
-    throw new LabError(`${req.file}: the graph knows only flannel's wiring so far (cni: calico; docs/calico.md)`, 2);
   const [only] = formats;
   if (!req.out && formats.length === 1 && only !== 'svg') return { text: renderGraph(topo, only!) };
   return { files: writeGraphs(topo, formats, resolve(req.out ?? 'results/graph')) };

@@ -16,6 +16,8 @@ const golden = (f: string) => join(__dirname, 'golden', f);
 const labs: [string, Topology][] = [
   ['default', loadTopology(join(TOPOLOGIES, 'default.yaml'))],
   ['host-gw', loadTopology(join(TOPOLOGIES, 'host-gw.yaml'))],
+  ['calico', loadTopology(join(TOPOLOGIES, 'calico.yaml'))],
+  ['calico-vxlan', loadTopology(join(TOPOLOGIES, 'calico-vxlan.yaml'))],
 ];
 const [, defaultLab] = labs[0]!;
 
@@ -24,7 +26,7 @@ describe('topology graph model', () => {
     const g = topologyGraph(defaultLab);
     expect(g.segments).toEqual([{ id: 'underlay_0', cidr: '192.168.205.0/24', gateway: '192.168.205.1' }]);
     expect(
-      g.nodes.map((n) => [n.name, n.eth0.address, n.vtep?.name, n.vtep?.address, n.cni0.address, n.pods.map((p) => `${p.name} ${p.ip}`)]),
+      g.nodes.map((n) => [n.name, n.eth0.address, n.vtep?.name, n.vtep?.address, n.hub.address, n.pods.map((p) => `${p.name} ${p.ip}`)]),
     ).toEqual([
       ['node1', '192.168.205.4/24', 'flannel.1', '10.42.0.0/32', '10.42.0.1/24', ['client 10.42.0.65', 'web-1 10.42.0.66']],
       ['node2', '192.168.205.3/24', 'flannel.1', '10.42.1.0/32', '10.42.1.1/24', ['web-2 10.42.1.9', 'nginx-test-1 10.42.1.6']],
@@ -54,6 +56,37 @@ describe('topology graph model', () => {
         { on: 'node2', to: '10.42.0.0/24', via: '192.168.205.4' },
       ],
     });
+  });
+
+  it("Calico bgp: no cni0 (the node routes each pod's /32 to its cali veth), BGP sessions carrying each block", () => {
+    const g = topologyGraph(labs[2]![1]);
+    expect(g.nodes.map((n) => [n.podSubnet, n.vtep, n.hub.name, n.hub.address])).toEqual([
+      ['10.42.0.0/26', undefined, 'routed, no bridge', 'blackhole 10.42.0.0/26'],
+      ['10.42.0.64/26', undefined, 'routed, no bridge', 'blackhole 10.42.0.64/26'],
+      ['10.42.0.128/26', undefined, 'routed, no bridge', 'blackhole 10.42.0.128/26'],
+    ]);
+    expect(g.nodes[0]!.pods[0]!.veth).toMatch(/^cali[0-9a-f]{11}$/);
+    expect(g.links[0]).toEqual({
+      kind: 'bgp',
+      a: 'node_node1',
+      b: 'node_node2',
+      asNumber: 64512,
+      routes: [
+        { on: 'node1', to: '10.42.0.64/26', via: '192.168.205.3' },
+        { on: 'node2', to: '10.42.0.0/26', via: '192.168.205.4' },
+      ],
+    });
+    expect(renderGraph(labs[2]![1], 'dot')).not.toContain('cni0');
+  });
+
+  it('Calico vxlan: vxlan.calico with the tunnel address, UDP 4789 VNI 4096 between every pair', () => {
+    const g = topologyGraph(labs[3]![1]);
+    expect(g.nodes.map((n) => `${n.vtep?.name} ${n.vtep?.address}`)).toEqual([
+      'vxlan.calico 10.42.0.0/32',
+      'vxlan.calico 10.42.0.64/32',
+      'vxlan.calico 10.42.0.128/32',
+    ]);
+    expect(g.links[0]).toEqual({ kind: 'vxlan', a: 'node_node1', b: 'node_node2', port: 4789, vni: 4096 });
   });
 
   it('keeps ids unique when names differ only in punctuation', () => {

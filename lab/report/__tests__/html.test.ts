@@ -235,4 +235,13 @@ describe('packet walk', () => {
     expect(page).toContain('KUBE-SEP-PMQPDMKLIC4TLFKA');
     expect(walkHtml(serviceWalk)).not.toContain('<figure class="topology">');
   });
+
+  it("walkHtml on a Calico lab: the drawing shows the cali veths and BGP's routes, no cni0", () => {
+    const page = walkHtml(serviceWalk, loadTopology(join(TOPOLOGIES, 'calico.yaml')));
+    const figure = page.slice(page.indexOf('<figure class="topology">'));
+    expect(figure).toContain('routed, no bridge');
+    expect(figure).toMatch(/cali[0-9a-f]{11}/);
+    expect(figure).toContain('BGP AS 64512');
+    expect(figure).not.toContain('cni0');
+  });
 });
