@@ -3,12 +3,26 @@ import type { Walk } from '../trace/types';
 
 // Where the proxy modes' paths differ, from what a run observed: every `trace` probe with the
 // same from → to in several modes (services-iptables/-nftables/-ipvs trace the same packets)
-// becomes one table, a column per mode. Written to comparison.md in the run's folder.
+// becomes one table, a column per mode. And where the CNIs' paths differ: the same from → to in
+// one proxy mode on several pod networks (scenarios/cni-comparison.yaml: flannel vxlan and
+// host-gw, Calico bgp and vxlan), a column per backend. Written to comparison.md in the run's folder.
 
 interface Column {
   proxy: string;
   walk: Walk;
 }
+
+/** flannel's backends first, then Calico's modes; a walk without one is flannel's default */
+const BACKENDS = ['vxlan', 'host-gw', 'calico-bgp', 'calico-vxlan', 'calico-ipip'];
+const backendOf = (w: Walk) => w.backend ?? 'vxlan';
+const BACKEND_TITLE: Record<string, string> = {
+  vxlan: 'flannel vxlan',
+  'host-gw': 'flannel host-gw',
+  'calico-bgp': 'calico bgp',
+  'calico-vxlan': 'calico vxlan',
+  'calico-ipip': 'calico ipip',
+};
+const esc = (t: string) => t.replace(/\|/g, '\\|');
 
 // kube-proxy's own chains: iptables/ipvs KUBE-*, nftables' fixed names and per-service chains
 const KUBE_CHAIN =
@@ -44,24 +58,30 @@ function rowsOf(w: Walk): Record<string, string> {
 
 /** Markdown tables, one per traced from → to seen in two or more proxy modes; '' when none. */
 export function comparisonMarkdown(report: RunReport): string {
+  return [proxyComparison(report), cniComparison(report)].filter((t) => t).join('\n');
+}
+
+const walksOf = (report: RunReport): Walk[] =>
+  report.scenarios.flatMap((s) =>
+    s.steps.flatMap((step) => step.probes.flatMap((p) => (p.kind === 'trace' && p.result ? [p.result as Walk] : []))),
+  );
+
+function proxyComparison(report: RunReport): string {
   const groups = new Map<string, Column[]>();
-  for (const s of report.scenarios)
-    for (const step of s.steps)
-      for (const p of step.probes) {
-        if (p.kind !== 'trace' || !p.result) continue;
-        const walk = p.result as Walk;
-        const key = `${walk.from} → ${walk.to}`;
-        const cols = groups.get(key) ?? [];
-        if (!cols.some((c) => c.proxy === walk.proxy)) cols.push({ proxy: walk.proxy, walk });
-        groups.set(key, cols);
-      }
+  for (const walk of walksOf(report)) {
+    // one pod network per table: a mode's column on flannel is not set beside another on Calico
+    const net = backendOf(walk);
+    const key = `${walk.from} → ${walk.to}${net === 'vxlan' ? '' : ` (${BACKEND_TITLE[net] ?? net})`}`;
+    const cols = groups.get(key) ?? [];
+    if (!cols.some((c) => c.proxy === walk.proxy)) cols.push({ proxy: walk.proxy, walk });
+    groups.set(key, cols);
+  }
   const out: string[] = [];
   for (const [key, cols] of groups) {
     if (cols.length < 2) continue;
     const order = ['iptables', 'nftables', 'ipvs'];
     cols.sort((a, b) => order.indexOf(a.proxy) - order.indexOf(b.proxy));
     const rows = cols.map((c) => rowsOf(c.walk));
-    const esc = (t: string) => t.replace(/\|/g, '\\|');
     out.push(`### ${key}`, '', `| | ${cols.map((c) => c.proxy).join(' | ')} | differs |`, `|---|${cols.map(() => '---').join('|')}|---|`);
     for (const row of Object.keys(rows[0]!)) {
       const vals = rows.map((r) => r[row]!);
@@ -70,4 +90,56 @@ export function comparisonMarkdown(report: RunReport): string {
     out.push('');
   }
   return out.length ? `# Where the proxy modes' paths differ (run ${report.runId})\n\n${out.join('\n')}` : '';
+}
+
+/** The points a walk passed, veth names shortened (their hash says nothing here): `node1:cali…` */
+const pointsOf = (w: Walk) =>
+  w.hops
+    .filter((h) => h.expected)
+    .map((h) => h.point.replace(/:(cali|veth)[0-9a-f]+$/, ':$1…'))
+    .join(' → ');
+
+function cniRowsOf(w: Walk): Record<string, string> {
+  const last = w.hops.filter((h) => h.observed).at(-1);
+  const wire = w.hops.find((h) => h.observed?.outer);
+  const first = w.hops[0]?.observed ?? w.hops[0]?.expected;
+  return {
+    'points on the way': pointsOf(w),
+    "the pod's first hop (MAC it sends to)": first?.eth
+      ? first.eth.dst === 'ee:ee:ee:ee:ee:ee'
+        ? 'ee:ee:ee:ee:ee:ee (cali veth, proxy ARP)'
+        : 'cni0 (bridge)'
+      : '-',
+    'on the underlay': wire?.observed?.outer
+      ? `VXLAN udp/${wire.observed.outer.udp.dstport} vni ${wire.observed.outer.vni}`
+      : "the pod's own packet",
+    'TTL at the endpoint': last?.observed ? String(last.observed.ip.ttl) : '-',
+    'observed = expected': w.differences.length ? `no: ${w.differences.length} difference(s)` : 'yes',
+  };
+}
+
+/** Markdown tables, one per traced from → to seen on two or more pod networks in one proxy mode; '' when none. */
+function cniComparison(report: RunReport): string {
+  const groups = new Map<string, Walk[]>();
+  // pod destinations only: through a service each network's run may pick another endpoint
+  for (const walk of walksOf(report).filter((w) => !/^(service|nodeport):/.test(w.to))) {
+    const key = `${walk.from} → ${walk.to} (proxy ${walk.proxy})`;
+    const cols = groups.get(key) ?? [];
+    if (!cols.some((c) => backendOf(c) === backendOf(walk))) cols.push(walk);
+    groups.set(key, cols);
+  }
+  const out: string[] = [];
+  for (const [key, cols] of groups) {
+    if (cols.length < 2) continue;
+    cols.sort((a, b) => BACKENDS.indexOf(backendOf(a)) - BACKENDS.indexOf(backendOf(b)));
+    const rows = cols.map(cniRowsOf);
+    const titles = cols.map((c) => BACKEND_TITLE[backendOf(c)] ?? backendOf(c));
+    out.push(`### ${key}`, '', `| | ${titles.join(' | ')} | differs |`, `|---|${cols.map(() => '---').join('|')}|---|`);
+    for (const row of Object.keys(rows[0]!)) {
+      const vals = rows.map((r) => r[row]!);
+      out.push(`| ${row} | ${vals.map(esc).join(' | ')} | ${new Set(vals).size > 1 ? '**yes**' : ''} |`);
+    }
+    out.push('');
+  }
+  return out.length ? `# Where the CNIs' paths differ (run ${report.runId})\n\n${out.join('\n')}` : '';
 }

@@ -75,6 +75,8 @@ export interface NodeRules {
 export interface Walk {
   lab: string;
   proxy: string;
+  /** the pod network's dataplane (topology's cluster.backend: vxlan, host-gw, calico-bgp, …); older walks lack it */
+  backend?: string;
   from: string;
   /** as asked: `web-2`, `service:web`, `10.43.0.10:80`, `node2` */
   to: string;

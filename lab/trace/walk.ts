@@ -304,6 +304,7 @@ export async function traceWalk(
   const walk: Walk = {
     lab: topo.name,
     proxy: topo.proxy.mode,
+    backend: topo.cluster.backend,
     from: req.from,
     to: req.to,
     protocol: r.probe.protocol,
