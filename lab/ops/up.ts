@@ -214,6 +214,10 @@ function phaseDetail(phase: Phase['name'], batches: number, topo: Topology): str
       return `${batches} batches: addresses, routes, cni0 bridges, ${c.backend === 'vxlan' ? `flannel.${c.vni} (VNI ${c.vni}, UDP ${c.port}, MTU ${c.mtu})` : 'host-gw routes'}`;
     case 'neighbours':
       return `fdb entries on ${batches} node(s)`;
+    case 'calico-ipsets':
+      return `Calico's IPAM pool ipsets on ${batches} node(s)`;
+    case 'calico-rules':
+      return `Calico's nat chains (cali-POSTROUTING, cali-nat-outgoing${c.calico?.natOutgoing ? ': natOutgoing on' : ', empty: natOutgoing off'}) on ${batches} node(s)`;
   }
 }
 

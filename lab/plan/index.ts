@@ -2,6 +2,7 @@ import { planNetwork } from '../network/plan';
 import { planProxy, type ProxyPlanOptions } from '../proxy/plan';
 import type { Topology } from '../topology/types';
 import { planBird } from '../network/cni/bird';
+import { calicoRulePhases } from '../network/cni/calico';
 import { type DaemonConfig, type LabPlan, type Step, toolCommand } from './types';
 
 // The whole plan of a lab: the network's phases, then kube-proxy's (and the user's rule files),
@@ -14,7 +15,8 @@ export function planLab(topo: Topology, env: ProxyPlanOptions = {}): LabPlan {
   const daemons = planBird(topo).map((c): DaemonConfig => ({ ns: c.ns, daemon: 'bird', text: c.text }));
   return {
     ...net,
-    phases: [...net.phases, ...planProxy(topo, { ...(env.ipvsDevice ? { ipvsDevice: env.ipvsDevice } : {}) })],
+    // Calico's chains after kube-proxy's: its jump is inserted first in POSTROUTING, as Felix does
+    phases: [...net.phases, ...planProxy(topo, { ...(env.ipvsDevice ? { ipvsDevice: env.ipvsDevice } : {}) }), ...calicoRulePhases(topo)],
     ...(daemons.length ? { daemons } : {}),
   };
 }

@@ -136,7 +136,7 @@ export function resolveTopology(input: TopologyInput, src: YamlSource, warn: War
     );
   } else if (c.calico !== undefined) fail(['cluster', 'calico'], 'cluster.calico needs cluster.cni: calico');
   const calicoSpec: CalicoSpec | undefined = calico
-    ? { ...(c.calico ?? { mode: 'bgp', crossSubnet: false, blockSize: 26, asNumber: 64512 }), vni: 4096, port: 4789 }
+    ? { ...(c.calico ?? { mode: 'bgp', crossSubnet: false, blockSize: 26, asNumber: 64512, natOutgoing: true }), vni: 4096, port: 4789 }
     : undefined;
   if (calicoSpec?.crossSubnet && calicoSpec.mode === 'bgp')
     fail(['cluster', 'calico', 'crossSubnet'], 'crossSubnet is for the vxlan and ipip modes: bgp mode never encapsulates');

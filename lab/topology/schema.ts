@@ -75,6 +75,8 @@ export const calicoSchema = z.strictObject({
   blockSize: z.number().int().min(20).max(32).default(26),
   /** the AS of every node's BIRD (an iBGP full mesh) */
   asNumber: z.number().int().min(1).max(4294967295).default(64512),
+  /** the IPPool's natOutgoing: pods' traffic to outside the pool (and the cluster) masqueraded by cali-nat-outgoing */
+  natOutgoing: z.boolean().default(true),
 });
 
 export const clusterSchema = z.strictObject({

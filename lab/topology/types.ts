@@ -12,6 +12,8 @@ export interface CalicoSpec {
   crossSubnet: boolean;
   blockSize: number;
   asNumber: number;
+  /** the IPPool's natOutgoing: cali-nat-outgoing masquerades pod traffic leaving the pool */
+  natOutgoing: boolean;
   /** vxlan.calico's VNI and UDP port: Calico's defaults (FelixConfiguration vxlanVNI, vxlanPort) */
   vni: number;
   port: number;

@@ -207,6 +207,7 @@ export function expectedWalk(topo: Topology, src: Source, dest: Destination, pro
       // NAT on the node that owns the destination: the source node for a cluster IP
       natAt(at);
       if (!h.ip.src) h.ip.src = outAddress(at, h.ip.dst);
+      natOutgoing(at);
       const dst = h.ip.dst;
       if (holds(at, dst)) {
         const q = topo.pods.find((p) => p.ip === dst)!;
@@ -257,6 +258,19 @@ export function expectedWalk(topo: Topology, src: Source, dest: Destination, pro
     const owner = topo.nodes.find((o) => holds(o, dst));
     if (!owner || !encapsulated(n, owner)) return n.ip;
     return (calico ? n.tunnel : n.vtep) ?? n.ip;
+  }
+
+  /**
+   * Calico's cali-nat-outgoing (natOutgoing on): the pod's own node masquerades what leaves the
+   * pool for an address in no pool — a node port on another node, the lab's namespace.
+   */
+  function natOutgoing(n: TopologyNode): void {
+    if (!calico?.natOutgoing || src.kind !== 'pod' || n.name !== src.pod.node) return;
+    const pool = topo.cluster.podCIDR;
+    if (!inSubnet(pool, h.ip.src) || inSubnet(pool, h.ip.dst)) return;
+    h.ip.src = outAddress(n, h.ip.dst);
+    snat = { node: n.name, to: h.ip.src };
+    if (h.l4) delete h.l4.srcport; // --random-fully picks the port
   }
 
   /** kube-proxy's DNAT (and SNAT, when it masquerades) on the node that owns the destination */

@@ -1,5 +1,6 @@
 import type { Topology, TopologyNode, TopologyPod } from '../../topology/types';
 import { CALICO_VXLAN, calicoVethName, macFor, nodeNamespace } from '../../model/kernel-names';
+import type { Phase } from '../../plan/types';
 import type { CniKind, CniNodeLines, CniPortLines } from './types';
 
 // Calico's pure-L3 wiring, as its CNI plugin makes it (cni-plugin/pkg/dataplane/linux,
@@ -88,3 +89,47 @@ export const calico: CniKind = {
     ];
   },
 };
+
+// --- Felix's nat chains: natOutgoing --------------------------------------------------------
+// As Felix writes them (felix/rules/nat.go and static.go, projectcalico/calico): nat POSTROUTING
+// jumps first to cali-POSTROUTING, which goes through cali-fip-snat (floating IPs: none here)
+// and cali-nat-outgoing. With the pool's natOutgoing on, that chain masquerades what comes from
+// a pool with natOutgoing (ipset cali40masq-ipam-pools) and goes to no pool at all
+// (cali40all-ipam-pools): pod to pod and pod to a cluster IP (DNATed to a pod before
+// POSTROUTING) keep their source, pod to a node or outside the cluster is masqueraded.
+
+export const CALI_ALL_POOLS = 'cali40all-ipam-pools';
+export const CALI_MASQ_POOLS = 'cali40masq-ipam-pools';
+
+/** The ipsets and the nat chains on every node, as two phases (the sets must exist before a rule names them). */
+export function calicoRulePhases(topo: Topology): Phase[] {
+  const c = topo.cluster.calico;
+  if (!c || topo.runtime !== 'netns') return [];
+  const pool = topo.cluster.podCIDR; // the lab's one IPPool
+  const sets = [
+    `create ${CALI_ALL_POOLS} hash:net family inet`,
+    `add ${CALI_ALL_POOLS} ${pool}`,
+    `create ${CALI_MASQ_POOLS} hash:net family inet`,
+    ...(c.natOutgoing ? [`add ${CALI_MASQ_POOLS} ${pool}`] : []),
+  ];
+  const nat = [
+    '*nat',
+    ':cali-POSTROUTING - [0:0]',
+    ':cali-fip-snat - [0:0]',
+    ':cali-nat-outgoing - [0:0]',
+    '-I POSTROUTING 1 -j cali-POSTROUTING',
+    '-A cali-POSTROUTING -j cali-fip-snat',
+    '-A cali-POSTROUTING -j cali-nat-outgoing',
+    ...(c.natOutgoing
+      ? [
+          `-A cali-nat-outgoing -m set --match-set ${CALI_MASQ_POOLS} src -m set ! --match-set ${CALI_ALL_POOLS} dst -j MASQUERADE --random-fully`,
+        ]
+      : []),
+    'COMMIT',
+  ];
+  const nodes = topo.nodes.map((n) => nodeNamespace(topo.name, n.name));
+  return [
+    { name: 'calico-ipsets', steps: nodes.map((ns) => ({ ns, tool: 'ipset' as const, lines: sets })) },
+    { name: 'calico-rules', steps: nodes.map((ns) => ({ ns, tool: 'iptables-restore' as const, append: true, lines: nat })) },
+  ];
+}

@@ -291,6 +291,25 @@ describe('expected walk on Calico', () => {
     expect(w.reached).toBe('web-3');
   });
 
+  it("natOutgoing: a pod's packet to a node port on another node leaves its node masqueraded by cali-nat-outgoing", () => {
+    const sp = proxyModel(bgp).services.find((x) => x.service === 'web-np')!;
+    const dest: Destination = {
+      kind: 'service',
+      service: sp,
+      endpoint: sp.endpoints.find((e) => e.pod === 'web-2')!,
+      via: 'nodePort',
+      node: bgp.nodes[1]!,
+    };
+    const w = expectedWalk(bgp, { kind: 'pod', pod: cpod('client') }, dest, { protocol: 'tcp', srcport: 40000, dstport: 30080 });
+    expect(w.hops.find((h) => h.point === 'node1:eth0')!.headers.ip.src).toBe('192.168.205.4');
+    expect(w.snat).toEqual({ node: 'node2', to: '192.168.205.3' }); // then kube-proxy's masquerade for the node port
+    const off = loadTopologyText(readFileSync(CAL, 'utf8').replace('asNumber: 64512 }', 'asNumber: 64512, natOutgoing: false }'), CAL, {
+      name: 'p',
+    });
+    const w2 = expectedWalk(off, { kind: 'pod', pod: cpod('client', off) }, dest, { protocol: 'tcp', srcport: 40000, dstport: 30080 });
+    expect(w2.hops.find((h) => h.point === 'node1:eth0')!.headers.ip.src).toBe('10.42.0.0');
+  });
+
   it('a pod reaching itself through its service: DNATed at its node, masqueraded to the node, back out of its own cali veth', () => {
     const w = expectedWalk(bgp, { kind: 'pod', pod: cpod('web-1') }, toService(bgp, 'web', 'web-1'), {
       protocol: 'tcp',

@@ -73,5 +73,11 @@ for (const mode of ['bgp', 'vxlan'] as const) {
       const np = await trace('@lab', 'nodeport:web-np@node2');
       expect(['web-1', 'web-2', 'web-3']).toContain(np.reached);
     }, 60_000);
+
+    it('pod to a node port on another node: masqueraded on its way out by cali-nat-outgoing, then by kube-proxy', async () => {
+      const w = await trace('client', 'nodeport:web-np@node2');
+      expect(['web-1', 'web-2', 'web-3']).toContain(w.reached);
+      expect(w.hops.find((h) => h.point === 'node1:eth0')!.observed!.ip.src).toBe('192.168.205.4');
+    }, 30_000);
   });
 }
