@@ -136,7 +136,9 @@ export interface Layers {
   udp?: Udp;
   tcp?: Tcp;
   vxlan?: Vxlan;
-  /** the frame VXLAN carries, decoded the same way */
+  /** IP protocol 4 (IP-in-IP, Calico's tunl0): `inner` is the IPv4 packet carried, no Ethernet header */
+  ipip?: boolean;
+  /** the frame VXLAN carries, or the packet IP-in-IP carries, decoded the same way */
   inner?: Layers;
   /**
    * Bytes after the last decoded header as the packet carried them (by the IP and UDP lengths,
@@ -374,7 +376,18 @@ function ipv4(ctx: Ctx, off: number, s: Span, out: Layers): void {
   else if (ip.protocol === 1) icmp(ctx, p, inIp, out);
   else if (ip.protocol === 17) udp(ctx, p, inIp, out);
   else if (ip.protocol === 6) tcp(ctx, p, inIp, out);
+  else if (ip.protocol === 4) ipInIp(ctx, p, inIp, out);
   else out.payloadLength = inIp.wire - p;
+}
+
+/** IP-in-IP (RFC 2003): the inner IPv4 header follows the outer one directly. */
+function ipInIp(ctx: Ctx, off: number, s: Span, out: Layers): void {
+  out.ipip = true;
+  out.payloadLength = s.wire - off;
+  const inner: Layers = {};
+  out.inner = inner;
+  ipv4(ctx, off, s, inner);
+  if (inner.truncated) out.truncated = `inner.${inner.truncated}`;
 }
 
 const ICMP_WITH_ID = new Set([0, 8, 13, 14]);

@@ -54,6 +54,7 @@ const SPECIAL: Record<string, (l: View) => unknown> = {
   'vlan.id': (l) => outerVlan(l)?.id,
   'vlan.pcp': (l) => outerVlan(l)?.pcp,
   'vlan.dei': (l) => outerVlan(l)?.dei,
+  ipip: (l) => l.ipip,
   payloadLength: (l) => l.payloadLength,
   truncated: (l) => l.truncated,
   error: (l) => l.error,
@@ -178,10 +179,11 @@ function l3Text(l: View): string {
     );
   }
   if (l.vxlan) parts.push(`VXLAN vni=${l.vxlan.vni}`);
+  if (l.ipip) parts.push('IPIP');
   if (l.inner) parts.push(`[${l3Text(l.inner) || linkText(l.inner) || '…'}]`);
   else if (ip && !l.icmp && ip.fragOffset === 0 && ![1, 6, 17].includes(ip.protocol)) parts.push(`proto=${ip.protocol}`);
   if (ip) parts.push(`ttl=${ip.ttl}`);
-  if (l.payloadLength && !l.vxlan && !l.icmp?.quoted) parts.push(`len=${l.payloadLength}`);
+  if (l.payloadLength && !l.vxlan && !l.ipip && !l.icmp?.quoted) parts.push(`len=${l.payloadLength}`);
   return parts.join(' ');
 }
 

@@ -1,4 +1,5 @@
 import { decodeFrame } from '../decode';
+import { field, summarize } from '../fields';
 import { arp, ether, icmpError, ipv4, sll1, sll2, TCP, tcp, udp, vxlan } from './build';
 import {
   arpRequest,
@@ -202,6 +203,26 @@ describe('VLAN, ARP, TCP', () => {
     expect(names(TCP.RST | TCP.ACK)).toEqual(['RST', 'ACK']);
     expect(names(0x1ff)).toEqual(['FIN', 'SYN', 'RST', 'PSH', 'ACK', 'URG', 'ECE', 'CWR', 'AE']);
     expect(names(0)).toEqual([]);
+  });
+});
+
+describe('IP-in-IP (IP protocol 4, Calico tunl0)', () => {
+  test('the outer IPv4 header, then the inner packet decoded as inner.ip and below', () => {
+    const outer = ipv4({ src: '192.168.205.4', dst: '192.168.205.3', protocol: 4, ttl: 64 }, echoRequest);
+    const p = decodeFrame(frame(ether(NODE1, NODE2, 0x0800, outer)));
+    expect(p).toMatchObject({
+      ip: { src: '192.168.205.4', dst: '192.168.205.3', protocol: 4 },
+      ipip: true,
+      payloadLength: echoRequest.length,
+      inner: { ip: { src: '10.42.0.65', dst: '10.42.1.9', protocol: 1 }, icmp: { type: 8, id: 5 } },
+    });
+    expect(p.inner?.eth).toBeUndefined();
+    expect(field(p, 'ipip')).toBe(true);
+    expect(field(p, 'inner.ip.dst')).toBe('10.42.1.9');
+    expect(summarize(p)).toMatch(/IPIP \[.*10\.42\.0\.65.*10\.42\.1\.9/);
+    // cut inside the inner header: said so, the outer kept
+    const cut = decodeFrame(frame(ether(NODE1, NODE2, 0x0800, outer).subarray(0, 14 + 20 + 10)));
+    expect(cut).toMatchObject({ ipip: true, truncated: 'inner.ip' });
   });
 });
 
