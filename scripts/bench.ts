@@ -1,4 +1,5 @@
 // npm run bench -- up [--json] [--sizes 10,50,100] [--runs 3]
+// npm run bench -- up --cni calico [--json] [--sizes 10,50,100] [--runs 3]   (see bench-calico.ts)
 // npm run bench -- docker [--json] [--sizes 3,10,30] [--runs 3]   (see bench-docker.ts)
 // npm run bench -- vm [--json] [--runs 3]                          (see bench-vm.ts)
 // npm run bench -- trace [--json] [--runs 5]                       (see bench-trace.ts)
@@ -25,6 +26,7 @@ import { LocalExecutor } from '../lab/runtime/executor';
 import { NetnsRuntime } from '../lab/runtime/netns';
 import { loadTopologyText } from '../lab/topology/resolve';
 import type { ProxyMode } from '../lab/topology/types';
+import { benchCalico } from './bench-calico';
 import { benchDocker } from './bench-docker';
 import { benchVm } from './bench-vm';
 import { benchTrace } from './bench-trace';
@@ -176,9 +178,18 @@ async function main() {
     .option('--endpoints <n>', 'rules: endpoints per service', '10')
     .option('--modes <list>', 'rules: proxy modes', 'iptables,nftables')
     .option('--runs <n>', 'runs per size (the median is reported)', '3')
+    .option('--cni <name>', 'up: flannel (the default) or calico (bgp, with its convergence time)', 'flannel')
     .parse(process.argv);
   const [what] = program.args.length ? program.args : ['up'];
-  const o = program.opts<{ json?: boolean; sizes: string; services: string; endpoints: string; modes: string; runs: string }>();
+  const o = program.opts<{
+    json?: boolean;
+    sizes: string;
+    services: string;
+    endpoints: string;
+    modes: string;
+    runs: string;
+    cni: string;
+  }>();
   const log = o.json ? () => undefined : (s: string) => console.error(s);
   if (what === 'rules') {
     const rows = await benchRules(
@@ -246,6 +257,21 @@ async function main() {
   }
   if (what !== 'up') throw new Error(`unknown benchmark '${what}' (known: up, docker, vm, rules, trace)`);
   const sizes = o.sizes.split(',').map(Number);
+  if (o.cni === 'calico') {
+    const rows = await benchCalico(sizes, Number(o.runs), log);
+    if (o.json) return console.log(JSON.stringify(rows, null, 2));
+    const t = new Table({
+      head: ['nodes', 'pods', 'iBGP sessions', 'flannel vxlan up (s)', 'calico bgp up (s)', 'BGP convergence (s)'],
+      style: { head: [] },
+    });
+    for (const r of rows)
+      t.push([r.nodes, r.pods, r.sessions, r.flannelUpSeconds.toFixed(2), r.calicoUpSeconds.toFixed(2), r.convergenceSeconds.toFixed(2)]);
+    console.log(t.toString());
+    return console.log(
+      `median of ${o.runs} runs; convergence = up's bgp stage: BIRDs started until every session is Established and every block routed`,
+    );
+  }
+  if (o.cni !== 'flannel') throw new Error(`--cni: flannel or calico, not '${o.cni}'`);
   const rows = await benchUp(sizes, Number(o.runs), log);
   if (o.json) return console.log(JSON.stringify(rows, null, 2));
   const t = new Table({

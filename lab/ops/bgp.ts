@@ -23,13 +23,29 @@ function birdDaemon(lab: string, c: BirdConfig): Daemon {
   return { ns: c.ns, argv: ['bird', '-f', '-c', f.conf, '-s', f.ctl], env: {}, ready: { port: 179, protocol: 'TCP' } };
 }
 
+/**
+ * How long a full mesh may take to converge: 30 s for a small lab, plus 1 s per node — a mesh
+ * has N·(N−1)/2 sessions, and a session that lost the race retries after BIRD's connect timer
+ * (seen at 50 nodes: a few sessions still in Connect after 30 s).
+ */
+export const meshTimeoutMs = (nodes: number) => 30_000 + 1_000 * nodes;
+
 /** Starts BIRD on the nodes named (every node by default) and waits until the mesh has converged. */
-export async function startBird(rt: Runtime, topo: Topology, only?: readonly string[], timeoutMs = 30_000): Promise<string> {
+export async function startBird(
+  rt: Runtime,
+  topo: Topology,
+  only?: readonly string[],
+  timeoutMs = meshTimeoutMs(topo.nodes.length),
+): Promise<string> {
   const configs = planBird(topo).filter((c) => !only || only.includes(c.node));
   if (!configs.length) return 'no BGP (not Calico bgp mode)';
   mkdirSync(birdDir(topo.name), { recursive: true, mode: 0o700 });
   for (const c of configs) writeFileSync(birdFiles(topo.name, c.node).conf, c.text);
-  await rt.startDaemons(configs.map((c) => birdDaemon(topo.name, c)));
+  // N BIRDs starting at once on a shared machine: each gets longer to bind as N grows
+  await rt.startDaemons(
+    configs.map((c) => birdDaemon(topo.name, c)),
+    10_000 + 200 * configs.length,
+  );
   return waitConverged(rt, topo, undefined, timeoutMs);
 }
 

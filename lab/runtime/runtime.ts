@@ -19,7 +19,7 @@ export interface Runtime {
   /** `ip -j -d addr show` of each namespace; a namespace that vanished meanwhile is left out */
   readAddresses(names: readonly string[]): Promise<Map<string, string>>;
   /** starts long-running processes inside namespaces and waits until each listens */
-  startDaemons(daemons: readonly Daemon[]): Promise<void>;
+  startDaemons(daemons: readonly Daemon[], timeoutMs?: number): Promise<void>;
   /** stops every process inside these namespaces (SIGTERM, then SIGKILL) */
   stopProcesses(names: readonly string[]): Promise<void>;
   run(ns: string, argv: readonly string[], opts?: RunOptions): Promise<ExecResult>;
