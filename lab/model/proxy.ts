@@ -11,6 +11,10 @@ export interface Endpoint {
   port: number;
   pod: string;
   node: string;
+  /** EndpointSlice conditions (a pod without `conditions` is ready and serving) */
+  ready: boolean;
+  serving: boolean;
+  terminating: boolean;
 }
 
 export interface ServicePortModel {
@@ -25,7 +29,13 @@ export interface ServicePortModel {
   clusterIP: string;
   port: number;
   nodePort?: number;
-  /** sorted by their "ip:port" text, as kube-proxy sorts them (10.1.1.11:11 before 10.1.1.1:11) */
+  /** sessionAffinity: ClientIP's timeout (stickyMaxAgeSeconds); undefined = no affinity */
+  affinitySeconds?: number;
+  /**
+   * The endpoints kube-proxy uses (CategorizeEndpoints): the ready ones, or when none is ready
+   * the serving and terminating ones. Sorted by their "ip:port" text, as kube-proxy sorts them
+   * (10.1.1.11:11 before 10.1.1.1:11).
+   */
   endpoints: Endpoint[];
 }
 
@@ -99,12 +109,16 @@ export function proxyModel(topo: Topology): ProxyModel {
           typeof sp.targetPort === 'number'
             ? sp.targetPort
             : pod.ports.find((p) => p.name === sp.targetPort && p.protocol === sp.protocol)?.port;
-        if (port !== undefined) endpoints.push({ ip: pod.ip, port, pod: pod.name, node: pod.node });
+        const c = pod.conditions ?? { ready: true, serving: true, terminating: false };
+        if (port !== undefined) endpoints.push({ ip: pod.ip, port, pod: pod.name, node: pod.node, ...c });
       }
+      const ready = endpoints.filter((e) => e.ready);
+      // no ready endpoint anywhere: kube-proxy falls back to the serving ones that are terminating
+      const usable = ready.length ? ready : endpoints.filter((e) => e.serving && e.terminating);
       // kube-proxy sorts endpoints by their "ip:port" text; the order decides which endpoint gets
       // which probability (iptables) or vmap slot (nftables)
-      const text = new Map(endpoints.map((e) => [e, `${e.ip}:${e.port}`]));
-      endpoints.sort((a, b) => {
+      const text = new Map(usable.map((e) => [e, `${e.ip}:${e.port}`]));
+      usable.sort((a, b) => {
         const x = text.get(a)!;
         const y = text.get(b)!;
         return x < y ? -1 : x > y ? 1 : 0;
@@ -119,7 +133,8 @@ export function proxyModel(topo: Topology): ProxyModel {
         clusterIP: svc.clusterIP,
         port: sp.port,
         ...(sp.nodePort !== undefined ? { nodePort: sp.nodePort } : {}),
-        endpoints,
+        ...(svc.affinity ? { affinitySeconds: svc.affinity.timeoutSeconds } : {}),
+        endpoints: usable,
       });
     }
   }
@@ -194,5 +209,5 @@ export const hash16 = (text: string) => base32(sha256(text).subarray(0, 10));
 export const portProtoHash = (sp: Pick<ServicePortModel, 'id' | 'protocol'>) => hash16(sp.id + sp.protocol.toLowerCase());
 export const svcChain = (sp: ServicePortModel) => `KUBE-SVC-${portProtoHash(sp)}`;
 export const extChain = (sp: ServicePortModel) => `KUBE-EXT-${portProtoHash(sp)}`;
-export const sepChain = (sp: ServicePortModel, ep: Endpoint) =>
+export const sepChain = (sp: Pick<ServicePortModel, 'id' | 'protocol'>, ep: Pick<Endpoint, 'ip' | 'port'>) =>
   `KUBE-SEP-${hash16(sp.id + sp.protocol.toLowerCase() + `${ep.ip}:${ep.port}`)}`;

@@ -150,6 +150,11 @@ function normalise(opt: string, v: string): string {
 /** Defaults iptables-save prints that kube-proxy leaves out. */
 function withDefaults(rule: ParsedRule): ParsedRule {
   if (rule.target === 'REJECT' && !rule.opts.has('--reject-with')) rule.opts.set('--reject-with', 'icmp-port-unreachable');
+  // -m recent (session affinity): iptables-save adds the source mask and --rsource
+  if (rule.opts.has('--name') && (rule.opts.has('--set') || rule.opts.has('--rcheck'))) {
+    if (!rule.opts.has('--mask')) rule.opts.set('--mask', '255.255.255.255');
+    if (!rule.opts.has('--rsource')) rule.opts.set('--rsource', '');
+  }
   return rule;
 }
 

@@ -255,17 +255,28 @@ export function iptablesRules(model: ProxyModel, node?: ProxyNode, opts: Iptable
     const n = sp.endpoints.length;
     const p = proto(sp);
     const idComment = `-m comment --comment ${q(sp.id)}`;
+    const seps = sp.endpoints.map((ep) => sepChain(sp, ep));
+    const affinity = sp.affinitySeconds;
+    if (affinity !== undefined)
+      // sessionAffinity ClientIP: a client seen lately (the endpoint's `recent` list) goes back to it
+      sp.endpoints.forEach((ep, i) =>
+        nat.line(
+          svc,
+          `-m comment --comment ${q(`${sp.id} -> ${ep.ip}:${ep.port}`)} -m recent --name ${seps[i]} --rcheck --seconds ${affinity} --reap -j ${seps[i]}`,
+        ),
+      );
     sp.endpoints.forEach((ep, i) => {
       const target = `${ep.ip}:${ep.port}`;
       const pick = i < n - 1 ? ` -m statistic --mode random --probability ${probability(n, i)}` : '';
-      nat.line(svc, `-m comment --comment ${q(`${sp.id} -> ${target}`)}${pick} -j ${sepChain(sp, ep)}`);
+      nat.line(svc, `-m comment --comment ${q(`${sp.id} -> ${target}`)}${pick} -j ${seps[i]}`);
     });
-    for (const ep of sp.endpoints) {
-      const sep = sepChain(sp, ep);
+    sp.endpoints.forEach((ep, i) => {
+      const sep = seps[i]!;
       // hairpin: an endpoint reaching itself through the service must be masqueraded
       nat.line(sep, `${idComment} -s ${ep.ip} -j KUBE-MARK-MASQ`);
-      nat.line(sep, `${idComment} -m ${p} -p ${p} -j DNAT --to-destination ${ep.ip}:${ep.port}`);
-    }
+      const remember = affinity !== undefined ? ` -m recent --name ${sep} --set` : '';
+      nat.line(sep, `${idComment}${remember} -m ${p} -p ${p} -j DNAT --to-destination ${ep.ip}:${ep.port}`);
+    });
   }
   for (const c of staleChains(model, opts)) nat.deleteChain(c);
   // Must stay last: anything addressed to this node that no cluster-IP rule took may be a node port.

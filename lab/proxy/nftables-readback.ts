@@ -30,6 +30,8 @@ export interface NftSetSummary {
   type: string;
   comment?: string;
   flags?: string[];
+  /** a set's default element timeout in seconds (kube-proxy's affinity sets) */
+  timeout?: number;
   /** sorted; map elements as "key [comment "..."] : verdict" */
   elements: string[];
 }
@@ -126,6 +128,8 @@ function jsonStatement(s: Json): string {
       return `${jsonValue(body.key)} vmap ${typeof body.data === 'string' ? body.data : jsonValue(body.data)}`;
     case 'mangle':
       return `${jsonValue(body.key)} set ${jsonValue(body.value)}`;
+    case 'set': // `update @affinity-... { ip saddr }`: a dynamic set learns the client
+      return `${str(body.op)} ${str(body.set)} { ${jsonValue(body.elem)} }`;
     case 'jump':
     case 'goto':
     case 'accept':
@@ -183,12 +187,21 @@ export function nftSummary(fromJson: unknown): NftSummary {
       const s: NftSetSummary = { kind, type, elements: elems.map(jsonMapEntry).sort() };
       if (typeof body.comment === 'string') s.comment = body.comment;
       if (body.flags !== undefined) s.flags = (Array.isArray(body.flags) ? body.flags.map(str) : [str(body.flags)]).sort();
+      if (typeof body.timeout === 'number') s.timeout = body.timeout;
       sets.set(str(body.name), s);
     } else {
       // an object kind this summary does not model (counter, flowtable, ...): keep it visible
       sets.set(`${kind} ${str(body.name)}`, { kind: 'set', type: JSON.stringify(body), elements: [] });
     }
   }
+  // nft 1.0.6's JSON leaves the 'dynamic' flag out (its text listing shows it); a set that a rule
+  // updates is dynamic (the kernel refuses an update of any other), so it is put back
+  for (const c of chains.values())
+    for (const r of c.rules)
+      for (const m of r.matchAll(/\b(?:update|add) @(\S+) \{/g)) {
+        const set = sets.get(m[1]!);
+        if (set && !set.flags?.includes('dynamic')) set.flags = [...(set.flags ?? []), 'dynamic'].sort();
+      }
   return { chains: sortedRecord(chains), sets: sortedRecord(sets) };
 }
 
@@ -200,6 +213,15 @@ const tokens = (line: string) => line.match(TOKEN) ?? [];
 const unquote = (t: string) => (t.startsWith('"') ? t.slice(1, -1).replace(/\\(.)/g, '$1') : t);
 
 /** A literal as nft -j reports it: numbers in decimal, everything else as written. */
+/** "10800s", "3h", "1d2h" (nft's time format; `timeout 10800s;` may keep its ';') in seconds */
+function timeoutSeconds(text: string, at: string): number {
+  const t = text.replace(/;$/, '');
+  const unit: Record<string, number> = { d: 86400, h: 3600, m: 60, s: 1 };
+  const parts = [...t.matchAll(/(\d+)([dhms])/g)];
+  if (!parts.length || parts.map((m) => m[0]).join('') !== t) throw new Error(`${at}: cannot read timeout '${text}'`);
+  return parts.reduce((n, m) => n + Number(m[1]) * unit[m[2]!]!, 0);
+}
+
 function canonLiteral(t: string): string {
   if (/^0x[0-9a-f]+$/i.test(t)) return String(parseInt(t, 16));
   if (/^\d+$/.test(t)) return String(Number(t));
@@ -257,6 +279,14 @@ class RuleParser {
           if (this.peek() === ',') this.next();
         }
         out.push(`masquerade${flags.length ? ` ${flags.sort().join(',')}` : ''}`);
+      } else if (t === 'update' || t === 'add') {
+        // a dynamic set's update: `update @set { ip saddr }`
+        this.next();
+        const set = this.next();
+        this.expect('{');
+        const key = this.expr();
+        this.expect('}');
+        out.push(`${t} ${set} { ${key} }`);
       } else if (t === 'dnat' || t === 'snat') {
         this.next();
         this.expect('to');
@@ -468,6 +498,7 @@ export function nftSummaryOfText(text: string): NftSummary {
         s.type = toks.slice(1).join(' ').replace(/;$/, '');
         if (s.kind === 'map' && !s.type.includes(' : ')) throw new Error(`${at}: map type without ': data type': ${line}`);
       } else if (toks[0] === 'comment') s.comment = unquote(toks[1] ?? '""');
+      else if (toks[0] === 'timeout') s.timeout = timeoutSeconds(toks[1] ?? '', at);
       else if (toks[0] === 'flags')
         s.flags = toks
           .slice(1)
@@ -570,6 +601,7 @@ export function nftSummaryOfDump(text: string): NftSummary {
       for (const c of clauses()) {
         if (c[0] === 'type') s.type = c.slice(1).join(' ');
         else if (c[0] === 'comment') s.comment = unquote(c[1] ?? '""');
+        else if (c[0] === 'timeout') s.timeout = timeoutSeconds(c[1] ?? '', at);
         else if (c[0] === 'flags')
           s.flags = c
             .slice(1)
@@ -623,6 +655,7 @@ export function diffSummaries(want: NftSummary, got: NftSummary): string[] {
     for (const k of ['kind', 'type', 'comment'] as const)
       if (w[k] !== g[k]) out.push(`${w.kind} ${name}: ${k} '${w[k] ?? '-'}' != '${g[k] ?? '-'}'`);
     if ((w.flags ?? []).join(',') !== (g.flags ?? []).join(',')) out.push(`${w.kind} ${name}: flags differ`);
+    if (w.timeout !== g.timeout) out.push(`${w.kind} ${name}: timeout ${w.timeout ?? '-'} != ${g.timeout ?? '-'}`);
     for (const e of w.elements) if (!g.elements.includes(e)) out.push(`${w.kind} ${name}: missing element ${e}`);
     for (const e of g.elements) if (!w.elements.includes(e)) out.push(`${w.kind} ${name}: unexpected element ${e}`);
   }

@@ -12,8 +12,8 @@ import { contains, parseCidr, parseIp } from '../topology/ipv4';
 // Checked against kube-proxy's own test dumps (pkg/proxy/nftables/proxier_test.go at
 // kubernetes/kubernetes 81810de6, see lab/proxy/__tests__/conformance/nftables/). Differences
 // from kube-proxy, on purpose:
-// - No LoadBalancer, externalIPs, session affinity or Local traffic policies (the topology has
-//   none), so firewall-ips stays empty and there are no local-/firewall-/affinity- objects.
+// - No LoadBalancer, externalIPs or Local traffic policies (the topology has none), so
+//   firewall-ips stays empty and there are no local-/firewall- objects.
 // - kube-proxy applies changes as one transaction of add/flush/delete commands and deletes stale
 //   chains a second later; here the whole table is replaced in one transaction instead:
 //   `add table` (so that `delete` cannot fail), `delete table`, then the table block. The result
@@ -46,6 +46,8 @@ export const servicePortEndpointChainNameBase = (sp: PortName, ep: Pick<Endpoint
 export const nftServiceChain = (sp: PortName) => `service-${servicePortChainNameBase(sp)}`;
 export const nftExternalChain = (sp: PortName) => `external-${servicePortChainNameBase(sp)}`;
 export const nftEndpointChain = (sp: PortName, ep: Pick<Endpoint, 'ip' | 'port'>) => `endpoint-${servicePortEndpointChainNameBase(sp, ep)}`;
+/** sessionAffinity ClientIP: the endpoint's set of clients seen lately (dynamic, with timeout) */
+export const nftAffinitySet = (sp: PortName, ep: Pick<Endpoint, 'ip' | 'port'>) => `affinity-${servicePortEndpointChainNameBase(sp, ep)}`;
 
 // kube-proxy's fixed object names
 const SERVICES = 'services';
@@ -85,7 +87,10 @@ interface SetDef {
   kind: 'set' | 'map';
   name: string;
   type: string;
-  comment: string;
+  comment?: string;
+  flags?: string[];
+  /** seconds */
+  timeout?: number;
   elements: string[];
 }
 
@@ -216,6 +221,7 @@ export function nftablesRules(model: ProxyModel, node: ProxyNode): string {
   );
   const serviceNodePorts = set('map', SERVICE_NODEPORTS, 'inet_proto . inet_service : verdict', 'NodePort traffic');
 
+  const affinity: SetDef[] = [];
   const seenIPs = new Set<string>();
   for (const sp of model.services) {
     const p = proto(sp);
@@ -236,6 +242,12 @@ export function nftablesRules(model: ProxyModel, node: ProxyNode): string {
     // (No port match: service-ips sent only this IP, protocol and port here.)
     svc.rules.push(`ip daddr ${sp.clusterIP} ip saddr != ${model.clusterCIDR} jump ${MARK_MASQ}`);
     const epChains = sp.endpoints.map((ep) => nftEndpointChain(sp, ep)); // hashed once, used twice
+    const affinitySets = sp.affinitySeconds !== undefined ? sp.endpoints.map((ep) => nftAffinitySet(sp, ep)) : [];
+    // sessionAffinity ClientIP: a client in an endpoint's set (seen within the timeout) goes back there
+    affinitySets.forEach((a, i) => {
+      affinity.push({ kind: 'set', name: a, type: 'ipv4_addr', flags: ['dynamic', 'timeout'], timeout: sp.affinitySeconds!, elements: [] });
+      svc.rules.push(`ip saddr @${a} goto ${epChains[i]}`);
+    });
     svc.rules.push(`numgen random mod ${sp.endpoints.length} vmap { ${epChains.map((c, i) => `${i} : goto ${c}`).join(', ')} }`);
     if (sp.nodePort !== undefined) {
       // externalTrafficPolicy: Cluster – the endpoint may be on another node, so masquerade.
@@ -248,7 +260,9 @@ export function nftablesRules(model: ProxyModel, node: ProxyNode): string {
       const epc = chain(epChains[i]!);
       epc.note = `${sp.id} endpoint ${ep.ip}:${ep.port} (pod ${ep.pod} on ${ep.node})`;
       // hairpin: an endpoint reaching itself through the service must be masqueraded
-      epc.rules.push(`ip saddr ${ep.ip} jump ${MARK_MASQ}`, `meta l4proto ${p} dnat to ${ep.ip}:${ep.port}`);
+      epc.rules.push(`ip saddr ${ep.ip} jump ${MARK_MASQ}`);
+      if (affinitySets[i]) epc.rules.push(`update @${affinitySets[i]} { ip saddr }`);
+      epc.rules.push(`meta l4proto ${p} dnat to ${ep.ip}:${ep.port}`);
     }
   }
 
@@ -271,6 +285,7 @@ export function nftablesRules(model: ProxyModel, node: ProxyNode): string {
     firewallIPs,
     serviceIPs,
     serviceNodePorts,
+    ...affinity,
   ])
     out.push('', ...renderSet(s));
   for (const c of all.filter(serviceChain)) out.push('', ...renderChain(c));
@@ -289,7 +304,10 @@ function renderChain(c: ChainDef): string[] {
 }
 
 function renderSet(s: SetDef): string[] {
-  const lines = [`\t${s.kind} ${s.name} {`, `\t\ttype ${s.type}`, `\t\tcomment ${quote(s.comment)}`];
+  const lines = [`\t${s.kind} ${s.name} {`, `\t\ttype ${s.type}`];
+  if (s.flags) lines.push(`\t\tflags ${s.flags.join(',')}`);
+  if (s.timeout !== undefined) lines.push(`\t\ttimeout ${s.timeout}s`);
+  if (s.comment !== undefined) lines.push(`\t\tcomment ${quote(s.comment)}`);
   if (s.elements.length) {
     const head = '\t\telements = { ';
     lines.push(head + s.elements.map((e, i) => (i ? `\t\t\t     ${e}` : e)).join(',\n') + ' }');

@@ -18,7 +18,17 @@ import { resolveHosts } from './hosts';
 import { checkLabName, proxySchema, topologySchema, type TopologyInput } from './schema';
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { dirname, isAbsolute, relative, resolve as resolvePath, sep } from 'node:path';
-import type { Backend, CalicoSpec, PodPort, RuleFileSpec, ServicePortSpec, Topology, TopologyNode, TopologyPod } from './types';
+import type {
+  Backend,
+  CalicoSpec,
+  EndpointConditions,
+  PodPort,
+  RuleFileSpec,
+  ServicePortSpec,
+  Topology,
+  TopologyNode,
+  TopologyPod,
+} from './types';
 import { formatPath as pathText, mergeIssues, YamlSource } from './yaml-source';
 
 /** Loads, validates and resolves a topology file: every address decided, every rule checked. */
@@ -309,6 +319,15 @@ export function resolveTopology(input: TopologyInput, src: YamlSource, warn: War
 
   // Services: cluster IPs inside serviceCIDR (allocated from .10 up), node ports unique.
   const svcNames = new Map<string, Path>();
+  // EndpointSlice conditions: the endpoints controller never marks a terminating endpoint ready
+  input.pods.forEach((p, i) => {
+    if (p.conditions?.ready && p.conditions.terminating)
+      fail(['pods', i, 'conditions', 'ready'], 'a terminating endpoint is never ready (EndpointSlice conditions); use serving: true');
+  });
+  input.services.forEach((svc, i) => {
+    if (svc.sessionAffinityConfig && svc.sessionAffinity !== 'ClientIP')
+      fail(['services', i, 'sessionAffinityConfig'], 'sessionAffinityConfig needs sessionAffinity: ClientIP');
+  });
   const clusterIps: (number | undefined)[] = input.services.map((svc, i) => {
     const path: Path = ['services', i];
     const key = `${svc.namespace}/${svc.name}`;
@@ -417,6 +436,7 @@ export function resolveTopology(input: TopologyInput, src: YamlSource, warn: War
     ports: p.ports.map((x): PodPort =>
       typeof x === 'number' ? { port: x, protocol: 'TCP' } : { port: x.port, protocol: x.protocol, ...(x.name ? { name: x.name } : {}) },
     ),
+    ...(p.conditions ? { conditions: endpointConditions(p.conditions) } : {}),
   }));
   return {
     name: input.name,
@@ -451,6 +471,15 @@ export function resolveTopology(input: TopologyInput, src: YamlSource, warn: War
       clusterIP: formatIp(clusterIps[i]!),
       selector: svc.selector,
       ports: servicePorts[i]!,
+      ...(svc.sessionAffinity === 'ClientIP'
+        ? { affinity: { timeoutSeconds: svc.sessionAffinityConfig?.clientIP.timeoutSeconds ?? 10800 } }
+        : {}),
     })),
   };
+}
+
+/** A pod's endpoint conditions with EndpointSlice's defaults: ready unless terminating, serving. */
+function endpointConditions(c: { ready?: boolean; serving?: boolean; terminating?: boolean }): EndpointConditions {
+  const terminating = c.terminating ?? false;
+  return { ready: c.ready ?? !terminating, serving: c.serving ?? true, terminating };
 }

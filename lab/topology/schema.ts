@@ -63,6 +63,13 @@ export const podSchema = z.strictObject({
   ip: ipv4.optional(),
   labels: z.record(z.string(), z.string()).default({}),
   ports: z.array(podPort).default([]),
+  /**
+   * The pod's endpoint conditions as an EndpointSlice shows them (discovery.k8s.io/v1): ready
+   * (default: not terminating), serving (default true), terminating (default false).
+   */
+  conditions: z
+    .strictObject({ ready: z.boolean().optional(), serving: z.boolean().optional(), terminating: z.boolean().optional() })
+    .optional(),
 });
 
 /** Calico's settings (cluster.cni: calico): its mode, IPAM block size, BGP AS. */
@@ -135,6 +142,21 @@ export const serviceSchema = z.strictObject({
   clusterIP: ipv4.optional(),
   selector: z.record(z.string(), z.string()),
   ports: z.array(servicePort).min(1, { error: 'a service needs at least one port' }),
+  /** ClientIP: a client keeps its endpoint for sessionAffinityConfig.clientIP.timeoutSeconds */
+  sessionAffinity: z.enum(['None', 'ClientIP']).default('None'),
+  sessionAffinityConfig: z
+    .strictObject({
+      clientIP: z.strictObject({
+        // the apiserver's bounds: 1 s to 1 day, 10800 (3 h) when left out
+        timeoutSeconds: z
+          .number()
+          .int()
+          .min(1, { error: 'timeoutSeconds must be in 1-86400' })
+          .max(86400, { error: 'timeoutSeconds must be in 1-86400' })
+          .default(10800),
+      }),
+    })
+    .optional(),
 });
 
 /** A user's own rule file for some nodes: installed instead of, or after, the generated rules. */

@@ -57,6 +57,14 @@ export interface TopologyPod {
   ip: string;
   labels: Record<string, string>;
   ports: PodPort[];
+  /** EndpointSlice conditions; left out = ready, serving, not terminating */
+  conditions?: EndpointConditions;
+}
+
+export interface EndpointConditions {
+  ready: boolean;
+  serving: boolean;
+  terminating: boolean;
 }
 
 export type ProxyMode = 'iptables' | 'ipvs' | 'nftables' | 'none';
@@ -76,6 +84,8 @@ export interface TopologyService {
   clusterIP: string;
   selector: Record<string, string>;
   ports: ServicePortSpec[];
+  /** sessionAffinity: ClientIP, with its timeout; left out = None */
+  affinity?: { timeoutSeconds: number };
 }
 
 export interface RuleFileSpec {
