@@ -40,7 +40,9 @@ export type Match =
   | { kind: 'ctstate'; states: string[]; neg: boolean }
   | { kind: 'set'; name: string; dirs: Dir[]; neg: boolean }
   | { kind: 'addrtype'; dir: Dir; neg: boolean } // type LOCAL, the only one accepted
-  | { kind: 'random'; probability: number };
+  | { kind: 'random'; probability: number }
+  /** -m recent (session affinity): --rcheck asks whether the source was seen lately, --set records it */
+  | { kind: 'recent'; name: string; op: 'rcheck' | 'set'; neg: false };
 
 export type Target =
   | { kind: 'jump' | 'goto'; chain: string }
@@ -99,7 +101,7 @@ export class RulesetError extends LabError {
 }
 
 type Fail = (why: string) => never;
-const MODULES = new Set(['tcp', 'udp', 'comment', 'statistic', 'mark', 'conntrack', 'set', 'addrtype']);
+const MODULES = new Set(['tcp', 'udp', 'comment', 'statistic', 'mark', 'conntrack', 'set', 'addrtype', 'recent']);
 const CTSTATES = new Set(['NEW', 'INVALID', 'ESTABLISHED', 'RELATED', 'UNTRACKED', 'DNAT', 'SNAT']);
 const NEGATABLE = new Set([
   '-s',
@@ -247,6 +249,23 @@ function parseRule(text: string, w: string[], line: number, fail: Fail): Rule {
         add({ kind: 'set', name, dirs: dirs, neg });
         break;
       }
+      // -m recent (session affinity), in kube-proxy's order (--name X --rcheck --seconds N --reap)
+      // or iptables-save's (--rcheck --seconds N --reap --name X --mask M --rsource)
+      case '--name':
+      case '--rcheck':
+      case '--set':
+      case '--seconds':
+      case '--reap':
+      case '--mask':
+      case '--rsource': {
+        if (!loaded.has('recent')) fail(`${opt} without -m recent`);
+        let m = rule.matches.find((x): x is Extract<Match, { kind: 'recent' }> => x.kind === 'recent');
+        if (!m) add((m = { kind: 'recent', name: '', op: 'rcheck', neg: false }));
+        if (opt === '--name') m.name = arg();
+        else if (opt === '--set') m.op = 'set';
+        else if (opt === '--seconds' || opt === '--mask') arg();
+        break;
+      }
       case '--dst-type':
       case '--src-type':
         if (arg() !== 'LOCAL') fail(`only ${opt} LOCAL is supported`);
@@ -351,18 +370,21 @@ function matchOne(m: Exclude<Match, { kind: 'random' }>, rule: Rule, p: TracePac
         ? m.proto === 'all' || m.proto === p.protocol
         : m.kind === 'port'
           ? port !== undefined && port >= m.lo && port <= m.hi
-          : m.kind === 'mark'
-            ? ((p.mark ?? 0) & m.mask) >>> 0 === m.value
-            : m.kind === 'ctstate'
-              ? // the traced packet opens a connection; the DNAT/SNAT states are taken as unset: the
-                // generated rules test them only for packets to 127.0.0.0/8 (KUBE-FIREWALL), which
-                // no lab rule DNATs
-                m.states.includes('NEW')
-              : m.kind === 'set'
-                ? (ctx.ipsets?.[m.name] ?? failAt(rule, `--match-set ${m.name}: no such set in the context's ipsets`)).some((x) =>
-                    memberMatches(x, m.dirs, p),
-                  )
-                : ctx.localAddresses.some((a) => inNet(p[m.dir], a));
+          : m.kind === 'recent'
+            ? // the traced probe is a client not seen before: no affinity entry; --set always matches
+              m.op === 'set'
+            : m.kind === 'mark'
+              ? ((p.mark ?? 0) & m.mask) >>> 0 === m.value
+              : m.kind === 'ctstate'
+                ? // the traced packet opens a connection; the DNAT/SNAT states are taken as unset: the
+                  // generated rules test them only for packets to 127.0.0.0/8 (KUBE-FIREWALL), which
+                  // no lab rule DNATs
+                  m.states.includes('NEW')
+                : m.kind === 'set'
+                  ? (ctx.ipsets?.[m.name] ?? failAt(rule, `--match-set ${m.name}: no such set in the context's ipsets`)).some((x) =>
+                      memberMatches(x, m.dirs, p),
+                    )
+                  : ctx.localAddresses.some((a) => inNet(p[m.dir], a));
   return m.neg ? !r : r;
 }
 

@@ -81,3 +81,50 @@ services: [{ name: s, selector: { app: x }, ports: [{ port: 80, targetPort: 11 }
     expect(() => topo('{ nodePortAddresses: [eth0] }')).toThrow(/proxy\.nodePortAddresses\[0\]/);
   });
 });
+
+describe('endpoint conditions and session affinity', () => {
+  const topo = (pods: string, svc = '') =>
+    loadTopologyText(`
+name: cond
+nodes: [{ name: n1 }]
+pods:
+${pods}
+services: [{ name: s, selector: { app: x }, ports: [{ port: 80, targetPort: 80 }]${svc} }]
+`);
+  const ips = (t: ReturnType<typeof topo>) => proxyModel(t).services[0]!.endpoints.map((e) => e.ip);
+
+  test('ready endpoints are used; terminating ones are left out while any is ready', () => {
+    const t = topo(`
+  - { name: a, node: n1, ip: 10.42.0.9, labels: { app: x }, ports: [80] }
+  - { name: b, node: n1, ip: 10.42.0.10, labels: { app: x }, ports: [80], conditions: { terminating: true } }
+  - { name: c, node: n1, ip: 10.42.0.11, labels: { app: x }, ports: [80], conditions: { ready: false } }`);
+    expect(ips(t)).toEqual(['10.42.0.9']);
+  });
+
+  test('none ready: the serving terminating ones (not the non-serving, nor the not-ready non-terminating)', () => {
+    const t = topo(`
+  - { name: b, node: n1, ip: 10.42.0.10, labels: { app: x }, ports: [80], conditions: { terminating: true } }
+  - { name: c, node: n1, ip: 10.42.0.11, labels: { app: x }, ports: [80], conditions: { ready: false } }
+  - { name: d, node: n1, ip: 10.42.0.12, labels: { app: x }, ports: [80], conditions: { terminating: true, serving: false } }`);
+    expect(ips(t)).toEqual(['10.42.0.10']);
+    expect(proxyModel(t).services[0]!.endpoints[0]).toMatchObject({ ready: false, serving: true, terminating: true });
+  });
+
+  test('ready and terminating at once is refused, naming the path', () => {
+    expect(() => topo(`  - { name: b, node: n1, labels: { app: x }, conditions: { ready: true, terminating: true } }`)).toThrow(
+      /pods\[0\]\.conditions\.ready.*never ready/s,
+    );
+  });
+
+  test('sessionAffinity ClientIP: the timeout (10800 s unless given); a config without ClientIP is refused', () => {
+    const pod = `  - { name: a, node: n1, labels: { app: x }, ports: [80] }`;
+    expect(proxyModel(topo(pod, ', sessionAffinity: ClientIP')).services[0]!.affinitySeconds).toBe(10800);
+    const five = ', sessionAffinity: ClientIP, sessionAffinityConfig: { clientIP: { timeoutSeconds: 5 } }';
+    expect(proxyModel(topo(pod, five)).services[0]!.affinitySeconds).toBe(5);
+    expect(proxyModel(topo(pod)).services[0]!.affinitySeconds).toBeUndefined();
+    expect(() => topo(pod, ', sessionAffinityConfig: { clientIP: { timeoutSeconds: 5 } }')).toThrow(/sessionAffinityConfig needs/);
+    expect(() => topo(pod, ', sessionAffinity: ClientIP, sessionAffinityConfig: { clientIP: { timeoutSeconds: 0 } }')).toThrow(
+      /timeoutSeconds must be in 1-86400/,
+    );
+  });
+});

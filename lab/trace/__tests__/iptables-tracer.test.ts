@@ -380,3 +380,26 @@ describe('parseRestore', () => {
     expect(() => parseRestore(text)).toThrow(why);
   });
 });
+
+describe('iptables mode with sessionAffinity: ClientIP on web', () => {
+  const sticky = proxyModel({
+    ...topo,
+    services: topo.services.map((s) => (s.name === 'web' ? { ...s, affinity: { timeoutSeconds: 10800 } } : s)),
+  });
+  const rules = parseRestore(iptablesRules(sticky, node1));
+  const ctx: TraceContext = { localAddresses: LOCAL, ipsets: {}, preferDestination: '10.42.2.9:80' };
+
+  test('a new client: the -m recent --rcheck rules do not match, the random branch picks, the SEP records it (--set) and DNATs', () => {
+    const r = traceHook(rules, 'prerouting', podToWeb, ctx);
+    expect(r.chains).toEqual(['nat PREROUTING', 'KUBE-SERVICES', WEB_SVC, WEB_SEP['10.42.2.9:80']]);
+    expect(r.steps.at(-1)!.rule).toContain('-m recent --name KUBE-SEP-SINZ7IJF3CRCZFO3 --set');
+    expect(r).toMatchObject({ dnat: '10.42.2.9:80' });
+  });
+
+  test("iptables-save's order of the recent options reads the same", () => {
+    const saved = parseRestore(
+      '*nat\n:X - [0:0]\n-A X -m recent --rcheck --seconds 10800 --reap --name KUBE-SEP-A --mask 255.255.255.255 --rsource -j ACCEPT\nCOMMIT\n',
+    );
+    expect(saved.get('nat')!.get('X')!.rules[0]!.matches).toEqual([{ kind: 'recent', name: 'KUBE-SEP-A', op: 'rcheck', neg: false }]);
+  });
+});
