@@ -29,6 +29,12 @@ export interface ServicePortModel {
   clusterIP: string;
   port: number;
   nodePort?: number;
+  /** externalTrafficPolicy: Local (node ports to this node's endpoints only, source kept) */
+  externalLocal?: true;
+  /** internalTrafficPolicy: Local (the cluster IP to this node's endpoints only) */
+  internalLocal?: true;
+  /** every endpoint with its conditions, in the same order: the per-node (Local) choice is made from these */
+  allEndpoints: Endpoint[];
   /** sessionAffinity: ClientIP's timeout (stickyMaxAgeSeconds); undefined = no affinity */
   affinitySeconds?: number;
   /**
@@ -112,17 +118,15 @@ export function proxyModel(topo: Topology): ProxyModel {
         const c = pod.conditions ?? { ready: true, serving: true, terminating: false };
         if (port !== undefined) endpoints.push({ ip: pod.ip, port, pod: pod.name, node: pod.node, ...c });
       }
-      const ready = endpoints.filter((e) => e.ready);
-      // no ready endpoint anywhere: kube-proxy falls back to the serving ones that are terminating
-      const usable = ready.length ? ready : endpoints.filter((e) => e.serving && e.terminating);
       // kube-proxy sorts endpoints by their "ip:port" text; the order decides which endpoint gets
       // which probability (iptables) or vmap slot (nftables)
-      const text = new Map(usable.map((e) => [e, `${e.ip}:${e.port}`]));
-      usable.sort((a, b) => {
+      const text = new Map(endpoints.map((e) => [e, `${e.ip}:${e.port}`]));
+      endpoints.sort((a, b) => {
         const x = text.get(a)!;
         const y = text.get(b)!;
         return x < y ? -1 : x > y ? 1 : 0;
       });
+      const usable = usableEndpoints(endpoints);
       services.push({
         namespace: svc.namespace,
         service: svc.name,
@@ -133,8 +137,11 @@ export function proxyModel(topo: Topology): ProxyModel {
         clusterIP: svc.clusterIP,
         port: sp.port,
         ...(sp.nodePort !== undefined ? { nodePort: sp.nodePort } : {}),
+        ...(svc.externalLocal ? { externalLocal: true as const } : {}),
+        ...(svc.internalLocal ? { internalLocal: true as const } : {}),
         ...(svc.affinity ? { affinitySeconds: svc.affinity.timeoutSeconds } : {}),
         endpoints: usable,
+        allEndpoints: endpoints,
       });
     }
   }
@@ -148,6 +155,59 @@ export function proxyModel(topo: Topology): ProxyModel {
     nodePortAddresses: topo.proxy.nodePortAddresses ?? defaultNodePortAddresses(topo.proxy.mode),
     localhostNodePorts: topo.proxy.localhostNodePorts,
     services,
+  };
+}
+
+/** kube-proxy's usable endpoints (CategorizeEndpoints): the ready ones, else the serving terminating ones. */
+function usableEndpoints(eps: Endpoint[]): Endpoint[] {
+  const ready = eps.filter((e) => e.ready);
+  return ready.length ? ready : eps.filter((e) => e.serving && e.terminating);
+}
+
+/** A service port with a node port is reachable from outside the cluster (ExternallyAccessible). */
+export const externallyAccessible = (sp: ServicePortModel) => sp.nodePort !== undefined;
+
+/**
+ * The endpoints a node uses for Local traffic policy (either kind): its own usable ones, chosen
+ * among this node's endpoints only (ready, else serving-terminating), as kube-proxy does.
+ */
+export const localEndpoints = (sp: ServicePortModel, node: string): Endpoint[] =>
+  usableEndpoints(sp.allEndpoints.filter((e) => e.node === node));
+
+/** What kube-proxy derives per node for a service port's traffic policies (CategorizeEndpoints and syncProxyRules). */
+export interface PolicyView {
+  /** the service has a usable endpoint somewhere */
+  hasEndpoints: boolean;
+  /** the endpoints of the cluster chain (KUBE-SVC / service-), [] when it is not used */
+  cluster: Endpoint[];
+  /** the endpoints of the local chain (KUBE-SVL / local-), [] when it is not used */
+  local: Endpoint[];
+  /** cluster-IP traffic has somewhere to go (else dropped: "has no local endpoints") */
+  hasInternal: boolean;
+  /** node-port traffic has somewhere to go */
+  hasExternal: boolean;
+  /** every endpoint some chain uses, in "ip:port" text order: the endpoint chains to write */
+  reachable: Endpoint[];
+}
+
+export function policyView(sp: ServicePortModel, node: string | undefined): PolicyView {
+  const ext = externallyAccessible(sp);
+  const externalLocal = ext && sp.externalLocal === true;
+  const usesCluster = !sp.internalLocal || (ext && !externalLocal);
+  const usesLocal = sp.internalLocal === true || externalLocal;
+  const cluster = usesCluster ? sp.endpoints : [];
+  const local = usesLocal && node !== undefined ? localEndpoints(sp, node) : [];
+  const hasEndpoints = sp.endpoints.length > 0;
+  // the common case (no Local policy) without the union: large labs have thousands of services
+  if (!usesLocal) return { hasEndpoints, cluster, local, hasInternal: hasEndpoints, hasExternal: hasEndpoints, reachable: cluster };
+  const inBoth = new Set([...cluster, ...local]);
+  return {
+    hasEndpoints,
+    cluster,
+    local,
+    hasInternal: hasEndpoints && (!sp.internalLocal || local.length > 0),
+    hasExternal: hasEndpoints && (!externalLocal || local.length > 0),
+    reachable: sp.allEndpoints.filter((e) => inBoth.has(e)),
   };
 }
 
@@ -209,5 +269,7 @@ export const hash16 = (text: string) => base32(sha256(text).subarray(0, 10));
 export const portProtoHash = (sp: Pick<ServicePortModel, 'id' | 'protocol'>) => hash16(sp.id + sp.protocol.toLowerCase());
 export const svcChain = (sp: ServicePortModel) => `KUBE-SVC-${portProtoHash(sp)}`;
 export const extChain = (sp: ServicePortModel) => `KUBE-EXT-${portProtoHash(sp)}`;
+/** the local-policy chain (externalTrafficPolicy or internalTrafficPolicy Local) */
+export const svlChain = (sp: ServicePortModel) => `KUBE-SVL-${portProtoHash(sp)}`;
 export const sepChain = (sp: Pick<ServicePortModel, 'id' | 'protocol'>, ep: Pick<Endpoint, 'ip' | 'port'>) =>
   `KUBE-SEP-${hash16(sp.id + sp.protocol.toLowerCase() + `${ep.ip}:${ep.port}`)}`;

@@ -1,4 +1,15 @@
-import { extChain, markHex, type ProxyModel, type ProxyNode, sepChain, type ServicePortModel, svcChain } from '../model/proxy';
+import {
+  type Endpoint,
+  extChain,
+  markHex,
+  policyView,
+  type ProxyModel,
+  type ProxyNode,
+  sepChain,
+  type ServicePortModel,
+  svcChain,
+  svlChain,
+} from '../model/proxy';
 import { contains, parseCidr, parseIp } from '../topology/ipv4';
 import { type ParsedTables, parseTables, ruleKey } from './iptables-parse';
 
@@ -121,13 +132,15 @@ const JUMPS: { table: 'filter' | 'nat'; from: string; to: string; comment?: stri
 export const SERVICE_CHAIN_PREFIXES = ['KUBE-SVC-', 'KUBE-SVL-', 'KUBE-SEP-', 'KUBE-FW-', 'KUBE-EXT-'];
 
 /** The nat chains of the services: what a sync writes, and what the next one deletes if gone. */
-export function serviceChains(model: ProxyModel): Set<string> {
+export function serviceChains(model: ProxyModel, node?: string): Set<string> {
   const out = new Set<string>();
   for (const sp of model.services) {
-    if (!sp.endpoints.length) continue;
-    out.add(svcChain(sp));
+    const v = policyView(sp, node);
+    if (!v.hasEndpoints) continue;
+    if (v.cluster.length) out.add(svcChain(sp));
+    if (v.local.length) out.add(svlChain(sp));
     if (sp.nodePort !== undefined) out.add(extChain(sp));
-    for (const ep of sp.endpoints) out.add(sepChain(sp, ep));
+    for (const ep of v.reachable) out.add(sepChain(sp, ep));
   }
   return out;
 }
@@ -188,12 +201,12 @@ function jumpsToInsert(opts: IptablesOptions): typeof JUMPS {
 }
 
 /** The service chains to delete: the node's (when known) or the previous sync's, that are not used now. */
-function staleChains(model: ProxyModel, opts: IptablesOptions): string[] {
-  const now = serviceChains(model);
+function staleChains(model: ProxyModel, opts: IptablesOptions, node?: ProxyNode): string[] {
+  const now = serviceChains(model, node?.name);
   const before = opts.held
     ? [...(opts.held.chains.get('nat') ?? [])].filter((c) => SERVICE_CHAIN_PREFIXES.some((p) => c.startsWith(p)))
     : opts.previous
-      ? [...serviceChains(opts.previous)]
+      ? [...serviceChains(opts.previous, node?.name)]
       : [];
   return before.filter((c) => !now.has(c)).sort();
 }
@@ -229,7 +242,8 @@ export function iptablesRules(model: ProxyModel, node?: ProxyNode, opts: Iptable
   for (const sp of model.services) {
     const svc = svcChain(sp);
     const dst = `${kpPort(sp)} -d ${sp.clusterIP} --dport ${sp.port}`;
-    if (!sp.endpoints.length) {
+    const v = policyView(sp, node?.name);
+    if (!v.hasEndpoints) {
       // No endpoint: refuse at once, as kube-proxy does, instead of letting the SYN time out.
       const c = q(`${sp.id} has no endpoints`);
       filter.line('KUBE-SERVICES', `-m comment --comment ${c} ${dst} -j REJECT`);
@@ -240,45 +254,78 @@ export function iptablesRules(model: ProxyModel, node?: ProxyNode, opts: Iptable
         );
       continue;
     }
+    const svl = svlChain(sp);
+    // internalTrafficPolicy Local: the cluster IP leads to this node's endpoints only (KUBE-SVL)
+    const internal = sp.internalLocal ? svl : svc;
+    const externalLocal = sp.externalLocal === true && sp.nodePort !== undefined;
+    const noLocal = q(`${sp.id} has no local endpoints`);
     const cip = q(`${sp.id} cluster IP`);
-    nat.line('KUBE-SERVICES', `-m comment --comment ${cip} ${dst} -j ${svc}`);
-    if (sp.nodePort !== undefined)
+    if (v.hasInternal) nat.line('KUBE-SERVICES', `-m comment --comment ${cip} ${dst} -j ${internal}`);
+    // a Local policy without an endpoint on this node: dropped (the service has endpoints elsewhere)
+    else filter.line('KUBE-SERVICES', `-m comment --comment ${noLocal} ${dst} -j DROP`);
+    if (sp.nodePort !== undefined) {
       nat.line('KUBE-NODEPORTS', `-m comment --comment ${q(sp.id)} ${kpPort(sp)} --dport ${sp.nodePort} -j ${extChain(sp)}`);
+      if (!v.hasExternal)
+        filter.line(
+          'KUBE-EXTERNAL-SERVICES',
+          `-m comment --comment ${noLocal} -m addrtype --dst-type LOCAL ${kpPort(sp)} --dport ${sp.nodePort} -j DROP`,
+        );
+    }
     // traffic to the cluster IP from outside the pod network is masqueraded
-    nat.line(svc, `-m comment --comment ${cip} ${dst} ! -s ${model.clusterCIDR} -j KUBE-MARK-MASQ`);
+    if (v.hasInternal) nat.line(internal, `-m comment --comment ${cip} ${dst} ! -s ${model.clusterCIDR} -j KUBE-MARK-MASQ`);
     if (sp.nodePort !== undefined) {
       const ext = extChain(sp);
-      nat.line(ext, `-m comment --comment ${q(`masquerade traffic for ${sp.id} external destinations`)} -j KUBE-MARK-MASQ`);
-      nat.line(ext, `-j ${svc}`);
+      nat.chain(ext);
+      if (!externalLocal) {
+        // the endpoint may be on another node: masquerade, so that the reply comes back this way
+        nat.line(ext, `-m comment --comment ${q(`masquerade traffic for ${sp.id} external destinations`)} -j KUBE-MARK-MASQ`);
+        nat.line(ext, `-j ${svc}`);
+      } else {
+        // externalTrafficPolicy Local keeps the client's address; pods and the node itself are
+        // short-circuited to the cluster chain, as if they had gone out to a load balancer and back
+        nat.line(ext, `-m comment --comment ${q(`pod traffic for ${sp.id} external destinations`)} -s ${model.clusterCIDR} -j ${svc}`);
+        nat.line(
+          ext,
+          `-m comment --comment ${q(`masquerade LOCAL traffic for ${sp.id} external destinations`)} -m addrtype --src-type LOCAL -j KUBE-MARK-MASQ`,
+        );
+        nat.line(
+          ext,
+          `-m comment --comment ${q(`route LOCAL traffic for ${sp.id} external destinations`)} -m addrtype --src-type LOCAL -j ${svc}`,
+        );
+        if (v.hasExternal) nat.line(ext, `-j ${svl}`);
+      }
     }
     // The per-endpoint rules are most of a large ruleset: whole lines, the shared words built once.
-    const n = sp.endpoints.length;
     const p = proto(sp);
     const idComment = `-m comment --comment ${q(sp.id)}`;
-    const seps = sp.endpoints.map((ep) => sepChain(sp, ep));
     const affinity = sp.affinitySeconds;
-    if (affinity !== undefined)
-      // sessionAffinity ClientIP: a client seen lately (the endpoint's `recent` list) goes back to it
-      sp.endpoints.forEach((ep, i) =>
-        nat.line(
-          svc,
-          `-m comment --comment ${q(`${sp.id} -> ${ep.ip}:${ep.port}`)} -m recent --name ${seps[i]} --rcheck --seconds ${affinity} --reap -j ${seps[i]}`,
-        ),
-      );
-    sp.endpoints.forEach((ep, i) => {
-      const target = `${ep.ip}:${ep.port}`;
-      const pick = i < n - 1 ? ` -m statistic --mode random --probability ${probability(n, i)}` : '';
-      nat.line(svc, `-m comment --comment ${q(`${sp.id} -> ${target}`)}${pick} -j ${seps[i]}`);
-    });
-    sp.endpoints.forEach((ep, i) => {
-      const sep = seps[i]!;
+    const seps = new Map(v.reachable.map((ep) => [ep, sepChain(sp, ep)]));
+    const toEndpoints = (chain: string, eps: Endpoint[]) => {
+      const n = eps.length;
+      if (affinity !== undefined)
+        // sessionAffinity ClientIP: a client seen lately (the endpoint's `recent` list) goes back to it
+        for (const ep of eps) {
+          const sep = seps.get(ep)!;
+          nat.line(
+            chain,
+            `-m comment --comment ${q(`${sp.id} -> ${ep.ip}:${ep.port}`)} -m recent --name ${sep} --rcheck --seconds ${affinity} --reap -j ${sep}`,
+          );
+        }
+      eps.forEach((ep, i) => {
+        const pick = i < n - 1 ? ` -m statistic --mode random --probability ${probability(n, i)}` : '';
+        nat.line(chain, `-m comment --comment ${q(`${sp.id} -> ${ep.ip}:${ep.port}`)}${pick} -j ${seps.get(ep)}`);
+      });
+    };
+    if (v.cluster.length) toEndpoints(svc, v.cluster);
+    if (v.local.length) toEndpoints(svl, v.local);
+    for (const [ep, sep] of seps) {
       // hairpin: an endpoint reaching itself through the service must be masqueraded
       nat.line(sep, `${idComment} -s ${ep.ip} -j KUBE-MARK-MASQ`);
       const remember = affinity !== undefined ? ` -m recent --name ${sep} --set` : '';
       nat.line(sep, `${idComment}${remember} -m ${p} -p ${p} -j DNAT --to-destination ${ep.ip}:${ep.port}`);
-    });
+    }
   }
-  for (const c of staleChains(model, opts)) nat.deleteChain(c);
+  for (const c of staleChains(model, opts, node)) nat.deleteChain(c);
   // Must stay last: anything addressed to this node that no cluster-IP rule took may be a node port.
   const last = comment('kubernetes service nodeports; NOTE: this must be the last rule in this chain').join(' ');
   const targets = nodePortTargets(model, node);

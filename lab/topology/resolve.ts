@@ -325,6 +325,12 @@ export function resolveTopology(input: TopologyInput, src: YamlSource, warn: War
       fail(['pods', i, 'conditions', 'ready'], 'a terminating endpoint is never ready (EndpointSlice conditions); use serving: true');
   });
   input.services.forEach((svc, i) => {
+    // the apiserver allows externalTrafficPolicy: Local only where there is external traffic
+    if (svc.externalTrafficPolicy === 'Local' && svc.type === 'ClusterIP')
+      fail(
+        ['services', i, 'externalTrafficPolicy'],
+        'externalTrafficPolicy: Local needs type NodePort (a ClusterIP service has no external traffic)',
+      );
     if (svc.sessionAffinityConfig && svc.sessionAffinity !== 'ClientIP')
       fail(['services', i, 'sessionAffinityConfig'], 'sessionAffinityConfig needs sessionAffinity: ClientIP');
   });
@@ -471,6 +477,8 @@ export function resolveTopology(input: TopologyInput, src: YamlSource, warn: War
       clusterIP: formatIp(clusterIps[i]!),
       selector: svc.selector,
       ports: servicePorts[i]!,
+      ...(svc.externalTrafficPolicy === 'Local' ? { externalLocal: true as const } : {}),
+      ...(svc.internalTrafficPolicy === 'Local' ? { internalLocal: true as const } : {}),
       ...(svc.sessionAffinity === 'ClientIP'
         ? { affinity: { timeoutSeconds: svc.sessionAffinityConfig?.clientIP.timeoutSeconds ?? 10800 } }
         : {}),

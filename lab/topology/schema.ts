@@ -142,6 +142,10 @@ export const serviceSchema = z.strictObject({
   clusterIP: ipv4.optional(),
   selector: z.record(z.string(), z.string()),
   ports: z.array(servicePort).min(1, { error: 'a service needs at least one port' }),
+  /** Local: node-port traffic only to the node's own endpoints, the client's address kept */
+  externalTrafficPolicy: z.enum(['Cluster', 'Local']).default('Cluster'),
+  /** Local: cluster-IP traffic only to endpoints on the client's node */
+  internalTrafficPolicy: z.enum(['Cluster', 'Local']).default('Cluster'),
   /** ClientIP: a client keeps its endpoint for sessionAffinityConfig.clientIP.timeoutSeconds */
   sessionAffinity: z.enum(['None', 'ClientIP']).default('None'),
   sessionAffinityConfig: z

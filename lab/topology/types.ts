@@ -84,6 +84,9 @@ export interface TopologyService {
   clusterIP: string;
   selector: Record<string, string>;
   ports: ServicePortSpec[];
+  /** externalTrafficPolicy / internalTrafficPolicy: Local (left out = Cluster) */
+  externalLocal?: true;
+  internalLocal?: true;
   /** sessionAffinity: ClientIP, with its timeout; left out = None */
   affinity?: { timeoutSeconds: number };
 }

@@ -12,6 +12,7 @@ const sp = (id: string, protocol: 'TCP' | 'UDP' = 'TCP'): ServicePortModel => ({
   clusterIP: '',
   port: 0,
   endpoints: [],
+  allEndpoints: [],
 });
 const ep = (text: string) => ({ ip: text.split(':')[0]!, port: Number(text.split(':')[1]), pod: '', node: '' });
 
