@@ -1,4 +1,4 @@
-import { base32, type Endpoint, markHex, type ProxyModel, type ProxyNode, type ServicePortModel, sha256 } from '../model/proxy';
+import { base32, type Endpoint, markHex, policyView, type ProxyModel, type ProxyNode, type ServicePortModel, sha256 } from '../model/proxy';
 import { contains, parseCidr, parseIp } from '../topology/ipv4';
 
 // kube-proxy's nftables mode (GA in Kubernetes 1.33), as text for `nft -f`: one table
@@ -12,8 +12,8 @@ import { contains, parseCidr, parseIp } from '../topology/ipv4';
 // Checked against kube-proxy's own test dumps (pkg/proxy/nftables/proxier_test.go at
 // kubernetes/kubernetes 81810de6, see lab/proxy/__tests__/conformance/nftables/). Differences
 // from kube-proxy, on purpose:
-// - No LoadBalancer, externalIPs or Local traffic policies (the topology has none), so
-//   firewall-ips stays empty and there are no local-/firewall- objects.
+// - No LoadBalancer or externalIPs (the topology has none), so firewall-ips stays empty and
+//   there are no firewall- objects.
 // - kube-proxy applies changes as one transaction of add/flush/delete commands and deletes stale
 //   chains a second later; here the whole table is replaced in one transaction instead:
 //   `add table` (so that `delete` cannot fail), `delete table`, then the table block. The result
@@ -45,6 +45,8 @@ export const servicePortEndpointChainNameBase = (sp: PortName, ep: Pick<Endpoint
 
 export const nftServiceChain = (sp: PortName) => `service-${servicePortChainNameBase(sp)}`;
 export const nftExternalChain = (sp: PortName) => `external-${servicePortChainNameBase(sp)}`;
+/** the local-policy chain (externalTrafficPolicy or internalTrafficPolicy Local): this node's endpoints */
+export const nftLocalChain = (sp: PortName) => `local-${servicePortChainNameBase(sp)}`;
 export const nftEndpointChain = (sp: PortName, ep: Pick<Endpoint, 'ip' | 'port'>) => `endpoint-${servicePortEndpointChainNameBase(sp, ep)}`;
 /** sessionAffinity ClientIP: the endpoint's set of clients seen lately (dynamic, with timeout) */
 export const nftAffinitySet = (sp: PortName, ep: Pick<Endpoint, 'ip' | 'port'>) => `affinity-${servicePortEndpointChainNameBase(sp, ep)}`;
@@ -228,40 +230,72 @@ export function nftablesRules(model: ProxyModel, node: ProxyNode): string {
     if (!seenIPs.has(sp.clusterIP)) clusterIPs.elements.push(sp.clusterIP);
     seenIPs.add(sp.clusterIP);
     if (!sp.endpoints.length) {
-      // No endpoint: no nat chains at all, only a reject in the filter chains (so that the
+      // No usable endpoint: no nat chains at all, only a reject in the filter chains (so that the
       // client hears "connection refused" at once instead of waiting for a timeout).
       noEndpointServices.elements.push(`${sp.clusterIP} . ${p} . ${sp.port} comment ${quote(sp.id)} : goto ${REJECT_CHAIN}`);
       if (sp.nodePort !== undefined)
         noEndpointNodePorts.elements.push(`${p} . ${sp.nodePort} comment ${quote(sp.id)} : goto ${REJECT_CHAIN}`);
       continue;
     }
-    const svc = chain(nftServiceChain(sp));
-    svc.note = `${sp.id} (${sp.protocol}) cluster IP ${sp.clusterIP}:${sp.port} -> ${sp.endpoints.map((e) => `${e.ip}:${e.port}`).join(', ')}`;
-    serviceIPs.elements.push(`${sp.clusterIP} . ${p} . ${sp.port} : goto ${svc.name}`);
-    // Off-cluster clients of a cluster IP are masqueraded: the reply must come back this way.
-    // (No port match: service-ips sent only this IP, protocol and port here.)
-    svc.rules.push(`ip daddr ${sp.clusterIP} ip saddr != ${model.clusterCIDR} jump ${MARK_MASQ}`);
-    const epChains = sp.endpoints.map((ep) => nftEndpointChain(sp, ep)); // hashed once, used twice
-    const affinitySets = sp.affinitySeconds !== undefined ? sp.endpoints.map((ep) => nftAffinitySet(sp, ep)) : [];
-    // sessionAffinity ClientIP: a client in an endpoint's set (seen within the timeout) goes back there
-    affinitySets.forEach((a, i) => {
+    const v = policyView(sp, node.name);
+    const svcName = nftServiceChain(sp);
+    const localName = nftLocalChain(sp);
+    // internalTrafficPolicy Local: the cluster IP leads to this node's endpoints only (local-…)
+    const internal = sp.internalLocal ? localName : svcName;
+    const externalLocal = sp.externalLocal === true && sp.nodePort !== undefined;
+    if (v.hasInternal) {
+      serviceIPs.elements.push(`${sp.clusterIP} . ${p} . ${sp.port} : goto ${internal}`);
+      // Off-cluster clients of a cluster IP are masqueraded: the reply must come back this way.
+      // (No port match: service-ips sent only this IP, protocol and port here.)
+      chain(internal).rules.push(`ip daddr ${sp.clusterIP} ip saddr != ${model.clusterCIDR} jump ${MARK_MASQ}`);
+    } else
+      // a Local policy without an endpoint on this node: dropped (there are endpoints elsewhere)
+      noEndpointServices.elements.push(`${sp.clusterIP} . ${p} . ${sp.port} comment ${quote(sp.id)} : drop`);
+    const epChains = new Map(v.reachable.map((ep) => [ep, nftEndpointChain(sp, ep)])); // hashed once, used twice
+    const affinitySets = new Map(sp.affinitySeconds !== undefined ? v.reachable.map((ep) => [ep, nftAffinitySet(sp, ep)]) : []);
+    for (const a of affinitySets.values())
       affinity.push({ kind: 'set', name: a, type: 'ipv4_addr', flags: ['dynamic', 'timeout'], timeout: sp.affinitySeconds!, elements: [] });
-      svc.rules.push(`ip saddr @${a} goto ${epChains[i]}`);
-    });
-    svc.rules.push(`numgen random mod ${sp.endpoints.length} vmap { ${epChains.map((c, i) => `${i} : goto ${c}`).join(', ')} }`);
+    const toEndpoints = (c: ChainDef, eps: Endpoint[]) => {
+      // sessionAffinity ClientIP: a client in an endpoint's set (seen within the timeout) goes back there
+      for (const ep of eps) if (affinitySets.has(ep)) c.rules.push(`ip saddr @${affinitySets.get(ep)} goto ${epChains.get(ep)}`);
+      c.rules.push(`numgen random mod ${eps.length} vmap { ${eps.map((ep, i) => `${i} : goto ${epChains.get(ep)}`).join(', ')} }`);
+    };
+    const described = (eps: Endpoint[]) => eps.map((e) => `${e.ip}:${e.port}`).join(', ');
+    if (v.cluster.length) {
+      const svc = chain(svcName);
+      svc.note = `${sp.id} (${sp.protocol}) cluster IP ${sp.clusterIP}:${sp.port} -> ${described(v.cluster)}`;
+      toEndpoints(svc, v.cluster);
+    }
+    if (v.local.length) {
+      const local = chain(localName);
+      local.note = `${sp.id} (${sp.protocol}) endpoints on ${node.name} (Local traffic policy) -> ${described(v.local)}`;
+      toEndpoints(local, v.local);
+    }
     if (sp.nodePort !== undefined) {
-      // externalTrafficPolicy: Cluster – the endpoint may be on another node, so masquerade.
       const ext = chain(nftExternalChain(sp));
       ext.note = `${sp.id} (${sp.protocol}) node port ${sp.nodePort}`;
       serviceNodePorts.elements.push(`${p} . ${sp.nodePort} : goto ${ext.name}`);
-      ext.rules.push(`jump ${MARK_MASQ}`, `goto ${svc.name}`);
+      if (!externalLocal)
+        // externalTrafficPolicy: Cluster – the endpoint may be on another node, so masquerade.
+        ext.rules.push(`jump ${MARK_MASQ}`, `goto ${svcName}`);
+      else {
+        // Local keeps the client's address; pods and the node itself are short-circuited to the
+        // cluster chain, as if they had gone out to a load balancer and back
+        ext.rules.push(
+          `ip saddr ${model.clusterCIDR} goto ${svcName} comment ${quote('short-circuit pod traffic')}`,
+          `fib saddr type local jump ${MARK_MASQ} comment ${quote('masquerade local traffic')}`,
+          `fib saddr type local goto ${svcName} comment ${quote('short-circuit local traffic')}`,
+        );
+        if (v.hasExternal) ext.rules.push(`goto ${localName}`);
+      }
+      if (!v.hasExternal) noEndpointNodePorts.elements.push(`${p} . ${sp.nodePort} comment ${quote(sp.id)} : drop`);
     }
-    for (const [i, ep] of sp.endpoints.entries()) {
-      const epc = chain(epChains[i]!);
+    for (const [ep, name] of epChains) {
+      const epc = chain(name);
       epc.note = `${sp.id} endpoint ${ep.ip}:${ep.port} (pod ${ep.pod} on ${ep.node})`;
       // hairpin: an endpoint reaching itself through the service must be masqueraded
       epc.rules.push(`ip saddr ${ep.ip} jump ${MARK_MASQ}`);
-      if (affinitySets[i]) epc.rules.push(`update @${affinitySets[i]} { ip saddr }`);
+      if (affinitySets.has(ep)) epc.rules.push(`update @${affinitySets.get(ep)} { ip saddr }`);
       epc.rules.push(`meta l4proto ${p} dnat to ${ep.ip}:${ep.port}`);
     }
   }
