@@ -47,7 +47,9 @@ export function rulesForNodes(
     case 'iptables': {
       // kube-proxy sets route_localnet for localhostNodePorts (and never clears it)
       const sysctl = localhostNodePortsOn(model) ? { sysctl: [ROUTE_LOCALNET] } : {};
-      if (nodePortTargets(model) !== 'all' || held)
+      // per node when node ports bind to its addresses, or a Local traffic policy picks its own endpoints
+      const perNode = nodePortTargets(model) !== 'all' || model.services.some((sp) => sp.externalLocal || sp.internalLocal);
+      if (perNode || held)
         return (node) => {
           const h = held?.[node.name];
           return {
