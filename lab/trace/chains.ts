@@ -1,6 +1,6 @@
 import { nodeNamespace } from '../model/kernel-names';
 import { planProxy } from '../proxy/plan';
-import { nftEndpointChain, nftExternalChain, nftServiceChain, TABLE_NAME } from '../proxy/nftables';
+import { nftEndpointChain, nftExternalChain, nftLocalChain, nftServiceChain, TABLE_NAME } from '../proxy/nftables';
 import type { Topology } from '../topology/types';
 import { type Hook, parseRestore, type Ruleset, traceChain, traceHook, type TracePacket } from './iptables-tracer';
 import type { Destination, ExpectedWalk, Probe, Source } from './path';
@@ -33,8 +33,17 @@ export function expectedChains(
       'firewall-check',
       `${t} ${local ? 'nat-output' : 'nat-prerouting'}`,
       'services',
-      ...(dest.via === 'nodePort' ? [nftExternalChain(sp), 'mark-for-masquerade'] : []),
-      nftServiceChain(sp),
+      ...(dest.via === 'nodePort'
+        ? sp.externalLocal
+          ? // Local: a pod is short-circuited to the service chain, the node itself too (masqueraded),
+            // anyone else goes to this node's endpoints (local-…) with its address kept
+            src.kind === 'pod'
+            ? [nftExternalChain(sp), nftServiceChain(sp)]
+            : local
+              ? [nftExternalChain(sp), 'mark-for-masquerade', nftServiceChain(sp)]
+              : [nftExternalChain(sp), nftLocalChain(sp)]
+          : [nftExternalChain(sp), 'mark-for-masquerade', nftServiceChain(sp)]
+        : [sp.internalLocal ? nftLocalChain(sp) : nftServiceChain(sp)]),
       ...(local && dest.via === 'clusterIP' ? ['mark-for-masquerade'] : []),
       nftEndpointChain(sp, dest.endpoint),
       `${t} ${local ? 'filter-output' : 'filter-forward'}`,

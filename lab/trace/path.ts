@@ -118,8 +118,15 @@ export function expectedWalk(topo: Topology, src: Source, dest: Destination, pro
   let dnat: ExpectedWalk['dnat'];
   let snat: ExpectedWalk['snat'];
   // kube-proxy masquerades what does not come from a pod, node-port traffic, and a pod reaching itself
+  // (externalTrafficPolicy Local: KUBE-EXT / external- marks only the node's own packets; a pod
+  // short-circuited to the service is masqueraded only reaching itself, anyone else keeps its address)
+  const etpLocal = dest.kind === 'service' && dest.via === 'nodePort' && dest.service.externalLocal === true;
+  const fromDnatNode = src.kind === 'node' && dest.kind === 'service' && dest.via === 'nodePort' && src.node.name === dest.node.name;
   const masquerades = (srcIp: string) =>
-    dest.kind === 'service' && (!inSubnet(topo.cluster.podCIDR, srcIp) || dest.via === 'nodePort' || srcIp === finalPod.ip);
+    dest.kind === 'service' &&
+    (etpLocal
+      ? fromDnatNode || srcIp === finalPod.ip
+      : !inSubnet(topo.cluster.podCIDR, srcIp) || dest.via === 'nodePort' || srcIp === finalPod.ip);
 
   // --- from the source to the first node that routes it ---------------------------------------
   let at: TopologyNode;

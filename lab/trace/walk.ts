@@ -8,6 +8,7 @@ import { parseAttempt } from '../probe/connect';
 import { abortError } from '../runtime/executor';
 import type { Runtime } from '../runtime/runtime';
 import type { LabNames } from '../model/names';
+import { policyView } from '../model/proxy';
 import { parseIp } from '../topology/ipv4';
 import type { Topology } from '../topology/types';
 import { expectedChains } from './chains';
@@ -85,7 +86,21 @@ export function resolveTrace(topo: Topology, names: LabNames, req: TraceRequest,
     const nodeName = t.node ?? topo.nodes.find((n) => names.addressesOf(n.name).includes(t.ip))?.name;
     const via = svc.clusterIP === t.ip ? 'clusterIP' : 'nodePort';
     if (!svc.endpoints.length) throw InputError.of('to', '', `service ${svc.id} has no endpoints: nothing would answer`);
-    const candidates: Destination[] = svc.endpoints.map((endpoint) =>
+    // a Local traffic policy: the node that DNATs picks among its own endpoints only (pods and
+    // the node itself are short-circuited to all endpoints for a node port, as kube-proxy does)
+    const dnatNode = via === 'clusterIP' ? (src.kind === 'pod' ? src.pod.node : src.kind === 'node' ? src.node.name : undefined) : nodeName;
+    const localOnly =
+      via === 'clusterIP'
+        ? svc.internalLocal === true
+        : svc.externalLocal === true && src.kind !== 'pod' && !(src.kind === 'node' && src.node.name === nodeName);
+    const endpoints = localOnly ? policyView(svc, dnatNode).local : svc.endpoints;
+    if (!endpoints.length)
+      throw InputError.of(
+        'to',
+        '',
+        `service ${svc.id} has no endpoint on ${dnatNode} and a Local traffic policy: kube-proxy drops it there`,
+      );
+    const candidates: Destination[] = endpoints.map((endpoint) =>
       via === 'clusterIP'
         ? { kind: 'service', service: svc, endpoint, via }
         : { kind: 'service', service: svc, endpoint, via, node: topo.nodes.find((n) => n.name === nodeName)! },
