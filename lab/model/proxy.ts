@@ -106,6 +106,7 @@ export function proxyModel(topo: Topology): ProxyModel {
   const services: ServicePortModel[] = [];
   const select = podSelector(topo.pods);
   for (const svc of topo.services) {
+    if (svc.clusterIP === 'None') continue; // headless: kube-proxy writes nothing for it, the DNS answers with its pods
     const pods = select(svc.selector);
     for (const sp of svc.ports) {
       const endpoints: Endpoint[] = [];

@@ -8,6 +8,7 @@ import { planProxy } from '../proxy/plan';
 import type { Runtime } from '../runtime/runtime';
 import { readRecord, writeRecord } from '../state/store';
 import type { Topology, TopologyPod } from '../topology/types';
+import { refeedDns } from './dns';
 import { checkTopologyEnvironment } from './environment';
 import { runQuietly, type Stage, type StageRunner } from './up';
 import { type Overrides, loadTopology } from '../topology/resolve';
@@ -114,6 +115,9 @@ export async function apply(topo: Topology, rt: Runtime, runStages: StageRunner 
       return `${topo.proxy.mode} mode on ${topo.nodes.length} node(s)`;
     },
   });
+  // the DNS after the rules: a name answered now leads to an endpoint kube-proxy already knows
+  if (topo.cluster.dns)
+    stages.push({ title: 'dns re-fed', run: () => refeedDns(rt, topo, added, removed) });
   if (gone.length)
     stages.push({
       title: 'pods removed',

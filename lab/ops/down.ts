@@ -5,6 +5,7 @@ import { checkLabName } from '../topology/schema';
 import { loadTopology } from '../topology/resolve';
 import { type RuntimeHooks, runtimeOfLab } from '../runtime/select';
 import { removeBirdFiles } from './bgp';
+import { removeDnsFiles } from './dns';
 import { labNames, selectLab } from './select';
 
 /**
@@ -20,6 +21,7 @@ export async function down(rt: Runtime, lab: string): Promise<number> {
   mine.sort((a, b) => b.split('.').length - a.split('.').length);
   await rt.deleteNamespaces(mine);
   removeBirdFiles(lab); // its BIRDs died with the namespaces' processes
+  removeDnsFiles(lab); // so did its dnsmasqs
   removeRecord(lab);
   return mine.length;
 }

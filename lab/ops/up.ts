@@ -11,6 +11,7 @@ import { listenerDaemon, planListeners } from '../pods/servers';
 import { checkTopologyEnvironment } from './environment';
 import { probeLinkType } from '../runtime/kernel-features';
 import { startBird } from './bgp';
+import { startDns } from './dns';
 import { down } from './down';
 import { modelOf } from '../model/lab';
 import type { ProxyModel } from '../model/proxy';
@@ -177,6 +178,18 @@ function stagesFor(
             run: async () => {
               const detail = await startBird(rt, topo);
               await guard('bgp');
+              return detail;
+            },
+          },
+        ]
+      : []),
+    ...(topo.cluster.dns
+      ? [
+          {
+            title: 'dns',
+            run: async () => {
+              const detail = await startDns(rt, topo);
+              await guard('dns');
               return detail;
             },
           },

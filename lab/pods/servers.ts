@@ -2,6 +2,7 @@ import { podNamespace } from '../model/kernel-names';
 import { modelOf } from '../model/lab';
 import type { Topology } from '../topology/types';
 import { inRepo } from '../paths';
+import { isDnsServer } from '../topology/dns';
 
 // Every pod that declares a port, or is a service endpoint, gets a listener that answers with
 // its own name and the peer it saw (reply.sh under socat), so a client can tell which endpoint
@@ -31,6 +32,7 @@ export function planListeners(topo: Topology): Listener[] {
   const want = new Map<string, Listener>();
   const pods = new Map(topo.pods.map((p) => [p.name, p]));
   const add = (pod: string, port: number, protocol: 'TCP' | 'UDP') => {
+    if (isDnsServer(topo, pod)) return; // the cluster DNS's pods run dnsmasq on their port 53 (lab/pods/dns.ts)
     const p = pods.get(pod)!;
     want.set(`${pod}/${protocol}/${port}`, { pod, node: p.node, ns: podNamespace(topo.name, p.node, pod), port, protocol });
   };

@@ -14,6 +14,7 @@ import {
   subnet,
 } from './ipv4';
 import { calicoIpam } from './calico-ipam';
+import { addClusterDns } from './dns';
 import { resolveHosts } from './hosts';
 import { checkLabName, proxySchema, topologySchema, type TopologyInput } from './schema';
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
@@ -130,6 +131,7 @@ export function resolveTopology(input: TopologyInput, src: YamlSource, warn: War
   };
 
   const c = input.cluster;
+  const dns = addClusterDns(input, fail);
   const calico = c.cni === 'calico';
   const nodeSubnetPrefix = c.nodeSubnetPrefix ?? 24;
   // Each CNI's own settings: the other's are refused rather than silently ignored.
@@ -350,6 +352,11 @@ export function resolveTopology(input: TopologyInput, src: YamlSource, warn: War
       if (p.nodePort !== undefined && svc.type !== 'NodePort')
         fail([...pp, 'nodePort'], `nodePort is only for type NodePort (this service is ${svc.type})`);
     });
+    if (svc.clusterIP === 'None') {
+      if (svc.type !== 'ClusterIP')
+        fail([...path, 'clusterIP'], `a headless service (clusterIP: None) is of type ClusterIP, not ${svc.type}`);
+      return undefined;
+    }
     if (svc.clusterIP === undefined) return undefined;
     const ip = ipAt(svc.clusterIP, [...path, 'clusterIP']);
     if (ip === undefined || !serviceCIDR) return undefined;
@@ -443,6 +450,9 @@ export function resolveTopology(input: TopologyInput, src: YamlSource, warn: War
       typeof x === 'number' ? { port: x, protocol: 'TCP' } : { port: x.port, protocol: x.protocol, ...(x.name ? { name: x.name } : {}) },
     ),
     ...(p.conditions ? { conditions: endpointConditions(p.conditions) } : {}),
+    ...(p.namespace !== undefined && p.namespace !== 'default' ? { namespace: p.namespace } : {}),
+    ...(p.hostname !== undefined ? { hostname: p.hostname } : {}),
+    ...(p.subdomain !== undefined ? { subdomain: p.subdomain } : {}),
   }));
   return {
     name: input.name,
@@ -458,6 +468,7 @@ export function resolveTopology(input: TopologyInput, src: YamlSource, warn: War
       port: c.vxlan?.port ?? 8472,
       mtu,
       ...(calicoSpec ? { calico: calicoSpec } : {}),
+      ...(dns ? { dns } : {}),
     },
     proxy: {
       mode: input.proxy.mode,
@@ -474,7 +485,7 @@ export function resolveTopology(input: TopologyInput, src: YamlSource, warn: War
       name: svc.name,
       namespace: svc.namespace,
       type: svc.type,
-      clusterIP: formatIp(clusterIps[i]!),
+      clusterIP: svc.clusterIP === 'None' ? 'None' : formatIp(clusterIps[i]!),
       selector: svc.selector,
       ports: servicePorts[i]!,
       ...(svc.externalTrafficPolicy === 'Local' ? { externalLocal: true as const } : {}),

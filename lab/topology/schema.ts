@@ -70,6 +70,11 @@ export const podSchema = z.strictObject({
   conditions: z
     .strictObject({ ready: z.boolean().optional(), serving: z.boolean().optional(), terminating: z.boolean().optional() })
     .optional(),
+  /** the Kubernetes namespace (cluster DNS names: <a-b-c-d>.<ns>.pod.<domain>); default 'default' */
+  namespace: nameOf('namespace', 63).optional(),
+  /** with subdomain (a headless service's name): <hostname>.<subdomain>.<ns>.svc.<domain> in the cluster DNS */
+  hostname: nameOf('hostname', 63).optional(),
+  subdomain: nameOf('subdomain', 63).optional(),
 });
 
 /** Calico's settings (cluster.cni: calico): its mode, IPAM block size, BGP AS. */
@@ -113,6 +118,13 @@ export const clusterSchema = z.strictObject({
   calico: calicoSchema.optional(),
   /** pod network MTU; default 1450 for vxlan (50 bytes of encapsulation), 1480 for ipip, 1500 otherwise */
   mtu: z.number().int().min(576).max(9000).optional(),
+  /** the cluster DNS: kube-system/kube-dns at the service CIDR's .10, dnsmasq in two pods (lab/pods/dns.ts) */
+  dns: z.boolean().default(false),
+  /** the cluster's DNS domain (kubelet's --cluster-domain) */
+  domain: z
+    .string()
+    .regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/, { error: 'not a DNS domain (labels of a-z, 0-9, -)' })
+    .default('cluster.local'),
 });
 
 const servicePort = z.strictObject({
@@ -139,7 +151,8 @@ export const serviceSchema = z.strictObject({
   /** the Kubernetes namespace: it appears in rule comments and chain-name hashes (ns/name:port) */
   namespace: nameOf('namespace', 63).default('default'),
   type: z.enum(['ClusterIP', 'NodePort']).default('ClusterIP'),
-  clusterIP: ipv4.optional(),
+  /** None: a headless service (no cluster IP, no kube-proxy rules; the DNS answers with the pods' IPs) */
+  clusterIP: z.union([z.literal('None'), ipv4]).optional(),
   selector: z.record(z.string(), z.string()),
   ports: z.array(servicePort).min(1, { error: 'a service needs at least one port' }),
   /** Local: node-port traffic only to the node's own endpoints, the client's address kept */

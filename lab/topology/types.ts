@@ -18,6 +18,13 @@ export interface CalicoSpec {
   vni: number;
   port: number;
 }
+/** The cluster DNS, resolved: the lab adds kube-system/kube-dns at clusterIP and its server pods. */
+export interface DnsSpec {
+  domain: string;
+  clusterIP: string;
+  /** the DNS server pods (kube-system, k8s-app: kube-dns) the lab added */
+  pods: string[];
+}
 export type RuntimeKind = 'netns' | 'docker';
 
 export interface PodPort {
@@ -59,6 +66,10 @@ export interface TopologyPod {
   ports: PodPort[];
   /** EndpointSlice conditions; left out = ready, serving, not terminating */
   conditions?: EndpointConditions;
+  /** the Kubernetes namespace; left out = default */
+  namespace?: string;
+  hostname?: string;
+  subdomain?: string;
 }
 
 export interface EndpointConditions {
@@ -81,6 +92,7 @@ export interface TopologyService {
   name: string;
   namespace: string;
   type: 'ClusterIP' | 'NodePort';
+  /** 'None' for a headless service */
   clusterIP: string;
   selector: Record<string, string>;
   ports: ServicePortSpec[];
@@ -125,6 +137,8 @@ export interface Topology {
     port: number;
     mtu: number;
     calico?: CalicoSpec;
+    /** the cluster DNS (cluster.dns: true): its domain and the kube-dns service's address */
+    dns?: DnsSpec;
   };
   proxy: ProxySpec;
   /** docker runtime: the machines running nodes; empty = this machine only */
