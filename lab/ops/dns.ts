@@ -59,7 +59,12 @@ export async function startDns(rt: Runtime, topo: Topology): Promise<string> {
  * `apply`: the records written again and each dnsmasq restarted (its srv-host lines are
  * configuration, which SIGHUP does not re-read), resolv.conf for added pods, removed for gone ones.
  */
-export async function refeedDns(rt: Runtime, topo: Topology, added: readonly TopologyPod[], removed: readonly TopologyPod[]): Promise<string> {
+export async function refeedDns(
+  rt: Runtime,
+  topo: Topology,
+  added: readonly TopologyPod[],
+  removed: readonly TopologyPod[],
+): Promise<string> {
   const servers = dnsServers(topo);
   if (!topo.cluster.dns || !servers.length) return 'no cluster DNS';
   for (const p of removed) rmSync(join(NETNS_ETC, podNamespace(topo.name, p.node, p.name)), { recursive: true, force: true });

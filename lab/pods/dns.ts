@@ -31,7 +31,6 @@ export interface DnsServer {
 const dashed = (ip: string) => ip.replace(/\./g, '-');
 const podNs = (p: TopologyPod) => p.namespace ?? 'default';
 
-
 export function dnsServers(topo: Topology): DnsServer[] {
   const pods = new Map(topo.pods.map((p) => [p.name, p]));
   return (topo.cluster.dns?.pods ?? []).flatMap((name) => {

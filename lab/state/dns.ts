@@ -6,7 +6,10 @@ import { STATE_DIR } from './store';
 // over /etc/resolv.conf (/etc/netns/<namespace>/resolv.conf). `down` removes both.
 
 export const dnsDir = (lab: string) => join(STATE_DIR, 'dns', lab);
-export const dnsFiles = (lab: string, pod: string) => ({ conf: join(dnsDir(lab), `${pod}.conf`), hosts: join(dnsDir(lab), `${pod}.hosts`) });
+export const dnsFiles = (lab: string, pod: string) => ({
+  conf: join(dnsDir(lab), `${pod}.conf`),
+  hosts: join(dnsDir(lab), `${pod}.hosts`),
+});
 
 /** iproute2's per-namespace configuration folder (`ip netns exec` mounts /etc/netns/<ns>/* over /etc/*). */
 export const NETNS_ETC = process.env.KDL_NETNS_ETC ?? '/etc/netns';
