@@ -127,6 +127,33 @@ export interface Vxlan {
   vni: number;
 }
 
+/** DNS_PORT: UDP or TCP (length-prefixed) to or from it is decoded as DNS. */
+export const DNS_PORT = 53;
+
+export interface DnsAnswer {
+  name: string;
+  /** 'A', 'AAAA', 'SRV', 'CNAME', 'PTR', ... or TYPE<n> */
+  type: string;
+  ttl: number;
+  /** A/AAAA: the address; CNAME/PTR/NS: the name; SRV: "priority weight port target"; else hex */
+  data: string;
+}
+
+export interface Dns {
+  id: number;
+  /** the QR bit */
+  response: boolean;
+  opcode: number;
+  /** 0 NOERROR, 2 SERVFAIL, 3 NXDOMAIN, 5 REFUSED, ... */
+  rcode: number;
+  qdcount: number;
+  ancount: number;
+  /** the first question's name, without the trailing dot */
+  qname?: string;
+  qtype?: string;
+  answers: DnsAnswer[];
+}
+
 export interface Layers {
   sll?: Sll;
   eth?: Eth;
@@ -138,6 +165,7 @@ export interface Layers {
   vxlan?: Vxlan;
   /** IP protocol 4 (IP-in-IP, Calico's tunl0): `inner` is the IPv4 packet carried, no Ethernet header */
   ipip?: boolean;
+  dns?: Dns;
   /** the frame VXLAN carries, or the packet IP-in-IP carries, decoded the same way */
   inner?: Layers;
   /**
@@ -482,7 +510,10 @@ function udp(ctx: Ctx, off: number, s: Span, out: Layers): void {
   const inUdp = u.length >= 8 ? within(s, off + u.length) : s;
   const p = off + 8;
   if (ctx.vxlanPorts.has(u.dstport) || ctx.vxlanPorts.has(u.srcport)) vxlan(ctx, p, inUdp, out);
-  else out.payloadLength = inUdp.wire - p;
+  else {
+    out.payloadLength = inUdp.wire - p;
+    if (u.dstport === DNS_PORT || u.srcport === DNS_PORT) dnsMessage(ctx.b.subarray(p, inUdp.end), out);
+  }
 }
 
 function vxlan(ctx: Ctx, off: number, s: Span, out: Layers): void {
@@ -525,5 +556,101 @@ function tcp(ctx: Ctx, off: number, s: Span, out: Layers): void {
   out.tcp = t;
   if (t.headerLength < 20) out.error = `bad TCP data offset ${t.dataOffset}`;
   else if (s.end - off < t.headerLength) out.truncated = 'tcp';
-  else out.payloadLength = Math.max(0, s.wire - off - t.headerLength);
+  else {
+    out.payloadLength = Math.max(0, s.wire - off - t.headerLength);
+    // DNS over TCP: a two-byte length, then the message; decoded when this segment holds it whole
+    const p = off + t.headerLength;
+    if ((t.dstport === DNS_PORT || t.srcport === DNS_PORT) && s.end - p >= 14) {
+      const len = ctx.b.readUInt16BE(p);
+      if (s.end - p - 2 >= len) dnsMessage(ctx.b.subarray(p + 2, p + 2 + len), out);
+    }
+  }
+}
+
+const DNS_TYPES: Record<number, string> = {
+  1: 'A',
+  2: 'NS',
+  5: 'CNAME',
+  6: 'SOA',
+  12: 'PTR',
+  15: 'MX',
+  16: 'TXT',
+  28: 'AAAA',
+  33: 'SRV',
+  41: 'OPT',
+  255: 'ANY',
+};
+export const dnsTypeName = (n: number) => DNS_TYPES[n] ?? `TYPE${n}`;
+export const DNS_RCODES: Record<number, string> = { 0: 'NOERROR', 1: 'FORMERR', 2: 'SERVFAIL', 3: 'NXDOMAIN', 4: 'NOTIMP', 5: 'REFUSED' };
+
+/** A (possibly compressed) name at `off`; returns it and where the record goes on. Throws on a bad one. */
+function dnsName(m: Buffer, off: number): [string, number] {
+  const labels: string[] = [];
+  let next = -1;
+  for (let hops = 0; ; hops++) {
+    if (off >= m.length || hops > 64) throw new Error('bad DNS name');
+    const len = m[off]!;
+    if (len === 0) {
+      off++;
+      break;
+    }
+    if ((len & 0xc0) === 0xc0) {
+      if (off + 1 >= m.length) throw new Error('bad DNS name');
+      if (next < 0) next = off + 2;
+      off = ((len & 0x3f) << 8) | m[off + 1]!;
+      continue;
+    }
+    if (off + 1 + len > m.length) throw new Error('bad DNS name');
+    labels.push(m.toString('latin1', off + 1, off + 1 + len));
+    off += 1 + len;
+  }
+  return [labels.join('.'), next < 0 ? off : next];
+}
+
+function dnsData(m: Buffer, type: number, off: number, len: number): string {
+  if (type === 1 && len === 4) return ipString(m, off);
+  if (type === 28 && len === 16) return Array.from({ length: 8 }, (_, i) => m.readUInt16BE(off + 2 * i).toString(16)).join(':');
+  if (type === 5 || type === 12 || type === 2) return dnsName(m, off)[0];
+  if (type === 33 && len >= 7)
+    return `${m.readUInt16BE(off)} ${m.readUInt16BE(off + 2)} ${m.readUInt16BE(off + 4)} ${dnsName(m, off + 6)[0]}`;
+  return m.toString('hex', off, off + len);
+}
+
+/** The DNS header, first question and answer section; a message that does not parse gets no dns layer (and no error). */
+function dnsMessage(m: Buffer, out: Layers): void {
+  if (m.length < 12) return;
+  const flags = m.readUInt16BE(2);
+  const d: Dns = {
+    id: m.readUInt16BE(0),
+    response: (flags & 0x8000) !== 0,
+    opcode: (flags >> 11) & 0xf,
+    rcode: flags & 0xf,
+    qdcount: m.readUInt16BE(4),
+    ancount: m.readUInt16BE(6),
+    answers: [],
+  };
+  try {
+    let off = 12;
+    for (let i = 0; i < d.qdcount; i++) {
+      const [name, after] = dnsName(m, off);
+      if (after + 4 > m.length) throw new Error('cut');
+      if (i === 0) {
+        d.qname = name;
+        d.qtype = dnsTypeName(m.readUInt16BE(after));
+      }
+      off = after + 4;
+    }
+    for (let i = 0; i < d.ancount; i++) {
+      const [name, after] = dnsName(m, off);
+      if (after + 10 > m.length) throw new Error('cut');
+      const type = m.readUInt16BE(after);
+      const len = m.readUInt16BE(after + 8);
+      if (after + 10 + len > m.length) throw new Error('cut');
+      d.answers.push({ name, type: dnsTypeName(type), ttl: m.readUInt32BE(after + 4), data: dnsData(m, type, after + 10, len) });
+      off = after + 10 + len;
+    }
+  } catch {
+    /* a cut or malformed message: the header and what parsed */
+  }
+  out.dns = d;
 }

@@ -1,4 +1,19 @@
-import type { Arp, Eth, Icmp, Ipv4, Layers, Packet, Quoted, Sll, Tcp, Udp, Vlan, Vxlan } from './decode';
+import {
+  type Arp,
+  type Dns,
+  DNS_RCODES,
+  type Eth,
+  type Icmp,
+  type Ipv4,
+  type Layers,
+  type Packet,
+  type Quoted,
+  type Sll,
+  type Tcp,
+  type Udp,
+  type Vlan,
+  type Vxlan,
+} from './decode';
 
 // Dotted field paths over decoded packets, for scenario assertions ("ip.ttl", "inner.ip.src",
 // "icmp.quoted.udp.dstport") and a one-line summary of a packet for reports and failures.
@@ -33,6 +48,7 @@ const LAYER_KEYS = {
   udp: ['srcport', 'dstport', 'length', 'checksum'] satisfies (keyof Udp)[],
   tcp: ['srcport', 'dstport', 'seq', 'ack', 'dataOffset', 'headerLength', 'window', 'checksum'] satisfies (keyof Tcp)[],
   vxlan: ['flags', 'vni'] satisfies (keyof Vxlan)[],
+  dns: ['id', 'response', 'opcode', 'rcode', 'qdcount', 'ancount', 'qname', 'qtype'] satisfies (keyof Dns)[],
 };
 
 const outerVlan = (l: View): Vlan | undefined => (l.eth?.vlan ?? l.sll?.vlan)?.[0];
@@ -51,6 +67,10 @@ const SPECIAL: Record<string, (l: View) => unknown> = {
       (l: View) => (l.tcp?.flagNames === undefined ? undefined : l.tcp.flagNames.some((n) => n === f.toUpperCase())),
     ]),
   ),
+  // DNS: the rcode by name, and the answers' data (A addresses, SRV "prio weight port target", ...)
+  'dns.rcode.name': (l) => l.dns && (DNS_RCODES[l.dns.rcode] ?? String(l.dns.rcode)),
+  'dns.answers': (l) => l.dns?.answers.map((a) => a.data),
+  'dns.a': (l) => l.dns?.answers.filter((a) => a.type === 'A').map((a) => a.data),
   'vlan.id': (l) => outerVlan(l)?.id,
   'vlan.pcp': (l) => outerVlan(l)?.pcp,
   'vlan.dei': (l) => outerVlan(l)?.dei,
@@ -180,11 +200,20 @@ function l3Text(l: View): string {
   }
   if (l.vxlan) parts.push(`VXLAN vni=${l.vxlan.vni}`);
   if (l.ipip) parts.push('IPIP');
+  if (l.dns) parts.push(dnsText(l.dns));
   if (l.inner) parts.push(`[${l3Text(l.inner) || linkText(l.inner) || '…'}]`);
   else if (ip && !l.icmp && ip.fragOffset === 0 && ![1, 6, 17].includes(ip.protocol)) parts.push(`proto=${ip.protocol}`);
   if (ip) parts.push(`ttl=${ip.ttl}`);
   if (l.payloadLength && !l.vxlan && !l.ipip && !l.icmp?.quoted) parts.push(`len=${l.payloadLength}`);
   return parts.join(' ');
+}
+
+/** "DNS id=7 A web.default.svc.cluster.local?" or "DNS id=7 NOERROR A web.default.svc.cluster.local → 10.43.0.20" */
+function dnsText(d: Dns): string {
+  const q = `${d.qtype ?? ''} ${d.qname ?? ''}`.trim();
+  if (!d.response) return `DNS id=${d.id} ${q}?`;
+  const rcode = DNS_RCODES[d.rcode] ?? `rcode=${d.rcode}`;
+  return `DNS id=${d.id} ${rcode} ${q}${d.answers.length ? ` → ${d.answers.map((a) => a.data).join(', ')}` : ''}`;
 }
 
 function linkText(l: Layers): string {
