@@ -37,6 +37,7 @@ export function toolsFor(topo: Topology): Record<string, string> {
   for (const r of topo.proxy.rules) need(r.tool);
   if (topo.pods.length) need('socat');
   if (topo.cluster.backend === 'calico-bgp') ['bird', 'birdc'].forEach(need);
+  if (topo.cluster.dns) need('dnsmasq');
   return tools;
 }
 
@@ -48,6 +49,7 @@ const RULE_TOOLS: Record<string, string> = {
   socat: 'socat',
   bird: 'bird2',
   birdc: 'bird2',
+  dnsmasq: 'dnsmasq-base',
 };
 
 /** Everything `up` needs from this machine for this topology, checked before anything is created. */
@@ -58,6 +60,11 @@ export async function checkTopologyEnvironment(topo: Topology): Promise<void> {
   if (topo.cluster.cni === 'calico' && topo.runtime === 'docker')
     throw new LabError(
       `cni: calico (${topo.source}) runs on the netns runtime only so far: the node image has no BIRD yet and its daemons are not wired (docs/calico.md); use runtime: netns`,
+      2,
+    );
+  if (topo.cluster.dns && topo.runtime === 'docker')
+    throw new LabError(
+      `cluster.dns (${topo.source}) runs on the netns runtime only so far: the node image has no dnsmasq and the pods' resolv.conf is not wired (docs/dns.md); use runtime: netns`,
       2,
     );
   checkEnvironment(topo.runtime === 'docker' ? NETNS_TOOLS : toolsFor(topo));

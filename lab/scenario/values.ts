@@ -37,7 +37,7 @@ export function compare(actual: number, c: Comparison): boolean {
 
 export const comparisonText = (c: Comparison) => (c.op === '==' ? String(c.value) : `${c.op} ${c.value}`);
 
-export type FieldKind = 'mac' | 'ip' | 'proto' | 'icmpType' | 'tcpFlags' | 'number' | 'other';
+export type FieldKind = 'mac' | 'ip' | 'proto' | 'icmpType' | 'tcpFlags' | 'number' | 'other' | 'dnsName' | 'text' | 'ipList' | 'textList';
 
 /** What kind of value a decoded field holds, from its leaf name. */
 export function fieldKind(path: string): FieldKind {
@@ -49,6 +49,10 @@ export function fieldKind(path: string): FieldKind {
   if (layer === 'ip' && (leaf === 'proto' || leaf === 'protocol')) return 'proto';
   if (layer === 'icmp' && leaf === 'type') return 'icmpType';
   if (layer === 'tcp' && leaf === 'flags') return 'tcpFlags';
+  if (path.endsWith('dns.qname')) return 'dnsName';
+  if (path.endsWith('dns.qtype') || path.endsWith('dns.rcode.name')) return 'text';
+  if (path.endsWith('dns.a')) return 'ipList';
+  if (path.endsWith('dns.answers')) return 'textList';
   return 'number';
 }
 
@@ -123,6 +127,20 @@ export function compileMatcher(path: string, expected: Scalar | Scalar[], names:
       const key = [...want].sort().join(',');
       return { text: `exactly [${want.join(', ')}]`, test: (a) => Array.isArray(a) && [...(a as string[])].sort().join(',') === key };
     }
+    // DNS: names compare without case and trailing dot; a list field holds the value among its items
+    case 'dnsName': {
+      const want = text.toLowerCase().replace(/\.$/, '');
+      return { text: want, test: (a) => typeof a === 'string' && a.toLowerCase().replace(/\.$/, '') === want };
+    }
+    case 'text':
+      return { text, test: (a) => typeof a === 'string' && a.toUpperCase() === text.toUpperCase() };
+    case 'ipList': {
+      const ip = names.ip(text);
+      if (!ip) return `'${text}' is not an address or a name of this lab (e.g. pod:web-1, service:web)`;
+      return { text: `answers include ${ip === text ? ip : `${ip} (${text})`}`, test: (a) => Array.isArray(a) && a.includes(ip) };
+    }
+    case 'textList':
+      return { text: `answers include ${text}`, test: (a) => Array.isArray(a) && a.includes(text) };
     default:
       return `'${text}' is not a number or a comparison such as '>= 3' for ${path}`;
   }

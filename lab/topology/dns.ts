@@ -16,15 +16,11 @@ const SERVERS = 2;
 
 export const dnsPodName = (i: number) => `kube-dns-${i + 1}`;
 
-type Fail = (path: (string | number)[], message: string) => number | void;
+type Fail = (path: (string | number)[], message: string) => unknown;
 
 /** Adds the DNS service and pods to the input (before allocation); undefined when the DNS is off. */
 export function addClusterDns(input: TopologyInput, fail: Fail): DnsSpec | undefined {
   if (!input.cluster.dns) return undefined;
-  if (input.runtime === 'docker') {
-    fail(['cluster', 'dns'], 'the cluster DNS runs on the netns runtime only (for now): set cluster.dns: false or runtime: netns');
-    return undefined;
-  }
   const cidr = parseCidr(input.cluster.serviceCIDR);
   if (!cidr) return undefined; // reported with the other CIDR checks
   const clusterIP = formatIp(nth(cidr, 10));

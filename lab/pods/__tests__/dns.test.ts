@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { InputError } from '../../errors';
+import { checkTopologyEnvironment } from '../../ops/environment';
 import { modelOf } from '../../model/lab';
 import { expectGoldenFile } from '../../testing/golden';
 import { loadTopology, loadTopologyText } from '../../topology/resolve';
@@ -51,7 +52,7 @@ describe('cluster DNS in the topology (cluster.dns)', () => {
     expect(modelOf(topo).proxy.services.map((s) => s.service)).not.toContain('db');
   });
 
-  it('refuses a service on the DNS address, a pod with a DNS pod name, a headless NodePort, and the docker runtime', () => {
+  it('refuses a service on the DNS address, a pod with a DNS pod name, and a headless NodePort', () => {
     const base = ['name: t', 'cluster: { dns: true }', 'nodes: [{ name: a }, { name: b }]'];
     expect(
       issues(yaml(...base, 'services:', '  - { name: w, clusterIP: 10.43.0.10, selector: { app: w }, ports: [{ port: 80 }] }')),
@@ -70,9 +71,14 @@ describe('cluster DNS in the topology (cluster.dns)', () => {
         ),
       )[0],
     ).toMatch(/clusterIP: a headless service \(clusterIP: None\) is of type ClusterIP, not NodePort/);
-    expect(issues(yaml('name: t', 'runtime: docker', ...base.slice(1)))[0]).toMatch(
-      /cluster\.dns: the cluster DNS runs on the netns runtime only/,
-    );
+  });
+
+  it('is refused before anything is made on the docker runtime (exit 2, so a suite is skipped with the reason)', async () => {
+    const t = loadTopologyText(yaml('name: t', 'runtime: docker', 'cluster: { dns: true }', 'nodes: [{ name: a }]'));
+    await expect(checkTopologyEnvironment(t)).rejects.toMatchObject({
+      exitCode: 2,
+      message: expect.stringMatching(/cluster\.dns .* runs on the netns runtime only/),
+    });
   });
 
   it('allocates other services from .11 up when the DNS holds .10', () => {

@@ -1,5 +1,6 @@
 import type { ExpectationResult } from '../../report/types';
 import { connectExpectation } from './expectations/connect';
+import { dnsExpectation } from './expectations/dns';
 import { hopsExpectation } from './expectations/hops';
 import { natExpectation } from './expectations/nat';
 import { outputExpectation } from './expectations/output';
@@ -9,6 +10,7 @@ import { spreadExpectation } from './expectations/spread';
 import { walkExpectation } from './expectations/walk';
 import { commandProbe } from './probes/command';
 import { connectProbe } from './probes/connect';
+import { dnsProbe } from './probes/dns';
 import { pingProbe } from './probes/ping';
 import { traceProbe } from './probes/trace';
 import { tracerouteProbe } from './probes/traceroute';
@@ -29,7 +31,7 @@ import type {
 // (probes/ or expectations/) and one line here; the scenario schema, loading, running and
 // evaluating all go through these lists.
 
-export const PROBES = [pingProbe, tracerouteProbe, connectProbe, commandProbe, traceProbe] as const;
+export const PROBES = [pingProbe, tracerouteProbe, connectProbe, commandProbe, traceProbe, dnsProbe] as const;
 
 export const EXPECTATIONS = [
   pingExpectation,
@@ -40,6 +42,7 @@ export const EXPECTATIONS = [
   outputExpectation,
   walkExpectation,
   connectExpectation,
+  dnsExpectation,
 ] as const;
 
 type Probes = (typeof PROBES)[number];
