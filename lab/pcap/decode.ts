@@ -512,7 +512,11 @@ function udp(ctx: Ctx, off: number, s: Span, out: Layers): void {
   if (ctx.vxlanPorts.has(u.dstport) || ctx.vxlanPorts.has(u.srcport)) vxlan(ctx, p, inUdp, out);
   else {
     out.payloadLength = inUdp.wire - p;
-    if (u.dstport === DNS_PORT || u.srcport === DNS_PORT) dnsMessage(ctx.b.subarray(p, inUdp.end), out);
+    // DNS only whole: a message the snaplen cut is marked, not half-decoded
+    if (u.dstport === DNS_PORT || u.srcport === DNS_PORT) {
+      if (inUdp.end < inUdp.wire) out.truncated = 'dns';
+      else dnsMessage(ctx.b.subarray(p, inUdp.end), out);
+    }
   }
 }
 
@@ -560,9 +564,12 @@ function tcp(ctx: Ctx, off: number, s: Span, out: Layers): void {
     out.payloadLength = Math.max(0, s.wire - off - t.headerLength);
     // DNS over TCP: a two-byte length, then the message; decoded when this segment holds it whole
     const p = off + t.headerLength;
-    if ((t.dstport === DNS_PORT || t.srcport === DNS_PORT) && s.end - p >= 14) {
-      const len = ctx.b.readUInt16BE(p);
-      if (s.end - p - 2 >= len) dnsMessage(ctx.b.subarray(p + 2, p + 2 + len), out);
+    if ((t.dstport === DNS_PORT || t.srcport === DNS_PORT) && s.wire - p >= 14) {
+      if (s.end < s.wire) out.truncated = 'dns';
+      else {
+        const len = ctx.b.readUInt16BE(p);
+        if (s.end - p - 2 >= len) dnsMessage(ctx.b.subarray(p + 2, p + 2 + len), out);
+      }
     }
   }
 }

@@ -227,6 +227,9 @@ const CAPTURES: CaptureRun[] = [
       'inner quoted icmp',
       'unreachable',
       'fragment',
+      'dns udp answer',
+      'dns tcp srv',
+      'dns nxdomain',
     ],
   },
   {
@@ -291,6 +294,36 @@ async function traffic(): Promise<string> {
   const listener = await start(B, ['socat', '-d', '-d', '-u', 'TCP-LISTEN:40002,reuseaddr', 'STDOUT'], /listening on/);
   await inNs(A, ['socat', '-u', 'STDIN', 'TCP:10.99.0.2:40002'], { input: 'hello over tcp\n' });
   await listener.exited;
+  // DNS to a dnsmasq in B: an A answer over UDP, NXDOMAIN and REFUSED, SRV over TCP (its target
+  // unknown to the server, so no additional A records: tshark's dns.a lists every section's).
+  const dns = await start(
+    B,
+    [
+      'dnsmasq',
+      '-k',
+      '--conf-file=/dev/null',
+      '--no-resolv',
+      '--no-hosts',
+      '--bind-interfaces',
+      '--listen-address=10.99.0.2',
+      '--local=/test/',
+      '--address=/a.test/10.1.2.3',
+      '--srv-host=_x._tcp.a.test,b.test,80',
+      '--log-facility=-',
+      '--user=root',
+      '--pid-file=',
+    ],
+    /started, version/,
+  );
+  try {
+    await inNs(A, ['dig', '@10.99.0.2', '+tries=1', '+time=2', 'a.test', 'A']);
+    await inNs(A, ['dig', '@10.99.0.2', '+tries=1', '+time=2', 'nothere.test', 'A']);
+    await inNs(A, ['dig', '@10.99.0.2', '+tries=1', '+time=2', 'example.org', 'A']);
+    await inNs(A, ['dig', '@10.99.0.2', '+tcp', '+tries=1', '+time=2', '_x._tcp.a.test', 'SRV']);
+  } finally {
+    dns.child.kill('SIGTERM');
+    await dns.exited;
+  }
   // UDP to a closed port (ICMP port unreachable quoting it), and a fragmented ping.
   await inNs(A, ['socat', '-u', 'STDIN', 'UDP:10.99.0.2:40000'], { input: 'hi\n' });
   await inNs(A, ['ping', '-c', '1', '-s', '3000', '-W', '2', '10.99.0.2']);
@@ -377,10 +410,26 @@ const LAYER_FIELDS: [string, Get][] = [
   ['tcp.checksum', (v) => v.tcp?.checksum],
   ['vxlan.flags', (v) => v.vxlan?.flags],
   ['vxlan.vni', (v) => v.vxlan?.vni],
+  // DNS: the header, the first question, the answer section (tshark's dns.qry.type is the number;
+  // it shows no rcode in a query's flags)
+  ['dns.id', (v) => v.dns?.id],
+  ['dns.flags.response', (v) => v.dns?.response],
+  ['dns.flags.opcode', (v) => v.dns?.opcode],
+  ['dns.flags.rcode', (v) => (v.dns?.response ? v.dns.rcode : undefined)],
+  ['dns.count.queries', (v) => v.dns?.qdcount],
+  ['dns.count.answers', (v) => v.dns?.ancount],
+  ['dns.qry.name', (v) => v.dns?.qname],
+  ['dns.qry.type', (v) => v.dns?.qtype && DNS_TYPE_CODES[v.dns.qtype]],
+  ['dns.a', (v) => v.dns?.answers.filter((a) => a.type === 'A').map((a) => a.data)],
+  ['dns.srv.port', (v) => v.dns?.answers.filter((a) => a.type === 'SRV').map((a) => Number(a.data.split(' ')[2]))],
+  ['dns.srv.target', (v) => v.dns?.answers.filter((a) => a.type === 'SRV').map((a) => a.data.split(' ')[3])],
   // tshark's "data" is the undissected rest: our payload length, except that the payload of a
-  // VXLAN packet is the inner frame and that of an ICMP error its quote (both dissected).
-  ['data.len', (v) => (v.vxlan || v.ipip || v.icmp?.quoted || !v.payloadLength ? undefined : v.payloadLength)],
+  // VXLAN packet is the inner frame, that of IP-in-IP the inner packet, that of an ICMP error its
+  // quote and DNS its message (all dissected).
+  ['data.len', (v) => (v.vxlan || v.ipip || v.icmp?.quoted || v.dns || !v.payloadLength ? undefined : v.payloadLength)],
 ];
+
+const DNS_TYPE_CODES: Record<string, number> = { A: 1, NS: 2, CNAME: 5, SOA: 6, PTR: 12, MX: 15, TXT: 16, AAAA: 28, SRV: 33 };
 
 const FRAME_FIELDS = ['frame.number', 'frame.len', 'frame.cap_len', 'frame.time_epoch', 'frame.interface_id', 'frame.interface_name'];
 const TSHARK_FIELDS = [...FRAME_FIELDS, ...LAYER_FIELDS.map(([f]) => f), '_ws.malformed'];
@@ -471,6 +520,9 @@ function kinds(p: Packet, cap: Capture): string[] {
     add(l.icmp?.type === 3 && l.icmp.quoted?.udp, `${pre}unreachable`);
     for (const q of ['udp', 'tcp', 'icmp'] as const) add(l.icmp?.quoted?.[q], `${pre}quoted ${q}`);
     add(l.ip && (l.ip.fragOffset || l.ip.mf), `${pre}fragment`);
+    add(l.udp && l.dns?.answers.some((a) => a.type === 'A'), `${pre}dns udp answer`);
+    add(l.tcp && l.dns?.answers.some((a) => a.type === 'SRV'), `${pre}dns tcp srv`);
+    add(l.dns?.rcode === 3, `${pre}dns nxdomain`);
   }
   add(p.eth, 'eth');
   add(p.eth?.vlan, 'vlan');
