@@ -6,7 +6,8 @@ import type { Packet } from '../../pcap/decode';
 import { readPcapFile } from '../../pcap';
 import { startCapture } from '../../probe/capture';
 import { NETNS_ETC } from '../../state/dns';
-import { describeKernel, rt, topologyFile } from '../../testing/kernel';
+import { removeRecord } from '../../state/store';
+import { describeKernel, labNamespaces, rt, topologyFile } from '../../testing/kernel';
 import { uniqueLabName } from '../../testing/names';
 import { loadTopologyText } from '../../topology/resolve';
 import type { ProxyMode, Topology } from '../../topology/types';
@@ -27,7 +28,33 @@ const CLIENT = '10.42.0.65';
 const topoFor = (lab: string, mode: ProxyMode, edit: (y: string) => string = (y) => y): Topology =>
   loadTopologyText(edit(DNS_YAML.replace(/^name: dns$/m, `name: ${lab}`).replace(/^(\s+mode:) iptables\b/m, `$1 ${mode}`)), 'dns.yaml');
 
+/** pids of processes whose command line names this lab's DNS folder (its dnsmasqs) */
+const dnsmasqsOf = (lab: string) =>
+  readdirSync('/proc')
+    .filter((d) => /^\d+$/.test(d))
+    .filter((d) => {
+      try {
+        return readFileSync(`/proc/${d}/cmdline`, 'utf8').includes(`/dns/${lab}/`);
+      } catch {
+        return false;
+      }
+    });
+const netnsEtcOf = (lab: string) => (existsSync(NETNS_ETC) ? readdirSync(NETNS_ETC).filter((e) => e.startsWith(`kdl.${lab}.`)) : []);
+
 describeKernel('cluster DNS', () => {
+  it('down stops the dnsmasqs and removes the resolver files also when the process that made the lab is gone (no record)', async () => {
+    const lab = uniqueLabName('dnscrash');
+    try {
+      await up(topoFor(lab, 'iptables'), rt);
+      expect(dnsmasqsOf(lab)).toHaveLength(2);
+      expect(netnsEtcOf(lab).length).toBeGreaterThan(0);
+      removeRecord(lab); // as if `lab up` had been killed: only the kernel and the files tell
+    } finally {
+      await down(rt, lab);
+    }
+    expect([dnsmasqsOf(lab), netnsEtcOf(lab), labNamespaces(lab)]).toEqual([[], [], []]);
+  }, 60000);
+
   describe.each<[ProxyMode]>([['iptables'], ['nftables']])('%s mode', (mode) => {
     const lab = uniqueLabName(`dns${mode.slice(0, 3)}`);
     let topo: Topology;
@@ -65,8 +92,8 @@ describeKernel('cluster DNS', () => {
     afterAll(async () => {
       await down(rt, lab);
       rmSync(dir, { recursive: true, force: true });
-      // the lab's resolver files went with it
-      expect(existsSync(NETNS_ETC) ? readdirSync(NETNS_ETC).filter((e) => e.startsWith(`kdl.${lab}.`)) : []).toEqual([]);
+      // its dnsmasqs were stopped with the namespaces' processes, and its resolver files went with it
+      expect([dnsmasqsOf(lab), netnsEtcOf(lab)]).toEqual([[], []]);
     });
 
     it('gives each pod kubelet resolv.conf through ip netns exec, the host /etc/resolv.conf untouched', async () => {
