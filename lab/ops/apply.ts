@@ -116,8 +116,7 @@ export async function apply(topo: Topology, rt: Runtime, runStages: StageRunner 
     },
   });
   // the DNS after the rules: a name answered now leads to an endpoint kube-proxy already knows
-  if (topo.cluster.dns)
-    stages.push({ title: 'dns re-fed', run: () => refeedDns(rt, topo, added, removed) });
+  if (topo.cluster.dns) stages.push({ title: 'dns re-fed', run: () => refeedDns(rt, topo, added, removed) });
   if (gone.length)
     stages.push({
       title: 'pods removed',

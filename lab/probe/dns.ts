@@ -56,19 +56,20 @@ export function digArgv(q: DnsQuery): string[] {
 
 /** dig's default output: the header line, the ANSWER SECTION, the SERVER line. */
 export function parseDig(out: string): Omit<DnsLookup, 'argv' | 'output' | 'answeredBy'> {
-  const header = /status: ([A-Z]+), id: (\d+)/.exec(out);
+  const header = /status: (?<status>[A-Z]+), id: (?<id>\d+)/.exec(out)?.groups;
   const server = /^;; SERVER: (\S+)/m.exec(out)?.[1];
   const answers: DnsAnswerLine[] = [];
   const section = /;; ANSWER SECTION:\n([\s\S]*?)(\n\n|$)/.exec(out)?.[1] ?? '';
   for (const line of section.split('\n')) {
-    const m = /^(\S+)\s+(\d+)\s+IN\s+(\S+)\s+(.*)$/.exec(line.trim());
-    if (m) answers.push({ name: m[1]!.replace(/\.$/, ''), ttl: Number(m[2]), type: m[3]!, data: m[4]!.trim() });
+    const m = /^(?<name>\S+)\s+(?<ttl>\d+)\s+IN\s+(?<type>\S+)\s+(?<data>.*)$/.exec(line.trim())?.groups;
+    if (m?.name && m.type && m.data !== undefined)
+      answers.push({ name: m.name.replace(/\.$/, ''), ttl: Number(m.ttl), type: m.type, data: m.data.trim() });
   }
   return {
-    ...(header ? { status: header[1]!, id: Number(header[2]) } : {}),
+    ...(header?.status ? { status: header.status, id: Number(header.id) } : {}),
     answers,
     ...(server ? { server } : {}),
-    ...(header ? {} : { error: /;; (connection timed out|communications error)[^\n]*/.exec(out)?.[0] ?? 'no answer' }),
+    ...(header?.status ? {} : { error: /;; (connection timed out|communications error)[^\n]*/.exec(out)?.[0] ?? 'no answer' }),
   };
 }
 

@@ -38,20 +38,26 @@ export function addClusterDns(input: TopologyInput, fail: Fail): DnsSpec | undef
   });
   const nodes = input.nodes.slice(0, SERVERS);
   const names = nodes.map((_, i) => dnsPodName(i));
-  input.pods.forEach(
-    (p, i) => names.includes(p.name) && fail(['pods', i, 'name'], `'${p.name}' is the name of a cluster DNS pod (cluster.dns: true)`),
-  );
+  const taken = new Set<string>();
+  input.pods.forEach((p, i) => {
+    if (!names.includes(p.name)) return;
+    taken.add(p.name);
+    fail(['pods', i, 'name'], `'${p.name}' is the name of a cluster DNS pod (cluster.dns: true)`);
+  });
+  // (a name taken is reported once, above, not again as a duplicate)
   input.pods.push(
-    ...nodes.map((n, i) => ({
-      name: names[i]!,
-      node: n.name,
-      namespace: DNS_NAMESPACE,
-      labels: { ...DNS_LABELS },
-      ports: [
-        { port: 53, protocol: 'UDP' as const, name: 'dns' },
-        { port: 53, protocol: 'TCP' as const, name: 'dns-tcp' },
-      ],
-    })),
+    ...nodes
+      .flatMap((n, i) => (taken.has(dnsPodName(i)) ? [] : [{ n, i }]))
+      .map(({ n, i }) => ({
+        name: dnsPodName(i),
+        node: n.name,
+        namespace: DNS_NAMESPACE,
+        labels: { ...DNS_LABELS },
+        ports: [
+          { port: 53, protocol: 'UDP' as const, name: 'dns' },
+          { port: 53, protocol: 'TCP' as const, name: 'dns-tcp' },
+        ],
+      })),
   );
   if (!clash)
     input.services.push({

@@ -50,11 +50,12 @@ export const dnsExpectation: ExpectationKind<'dns', DnsExpectation, typeof dnsPr
       const server = r.server?.replace(/#.*$/, '');
       parts.push({ ok: server === spec.from, expected: `answer from ${spec.from}`, observed: `answer from ${server ?? 'nobody'}` });
     }
-    if (spec.answeredBy !== undefined) {
+    const allowed = spec.answeredBy;
+    if (allowed !== undefined) {
       const by = r.answeredBy ?? [];
       parts.push({
-        ok: by.length > 0 && by.every((p) => spec.answeredBy!.includes(p)),
-        expected: `answered by ${spec.answeredBy.join(' or ')}`,
+        ok: by.length > 0 && by.every((p) => allowed.includes(p)),
+        expected: `answered by ${allowed.join(' or ')}`,
         observed:
           r.answeredBy === undefined
             ? 'no DNS server pods watched (cluster.dns is off)'
