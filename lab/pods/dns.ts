@@ -58,7 +58,8 @@ export function dnsRecords(topo: Topology): DnsRecords {
           srv.push({ name: `_${sp.name}._${sp.protocol.toLowerCase()}.${fqdn}`, target: fqdn, port: sp.port });
       continue;
     }
-    const pods = topo.pods.filter((p) => selects(svc.selector, p));
+    // ready endpoints only, as CoreDNS answers a headless service (publishNotReadyAddresses: false)
+    const pods = topo.pods.filter((p) => selects(svc.selector, p) && p.conditions?.ready !== false);
     for (const p of pods) {
       const host = `${p.hostname !== undefined && p.subdomain === svc.name ? p.hostname : dashed(p.ip)}.${fqdn}`;
       addA(fqdn, p.ip);
