@@ -163,7 +163,7 @@ describe('flannel MACs agree between peers', () => {
       for (const l of linesOf(plan, ns, 'ip')) {
         const m = /^neigh add (\S+) lladdr (\S+) dev flannel\.1 nud permanent$/.exec(l);
         if (!m) continue;
-        const b = byVtep.get(m[1]!);
+        const b = byVtep.get(m[1]);
         expect(b).toBeDefined();
         expect(b).not.toBe(a.name);
         expect(m[2]).toBe(own.get(b!));
