@@ -15,22 +15,24 @@
 // starts on a settled kernel, and the cleanup after `down` is reported as a column of its own.
 import { Command } from 'commander';
 import Table from 'cli-table3';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { planLab } from '../lab/plan';
 import { toolCommand } from '../lab/plan/types';
 import { down } from '../lab/ops/down';
-import { up } from '../lab/ops/up';
+import { up, type StageRunner } from '../lab/ops/up';
 import { LocalExecutor } from '../lab/runtime/executor';
 import { NetnsRuntime } from '../lab/runtime/netns';
 import { loadTopologyText } from '../lab/topology/resolve';
+import { sizeCluster } from '../lab/topology/sizing';
 import type { ProxyMode } from '../lab/topology/types';
 import { benchCalico } from './bench-calico';
 import { benchDocker } from './bench-docker';
 import { benchVm } from './bench-vm';
 import { benchTrace } from './bench-trace';
 import { benchRules, type RulesRow } from './bench-rules';
+import { ensureMininet, runMininet, type MininetRun } from './bench-mininet';
 import { median, round, time } from './measure';
 
 interface Row {
@@ -44,18 +46,45 @@ interface Row {
   /** the same batches `up` runs (every address, route, neighbour, fdb entry), replayed raw */
   sameWorkSeconds: number;
   ratio: number; // up / floor
+  /** the bench process's RSS high-water mark over up + down (VmHWM, reset before each size) */
+  peakMiB: number;
+  /** --against mininet: the same number of hosts (namespaces) up and down in mininet */
+  mininet?: MininetRun & { upRatio: number };
   runs: number;
+}
+
+interface UpBenchOptions {
+  /** also measure the floor and the same work raw (off: --no-floors) */
+  floors: boolean;
+  against?: 'mininet';
 }
 
 const rt = new NetnsRuntime();
 const sh = new LocalExecutor();
 
 function topologyText(lab: string, nodes: number, podsPerNode: number): string {
-  const lines = [`name: ${lab}`, 'cluster: { backend: vxlan }', 'nodes:'];
-  for (let i = 0; i < nodes; i++) lines.push(`  - { name: n${i} }`);
+  const s = sizeCluster(nodes, podsPerNode);
+  const underlay = s.underlay.length === 1 ? s.underlay[0]! : `[${s.underlay.join(', ')}]`;
+  const lines = [
+    `name: ${lab}`,
+    `cluster: { backend: vxlan, underlay: ${underlay}, podCIDR: ${s.podCIDR}, nodeSubnetPrefix: ${s.nodeSubnetPrefix}, serviceCIDR: ${s.serviceCIDR} }`,
+    'nodes:',
+  ];
+  for (let i = 0; i < nodes; i++) lines.push(s.nodeIps ? `  - { name: n${i}, ip: ${s.nodeIps[i]} }` : `  - { name: n${i} }`);
   lines.push('pods:');
   for (let i = 0; i < nodes; i++) for (let j = 0; j < podsPerNode; j++) lines.push(`  - { name: p${i}-${j}, node: n${i} }`);
   return lines.join('\n');
+}
+
+/** The process's RSS high-water mark (VmHWM) in MiB. */
+async function peakRssMiB(): Promise<number> {
+  const m = /^VmHWM:\s+(\d+) kB/m.exec(await readFile('/proc/self/status', 'utf8'));
+  return m ? Number(m[1]) / 1024 : process.resourceUsage().maxRSS / 1024;
+}
+
+/** Resets VmHWM to the current RSS (Linux: 5 > clear_refs), so each size reports its own peak. */
+async function resetPeakRss(): Promise<void> {
+  await writeFile('/proc/self/clear_refs', '5').catch(() => undefined);
 }
 
 const PROBE_NS = 'kdl.bench-probe';
@@ -127,8 +156,18 @@ async function sameWorkFloor(nodes: number): Promise<number> {
   return seconds;
 }
 
-async function benchUp(sizes: number[], runs: number, log: (s: string) => void): Promise<Row[]> {
+/** A stage runner that logs each stage's seconds (where `up`'s time goes, per size). */
+function timedStages(log: (s: string) => void): StageRunner {
+  return async (stages) => {
+    const parts: string[] = [];
+    for (const s of stages) parts.push(`${s.title} ${(await time(async () => void (await s.run()))).toFixed(2)}`);
+    log(`    stages (s): ${parts.join(', ')}`);
+  };
+}
+
+async function benchUp(sizes: number[], runs: number, o: UpBenchOptions, log: (s: string) => void): Promise<Row[]> {
   const rows: Row[] = [];
+  if (o.against === 'mininet') await ensureMininet(log);
   for (const nodes of sizes) {
     const pods = nodes * 2;
     const lab = `bench-${nodes}`;
@@ -139,21 +178,37 @@ async function benchUp(sizes: number[], runs: number, log: (s: string) => void):
     const cleanups: number[] = [];
     const floors: number[] = [];
     const sameWork: number[] = [];
+    const peaks: number[] = [];
+    const mn: MininetRun[] = [];
+    const namespaces = 1 + nodes + pods;
     for (let r = 0; r < runs; r++) {
       await settle();
-      ups.push(await time(() => up(topo, rt)));
+      global.gc?.();
+      await resetPeakRss();
+      ups.push(await time(() => up(topo, rt, { runStages: timedStages(log) })));
       downs.push(await time(() => down(rt, lab)));
+      peaks.push(await peakRssMiB());
       cleanups.push(await settle());
-      floors.push(await floor(1 + nodes + pods, nodes + pods));
-      await settle();
-      sameWork.push(await sameWorkFloor(nodes));
-      await settle();
+      if (o.floors) {
+        floors.push(await floor(namespaces, nodes + pods));
+        await settle();
+        sameWork.push(await sameWorkFloor(nodes));
+        await settle();
+      }
+      if (o.against === 'mininet') {
+        mn.push(await runMininet(namespaces));
+        await settle();
+      }
       log(
-        `  ${nodes} nodes run ${r + 1}/${runs}: up ${ups.at(-1)!.toFixed(2)} s, down ${downs.at(-1)!.toFixed(2)} s (+${cleanups.at(-1)!.toFixed(2)} s kernel cleanup), floor ${floors.at(-1)!.toFixed(2)} s, same work raw ${sameWork.at(-1)!.toFixed(2)} s`,
+        `  ${nodes} nodes run ${r + 1}/${runs}: up ${ups.at(-1)!.toFixed(2)} s (peak ${peaks.at(-1)!.toFixed(0)} MiB), down ${downs.at(-1)!.toFixed(2)} s (+${cleanups.at(-1)!.toFixed(2)} s kernel cleanup)` +
+          (o.floors ? `, floor ${floors.at(-1)!.toFixed(2)} s, same work raw ${sameWork.at(-1)!.toFixed(2)} s` : '') +
+          (mn.length
+            ? `, mininet ${namespaces} hosts up ${mn.at(-1)!.upSeconds.toFixed(2)} s down ${mn.at(-1)!.downSeconds.toFixed(2)} s`
+            : ''),
       );
     }
     const upS = median(ups);
-    const floorS = Math.min(...floors); // a floor is the best the machine managed
+    const floorS = floors.length ? Math.min(...floors) : NaN; // a floor is the best the machine managed
     rows.push({
       nodes,
       pods,
@@ -161,8 +216,20 @@ async function benchUp(sizes: number[], runs: number, log: (s: string) => void):
       downSeconds: round(median(downs)),
       cleanupSeconds: round(median(cleanups)),
       floorSeconds: round(floorS),
-      sameWorkSeconds: round(median(sameWork)),
+      sameWorkSeconds: sameWork.length ? round(median(sameWork)) : NaN,
       ratio: round(upS / floorS),
+      peakMiB: Math.round(Math.max(...peaks)),
+      ...(mn.length && {
+        mininet: {
+          hosts: mn[0]!.hosts,
+          switches: mn[0]!.switches,
+          upSeconds: round(median(mn.map((m) => m.upSeconds))),
+          downSeconds: round(median(mn.map((m) => m.downSeconds))),
+          peakMiB: Math.round(Math.max(...mn.map((m) => m.peakMiB))),
+          // the ratio pair by pair (each run's lab up against the same run's mininet), then the median
+          upRatio: round(median(mn.map((m, i) => (ups[i]! + downs[i]!) / (m.upSeconds + m.downSeconds)))),
+        },
+      }),
       runs,
     });
   }
@@ -179,10 +246,14 @@ async function main() {
     .option('--modes <list>', 'rules: proxy modes', 'iptables,nftables')
     .option('--runs <n>', 'runs per size (the median is reported)', '3')
     .option('--cni <name>', 'up: flannel (the default) or calico (bgp, with its convergence time)', 'flannel')
+    .option('--no-floors', 'up: skip the floor and same-work-raw columns')
+    .option('--against <peer>', 'up: also measure a peer on the same namespace count (mininet)')
     .parse(process.argv);
   const [what] = program.args.length ? program.args : ['up'];
   const o = program.opts<{
     json?: boolean;
+    floors: boolean;
+    against?: string;
     sizes: string;
     services: string;
     endpoints: string;
@@ -206,7 +277,7 @@ async function main() {
     const rows = await benchDocker(sizes, Number(o.runs), log);
     if (o.json) return console.log(JSON.stringify(rows, null, 2));
     const t = new Table({
-      head: ['nodes', 'pods', 'up (s)', 'down (s)', 'bare containers up (s)', 'up / bare', 'bare containers down (s)'],
+      head: ['nodes', 'pods', 'up (s)', 'peak memory (MiB)', 'down (s)', 'bare containers up (s)', 'up / bare', 'bare containers down (s)'],
       style: { head: [] },
     });
     for (const r of rows)
@@ -272,23 +343,44 @@ async function main() {
     );
   }
   if (o.cni !== 'flannel') throw new Error(`--cni: flannel or calico, not '${o.cni}'`);
-  const rows = await benchUp(sizes, Number(o.runs), log);
+  if (o.against !== undefined && o.against !== 'mininet') throw new Error(`--against: unknown peer '${o.against}' (known: mininet)`);
+  const rows = await benchUp(sizes, Number(o.runs), { floors: o.floors, against: o.against }, log);
   if (o.json) return console.log(JSON.stringify(rows, null, 2));
+  const mn = o.against === 'mininet';
   const t = new Table({
-    head: ['nodes', 'pods', 'up (s)', 'down (s)', 'kernel cleanup (s)', 'floor (s)', 'up / floor', 'same work raw (s)', 'up / same work'],
+    head: [
+      'nodes',
+      'pods',
+      'up (s)',
+      'peak memory (MiB)',
+      'down (s)',
+      'kernel cleanup (s)',
+      'floor (s)',
+      'up / floor',
+      'same work raw (s)',
+      'up / same work',
+      ...(mn ? ['mininet hosts', 'mininet up (s)', 'mininet down (s)', 'lab / mininet (up+down)'] : []),
+    ],
     style: { head: [] },
   });
+  const f = (x: number, digits = 2, unit = '') => (Number.isFinite(x) ? `${x.toFixed(digits)}${unit}` : '-');
   for (const r of rows)
     t.push([
       r.nodes,
       r.pods,
-      r.upSeconds.toFixed(2),
-      r.downSeconds.toFixed(2),
-      r.cleanupSeconds.toFixed(2),
-      r.floorSeconds.toFixed(2),
-      `${r.ratio.toFixed(2)}x`,
-      r.sameWorkSeconds.toFixed(2),
-      `${(r.upSeconds / r.sameWorkSeconds).toFixed(2)}x`,
+      f(r.upSeconds),
+      r.peakMiB,
+      f(r.downSeconds),
+      f(r.cleanupSeconds),
+      f(r.floorSeconds),
+      f(r.ratio, 2, 'x'),
+      f(r.sameWorkSeconds),
+      f(r.upSeconds / r.sameWorkSeconds, 2, 'x'),
+      ...(r.mininet
+        ? [r.mininet.hosts, f(r.mininet.upSeconds), f(r.mininet.downSeconds), f(r.mininet.upRatio, 2, 'x')]
+        : mn
+          ? ['-', '-', '-', '-']
+          : []),
     ]);
   console.log(t.toString());
   console.log(
@@ -297,6 +389,11 @@ async function main() {
   console.log(
     'same work raw = the batches up runs, written out beforehand and replayed by ip -batch + xargs nsenter, without Node or read-back',
   );
+  console.log("peak memory = the bench process's RSS high-water mark (VmHWM) over up + down, reset before each run");
+  if (mn)
+    console.log(
+      'mininet = as many hosts as the lab has namespaces, on Linux bridges (lxbr, <= 1000 ports each), no controller, in a namespace of its own; ratio: median of (lab up+down) / (mininet up+down) per run',
+    );
 }
 
 function printRules(rows: RulesRow[], runs: string): void {
