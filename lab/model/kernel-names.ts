@@ -76,7 +76,12 @@ export function macFor(lab: string, ns: string, ifname: string): string {
   return bytes.map((b) => b.toString(16).padStart(2, '0')).join(':');
 }
 
-/** flannel.<vni>'s MAC on a node: every peer's neigh and fdb entries need it. */
+const vtepMacs = new Map<string, string>();
+/** flannel.<vni>'s MAC on a node: every peer's neigh and fdb entries need it (N² look-ups in an
+ *  N-node lab, so each is hashed once: 1,000 nodes would otherwise hash a million times). */
 export function vtepMac(lab: string, node: string, vni: number): string {
-  return macFor(lab, nodeNamespace(lab, node), vxlanName(vni));
+  const key = `${lab}/${node}/${vni}`;
+  let mac = vtepMacs.get(key);
+  if (mac === undefined) vtepMacs.set(key, (mac = macFor(lab, nodeNamespace(lab, node), vxlanName(vni))));
+  return mac;
 }
