@@ -26,7 +26,9 @@ import { LocalExecutor } from '../lab/runtime/executor';
 import { NetnsRuntime } from '../lab/runtime/netns';
 import { loadTopologyText } from '../lab/topology/resolve';
 import { sizeCluster } from '../lab/topology/sizing';
-import type { ProxyMode } from '../lab/topology/types';
+import type { ProxyMode, Topology } from '../lab/topology/types';
+import { podNamespace } from '../lab/model/kernel-names';
+import { ping } from '../lab/probe/ping';
 import { benchCalico } from './bench-calico';
 import { benchDocker } from './bench-docker';
 import { benchVm } from './bench-vm';
@@ -156,6 +158,19 @@ async function sameWorkFloor(nodes: number): Promise<number> {
   return seconds;
 }
 
+/** The first node's pod pings the last node's (not timed): vxlan across the lab, TTL 64 - 2 routers. */
+async function checkReach(topo: Topology, log: (s: string) => void): Promise<void> {
+  const from = topo.pods[0]!;
+  const to = topo.pods.at(-1)!;
+  const res = await ping(rt, podNamespace(topo.name, from.node, from.name), to.ip, { count: 1 });
+  const ttl = res.replies[0]?.ttl;
+  if (ttl !== 62)
+    throw new Error(
+      `${from.name} (${from.node}) -> ${to.name} (${to.node}) at ${to.ip}: ${ttl === undefined ? 'no reply' : `TTL ${ttl}, not 62`}`,
+    );
+  log(`    ${from.name} on ${from.node} reaches ${to.name} on ${to.node} (${to.ip}), TTL 62`);
+}
+
 /** A stage runner that logs each stage's seconds (where `up`'s time goes, per size). */
 function timedStages(log: (s: string) => void): StageRunner {
   return async (stages) => {
@@ -186,6 +201,7 @@ async function benchUp(sizes: number[], runs: number, o: UpBenchOptions, log: (s
       global.gc?.();
       await resetPeakRss();
       ups.push(await time(() => up(topo, rt, { runStages: timedStages(log) })));
+      if (r === 0) await checkReach(topo, log);
       downs.push(await time(() => down(rt, lab)));
       peaks.push(await peakRssMiB());
       cleanups.push(await settle());
