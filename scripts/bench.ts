@@ -1,4 +1,4 @@
-// npm run bench -- up [--json] [--sizes 10,50,100] [--runs 3]
+// npm run bench -- up [--json] [--sizes 10,50,100] [--runs 3] [--no-floors] [--against mininet]   (mininet: bench-mininet.ts)
 // npm run bench -- up --cni calico [--json] [--sizes 10,50,100] [--runs 3]   (see bench-calico.ts)
 // npm run bench -- docker [--json] [--sizes 3,10,30] [--runs 3]   (see bench-docker.ts)
 // npm run bench -- vm [--json] [--runs 3]                          (see bench-vm.ts)
