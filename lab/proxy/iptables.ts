@@ -68,29 +68,26 @@ const proto = (sp: ServicePortModel) => sp.protocol.toLowerCase();
 export const FILTER_BUILTINS = ['INPUT', 'FORWARD', 'OUTPUT'];
 export const NAT_BUILTINS = ['PREROUTING', 'INPUT', 'OUTPUT', 'POSTROUTING'];
 
-/** Chains every mode shares: the masquerade mark, its SNAT, and the forward rules for marked traffic. */
-export function addMasqueradeChains(nat: RestoreTable, filter: RestoreTable, mark: number): void {
-  const m = markHex(mark);
+/**
+ * KUBE-POSTROUTING and KUBE-MARK-MASQ as both the iptables and the IPVS proxier write them:
+ * masquerade what carries the mark, clearing it first so that a packet re-routed is not
+ * masqueraded twice. --random-fully: kube-proxy adds it where iptables supports it, as it does here.
+ */
+export function addMasqueradeRules(nat: RestoreTable, m: string): void {
   nat
-    .add('POSTROUTING', ...comment('kubernetes postrouting rules'), '-j', 'KUBE-POSTROUTING')
-    .add('KUBE-MARK-MASQ', '-j', 'MARK', '--or-mark', m)
-    .add('KUBE-POSTROUTING', '-m', 'mark', '!', '--mark', `${m}/${m}`, '-j', 'RETURN')
-    // clear the mark, so a packet that is re-routed is not masqueraded twice (as kube-proxy does)
-    .add('KUBE-POSTROUTING', '-j', 'MARK', '--xor-mark', m)
-    .add('KUBE-POSTROUTING', ...comment('kubernetes service traffic requiring SNAT'), '-j', 'MASQUERADE', '--random-fully');
+    .line('KUBE-POSTROUTING', `-m mark ! --mark ${m}/${m} -j RETURN`)
+    .line('KUBE-POSTROUTING', `-j MARK --xor-mark ${m}`)
+    .line('KUBE-POSTROUTING', `${comment('kubernetes service traffic requiring SNAT').join(' ')} -j MASQUERADE --random-fully`)
+    .line('KUBE-MARK-MASQ', `-j MARK --or-mark ${m}`);
+}
+
+/** KUBE-FORWARD's accept rules for marked and established traffic (both proxiers; iptables mode drops INVALID first). */
+export function addForwardAcceptRules(filter: RestoreTable, m: string): void {
   filter
-    .add('FORWARD', ...comment('kubernetes forwarding rules'), '-j', 'KUBE-FORWARD')
-    .add('KUBE-FORWARD', '-m', 'conntrack', '--ctstate', 'INVALID', '-j', 'DROP')
-    .add('KUBE-FORWARD', ...comment('kubernetes forwarding rules'), '-m', 'mark', '--mark', `${m}/${m}`, '-j', 'ACCEPT')
-    .add(
+    .line('KUBE-FORWARD', `${comment('kubernetes forwarding rules').join(' ')} -m mark --mark ${m}/${m} -j ACCEPT`)
+    .line(
       'KUBE-FORWARD',
-      ...comment('kubernetes forwarding conntrack rule'),
-      '-m',
-      'conntrack',
-      '--ctstate',
-      'RELATED,ESTABLISHED',
-      '-j',
-      'ACCEPT',
+      `${comment('kubernetes forwarding conntrack rule').join(' ')} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`,
     );
 }
 
@@ -225,13 +222,7 @@ export function iptablesRules(model: ProxyModel, node?: ProxyNode, opts: Iptable
   for (const c of ['KUBE-SERVICES', 'KUBE-NODEPORTS', 'KUBE-POSTROUTING', 'KUBE-MARK-MASQ']) nat.chain(c);
   for (const j of jumpsToInsert(opts)) (j.table === 'filter' ? filter : nat).insert(j.from, ...jumpWords(j));
 
-  nat
-    .line('KUBE-POSTROUTING', `-m mark ! --mark ${m}/${m} -j RETURN`)
-    // clear the mark, so a packet that is re-routed is not masqueraded twice
-    .line('KUBE-POSTROUTING', `-j MARK --xor-mark ${m}`)
-    // --random-fully: kube-proxy adds it where iptables supports it, as it does here
-    .line('KUBE-POSTROUTING', `${comment('kubernetes service traffic requiring SNAT').join(' ')} -j MASQUERADE --random-fully`)
-    .line('KUBE-MARK-MASQ', `-j MARK --or-mark ${m}`);
+  addMasqueradeRules(nat, m);
   if (localhost)
     // route_localnet lets 127.0.0.1 be routed off the host: drop what arrives for 127/8 from elsewhere
     filter.line(
@@ -333,12 +324,7 @@ export function iptablesRules(model: ProxyModel, node?: ProxyNode, opts: Iptable
     nat.line('KUBE-SERVICES', `${last} -m addrtype --dst-type LOCAL${localhost ? '' : ' ! -d 127.0.0.0/8'} -j KUBE-NODEPORTS`);
   else for (const ip of targets) if (ip !== '127.0.0.1' || localhost) nat.line('KUBE-SERVICES', `${last} -d ${ip} -j KUBE-NODEPORTS`);
 
-  filter
-    .line('KUBE-FORWARD', '-m conntrack --ctstate INVALID -j DROP')
-    .line('KUBE-FORWARD', `${comment('kubernetes forwarding rules').join(' ')} -m mark --mark ${m}/${m} -j ACCEPT`)
-    .line(
-      'KUBE-FORWARD',
-      `${comment('kubernetes forwarding conntrack rule').join(' ')} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`,
-    );
+  filter.line('KUBE-FORWARD', '-m conntrack --ctstate INVALID -j DROP');
+  addForwardAcceptRules(filter, m);
   return `${filter.render()}\n${nat.render()}\n`;
 }

@@ -1,4 +1,4 @@
-import { comment, FILTER_BUILTINS, NAT_BUILTINS, RestoreTable } from './iptables';
+import { addForwardAcceptRules, addMasqueradeRules, comment, FILTER_BUILTINS, NAT_BUILTINS, RestoreTable } from './iptables';
 import { contains, parseCidr, parseIp } from '../topology/ipv4';
 import { markHex, type ProxyModel, type ProxyNode, type ServicePortModel } from '../model/proxy';
 
@@ -211,9 +211,9 @@ export const IPVS_JUMPS: { table: 'nat' | 'filter'; from: string; to: string; co
 ];
 
 /**
- * kube-proxy's writeIptablesRules for the lab's services, rule for rule in its order. Its own
- * (not iptables mode's addMasqueradeChains): the IPVS proxier writes KUBE-POSTROUTING after its
- * hairpin rule and has no INVALID drop in KUBE-FORWARD.
+ * kube-proxy's writeIptablesRules for the lab's services, rule for rule in its order. It shares
+ * the masquerade and KUBE-FORWARD accept rules with iptables mode, but writes KUBE-POSTROUTING
+ * after its hairpin rule and has no INVALID drop in KUBE-FORWARD.
  */
 export function ipvsIptables(model: ProxyModel, node: ProxyNode): string {
   const members = ipsetMembers(model, node);
@@ -255,19 +255,14 @@ export function ipvsIptables(model: ProxyModel, node: ProxyNode): string {
   filter.add('KUBE-SOURCE-RANGES-FIREWALL', '-j', 'DROP');
   // accept cluster-IP traffic here, so that no other nat rule gets in IPVS's way
   if (has(IPSETS.clusterIP)) nat.add('KUBE-SERVICES', ...matchSet(IPSETS.clusterIP, 'dst,dst'), '-j', 'ACCEPT');
-  filter
-    .add('KUBE-FORWARD', ...comment('kubernetes forwarding rules'), '-m', 'mark', '--mark', `${m}/${m}`, '-j', 'ACCEPT')
-    .add(
-      'KUBE-FORWARD',
-      ...comment('kubernetes forwarding conntrack rule'),
-      '-m',
-      'conntrack',
-      '--ctstate',
-      'RELATED,ESTABLISHED',
-      '-j',
-      'ACCEPT',
-    )
-    .add('KUBE-NODE-PORT', ...comment(IPSETS.healthCheckNodePort.comment), ...matchSet(IPSETS.healthCheckNodePort, 'dst'), '-j', 'ACCEPT');
+  addForwardAcceptRules(filter, m);
+  filter.add(
+    'KUBE-NODE-PORT',
+    ...comment(IPSETS.healthCheckNodePort.comment),
+    ...matchSet(IPSETS.healthCheckNodePort, 'dst'),
+    '-j',
+    'ACCEPT',
+  );
   // kube-ipvs0 makes every cluster IP local: only service ports may be reached through them,
   // not the node's own ports (kubernetes#72236)
   for (const [s, dirs] of [
@@ -279,13 +274,7 @@ export function ipvsIptables(model: ProxyModel, node: ProxyNode): string {
   ] as const)
     filter.add('KUBE-IPVS-FILTER', ...matchSet(s, dirs), '-j', 'RETURN');
   filter.add('KUBE-IPVS-FILTER', '-m', 'conntrack', '--ctstate', 'NEW', ...matchSet(IPSETS.ipvsIPs, 'dst'), '-j', 'REJECT');
-  nat
-    .add('KUBE-POSTROUTING', '-m', 'mark', '!', '--mark', `${m}/${m}`, '-j', 'RETURN')
-    // clear the mark, so a packet that is re-routed is not masqueraded twice
-    .add('KUBE-POSTROUTING', '-j', 'MARK', '--xor-mark', m)
-    // --random-fully: kube-proxy adds it where iptables has it (HasRandomFully), as every iptables the lab runs does
-    .add('KUBE-POSTROUTING', ...comment('kubernetes service traffic requiring SNAT'), '-j', 'MASQUERADE', '--random-fully')
-    .add('KUBE-MARK-MASQ', '-j', 'MARK', '--or-mark', m);
+  addMasqueradeRules(nat, m);
   return `${filter.render()}\n${nat.render()}\n`;
 }
 
