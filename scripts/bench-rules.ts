@@ -58,6 +58,8 @@ export function servicesTopology(services: number, endpoints: number, mode: Prox
     name: 'bench-rules',
     runtime: 'netns',
     source: '<bench>',
+    namespaces: [{ name: 'default', labels: { 'kubernetes.io/metadata.name': 'default' } }],
+    endpointSlices: [],
     hosts: [],
     cluster: {
       cni: 'flannel',

@@ -1,11 +1,13 @@
 import { createHash } from 'node:crypto';
+import { podMeta } from '../topology/types';
 
 // Every object the lab creates is named from the lab's prefix, so that `down` can find it
 // in the kernel without any state file:
 //   kdl.<lab>                 the lab's own namespace: underlay segments and their gateways
 //   kdl.<lab>.<node>          a node
-//   kdl.<lab>.<node>.<pod>    a pod on that node
-// Lab, node and pod names are DNS labels (no dots), so splitting on '.' is unambiguous.
+//   kdl.<lab>.<node>.<pod>    a pod on that node (namespace default)
+//   kdl.<lab>.<node>.<ns>.<pod>  a pod of Kubernetes namespace <ns> (the lab's pod name <ns>/<pod>)
+// Lab, node, namespace and pod names are DNS labels (no dots), so splitting on '.' is unambiguous.
 
 export const PREFIX = 'kdl';
 
@@ -21,7 +23,7 @@ export const hostSelf = (host: string) => `@${host}`;
 export const inLab = (ns: string, lab: string) =>
   ns === labNamespace(lab) || ns.startsWith(`${labNamespace(lab)}.`) || ns.startsWith(`${labNamespace(lab)}@`);
 export const nodeNamespace = (lab: string, node: string) => `${PREFIX}.${lab}.${node}`;
-export const podNamespace = (lab: string, node: string, pod: string) => `${PREFIX}.${lab}.${node}.${pod}`;
+export const podNamespace = (lab: string, node: string, pod: string) => `${PREFIX}.${lab}.${node}.${pod.replace('/', '.')}`;
 
 export type NamespaceRole =
   | { role: 'lab'; lab: string; host?: string }
@@ -31,8 +33,9 @@ export type NamespaceRole =
 export function parseNamespace(ns: string): NamespaceRole | undefined {
   const parts = ns.split('.');
   if (parts[0] !== PREFIX || parts.some((p) => p === '')) return undefined;
-  const [, labPart, node, pod] = parts;
-  if (labPart === undefined || parts.length > 4) return undefined;
+  const [, labPart, node, ...podParts] = parts;
+  if (labPart === undefined || parts.length > 5) return undefined;
+  const pod = podParts.length ? podParts.join('/') : undefined;
   const [lab, host] = labPart.split('@') as [string, string | undefined];
   if (node === undefined) return { role: 'lab', lab, ...(host ? { host } : {}) };
   if (host !== undefined) return undefined;
@@ -47,11 +50,13 @@ export const podVethName = (lab: string, pod: string) => `veth${hex(`${lab}/${po
 /**
  * The node-side end of a pod's veth under Calico: 'cali' + the first 11 hex digits of the SHA-1 of
  * the workload's "<namespace>.<pod>", as libcalico-go's VethNameForWorkload names it (so a lab pod
- * named like a cluster's pod gets the same cali name). The lab's pods live in Kubernetes namespace
- * 'default'.
+ * named like a cluster's pod gets the same cali name). `pod` is the lab's name (<ns>/<pod> outside
+ * namespace default).
  */
-export const calicoVethName = (pod: string, namespace = 'default') =>
-  `cali${createHash('sha1').update(`${namespace}.${pod}`).digest('hex').slice(0, 11)}`;
+export const calicoVethName = (pod: string) => {
+  const { namespace, name } = podMeta({ name: pod });
+  return `cali${createHash('sha1').update(`${namespace}.${name}`).digest('hex').slice(0, 11)}`;
+};
 /** Calico's VXLAN device (Felix names it so). */
 export const CALICO_VXLAN = 'vxlan.calico';
 /** The lab-namespace end of a node's underlay link. */

@@ -100,7 +100,7 @@ export class LabNames {
 
   /** `<node|pod>[.:]<iface>`, `pod:x`, `node:x` or a bare name (its eth0) → the interface. */
   iface(symbol: string): Iface | undefined {
-    const m = /^(?:(pod|node):)?([a-z0-9-]+)(?:[.:](.+))?$/.exec(symbol);
+    const m = /^(?:(pod|node):)?([a-z0-9-]+(?:\/[a-z0-9-]+)?)(?:[.:](.+))?$/.exec(symbol);
     if (!m) return undefined;
     const [, kind, owner, name] = m;
     const i = this.ifaces.get(`${owner}.${name ?? 'eth0'}`);
@@ -195,7 +195,7 @@ export const IFNAME_RE = /^(?!\.\.?$)[A-Za-z0-9_.-]{1,15}$/;
 
 /** A capture point, `<node|pod|@lab>[:<interface|any>]`, in the lab's namespaces; an error text if it names nothing. */
 export function resolvePoint(names: LabNames, at: string): { owner: string; iface: string; ns: string } | string {
-  const m = /^(@lab|[a-z0-9-]+)(?::(.+))?$/.exec(at);
+  const m = /^(@lab|[a-z0-9-]+(?:\/[a-z0-9-]+)?)(?::(.+))?$/.exec(at);
   const owner = m?.[1] ?? at;
   const iface = m?.[2] ?? 'any';
   // the name is part of the pcap's file name and tcpdump's -i: a kernel interface name only (no '/', not '..')

@@ -1,6 +1,6 @@
 import { createHash, hash } from 'node:crypto';
 import { parseIp } from '../topology/ipv4';
-import type { ProxyMode, Topology, TopologyPod } from '../topology/types';
+import { podMeta, type ProxyMode, type Topology, type TopologyEndpointSlice, type TopologyPod } from '../topology/types';
 
 // What kube-proxy knows on every node, derived from the topology: service ports with their
 // endpoints (pods chosen by the selector). Every rule generator (iptables, ipvs, nftables)
@@ -105,9 +105,15 @@ export function proxyModel(topo: Topology): ProxyModel {
   };
   const services: ServicePortModel[] = [];
   const select = podSelector(topo.pods);
+  const slicesOf = new Map<string, TopologyEndpointSlice[]>();
+  for (const sl of topo.endpointSlices ?? []) {
+    const key = `${sl.namespace}/${sl.service}`;
+    slicesOf.set(key, [...(slicesOf.get(key) ?? []), sl]);
+  }
   for (const svc of topo.services) {
     if (svc.clusterIP === 'None') continue; // headless: kube-proxy writes nothing for it, the DNS answers with its pods
-    const pods = select(svc.selector);
+    const slices = slicesOf.get(`${svc.namespace}/${svc.name}`);
+    const pods = slices ? [] : select(svc.namespace, svc.selector);
     for (const sp of svc.ports) {
       const endpoints: Endpoint[] = [];
       for (const pod of pods) {
@@ -118,6 +124,12 @@ export function proxyModel(topo: Topology): ProxyModel {
             : pod.ports.find((p) => p.name === sp.targetPort && p.protocol === sp.protocol)?.port;
         const c = pod.conditions ?? { ready: true, serving: true, terminating: false };
         if (port !== undefined) endpoints.push({ ip: pod.ip, port, pod: pod.name, node: pod.node, ...c });
+      }
+      // given slices: kube-proxy matches a service port to the slice port of the same name and protocol
+      for (const sl of slices ?? []) {
+        const port = sl.ports.find((p) => p.name === sp.name && p.protocol === sp.protocol)?.port;
+        if (port === undefined) continue;
+        for (const e of sl.endpoints) endpoints.push({ ip: e.ip, port, pod: e.pod ?? '', node: e.node ?? '', ...e.conditions });
       }
       // kube-proxy sorts endpoints by their "ip:port" text; the order decides which endpoint gets
       // which probability (iptables) or vmap slot (nftables)
@@ -217,15 +229,18 @@ export function policyView(sp: ServicePortModel, node: string | undefined): Poli
  * services over tens of thousands of pods would otherwise test every pod for every service.
  * An empty selector selects no pod (a Service without a selector has no automatic endpoints).
  */
-function podSelector(pods: readonly TopologyPod[]): (selector: Record<string, string>) => TopologyPod[] {
+/** A service's selector matches pods of the service's own namespace only, as in Kubernetes. */
+function podSelector(pods: readonly TopologyPod[]): (namespace: string, selector: Record<string, string>) => TopologyPod[] {
   const index = new Map<string, Set<TopologyPod>>();
-  for (const p of pods)
+  for (const p of pods) {
+    const ns = podMeta(p).namespace;
     for (const [k, v] of Object.entries(p.labels)) {
-      const key = `${k}=${v}`;
+      const key = `${ns}\0${k}=${v}`;
       index.set(key, (index.get(key) ?? new Set()).add(p));
     }
-  return (selector) => {
-    const sets = Object.entries(selector).map(([k, v]) => index.get(`${k}=${v}`) ?? new Set<TopologyPod>());
+  }
+  return (namespace, selector) => {
+    const sets = Object.entries(selector).map(([k, v]) => index.get(`${namespace}\0${k}=${v}`) ?? new Set<TopologyPod>());
     if (!sets.length) return [];
     sets.sort((a, b) => a.size - b.size);
     return [...sets[0]!].filter((p) => sets.every((s) => s.has(p)));

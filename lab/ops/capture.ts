@@ -45,7 +45,7 @@ export async function captureAt(
   const point = resolvePoint(new LabNames(rec.topology), req.at);
   if (typeof point === 'string') throw InputError.of('point', '', point);
   mkdirSync(req.dir, { recursive: true });
-  const file = join(req.dir, `${point.owner.replace(/^@/, '')}-${point.iface}.pcap`);
+  const file = join(req.dir, `${point.owner.replace(/^@/, '').replace('/', '.')}-${point.iface}.pcap`);
   const cap = await startCapture(rt, {
     ns: point.ns,
     iface: point.iface,

@@ -88,7 +88,7 @@ export async function dnsLookup(
     for (const w of watch)
       caps.push({
         pod: w.pod,
-        cap: await startCapture(rt, { ns: w.ns, iface: 'eth0', filter: 'port 53', file: join(dir, `${w.pod}.pcap`) }),
+        cap: await startCapture(rt, { ns: w.ns, iface: 'eth0', filter: 'port 53', file: join(dir, `${w.pod.replace('/', '.')}.pcap`) }),
       });
   }
   let output = '';

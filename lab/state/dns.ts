@@ -6,9 +6,10 @@ import { STATE_DIR } from './store';
 // over /etc/resolv.conf (/etc/netns/<namespace>/resolv.conf). `down` removes both.
 
 export const dnsDir = (lab: string) => join(STATE_DIR, 'dns', lab);
+/** `pod` is the lab's pod name (<ns>/<pod> outside namespace default): one file name, <ns>.<pod>. */
 export const dnsFiles = (lab: string, pod: string) => ({
-  conf: join(dnsDir(lab), `${pod}.conf`),
-  hosts: join(dnsDir(lab), `${pod}.hosts`),
+  conf: join(dnsDir(lab), `${pod.replace('/', '.')}.conf`),
+  hosts: join(dnsDir(lab), `${pod.replace('/', '.')}.hosts`),
 });
 
 /** iproute2's per-namespace configuration folder (`ip netns exec` mounts /etc/netns/<ns>/* over /etc/*). */

@@ -1,6 +1,6 @@
 import { formatIp, nth, parseCidr } from './ipv4';
 import type { TopologyInput } from './schema';
-import type { DnsSpec, Topology } from './types';
+import { podRef, type DnsSpec, type Topology } from './types';
 
 // The cluster DNS as the lab adds it to a topology (cluster.dns: true): the kube-system/kube-dns
 // Service at the service CIDR's .10 (kubelet's --cluster-dns as k3s and kubeadm set it) and its
@@ -37,12 +37,13 @@ export function addClusterDns(input: TopologyInput, fail: Fail): DnsSpec | undef
       fail(['services', i, 'name'], `${DNS_NAMESPACE}/${DNS_SERVICE} is the lab's own cluster DNS service (cluster.dns: true)`);
   });
   const nodes = input.nodes.slice(0, SERVERS);
-  const names = nodes.map((_, i) => dnsPodName(i));
+  const names = nodes.map((_, i) => podRef(DNS_NAMESPACE, dnsPodName(i)));
   const taken = new Set<string>();
   input.pods.forEach((p, i) => {
-    if (!names.includes(p.name)) return;
+    const ref = podRef(p.namespace, p.name);
+    if (!names.includes(ref)) return;
     taken.add(p.name);
-    fail(['pods', i, 'name'], `'${p.name}' is the name of a cluster DNS pod (cluster.dns: true)`);
+    fail(['pods', i, 'name'], `'${ref}' is the name of a cluster DNS pod (cluster.dns: true)`);
   });
   // (a name taken is reported once, above, not again as a duplicate)
   input.pods.push(

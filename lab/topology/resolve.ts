@@ -19,16 +19,20 @@ import { resolveHosts } from './hosts';
 import { checkLabName, proxySchema, topologySchema, type TopologyInput } from './schema';
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { dirname, isAbsolute, relative, resolve as resolvePath, sep } from 'node:path';
-import type {
-  Backend,
-  CalicoSpec,
-  EndpointConditions,
-  PodPort,
-  RuleFileSpec,
-  ServicePortSpec,
-  Topology,
-  TopologyNode,
-  TopologyPod,
+import {
+  DEFAULT_NAMESPACE,
+  podRef,
+  type Backend,
+  type CalicoSpec,
+  type EndpointConditions,
+  type PodPort,
+  type RuleFileSpec,
+  type ServicePortSpec,
+  type Topology,
+  type TopologyEndpointSlice,
+  type TopologyNamespace,
+  type TopologyNode,
+  type TopologyPod,
 } from './types';
 import { formatPath as pathText, mergeIssues, YamlSource } from './yaml-source';
 
@@ -275,7 +279,7 @@ export function resolveTopology(input: TopologyInput, src: YamlSource, warn: War
   const nodeIndex = new Map(input.nodes.map((n, i) => [n.name, i]));
   const podIps: (number | undefined)[] = input.pods.map((p, i) => {
     const path: Path = ['pods', i];
-    claimName(p.name, path);
+    claimName(podRef(p.namespace, p.name), path);
     const ni = nodeIndex.get(p.node);
     if (ni === undefined) {
       fail([...path, 'node'], `no node named '${p.node}' (nodes: ${input.nodes.map((n) => n.name).join(', ')})`);
@@ -442,7 +446,7 @@ export function resolveTopology(input: TopologyInput, src: YamlSource, warn: War
     return { ...base, podSubnet: formatCidr(s), cni0: formatIp(nth(s, 1)), vtep: formatIp(s.base), ...host };
   });
   const pods: TopologyPod[] = input.pods.map((p, i) => ({
-    name: p.name,
+    name: podRef(p.namespace, p.name),
     node: p.node,
     ip: formatIp(podIps[i]!),
     labels: p.labels,
@@ -454,6 +458,9 @@ export function resolveTopology(input: TopologyInput, src: YamlSource, warn: War
     ...(p.hostname !== undefined ? { hostname: p.hostname } : {}),
     ...(p.subdomain !== undefined ? { subdomain: p.subdomain } : {}),
   }));
+  const namespaces = namespacesOf(input, fail);
+  const endpointSlices = resolveSlices(input, pods, fail);
+  if (issues.length) throw new InputError(issues);
   return {
     name: input.name,
     runtime: input.runtime,
@@ -480,6 +487,7 @@ export function resolveTopology(input: TopologyInput, src: YamlSource, warn: War
     },
     hosts,
     nodes,
+    namespaces,
     pods,
     services: input.services.map((svc, i) => ({
       name: svc.name,
@@ -494,7 +502,70 @@ export function resolveTopology(input: TopologyInput, src: YamlSource, warn: War
         ? { affinity: { timeoutSeconds: svc.sessionAffinityConfig?.clientIP.timeoutSeconds ?? 10800 } }
         : {}),
     })),
+    endpointSlices,
   };
+}
+
+/** Given EndpointSlices: their service exists, their endpoints' nodes exist; pods found by address. */
+function resolveSlices(input: TopologyInput, pods: TopologyPod[], fail: (path: Path, message: string) => void): TopologyEndpointSlice[] {
+  const byIp = new Map(pods.map((p) => [p.ip, p]));
+  const nodes = new Set(input.nodes.map((n) => n.name));
+  const seen = new Set<string>();
+  return input.endpointSlices.map((sl, i) => {
+    const key = `${sl.namespace}/${sl.name}`;
+    if (seen.has(key)) fail(['endpointSlices', i, 'name'], `duplicate EndpointSlice '${key}'`);
+    seen.add(key);
+    if (!input.services.some((s) => s.namespace === sl.namespace && s.name === sl.service))
+      fail(['endpointSlices', i, 'service'], `no service '${sl.namespace}/${sl.service}' for this slice (kubernetes.io/service-name)`);
+    return {
+      name: sl.name,
+      namespace: sl.namespace,
+      service: sl.service,
+      ports: sl.ports,
+      endpoints: sl.endpoints.map((e, j) => {
+        const ip = e.addresses[0]!;
+        const ref = e.targetRef ? podRef(e.targetRef.namespace ?? sl.namespace, e.targetRef.name) : undefined;
+        const pod = ref ? pods.find((p) => p.name === ref) : byIp.get(ip);
+        if (ref && !pod) fail(['endpointSlices', i, 'endpoints', j, 'targetRef'], `no pod '${ref}' in the lab`);
+        if (pod && pod.ip !== ip)
+          fail(['endpointSlices', i, 'endpoints', j, 'addresses', 0], `pod ${pod.name} has address ${pod.ip}, not ${ip}`);
+        if (e.nodeName !== undefined && !nodes.has(e.nodeName))
+          fail(['endpointSlices', i, 'endpoints', j, 'nodeName'], `no node named '${e.nodeName}'`);
+        if (e.conditions?.ready && e.conditions.terminating)
+          fail(['endpointSlices', i, 'endpoints', j, 'conditions', 'ready'], 'a terminating endpoint is never ready');
+        const node = e.nodeName ?? pod?.node;
+        return {
+          ip,
+          ...(node !== undefined ? { node } : {}),
+          ...(pod ? { pod: pod.name } : {}),
+          conditions: endpointConditions(e.conditions ?? {}),
+        };
+      }),
+    };
+  });
+}
+
+/**
+ * Every namespace the lab has: the ones listed with their labels, and the ones pods and services
+ * name. The API server labels each namespace kubernetes.io/metadata.name=<name> (namespaceSelector
+ * relies on it), so the lab does too.
+ */
+function namespacesOf(input: TopologyInput, fail: (path: Path, message: string) => void): TopologyNamespace[] {
+  const listed = new Map<string, Record<string, string>>();
+  input.namespaces.forEach((n, i) => {
+    if (listed.has(n.name)) fail(['namespaces', i, 'name'], `duplicate namespace '${n.name}'`);
+    const fixed = n.labels['kubernetes.io/metadata.name'];
+    if (fixed !== undefined && fixed !== n.name)
+      fail(
+        ['namespaces', i, 'labels', 'kubernetes.io/metadata.name'],
+        `the API server sets this label to the namespace's name ('${n.name}')`,
+      );
+    listed.set(n.name, n.labels);
+  });
+  const names = new Set([DEFAULT_NAMESPACE, ...listed.keys()]);
+  for (const p of input.pods) names.add(p.namespace ?? DEFAULT_NAMESPACE);
+  for (const s of input.services) names.add(s.namespace);
+  return [...names].sort().map((name) => ({ name, labels: { ...listed.get(name), 'kubernetes.io/metadata.name': name } }));
 }
 
 /** A pod's endpoint conditions with EndpointSlice's defaults: ready unless terminating, serving. */

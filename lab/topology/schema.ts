@@ -70,7 +70,10 @@ export const podSchema = z.strictObject({
   conditions: z
     .strictObject({ ready: z.boolean().optional(), serving: z.boolean().optional(), terminating: z.boolean().optional() })
     .optional(),
-  /** the Kubernetes namespace (cluster DNS names: <a-b-c-d>.<ns>.pod.<domain>); default 'default' */
+  /**
+   * the Kubernetes namespace; default 'default'. Pods in other namespaces are named `<ns>/<name>`
+   * in the lab (scenarios, exec, status), as kubectl's `-n ns` would find them.
+   */
   namespace: nameOf('namespace', 63).optional(),
   /** with subdomain (a headless service's name): <hostname>.<subdomain>.<ns>.svc.<domain> in the cluster DNS */
   hostname: nameOf('hostname', 63).optional(),
@@ -153,7 +156,8 @@ export const serviceSchema = z.strictObject({
   type: z.enum(['ClusterIP', 'NodePort']).default('ClusterIP'),
   /** None: a headless service (no cluster IP, no kube-proxy rules; the DNS answers with the pods' IPs) */
   clusterIP: z.union([z.literal('None'), ipv4]).optional(),
-  selector: z.record(z.string(), z.string()),
+  /** left out: a service without selector, whose endpoints come from endpointSlices */
+  selector: z.record(z.string(), z.string()).default({}),
   ports: z.array(servicePort).min(1, { error: 'a service needs at least one port' }),
   /** Local: node-port traffic only to the node's own endpoints, the client's address kept */
   externalTrafficPolicy: z.enum(['Cluster', 'Local']).default('Cluster'),
@@ -174,6 +178,44 @@ export const serviceSchema = z.strictObject({
       }),
     })
     .optional(),
+});
+
+/**
+ * An EndpointSlice (discovery.k8s.io/v1) given as it is, not derived from a selector: a service
+ * with slices takes its endpoints from them (as kube-proxy does; the EndpointSlice controller's
+ * derived slices are what the lab computes otherwise). Also the way to a service without selector.
+ */
+export const endpointSliceSchema = z.strictObject({
+  name: z.string().regex(/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$/, { error: 'not a valid EndpointSlice name (a DNS subdomain)' }),
+  namespace: nameOf('namespace', 63).default('default'),
+  /** the kubernetes.io/service-name label: the service in the same namespace the slice belongs to */
+  service: nameOf('service', 63),
+  addressType: z.literal('IPv4').default('IPv4'),
+  ports: z
+    .array(
+      z.strictObject({
+        name: z.string().default(''),
+        port,
+        protocol: z.enum(['TCP', 'UDP']).default('TCP'),
+      }),
+    )
+    .default([]),
+  endpoints: z
+    .array(
+      z.strictObject({
+        addresses: z
+          .array(ipv4)
+          .min(1, { error: 'an endpoint has at least one address' })
+          .max(1, { error: 'IPv4 slices: one address per endpoint' }),
+        nodeName: z.string().optional(),
+        conditions: z
+          .strictObject({ ready: z.boolean().optional(), serving: z.boolean().optional(), terminating: z.boolean().optional() })
+          .optional(),
+        /** the pod behind the address, when it is one of the lab's (found by address otherwise) */
+        targetRef: z.strictObject({ kind: z.literal('Pod'), name: z.string(), namespace: z.string().optional() }).optional(),
+      }),
+    )
+    .default([]),
 });
 
 /** A user's own rule file for some nodes: installed instead of, or after, the generated rules. */
@@ -200,6 +242,12 @@ export const proxySchema = z.strictObject({
   rules: z.array(ruleFile).default([]),
 });
 
+/** A Kubernetes namespace and its labels (namespaceSelector in network policies matches these). */
+export const namespaceSchema = z.strictObject({
+  name: nameOf('namespace', 63),
+  labels: z.record(z.string(), z.string()).default({}),
+});
+
 export const topologySchema = z.strictObject({
   name: labName,
   runtime: z.enum(['netns', 'docker']).default('netns'),
@@ -208,8 +256,11 @@ export const topologySchema = z.strictObject({
   /** docker runtime: the machines whose engines run the nodes (default: this one) */
   hosts: z.array(hostSchema).optional(),
   nodes: z.array(nodeSchema).min(1, { error: 'a lab needs at least one node' }),
+  /** Kubernetes namespaces with labels; the ones pods and services use exist without being listed */
+  namespaces: z.array(namespaceSchema).default([]),
   pods: z.array(podSchema).default([]),
   services: z.array(serviceSchema).default([]),
+  endpointSlices: z.array(endpointSliceSchema).default([]),
 });
 
 export type TopologyInput = z.infer<typeof topologySchema>;

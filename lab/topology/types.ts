@@ -59,6 +59,10 @@ export interface TopologyHost {
 }
 
 export interface TopologyPod {
+  /**
+   * The pod's name in the lab: its Kubernetes name in namespace 'default', `<ns>/<name>` in any
+   * other (podRef); podMeta gives both parts back.
+   */
   name: string;
   node: string;
   ip: string;
@@ -66,7 +70,7 @@ export interface TopologyPod {
   ports: PodPort[];
   /** EndpointSlice conditions; left out = ready, serving, not terminating */
   conditions?: EndpointConditions;
-  /** the Kubernetes namespace; left out = default */
+  /** the Kubernetes namespace; left out = default (kept out so that default-only labs read as before) */
   namespace?: string;
   hostname?: string;
   subdomain?: string;
@@ -103,6 +107,15 @@ export interface TopologyService {
   affinity?: { timeoutSeconds: number };
 }
 
+/** A given EndpointSlice, resolved: each endpoint's node and pod found (by address when not named). */
+export interface TopologyEndpointSlice {
+  name: string;
+  namespace: string;
+  service: string;
+  ports: { name: string; port: number; protocol: 'TCP' | 'UDP' }[];
+  endpoints: { ip: string; node?: string; pod?: string; conditions: EndpointConditions }[];
+}
+
 export interface RuleFileSpec {
   nodes: '*' | string[];
   tool: 'iptables-restore' | 'nft' | 'ipset' | 'ipvsadm';
@@ -120,6 +133,25 @@ export interface ProxySpec {
   /** --iptables-localhost-nodeports */
   localhostNodePorts: boolean;
   rules: RuleFileSpec[];
+}
+
+/** A Kubernetes namespace: every one a pod, a service or `namespaces:` names, with its labels. */
+export interface TopologyNamespace {
+  name: string;
+  /** with kubernetes.io/metadata.name: <name>, which the API server sets on every namespace */
+  labels: Record<string, string>;
+}
+
+export const DEFAULT_NAMESPACE = 'default';
+/** The lab's name for pod `name` of Kubernetes namespace `namespace`. */
+export const podRef = (namespace: string | undefined, name: string): string =>
+  namespace === undefined || namespace === DEFAULT_NAMESPACE ? name : `${namespace}/${name}`;
+/** A pod's Kubernetes namespace and name. */
+export function podMeta(pod: Pick<TopologyPod, 'name' | 'namespace'>): { namespace: string; name: string } {
+  const slash = pod.name.indexOf('/');
+  return slash < 0
+    ? { namespace: pod.namespace ?? DEFAULT_NAMESPACE, name: pod.name }
+    : { namespace: pod.name.slice(0, slash), name: pod.name.slice(slash + 1) };
 }
 
 export interface Topology {
@@ -144,6 +176,10 @@ export interface Topology {
   /** docker runtime: the machines running nodes; empty = this machine only */
   hosts: TopologyHost[];
   nodes: TopologyNode[];
+  /** sorted by name; 'default' always, and every namespace a pod or service uses */
+  namespaces: TopologyNamespace[];
   pods: TopologyPod[];
   services: TopologyService[];
+  /** EndpointSlices given in the topology (a service with any takes its endpoints from them only) */
+  endpointSlices: TopologyEndpointSlice[];
 }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { InputError } from '../../errors';
 import { calicoVethName } from '../../model/kernel-names';
@@ -56,7 +57,9 @@ describe("Calico's pod wiring", () => {
     // printf default.web-1 | sha1sum → 0761ccbeacef8227989813e1a43b2607744edac9
     expect(calicoVethName('web-1')).toBe('cali0761ccbeace');
     expect(calicoVethName('client')).toBe('calia7a3e029a7b');
-    expect(calicoVethName('web-1', 'shop')).not.toBe('cali0761ccbeace');
+    // printf shop.web-1 | sha1sum → the pod web-1 of namespace shop, named shop/web-1 in the lab
+    expect(calicoVethName('shop/web-1')).toBe(`cali${createHash('sha1').update('shop.web-1').digest('hex').slice(0, 11)}`);
+    expect(calicoVethName('shop/web-1')).not.toBe('cali0761ccbeace');
   });
 
   it('pod: a /32 on eth0, 169.254.1.1 scope link, default via it', () => {

@@ -225,10 +225,13 @@ describe('namespaces', () => {
     expect(plan.namespaces.map(parseNamespace)).toEqual(expected);
     expect(parseNamespace(labNamespace('x'))).toEqual({ role: 'lab', lab: 'x' });
     expect(parseNamespace(nodeNamespace('x', 'n'))).toEqual({ role: 'node', lab: 'x', node: 'n' });
+    // a pod of Kubernetes namespace shop is shop/web in the lab, kdl.x.n.shop.web in the kernel
+    expect(podNamespace('x', 'n', 'shop/web')).toBe('kdl.x.n.shop.web');
+    expect(parseNamespace('kdl.x.n.shop.web')).toEqual({ role: 'pod', lab: 'x', node: 'n', pod: 'shop/web' });
     expect(parseNamespace(podNamespace('x', 'n', 'p'))).toEqual({ role: 'pod', lab: 'x', node: 'n', pod: 'p' });
   });
 
-  it.each(['kdl', 'other.x', 'kdlx.a', 'kdl..n', 'kdl.a.', 'kdl.a.b.c.d', '', 'KDL.a'])('parseNamespace refuses %j', (ns) => {
+  it.each(['kdl', 'other.x', 'kdlx.a', 'kdl..n', 'kdl.a.', 'kdl.a.b.c.d.e', '', 'KDL.a'])('parseNamespace refuses %j', (ns) => {
     expect(parseNamespace(ns)).toBeUndefined();
   });
 

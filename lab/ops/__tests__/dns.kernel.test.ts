@@ -61,8 +61,8 @@ describeKernel('cluster DNS', () => {
     let dir: string;
     const client = () => podNamespace(lab, 'node1', 'client');
     const servers = () => [
-      { pod: 'kube-dns-1', ns: podNamespace(lab, 'node1', 'kube-dns-1'), ip: '10.42.0.2' },
-      { pod: 'kube-dns-2', ns: podNamespace(lab, 'node2', 'kube-dns-2'), ip: '10.42.1.2' },
+      { pod: 'kube-dns-1', ns: podNamespace(lab, 'node1', 'kube-system/kube-dns-1'), ip: '10.42.0.2' },
+      { pod: 'kube-dns-2', ns: podNamespace(lab, 'node2', 'kube-system/kube-dns-2'), ip: '10.42.1.2' },
     ];
     const inClient = (argv: string[], check = true) => rt.run(client(), argv, { check, timeoutMs: 20000 });
 

@@ -25,19 +25,26 @@ describe('cluster DNS in the topology (cluster.dns)', () => {
   const topo = loadTopology(TOPO);
 
   it('adds kube-system/kube-dns at the service CIDR .10 with dns/UDP and dns-tcp/TCP 53, and two server pods on two nodes', () => {
-    expect(topo.cluster.dns).toEqual({ domain: 'cluster.local', clusterIP: '10.43.0.10', pods: ['kube-dns-1', 'kube-dns-2'] });
+    expect(topo.cluster.dns).toEqual({
+      domain: 'cluster.local',
+      clusterIP: '10.43.0.10',
+      pods: ['kube-system/kube-dns-1', 'kube-system/kube-dns-2'],
+    });
     const svc = topo.services.find((s) => s.name === 'kube-dns')!;
     expect(svc).toMatchObject({ namespace: 'kube-system', clusterIP: '10.43.0.10', selector: { 'k8s-app': 'kube-dns' } });
     expect(svc.ports.map((p) => `${p.name} ${p.port}/${p.protocol}`)).toEqual(['dns 53/UDP', 'dns-tcp 53/TCP']);
     const pods = topo.pods.filter((p) => p.labels['k8s-app'] === 'kube-dns');
     expect(pods.map((p) => `${p.name} ${p.namespace} ${p.node} ${p.ip}`)).toEqual([
-      'kube-dns-1 kube-system node1 10.42.0.2',
-      'kube-dns-2 kube-system node2 10.42.1.2',
+      'kube-system/kube-dns-1 kube-system node1 10.42.0.2',
+      'kube-system/kube-dns-2 kube-system node2 10.42.1.2',
     ]);
     // kube-proxy sends to both; the lab's reply listeners leave their port 53 to dnsmasq
     const dns = modelOf(topo).proxy.services.filter((s) => s.service === 'kube-dns');
-    expect(dns.map((s) => s.endpoints.map((e) => e.pod).join(','))).toEqual(['kube-dns-1,kube-dns-2', 'kube-dns-1,kube-dns-2']);
-    expect(planListeners(topo).filter((l) => l.pod.startsWith('kube-dns'))).toEqual([]);
+    expect(dns.map((s) => s.endpoints.map((e) => e.pod).join(','))).toEqual([
+      'kube-system/kube-dns-1,kube-system/kube-dns-2',
+      'kube-system/kube-dns-1,kube-system/kube-dns-2',
+    ]);
+    expect(planListeners(topo).filter((l) => l.pod.startsWith('kube-system/kube-dns'))).toEqual([]);
   });
 
   it('is off by default: no service, no pods', () => {
@@ -59,9 +66,11 @@ describe('cluster DNS in the topology (cluster.dns)', () => {
     ).toEqual([
       "topo.yaml:5:27: services[0].clusterIP: 10.43.0.10 is the cluster DNS's address (kube-system/kube-dns, the service CIDR's .10): choose another, or set cluster.dns: false",
     ]);
-    expect(issues(yaml(...base, 'pods: [{ name: kube-dns-2, node: a }]'))[0]).toMatch(
-      /pods\[0\]\.name: 'kube-dns-2' is the name of a cluster DNS pod/,
+    expect(issues(yaml(...base, 'pods: [{ name: kube-dns-2, node: a, namespace: kube-system }]'))[0]).toMatch(
+      /pods\[0\]\.name: 'kube-system\/kube-dns-2' is the name of a cluster DNS pod/,
     );
+    // the same name in another namespace is another pod
+    expect(loadTopologyText(yaml(...base, 'pods: [{ name: kube-dns-2, node: a }]')).pods.map((p) => p.name)).toContain('kube-dns-2');
     expect(
       issues(
         yaml(
@@ -94,7 +103,7 @@ describe('cluster DNS in the topology (cluster.dns)', () => {
       'default/w 10.43.0.11',
       'kube-system/kube-dns 10.43.0.10',
     ]);
-    expect(t.cluster.dns).toEqual({ domain: 'corp.example', clusterIP: '10.43.0.10', pods: ['kube-dns-1'] });
+    expect(t.cluster.dns).toEqual({ domain: 'corp.example', clusterIP: '10.43.0.10', pods: ['kube-system/kube-dns-1'] });
     expect(podResolvConf(t, { ...t.pods[0]!, name: 'x', namespace: 'team' })).toBe(
       'nameserver 10.43.0.10\nsearch team.svc.corp.example svc.corp.example corp.example\noptions ndots:5\n',
     );
@@ -125,14 +134,17 @@ describe('cluster DNS data (goldens)', () => {
   it('writes the hosts file, each dnsmasq configuration and the pods resolv.conf as in the goldens', () => {
     expectGoldenFile(join(GOLDEN, 'dns.hosts'), dnsHostsFile(records));
     for (const s of dnsServers(topo))
-      expectGoldenFile(join(GOLDEN, `dns.${s.pod}.conf`), dnsmasqConfig(topo, s, records, `/run/k8s-dataplane-lab/dns/dns/${s.pod}.hosts`));
+      expectGoldenFile(
+        join(GOLDEN, `dns.${s.pod.replace('/', '.')}.conf`),
+        dnsmasqConfig(topo, s, records, `/run/k8s-dataplane-lab/dns/dns/${s.pod.replace('/', '.')}.hosts`),
+      );
     const client = topo.pods.find((p) => p.name === 'client')!;
     expectGoldenFile(join(GOLDEN, 'dns.client.resolv.conf'), podResolvConf(topo, client)!);
     // the servers keep the node's resolver (CoreDNS's dnsPolicy: Default)
     expect(
       podResolvConf(
         topo,
-        topo.pods.find((p) => p.name === 'kube-dns-1')!,
+        topo.pods.find((p) => p.name === 'kube-system/kube-dns-1')!,
       ),
     ).toBeUndefined();
   });

@@ -64,7 +64,7 @@ export const natExpectation: ExpectationKind<'nat', NatExpectation, typeof conne
         if (want === 'client') return ip === client;
         if (want === 'snat') return ip !== client;
         if (want === 'node') return nodes.has(names.ownerOfIp(ip) ?? '');
-        const bare = /^(?:node:|pod:)?([a-z0-9-]+)$/.exec(want)?.[1];
+        const bare = /^(?:node:|pod:)?([a-z0-9-]+(?:\/[a-z0-9-]+)?)$/.exec(want)?.[1];
         if (bare && names.namespaceOf(bare)) return names.addressesOf(bare).includes(ip); // any of its addresses
         return ip === names.ip(want);
       };
