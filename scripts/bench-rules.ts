@@ -60,6 +60,7 @@ export function servicesTopology(services: number, endpoints: number, mode: Prox
     source: '<bench>',
     namespaces: [{ name: 'default', labels: { 'kubernetes.io/metadata.name': 'default' } }],
     endpointSlices: [],
+    networkPolicies: [],
     hosts: [],
     cluster: {
       cni: 'flannel',

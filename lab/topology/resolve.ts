@@ -16,6 +16,7 @@ import {
 import { calicoIpam } from './calico-ipam';
 import { addClusterDns } from './dns';
 import { resolveHosts } from './hosts';
+import { resolveNetworkPolicies } from './netpol';
 import { checkLabName, proxySchema, topologySchema, type TopologyInput } from './schema';
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { dirname, isAbsolute, relative, resolve as resolvePath, sep } from 'node:path';
@@ -460,6 +461,7 @@ export function resolveTopology(input: TopologyInput, src: YamlSource, warn: War
   }));
   const namespaces = namespacesOf(input, fail);
   const endpointSlices = resolveSlices(input, pods, fail);
+  const networkPolicies = resolveNetworkPolicies(input.networkPolicies, fail);
   if (issues.length) throw new InputError(issues);
   return {
     name: input.name,
@@ -503,6 +505,7 @@ export function resolveTopology(input: TopologyInput, src: YamlSource, warn: War
         : {}),
     })),
     endpointSlices,
+    networkPolicies,
   };
 }
 
@@ -565,6 +568,7 @@ function namespacesOf(input: TopologyInput, fail: (path: Path, message: string) 
   const names = new Set([DEFAULT_NAMESPACE, ...listed.keys()]);
   for (const p of input.pods) names.add(p.namespace ?? DEFAULT_NAMESPACE);
   for (const s of input.services) names.add(s.namespace);
+  for (const np of input.networkPolicies) names.add(np.namespace);
   return [...names].sort().map((name) => ({ name, labels: { ...listed.get(name), 'kubernetes.io/metadata.name': name } }));
 }
 

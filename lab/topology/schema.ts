@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { InputError } from '../errors';
+import { networkPolicySchema } from './netpol';
 
 // The topology file as written by a user. Defaults and allocation happen in resolve.ts,
 // so this schema only says what may be written; strict objects make unknown keys errors.
@@ -261,6 +262,8 @@ export const topologySchema = z.strictObject({
   pods: z.array(podSchema).default([]),
   services: z.array(serviceSchema).default([]),
   endpointSlices: z.array(endpointSliceSchema).default([]),
+  /** NetworkPolicy objects (networking.k8s.io/v1), metadata and spec flattened (lab/topology/netpol.ts) */
+  networkPolicies: z.array(networkPolicySchema).default([]),
 });
 
 export type TopologyInput = z.infer<typeof topologySchema>;

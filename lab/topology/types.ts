@@ -1,3 +1,5 @@
+import type { TopologyNetworkPolicy } from './netpol';
+
 // The resolved topology: every default applied, every address decided. Plans are made from this.
 
 /** The pod network's dataplane: flannel's backends (vxlan, host-gw) or Calico's modes. */
@@ -182,4 +184,6 @@ export interface Topology {
   services: TopologyService[];
   /** EndpointSlices given in the topology (a service with any takes its endpoints from them only) */
   endpointSlices: TopologyEndpointSlice[];
+  /** NetworkPolicies, validated as the API server does, its defaults applied (lab/topology/netpol.ts) */
+  networkPolicies: TopologyNetworkPolicy[];
 }
