@@ -8,6 +8,7 @@ import { checkLabName } from './topology/schema';
 import { applyFile } from './ops/apply';
 import { captureLab } from './ops/capture';
 import { connectFrom } from './ops/connect';
+import { diffRulesOf } from './ops/diff-rules';
 import { downLabs } from './ops/down';
 import { execIn } from './ops/exec';
 import { nodeImage } from './ops/image';
@@ -19,6 +20,7 @@ import { graphFile, planFile, validateFile } from './ops/topology';
 import { traceFrom } from './ops/trace';
 import { type StageRunner, upFromFile } from './ops/up';
 import { KERNEL_VERBS, REAL_VMS, type VmSeam, vmForward } from './ops/vm-forward';
+import { diffText, isIdentical } from './proxy/diff';
 import { eventLines } from './report/console';
 import {
   applyLine,
@@ -74,6 +76,13 @@ const nameOption = () => new Option('-n, --name <lab>', 'lab name (overrides the
 const proxyOption = () =>
   new Option('--proxy <mode>', "kube-proxy mode (overrides the topology's proxy.mode): iptables, nftables, ipvs or none");
 const runtimeOption = () => new Option('--runtime <kind>', "where nodes live (overrides the topology's runtime): netns or docker");
+/** the read-only k8s verbs (get, export, diff-rules): a lab that is up, or a topology file */
+const labOption = (flags = '-n, --name <lab>') =>
+  new Option(flags, 'a lab that is up: its topology as it was brought up (else --topology)');
+const topologyOption = () =>
+  new Option('-t, --topology <file>', 'topology file (YAML), when no lab is named')
+    .default(DEFAULT_TOPOLOGY, 'scenarios/topologies/default.yaml')
+    .argParser(fromCaller);
 /** the lab verbs take --kernel only to say that it is not theirs (the same messages as ever) */
 const hiddenKernelOption = () => new Option('--kernel <where>').hideHelp();
 const overrides = (o: { name?: string; proxy?: string; runtime?: string }) => ({
@@ -357,6 +366,32 @@ export function program(deps: CliDeps = {}): Command {
     .action(
       forwardable(vms, async () => {
         console.log(await nodeImage((line) => console.error(pc.dim(line))));
+      }),
+    );
+
+  verb('diff-rules')
+    .description(
+      "compare what the lab generates for a node with a real node's dump: iptables-save, nft list table|ruleset, ipset save, ipvsadm -Sn",
+    )
+    .argument('<node>', 'the lab node whose rules are compared')
+    .argument('<file>', "the real node's dump (its format is read from its content)", fromCaller)
+    .addOption(labOption())
+    .addOption(topologyOption())
+    .addOption(proxyOption())
+    .option('--json', 'print the differences as JSON')
+    .action(
+      forwardable(vms, (node: string, file: string, o: { name?: string; topology: string; proxy?: string; json?: boolean }) => {
+        const r = diffRulesOf({
+          node,
+          dump: file,
+          file: o.topology,
+          overrides: overrides({ ...(o.proxy ? { proxy: o.proxy } : {}) }),
+          ...(o.name !== undefined ? { name: o.name } : {}),
+        });
+        const same = isIdentical(r.diff);
+        if (o.json) console.log(JSON.stringify({ lab: r.lab, node: r.node, file: r.file, identical: same, ...r.diff }, null, 2));
+        else process.stdout.write(diffText(r.diff, { real: file, lab: `lab ${r.lab}` }));
+        process.exitCode = same ? 0 : 1;
       }),
     );
 

@@ -111,7 +111,8 @@ export function parseTables(text: string, onto?: ParsedTables): ParsedTables {
   return { chains, rules: [...held.values()].flat(), deleted };
 }
 
-function parseRule(table: string, chain: string, w: string[], text: string): ParsedRule {
+/** One rule's words (after `-A CHAIN`) as a comparable option map. */
+export function parseRule(table: string, chain: string, w: string[], text: string): ParsedRule {
   const rule: ParsedRule = { table, chain, opts: new Map(), text };
   let neg = false;
   for (let i = 0; i < w.length; i++) {

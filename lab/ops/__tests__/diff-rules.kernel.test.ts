@@ -1,0 +1,75 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { cli, describeKernel, nsRun, withLab } from '../../testing/kernel';
+import { uniqueLabName } from '../../testing/names';
+
+// `lab diff-rules` against what the kernel of a running lab holds: its own dumps are identical
+// to what the lab generates (exit 0), and a rule changed on the kernel behind the lab's back is
+// found (exit 1), in iptables and nftables mode. The default lab; node2 (a node-port endpoint's node).
+
+const dir = mkdtempSync(join(tmpdir(), 'kdl-diffrules-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const dump = async (ns: string, argv: string[], name: string) => {
+  const f = join(dir, name);
+  writeFileSync(f, await nsRun(ns, argv));
+  return f;
+};
+
+describeKernel('diff-rules: iptables mode, against the kernel', () => {
+  const lab = uniqueLabName('k8scmd-dr');
+  const node = `kdl.${lab}.node2`;
+  withLab(lab);
+
+  test('iptables-save of node2 is identical; a stale chain and a deleted rule are then reported', async () => {
+    const same = await cli(['diff-rules', 'node2', await dump(node, ['iptables-save'], 'ipt.txt'), '--name', lab]);
+    expect({ code: same.code, stderr: same.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(same.stdout).toContain('compared filter, nat (iptables)');
+    expect(same.stdout.trimEnd().endsWith('identical')).toBe(true);
+
+    await nsRun(node, ['iptables', '-t', 'nat', '-N', 'KUBE-SEP-STALE0000000000']);
+    await nsRun(node, [
+      'iptables',
+      '-t',
+      'nat',
+      '-A',
+      'KUBE-SEP-STALE0000000000',
+      '-p',
+      'tcp',
+      '-j',
+      'DNAT',
+      '--to-destination',
+      '10.42.1.77:80',
+    ]);
+    await nsRun(node, ['iptables', '-t', 'filter', '-D', 'KUBE-FORWARD', '-m', 'conntrack', '--ctstate', 'INVALID', '-j', 'DROP']);
+    const r = await cli(['diff-rules', 'node2', await dump(node, ['iptables-save', '-c'], 'ipt-c.txt'), '--name', lab, '--json']);
+    expect(r.code).toBe(1);
+    const d = JSON.parse(r.stdout) as { onlyReal: { where: string }[]; onlyLab: { where: string; text: string }[]; different: unknown[] };
+    expect(d.onlyReal.map((i) => i.where)).toEqual(['nat chain KUBE-SEP-STALE0000000000']);
+    expect(d.onlyLab.map((i) => `${i.where}: ${i.text}`)).toEqual([
+      'filter KUBE-FORWARD rule 1: -A KUBE-FORWARD -m conntrack --ctstate INVALID -j DROP',
+    ]);
+    expect(d.different).toEqual([]);
+  }, 60_000);
+});
+
+describeKernel('diff-rules: nftables mode, against the kernel', () => {
+  const lab = uniqueLabName('k8scmd-dn');
+  const node = `kdl.${lab}.node2`;
+  withLab(lab, ['--proxy', 'nftables']);
+
+  test('nft list table and nft list ruleset of node2 are identical; an element deleted on the kernel is reported', async () => {
+    for (const argv of [
+      ['nft', 'list', 'table', 'ip', 'kube-proxy'],
+      ['nft', 'list', 'ruleset'],
+    ]) {
+      const r = await cli(['diff-rules', 'node2', await dump(node, argv, 'nft.txt'), '--name', lab]);
+      expect({ argv, code: r.code, stderr: r.stderr }).toEqual({ argv, code: 0, stderr: '' });
+    }
+    await nsRun(node, ['nft', 'delete', 'element', 'ip', 'kube-proxy', 'cluster-ips', '{ 10.43.0.10 }']);
+    const r = await cli(['diff-rules', 'node2', await dump(node, ['nft', 'list', 'table', 'ip', 'kube-proxy'], 'nft2.txt'), '--name', lab]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain('only in the lab (1):\n  set cluster-ips: element 10.43.0.10\n');
+  }, 60_000);
+});
