@@ -6,7 +6,8 @@
  *
  *  1. util      lab/errors.ts, lab/paths.ts    LabError and the repo's paths; imports nothing of ours
  *  2. pcap      lab/pcap/                      pure pcap/pcapng readers and packet decoders
- *  3. topology  lab/topology/                  our topology YAML in, validated (ssh-url parsing too)
+ *  3. topology  lab/topology/, lab/k8s/        our topology YAML in, validated (ssh-url parsing too);
+ *                                              the lab as Kubernetes objects and kubectl's views of them
  *  4. model     lab/model/                     the resolved lab, made once: names, services → endpoints
  *  5. plan      lab/plan/, lab/network/,       pure planning: Steps for network, kube-proxy modes
  *               lab/proxy/, lab/pods/,         (and their read-back parsers), pod servers;
@@ -33,7 +34,7 @@
 const LAYERS = [
   ['util', '^lab/(errors|paths)\\.ts$'],
   ['pcap', '^lab/pcap/'],
-  ['topology', '^lab/topology/'],
+  ['topology', '^lab/(topology|k8s)/'],
   ['model', '^lab/model/'],
   ['plan', '^lab/(plan|network|proxy|pods|graph)/'],
   ['runtime', '^lab/(runtime|docker|remote|vm|state)/'],

@@ -11,6 +11,7 @@ import { connectFrom } from './ops/connect';
 import { diffRulesOf } from './ops/diff-rules';
 import { downLabs } from './ops/down';
 import { execIn } from './ops/exec';
+import { exportLab, getObjects } from './ops/k8s';
 import { nodeImage } from './ops/image';
 import { labStatus } from './ops/status';
 import { resultsRoot } from './ops/results-dir';
@@ -366,6 +367,44 @@ export function program(deps: CliDeps = {}): Command {
     .action(
       forwardable(vms, async () => {
         console.log(await nodeImage((line) => console.error(pc.dim(line))));
+      }),
+    );
+
+  verb('get')
+    .description("kubectl get of the lab: pods, services, endpointslices, nodes, networkpolicies (po, svc, no, netpol), kubectl's columns")
+    .argument('<resource>', "pods, services, endpointslices, nodes or networkpolicies (or kubectl's short names)")
+    .argument('[names...]', 'only these objects')
+    .addOption(labOption('--name <lab>'))
+    .addOption(topologyOption())
+    .option('-n, --namespace <ns>', 'the Kubernetes namespace', 'default')
+    .option('-A, --all-namespaces', 'every namespace (a NAMESPACE column first)')
+    .option('-o, --output <format>', 'wide (more columns), yaml or json (the Kubernetes objects)')
+    .action(
+      forwardable(
+        vms,
+        (
+          resource: string,
+          names: string[],
+          o: { name?: string; topology: string; namespace: string; allNamespaces?: boolean; output?: string },
+        ) => {
+          const r = getObjects({ ...o, file: o.topology, resource, names });
+          process.stdout.write(r.stdout);
+          r.stderr.forEach((l) => console.error(l));
+          process.exitCode = r.code;
+        },
+      ),
+    );
+
+  verb('export')
+    .description(
+      'the lab as Kubernetes objects (Namespaces, Nodes, Pods, Services, EndpointSlices): a List, as kubectl get -o yaml prints it',
+    )
+    .addOption(labOption())
+    .addOption(topologyOption())
+    .option('-o, --output <format>', 'yaml or json', 'yaml')
+    .action(
+      forwardable(vms, (o: { name?: string; topology: string; output: string }) => {
+        process.stdout.write(exportLab({ ...o, file: o.topology }));
       }),
     );
 
