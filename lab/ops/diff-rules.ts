@@ -35,5 +35,8 @@ export function diffRulesOf(req: { node: string; dump: string; name?: string; fi
     .phases.flatMap((p) => p.steps)
     .filter((s) => s.ns === ns && s.tool === tool)
     .map((s) => ({ text: s.lines.join('\n'), ...(s.append ? { append: true } : {}) }));
-  return { lab: topo.name, node: node.name, file: req.dump, format, diff: diffRules(format, batches, { text, file: req.dump }) };
+  const diff = diffRules(format, batches, { text, file: req.dump });
+  // a dump of another mode's tool: say so, rather than only listing the whole dump as "only in the real node"
+  if (!batches.length) diff.notes.push(`the lab (proxy mode ${topo.proxy.mode}) generates no ${tool} batch for ${node.name}`);
+  return { lab: topo.name, node: node.name, file: req.dump, format, diff };
 }

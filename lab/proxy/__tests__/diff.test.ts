@@ -182,6 +182,13 @@ describe('diff-rules: nft list table ip kube-proxy', () => {
     expect(d.notes).toEqual(['other tables, not compared: table inet filter']);
   });
 
+  test('an nft dump against a lab in iptables mode: a note says the lab has no nft batch', () => {
+    const d = diffOf(nft);
+    expect(d.notes).toEqual(['the lab (proxy mode iptables) generates no nft batch for node1']);
+    expect(d.onlyLab).toEqual([]);
+    expect(d.onlyReal.length).toBeGreaterThan(10);
+  });
+
   test('a ruleset without the kube-proxy table: everything is only in the lab', () => {
     const d = diffOf('table inet filter {\n}\n', 'nftables');
     expect(d.onlyReal).toEqual([]);

@@ -4,9 +4,11 @@ import { join } from 'node:path';
 import { cli, describeKernel, nsRun, withLab } from '../../testing/kernel';
 import { uniqueLabName } from '../../testing/names';
 
-// `lab diff-rules` against what the kernel of a running lab holds: its own dumps are identical
-// to what the lab generates (exit 0), and a rule changed on the kernel behind the lab's back is
-// found (exit 1), in iptables and nftables mode. The default lab; node2 (a node-port endpoint's node).
+// The k8s verbs on a running lab (--name: its state record). `lab diff-rules` against what the
+// kernel holds: its own dumps are identical to what the lab generates (exit 0), and a rule
+// changed on the kernel behind the lab's back is found (exit 1), in iptables and nftables mode;
+// `lab get` counts AGE from when the lab came up; `lab export` prints it. The default lab; node2
+// (a node-port endpoint's node).
 
 const dir = mkdtempSync(join(tmpdir(), 'kdl-diffrules-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -51,6 +53,18 @@ describeKernel('diff-rules: iptables mode, against the kernel', () => {
       'filter KUBE-FORWARD rule 1: -A KUBE-FORWARD -m conntrack --ctstate INVALID -j DROP',
     ]);
     expect(d.different).toEqual([]);
+  }, 60_000);
+
+  test('get pods --name: AGE from the state record; export --name: the running lab', async () => {
+    const r = await cli(['get', 'pods', '--name', lab, '-o', 'wide']);
+    expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
+    const [header, ...rows] = r.stdout.trimEnd().split('\n');
+    expect(header).toMatch(/^NAME +READY +STATUS +RESTARTS +AGE +IP +NODE +NOMINATED NODE +READINESS GATES$/);
+    expect(rows.find((l) => l.startsWith('web-2 '))).toMatch(/^web-2 +1\/1 +Running +0 +\d+s +10\.42\.1\.9 +node2 +<none> +<none>$/);
+    const e = await cli(['export', '--name', lab, '-o', 'json']);
+    const list = JSON.parse(e.stdout) as { items: { kind: string; metadata: { name: string; creationTimestamp?: string } }[] };
+    expect(list.items.filter((i) => i.kind === 'Node').map((i) => i.metadata.name)).toEqual(['node1', 'node2', 'node3']);
+    expect(list.items.every((i) => typeof i.metadata.creationTimestamp === 'string')).toBe(true);
   }, 60_000);
 });
 
