@@ -200,7 +200,20 @@ export function tabwrite(rows: string[][]): string {
 }
 
 /** The table kubectl get prints for these objects (all of one resource). */
-export function getTable(resource: Resource, objects: K8sObject[], opts: { wide: boolean; allNamespaces: boolean; now: number }): string {
+/** kubectl's `<type>/` before each name when several types are listed at once */
+const TYPE_PREFIX: Record<Resource, string> = {
+  pods: 'pod/',
+  services: 'service/',
+  endpointslices: 'endpointslice.discovery.k8s.io/',
+  nodes: 'node/',
+  networkpolicies: 'networkpolicy.networking.k8s.io/',
+};
+
+export function getTable(
+  resource: Resource,
+  objects: K8sObject[],
+  opts: { wide: boolean; allNamespaces: boolean; now: number; typed?: boolean },
+): string {
   const h = HEADERS[resource];
   const namespaced = resource !== 'nodes' && opts.allNamespaces;
   const header = [...(namespaced ? ['NAMESPACE'] : []), ...h.table, ...(opts.wide ? h.wide : [])];
@@ -215,6 +228,7 @@ export function getTable(resource: Resource, objects: K8sObject[], opts: { wide:
             : o.kind === 'Node'
               ? nodeRow(o, opts.wide, opts.now)
               : [o.metadata.name];
+    if (opts.typed) row[0] = `${TYPE_PREFIX[resource]}${row[0]}`;
     return [...(namespaced ? [o.metadata.namespace ?? ''] : []), ...row];
   });
   return tabwrite([header, ...rows]);

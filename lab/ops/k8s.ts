@@ -39,24 +39,32 @@ export function getObjects(
   now = Date.now(),
   source: LabSource = labSource(req),
 ): GetResult {
-  const resource = resourceOf(req.resource);
+  // `po,svc` as kubectl takes it: each type's table in turn, names as <type>/<name>
+  const resources = [...new Set(req.resource.split(',').map(resourceOf))];
   const output = outputOf(req.output);
-  const { topo, createdAt } = source;
-  const g: GetRequest = {
-    resource,
-    namespace: req.namespace ?? 'default',
-    allNamespaces: req.allNamespaces === true,
-    names: req.names ?? [],
-  };
-  const { found, missing } = selectObjects(labObjects(topo, createdAt), g);
-  const stderr = notFoundLines(g, missing);
-  const code = missing.length ? 1 : 0;
+  const names = req.names ?? [];
+  if (resources.length > 1 && names.length)
+    throw InputError.of('names', '', 'names go with one resource type (kubectl get pods a b), not with several (po,svc)');
+  const objects = labObjects(source.topo, source.createdAt);
+  const base = { namespace: req.namespace ?? 'default', allNamespaces: req.allNamespaces === true, names };
+  const each = resources.map((resource) => {
+    const g: GetRequest = { ...base, resource };
+    return { g, ...selectObjects(objects, g) };
+  });
+  const stderr = each.flatMap((e) => notFoundLines(e.g, e.missing));
+  const code = stderr.length ? 1 : 0;
+  const found = each.flatMap((e) => e.found);
   if (output === 'yaml' || output === 'json') {
     // one object asked for by name: that object; otherwise a List, as kubectl prints them
-    const one = g.names.length === 1 && found.length === 1 ? found[0]! : undefined;
+    const one = names.length === 1 && found.length === 1 ? found[0]! : undefined;
     const body: K8sObject | ListObject = one ?? { apiVersion: 'v1', kind: 'List', items: found, metadata: { resourceVersion: '' } };
-    return { stdout: missing.length && !found.length ? '' : renderObjects(body, output), stderr, code };
+    return { stdout: stderr.length && !found.length ? '' : renderObjects(body, output), stderr, code };
   }
-  if (!found.length) return { stdout: '', stderr: missing.length ? stderr : [noResourcesLine(g)], code };
-  return { stdout: getTable(resource, found, { wide: output === 'wide', allNamespaces: g.allNamespaces, now }), stderr, code };
+  if (!found.length) return { stdout: '', stderr: stderr.length ? stderr : [noResourcesLine(each[0]!.g)], code };
+  const tables = each
+    .filter((e) => e.found.length)
+    .map((e) =>
+      getTable(e.g.resource, e.found, { wide: output === 'wide', allNamespaces: base.allNamespaces, now, typed: resources.length > 1 }),
+    );
+  return { stdout: tables.join('\n'), stderr, code };
 }

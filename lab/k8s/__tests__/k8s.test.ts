@@ -140,6 +140,22 @@ describe('lab get: kubectl columns', () => {
     );
   });
 
+  test('po,svc: each table in turn, names as <type>/<name>, a blank line between', () => {
+    expect(get('po,svc', { namespace: 'ithome' }).stdout).toBe(
+      [
+        'NAME                         READY   STATUS    RESTARTS   AGE',
+        'pod/nginx-7584b6f84c-2z6z9   1/1     Running   0          <unknown>',
+        'pod/nginx-7584b6f84c-pjbkm   1/1     Running   0          <unknown>',
+        'pod/nginx-7584b6f84c-wcq92   1/1     Running   0          <unknown>',
+        '',
+        'NAME            TYPE        CLUSTER-IP      EXTERNAL-IP   PORT(S)    AGE',
+        'service/nginx   ClusterIP   10.96.191.108   <none>        8080/TCP   <unknown>',
+        '',
+      ].join('\n'),
+    );
+    expect(() => get('po,svc', { names: ['x'] })).toThrow('names go with one resource type');
+  });
+
   test('nothing in the namespace: kubectl message on stderr, exit 0; a name not there: exit 1', () => {
     expect(get('po')).toMatchObject({ stdout: expect.stringContaining('client') as unknown, code: 0 });
     expect(get('svc')).toEqual({ stdout: '', stderr: ['No resources found in default namespace.'], code: 0 });
