@@ -231,6 +231,43 @@ function readIptables(text: string, file: string, tables: IptTables, append: boo
   if (table !== undefined) throw bad(file, tableLine, `table ${table} has no COMMIT (a cut dump?)`);
 }
 
+/**
+ * Chains whose rules kube-proxy writes while walking its map of services (in Go's random map
+ * order: two syncs of one node differ): each rule matches its own service's address and port,
+ * so their order means nothing — but for the rule that must be last.
+ */
+const ORDER_FREE = new Set(['KUBE-SERVICES', 'KUBE-NODEPORTS', 'KUBE-EXTERNAL-SERVICES', 'KUBE-PROXY-FIREWALL']);
+const MUST_BE_LAST = 'NOTE: this must be the last rule in this chain';
+
+function diffUnordered(where: string, real: Elem[], lab: Elem[], out: RulesDiff): void {
+  const item = (e: Elem, i: number): DiffItem => ({ where: `${where} rule ${i + 1}`, text: e.text, ...(e.line ? { line: e.line } : {}) });
+  const left = new Map<string, number[]>();
+  lab.forEach((e, i) => left.set(e.key, [...(left.get(e.key) ?? []), i]));
+  const onlyReal: number[] = [];
+  real.forEach((e, i) => {
+    const at = left.get(e.key);
+    if (at?.length) at.shift();
+    else onlyReal.push(i);
+  });
+  const onlyLab = [...left.values()].flat().sort((a, b) => a - b);
+  // a real rule and a lab rule sharing a target (a service's chain) are that rule, changed
+  const paired = new Set<number>();
+  for (const i of onlyReal) {
+    const hints = new Set(real[i]!.hints.filter((h) => h.startsWith('-j ')));
+    const j = onlyLab.find((k) => !paired.has(k) && lab[k]!.hints.some((h) => hints.has(h)));
+    if (j === undefined) out.onlyReal.push(item(real[i]!, i));
+    else {
+      paired.add(j);
+      out.different.push({ real: item(real[i]!, i), lab: item(lab[j]!, j) });
+    }
+  }
+  for (const j of onlyLab) if (!paired.has(j)) out.onlyLab.push(item(lab[j]!, j));
+  const last = real.findIndex((e) => e.text.includes(MUST_BE_LAST));
+  const labLast = lab.findIndex((e) => e.text.includes(MUST_BE_LAST));
+  if (last >= 0 && last !== real.length - 1 && labLast >= 0)
+    out.different.push({ real: item(real[last]!, last), lab: { ...item(lab[labLast]!, labLast), text: `${lab[labLast]!.text} (last)` } });
+}
+
 function diffIptables(lab: LabBatch[], real: { text: string; file: string }): RulesDiff {
   const out = empty('iptables');
   const got: IptTables = new Map();
@@ -254,7 +291,8 @@ function diffIptables(lab: LabBatch[], real: { text: string; file: string }): Ru
             real: { where: `${table} chain ${name}`, text: `policy ${r.policy}` },
             lab: { where: `${table} chain ${name}`, text: `policy ${l.policy}` },
           });
-        diffSeq(`${table} ${name}`, r?.rules ?? [], l?.rules ?? [], out);
+        if (ORDER_FREE.has(name)) diffUnordered(`${table} ${name}`, r?.rules ?? [], l?.rules ?? [], out);
+        else diffSeq(`${table} ${name}`, r?.rules ?? [], l?.rules ?? [], out);
         continue;
       }
       const c = (r ?? l)!;

@@ -117,6 +117,32 @@ describe('diff-rules: iptables-save', () => {
     expect(d.onlyLab).toEqual([expect.stringMatching(/^filter KUBE-FORWARD rule 1: .*INVALID/)]);
   });
 
+  test('KUBE-SERVICES, KUBE-NODEPORTS: in any order (kube-proxy walks a Go map), but the node-ports rule stays last', () => {
+    const web =
+      '-A KUBE-SERVICES -d 10.43.0.10/32 -p tcp -m comment --comment "default/web:http cluster IP" -m tcp --dport 80 -j KUBE-SVC-CDGGSHYLG3RE2FKL\n';
+    const swapped = edit(
+      edit(save, web, ''),
+      '-A KUBE-SERVICES -m comment --comment "kubernetes service nodeports',
+      `${web}-A KUBE-SERVICES -m comment --comment "kubernetes service nodeports`,
+    );
+    expect(summary(diffOf(swapped))).toEqual(NONE);
+    const last =
+      '-A KUBE-SERVICES -m comment --comment "kubernetes service nodeports; NOTE: this must be the last rule in this chain" -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS\n';
+    const first = edit(edit(save, last, ''), web, `${last}${web}`);
+    expect(summary(diffOf(first)).different).toEqual([
+      expect.stringMatching(/^nat KUBE-SERVICES rule 1: .*must be the last rule.* \(last\)$/),
+    ]);
+    // a service's rule with another address: that rule, changed (it jumps to the same chain)
+    const moved = edit(
+      save,
+      '-d 10.43.0.10/32 -p tcp -m comment --comment "default/web:http cluster IP"',
+      '-d 10.43.0.11/32 -p tcp -m comment --comment "default/web:http cluster IP"',
+    );
+    expect(summary(diffOf(moved)).different).toEqual([
+      expect.stringMatching(/^nat KUBE-SERVICES rule 1: .*10\.43\.0\.11\/32.* \| .*10\.43\.0\.10 /),
+    ]);
+  });
+
   test('a nat-only dump compares nat and says filter was not compared', () => {
     const nat = save.slice(save.indexOf('# Generated', 10));
     const d = diffOf(nat);
