@@ -33,7 +33,8 @@ export function planListeners(topo: Topology): Listener[] {
   const pods = new Map(topo.pods.map((p) => [p.name, p]));
   const add = (pod: string, port: number, protocol: 'TCP' | 'UDP') => {
     if (isDnsServer(topo, pod)) return; // the cluster DNS's pods run dnsmasq on their port 53 (lab/pods/dns.ts)
-    const p = pods.get(pod)!;
+    const p = pods.get(pod);
+    if (!p) return; // an EndpointSlice's address that is no pod of the lab (the API server on a node's address)
     want.set(`${pod}/${protocol}/${port}`, { pod, node: p.node, ns: podNamespace(topo.name, p.node, pod), port, protocol });
   };
   for (const p of topo.pods) for (const port of p.ports) add(p.name, port.port, port.protocol);
