@@ -12,7 +12,8 @@ import { detectFormat, diffText, isIdentical, type RulesDiff } from '../diff';
 // iptables mode, `nft list table ip kube-proxy` in nftables mode, and in ipvs mode `ipset save`
 // and `iptables-save` after restoring the lab's ipvs batches into a scratch namespace (this
 // kernel has no IPVS); the ipvsadm dump is written in `ipvsadm -Sn`'s form, in a hash order
-// unlike the lab's. Each variant below is the real dump with one stated edit.
+// unlike the lab's; diff-rules-kind-iptables-save.txt is kind-worker's iptables-save with the
+// kind-like lab of diff-rules-kind.yaml up. Each variant below is the real dump with one stated edit.
 
 const FIX = join(__dirname, 'fixtures');
 const fixture = (name: string) => readFileSync(join(FIX, name), 'utf8');
@@ -170,6 +171,45 @@ describe('diff-rules: iptables-save', () => {
 
   test('the ipvs mode iptables-save is identical to the ipvs batches', () => {
     expect(summary(diffOf(fixture('diff-rules-ipvs-iptables-save.txt'), 'ipvs'))).toEqual(NONE);
+  });
+});
+
+describe('diff-rules: a kind-like cluster (fixtures/diff-rules-kind.yaml), iptables-save of kind-worker', () => {
+  const KIND = join(FIX, 'diff-rules-kind.yaml');
+  const save = fixture('diff-rules-kind-iptables-save.txt');
+  const kindDiff = (text: string) => diffRulesOf({ node: 'kind-worker', dump: dumpFile(text), file: KIND }).diff;
+
+  test("the well-known chains of real clusters' services, and identical to the lab", () => {
+    // default/kubernetes:https, kube-system/kube-dns:dns, :dns-tcp, :metrics
+    for (const c of ['KUBE-SVC-NPX46M4PTMTKRN6Y', 'KUBE-SVC-TCOU7JCQXEZGVUNU', 'KUBE-SVC-ERIFXISQEP7F7OF4', 'KUBE-SVC-JD5MR3NA4I4DYORP'])
+      expect(save).toContain(`:${c} - [0:0]`);
+    expect(summary(kindDiff(save))).toEqual(NONE);
+  });
+
+  test('one rule removed, one endpoint changed, one chain added: exactly those three', () => {
+    let t = edit(
+      save,
+      '-A KUBE-SERVICES -d 10.96.0.10/32 -p tcp -m comment --comment "kube-system/kube-dns:metrics cluster IP" -m tcp --dport 9153 -j KUBE-SVC-JD5MR3NA4I4DYORP\n',
+      '',
+    );
+    t = edit(t, '-m udp -j DNAT --to-destination 10.244.0.3:53', '-m udp -j DNAT --to-destination 10.244.0.9:53');
+    t = edit(t, ':KUBE-SERVICES - [0:0]\n:KUBE-SVC', ':KUBE-SEP-OLDWEBPODX7Q2ABCD - [0:0]\n:KUBE-SERVICES - [0:0]\n:KUBE-SVC');
+    t = edit(
+      t,
+      /(\n-A KUBE-SERVICES )/,
+      '\n-A KUBE-SEP-OLDWEBPODX7Q2ABCD -s 10.244.1.9/32 -m comment --comment "default/web:http" -j KUBE-MARK-MASQ' +
+        '\n-A KUBE-SEP-OLDWEBPODX7Q2ABCD -p tcp -m comment --comment "default/web:http" -m tcp -j DNAT --to-destination 10.244.1.9:8080$1',
+    );
+    const d = kindDiff(t);
+    expect(summary(d)).toEqual({
+      onlyReal: ['nat chain KUBE-SEP-OLDWEBPODX7Q2ABCD: chain KUBE-SEP-OLDWEBPODX7Q2ABCD (2 rules)'],
+      onlyLab: [expect.stringMatching(/^nat KUBE-SERVICES rule \d+: .*kube-dns:metrics cluster IP.*KUBE-SVC-JD5MR3NA4I4DYORP$/)],
+      different: [
+        expect.stringMatching(
+          /^nat KUBE-SEP-\w+ rule 2: .*DNAT --to-destination 10\.244\.0\.9:53 \| .*DNAT --to-destination 10\.244\.0\.3:53$/,
+        ),
+      ],
+    });
   });
 });
 
