@@ -1,5 +1,15 @@
 import { InputError } from '../errors';
-import type { EndpointSliceObject, K8sObject, LabObjects, NodeObject, ObjectMeta, PodObject, ServiceObject } from './objects';
+import type {
+  EndpointSliceObject,
+  K8sObject,
+  LabObjects,
+  NetworkPolicyObject,
+  NodeObject,
+  ObjectMeta,
+  PodObject,
+  SelectorObject,
+  ServiceObject,
+} from './objects';
 
 // `lab get`: kubectl's table views of the lab's objects, column for column as kubectl's printers
 // write them (pkg/printers/internalversion/printers.go: printPod, printService,
@@ -71,7 +81,7 @@ export function selectObjects(objects: LabObjects, req: GetRequest): { found: K8
           ? objects.endpointSlices
           : req.resource === 'nodes'
             ? objects.nodes
-            : [];
+            : objects.networkPolicies;
   const clusterScoped = req.resource === 'nodes';
   const inScope = all.filter((o) => clusterScoped || req.allNamespaces || o.metadata.namespace === req.namespace);
   if (!req.names.length) return { found: inScope, missing: [] };
@@ -181,6 +191,27 @@ function nodeRow(n: NodeObject, wide: boolean, now: number): string[] {
   return row;
 }
 
+/** metav1.FormatLabelSelector: requirements sorted by key (k=v, k in (a,b), k notin (a,b), k, !k), `<none>` when empty */
+export function formatSelector(s: SelectorObject): string {
+  const reqs: [string, string][] = Object.entries(s.matchLabels ?? {}).map(([k, v]) => [k, `${k}=${v}`]);
+  for (const e of s.matchExpressions ?? []) {
+    const values = [...(e.values ?? [])].sort().join(',');
+    const text =
+      e.operator === 'In'
+        ? `${e.key} in (${values})`
+        : e.operator === 'NotIn'
+          ? `${e.key} notin (${values})`
+          : e.operator === 'Exists'
+            ? e.key
+            : `!${e.key}`;
+    reqs.push([e.key, text]);
+  }
+  reqs.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return reqs.map(([, t]) => t).join(',') || '<none>';
+}
+
+const policyRow = (p: NetworkPolicyObject, now: number) => [p.metadata.name, formatSelector(p.spec.podSelector), age(p.metadata, now)];
+
 const HEADERS: Record<Resource, { table: string[]; wide: string[] }> = {
   pods: { table: ['NAME', 'READY', 'STATUS', 'RESTARTS', 'AGE'], wide: ['IP', 'NODE', 'NOMINATED NODE', 'READINESS GATES'] },
   services: { table: ['NAME', 'TYPE', 'CLUSTER-IP', 'EXTERNAL-IP', 'PORT(S)', 'AGE'], wide: ['SELECTOR'] },
@@ -227,7 +258,9 @@ export function getTable(
             ? sliceRow(o, opts.now)
             : o.kind === 'Node'
               ? nodeRow(o, opts.wide, opts.now)
-              : [o.metadata.name];
+              : o.kind === 'NetworkPolicy'
+                ? policyRow(o, opts.now)
+                : [o.metadata.name];
     if (opts.typed) row[0] = `${TYPE_PREFIX[resource]}${row[0]}`;
     return [...(namespaced ? [o.metadata.namespace ?? ''] : []), ...row];
   });

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { stringify } from 'yaml';
+import type { LabelSelector, NetworkPolicyPeer, NetworkPolicyPort, NetworkPolicyRule, TopologyNetworkPolicy } from '../topology/netpol';
 import { podMeta, type Topology, type TopologyPod, type TopologyService } from '../topology/types';
 
 // The lab as Kubernetes objects, with the API's standard fields only (what `kubectl get -o yaml`
@@ -102,7 +103,34 @@ export interface EndpointSliceObject {
   ports: { name: string; port: number; protocol: 'TCP' | 'UDP' }[];
 }
 
-export type K8sObject = NamespaceObject | NodeObject | PodObject | ServiceObject | EndpointSliceObject;
+export interface SelectorObject {
+  matchLabels?: Record<string, string>;
+  matchExpressions?: { key: string; operator: string; values?: string[] }[];
+}
+interface PeerObject {
+  podSelector?: SelectorObject;
+  namespaceSelector?: SelectorObject;
+  ipBlock?: { cidr: string; except?: string[] };
+}
+interface PolicyPortObject {
+  protocol: 'TCP' | 'UDP';
+  port?: number | string;
+  endPort?: number;
+}
+
+export interface NetworkPolicyObject {
+  apiVersion: 'networking.k8s.io/v1';
+  kind: 'NetworkPolicy';
+  metadata: ObjectMeta;
+  spec: {
+    podSelector: SelectorObject;
+    policyTypes: string[];
+    ingress?: { from?: PeerObject[]; ports?: PolicyPortObject[] }[];
+    egress?: { to?: PeerObject[]; ports?: PolicyPortObject[] }[];
+  };
+}
+
+export type K8sObject = NamespaceObject | NodeObject | PodObject | ServiceObject | EndpointSliceObject | NetworkPolicyObject;
 
 export interface LabObjects {
   namespaces: NamespaceObject[];
@@ -110,6 +138,7 @@ export interface LabObjects {
   pods: PodObject[];
   services: ServiceObject[];
   endpointSlices: EndpointSliceObject[];
+  networkPolicies: NetworkPolicyObject[];
 }
 
 /** `kubectl get -o yaml` of several objects: a List. */
@@ -177,6 +206,50 @@ export function labObjects(topo: Topology, createdAt?: string): LabObjects {
     pods: pods.sort(byName),
     services: services.sort(byName),
     endpointSlices: endpointSlices.sort(byName),
+    networkPolicies: (topo.networkPolicies ?? []).map((np) => policyObject(np, meta(np.name, np.namespace))).sort(byName),
+  };
+}
+
+export function selectorObject(s: LabelSelector): SelectorObject {
+  return {
+    ...(Object.keys(s.matchLabels).length ? { matchLabels: { ...s.matchLabels } } : {}),
+    ...(s.matchExpressions.length
+      ? {
+          matchExpressions: s.matchExpressions.map((e) => ({
+            key: e.key,
+            operator: e.operator,
+            ...(e.values.length ? { values: [...e.values] } : {}),
+          })),
+        }
+      : {}),
+  };
+}
+
+function policyObject(np: TopologyNetworkPolicy, metadata: ObjectMeta): NetworkPolicyObject {
+  const peer = (p: NetworkPolicyPeer): PeerObject => ({
+    ...(p.podSelector ? { podSelector: selectorObject(p.podSelector) } : {}),
+    ...(p.namespaceSelector ? { namespaceSelector: selectorObject(p.namespaceSelector) } : {}),
+    ...(p.ipBlock ? { ipBlock: { cidr: p.ipBlock.cidr, ...(p.ipBlock.except.length ? { except: [...p.ipBlock.except] } : {}) } } : {}),
+  });
+  const port = (p: NetworkPolicyPort): PolicyPortObject => ({
+    protocol: p.protocol,
+    ...(p.port !== undefined ? { port: p.port } : {}),
+    ...(p.endPort !== undefined ? { endPort: p.endPort } : {}),
+  });
+  const rule = (r: NetworkPolicyRule, key: 'from' | 'to') => ({
+    ...(r.peers.length ? { [key]: r.peers.map(peer) } : {}),
+    ...(r.ports.length ? { ports: r.ports.map(port) } : {}),
+  });
+  return {
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'NetworkPolicy',
+    metadata,
+    spec: {
+      podSelector: selectorObject(np.podSelector),
+      policyTypes: [...np.policyTypes],
+      ...(np.ingress.length ? { ingress: np.ingress.map((r) => rule(r, 'from')) } : {}),
+      ...(np.egress.length ? { egress: np.egress.map((r) => rule(r, 'to')) } : {}),
+    },
   };
 }
 
@@ -324,12 +397,12 @@ function sliceObjects(topo: Topology, meta: Meta): EndpointSliceObject[] {
   return out;
 }
 
-/** Every object in one List, kinds in the order a cluster dump reads best (namespaces first). */
+/** Every object in one List, kinds in the order a cluster dump reads best (namespaces first, policies last). */
 export function labList(o: LabObjects): ListObject {
   return {
     apiVersion: 'v1',
     kind: 'List',
-    items: [...o.namespaces, ...o.nodes, ...o.pods, ...o.services, ...o.endpointSlices],
+    items: [...o.namespaces, ...o.nodes, ...o.pods, ...o.services, ...o.endpointSlices, ...o.networkPolicies],
     metadata: { resourceVersion: '' },
   };
 }

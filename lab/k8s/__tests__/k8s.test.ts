@@ -44,6 +44,17 @@ services:
   - { name: db, namespace: shop, clusterIP: None, selector: { app: db }, ports: [{ port: 5432, targetPort: 5432 }] }
   - { name: ext, clusterIP: 10.43.1.3, internalTrafficPolicy: Local, ports: [{ name: http, port: 80, targetPort: 80 }] }
   - { name: lonely, clusterIP: 10.43.1.4, selector: { app: none }, ports: [{ port: 80, targetPort: 80 }] }
+networkPolicies:
+  - { name: default-deny, namespace: shop, podSelector: {} }
+  - name: api-from-web
+    namespace: shop
+    podSelector:
+      matchLabels: { app: api }
+      matchExpressions: [{ key: tier, operator: NotIn, values: [z, b] }, { key: env, operator: Exists }]
+    ingress:
+      - from: [{ namespaceSelector: { matchLabels: { team: shop } } }, { ipBlock: { cidr: 10.0.0.0/8, except: [10.1.0.0/16] } }]
+        ports: [{ port: http }, { protocol: UDP, port: 5000, endPort: 5010 }]
+    egress: [{}]
 endpointSlices:
   - name: ext-abcde
     service: ext
@@ -108,6 +119,32 @@ describe('lab export: the lab as Kubernetes objects', () => {
     expect(api3.metadata).toMatchObject({ namespace: 'shop', deletionTimestamp: '2026-12-02T05:00:00Z' });
     expect(api3.status.conditions.find((c) => c.type === 'Ready')!.status).toBe('True'); // still serving
     expect(o.pods.find((p) => p.metadata.name === 'ext-1')!.status.containerStatuses[0]!.ready).toBe(false);
+  });
+
+  test('network policies: the object as the API shows it', () => {
+    const o = labObjects(features());
+    expect(o.networkPolicies.map((p) => p.metadata.name)).toEqual(['api-from-web', 'default-deny']);
+    expect(o.networkPolicies[0]!.spec).toEqual({
+      podSelector: {
+        matchLabels: { app: 'api' },
+        matchExpressions: [
+          { key: 'tier', operator: 'NotIn', values: ['z', 'b'] },
+          { key: 'env', operator: 'Exists' },
+        ],
+      },
+      policyTypes: ['Ingress', 'Egress'],
+      ingress: [
+        {
+          from: [{ namespaceSelector: { matchLabels: { team: 'shop' } } }, { ipBlock: { cidr: '10.0.0.0/8', except: ['10.1.0.0/16'] } }],
+          ports: [
+            { protocol: 'TCP', port: 'http' },
+            { protocol: 'UDP', port: 5000, endPort: 5010 },
+          ],
+        },
+      ],
+      egress: [{}],
+    });
+    expect(o.networkPolicies[1]!.spec).toEqual({ podSelector: {}, policyTypes: ['Ingress'] });
   });
 
   test('slice names are stable for a lab and differ between services', () => {
@@ -188,6 +225,14 @@ describe('lab get: kubectl columns', () => {
         'NAME   TYPE        CLUSTER-IP   EXTERNAL-IP   PORT(S)        AGE',
         'api    NodePort    10.43.1.1    <none>        80:30080/TCP   3m20s',
         'db     ClusterIP   None         <none>        5432/TCP       3m20s',
+        '',
+      ].join('\n'),
+    );
+    expect(f('netpol', { namespace: 'shop' })).toBe(
+      [
+        'NAME           POD-SELECTOR                   AGE',
+        'api-from-web   app=api,env,tier notin (b,z)   3m20s',
+        'default-deny   <none>                         3m20s',
         '',
       ].join('\n'),
     );
