@@ -4,8 +4,12 @@ import { join } from 'node:path';
 import { main } from '../../cli';
 import { InputError } from '../../errors';
 import { diffRulesOf } from '../../ops/diff-rules';
+import { parse, stringify } from 'yaml';
+import { nodeNamespace } from '../../model/kernel-names';
 import { inRepo } from '../../paths';
-import { detectFormat, diffText, isIdentical, type RulesDiff } from '../diff';
+import { planLab } from '../../plan';
+import { loadTopologyText } from '../../topology/resolve';
+import { detectFormat, diffRules, diffText, isIdentical, type RulesDiff } from '../diff';
 
 // `lab diff-rules`: the fixtures are real output, taken from the default lab's node1 on this
 // project's kernel (iptables v1.8.9 nf_tables, nftables v1.0.6): `iptables-save` (and -c) in
@@ -259,6 +263,26 @@ describe('diff-rules: nft list table ip kube-proxy', () => {
     const d = diffOf('table inet filter {\n}\n', 'nftables');
     expect(d.onlyReal).toEqual([]);
     expect(d.onlyLab.length).toBeGreaterThan(10);
+  });
+});
+
+describe("diff-rules: kube-proxy's own test dump (knftables' add … lines)", () => {
+  test('TestOverallNFTablesRules (conformance/nftables/overall-rules.yaml): identical to the lab; an element removed is found', () => {
+    const c = parse(readFileSync(join(__dirname, 'conformance', 'nftables', 'overall-rules.yaml'), 'utf8')) as {
+      node: string;
+      topology: unknown;
+      expected: string;
+    };
+    const topo = loadTopologyText(stringify(c.topology), 'overall-rules.yaml#topology');
+    const lab = planLab(topo)
+      .phases.flatMap((p) => p.steps)
+      .filter((s) => s.ns === nodeNamespace(topo.name, c.node) && s.tool === 'nft')
+      .map((s) => ({ text: s.lines.join('\n') }));
+    expect(detectFormat(c.expected, 'kube-proxy')).toBe('nft');
+    expect(summary(diffRules('nft', lab, { text: c.expected, file: 'kube-proxy' }))).toEqual(NONE);
+    const element = c.expected.split('\n').find((l) => l.startsWith('add element ip kube-proxy cluster-ips '))!;
+    const d = diffRules('nft', lab, { text: c.expected.replace(`${element}\n`, ''), file: 'kube-proxy' });
+    expect(summary(d)).toEqual({ onlyReal: [], onlyLab: [expect.stringMatching(/^set cluster-ips: element /)], different: [] });
   });
 });
 
