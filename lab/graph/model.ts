@@ -1,4 +1,4 @@
-import { CALICO_VXLAN, calicoVethName, podVethName, vxlanName } from '../model/kernel-names';
+import { calicoTunnelDev, calicoVethName, podVethName, vxlanName } from '../model/kernel-names';
 import { modelOf } from '../model/lab';
 import type { Backend, ProxyMode, Topology } from '../topology/types';
 
@@ -68,11 +68,12 @@ export interface GraphService {
 /**
  * How pod traffic crosses between two nodes: a VXLAN tunnel, or routes via eth0 both ways —
  * written by flannel (host-gw), learned by BIRD (Calico bgp, an iBGP session), or Calico's
- * CrossSubnet direct routes between nodes of one segment.
+ * CrossSubnet direct routes between nodes of one segment; Calico ipip: routes via the peer's
+ * IP through tunl0 (IP protocol 4).
  */
 export type NodeLink =
   | { kind: 'vxlan'; a: string; b: string; port: number; vni: number }
-  | { kind: 'host-gw' | 'direct'; a: string; b: string; routes: { on: string; to: string; via: string }[] }
+  | { kind: 'host-gw' | 'direct' | 'ipip'; a: string; b: string; routes: { on: string; to: string; via: string }[] }
   | { kind: 'bgp'; a: string; b: string; asNumber: number; routes: { on: string; to: string; via: string }[] };
 
 export interface TopologyGraph {
@@ -108,6 +109,7 @@ export function topologyGraph(topo: Topology): TopologyGraph {
   const podIds = new Map<string, string>();
   const calico = topo.cluster.calico;
   const vxlan = topo.cluster.backend === 'vxlan' || calico?.mode === 'vxlan';
+  const tunnelDev = calicoTunnelDev(topo.cluster.backend);
   const blocks = (n: Topology['nodes'][number]) => (calico ? (n.blocks ?? []) : [n.podSubnet]);
   const nodes: GraphNode[] = topo.nodes.map((n) => {
     const nid = id('node', n.name);
@@ -132,10 +134,10 @@ export function topologyGraph(topo: Topology): TopologyGraph {
       ...(n.host ? { host: n.host } : {}),
       segment,
       eth0: { id: `${nid}_eth0`, name: 'eth0', address: `${n.ip}/${prefixOf(n.underlay)}` },
-      ...(vxlan
+      ...(vxlan || tunnelDev
         ? {
-            vtep: calico
-              ? { id: `${nid}_vtep`, name: CALICO_VXLAN, address: `${n.tunnel}/32` }
+            vtep: tunnelDev
+              ? { id: `${nid}_vtep`, name: tunnelDev, address: `${n.tunnel}/32` }
               : { id: `${nid}_vtep`, name: vxlanName(topo.cluster.vni), address: `${n.vtep}/32` },
           }
         : {}),
@@ -180,9 +182,11 @@ export function topologyGraph(topo: Topology): TopologyGraph {
           ? { kind: 'bgp', ...ends, asNumber: calico.asNumber, routes }
           : direct
             ? { kind: 'direct', ...ends, routes }
-            : vxlan
-              ? { kind: 'vxlan', ...ends, port: calico?.port ?? topo.cluster.port, vni: calico?.vni ?? topo.cluster.vni }
-              : { kind: 'host-gw', ...ends, routes },
+            : calico?.mode === 'ipip'
+              ? { kind: 'ipip', ...ends, routes }
+              : vxlan
+                ? { kind: 'vxlan', ...ends, port: calico?.port ?? topo.cluster.port, vni: calico?.vni ?? topo.cluster.vni }
+                : { kind: 'host-gw', ...ends, routes },
       );
     }
 
@@ -198,7 +202,9 @@ export const linkLabel = (l: NodeLink): string => {
     ? `BGP AS ${l.asNumber}, proto bird ${routes}`
     : l.kind === 'direct'
       ? `direct (CrossSubnet) ${routes}`
-      : `host-gw ${routes}`;
+      : l.kind === 'ipip'
+        ? `IPIP (proto 4) via tunl0 ${routes}`
+        : `host-gw ${routes}`;
 };
 
 export const serviceAddress = (s: GraphService): string =>

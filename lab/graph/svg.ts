@@ -103,7 +103,9 @@ const laneLabel = (l: NodeLink) =>
       ? `BGP AS ${l.asNumber} (BIRD's routes via eth0)`
       : l.kind === 'direct'
         ? 'direct, CrossSubnet (routes via eth0)'
-        : 'host-gw (routes via eth0)';
+        : l.kind === 'ipip'
+          ? 'IPIP, proto 4 (routes via the node IPs dev tunl0)'
+          : 'host-gw (routes via eth0)';
 
 export interface SvgOptions {
   /** prefix for the marker ids, so several graphs can share one HTML page */

@@ -59,6 +59,11 @@ export const calicoVethName = (pod: string) => {
 };
 /** Calico's VXLAN device (Felix names it so). */
 export const CALICO_VXLAN = 'vxlan.calico';
+/** Calico's IP-in-IP device: the ipip module's fallback device, which every namespace gets. */
+export const CALICO_IPIP = 'tunl0';
+/** A Calico node's tunnel device: vxlan.calico, tunl0, none in bgp mode (or under flannel). */
+export const calicoTunnelDev = (backend: string): string | undefined =>
+  backend === 'calico-vxlan' ? CALICO_VXLAN : backend === 'calico-ipip' ? CALICO_IPIP : undefined;
 /** The lab-namespace end of a node's underlay link. */
 export const underlayPortName = (lab: string, node: string) => `ul${hex(`${lab}/${node}`, 8)}`;
 /** A lab's underlay tunnel between hosts, in each host's underlay namespace. */

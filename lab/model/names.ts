@@ -1,4 +1,4 @@
-import { CALICO_VXLAN, calicoVethName, labNamespace, nodeNamespace, podNamespace, podVethName, vxlanName } from './kernel-names';
+import { calicoTunnelDev, calicoVethName, labNamespace, nodeNamespace, podNamespace, podVethName, vxlanName } from './kernel-names';
 import { modelOf } from './lab';
 import type { ServicePortModel } from './proxy';
 import { parseIp } from '../topology/ipv4';
@@ -52,7 +52,7 @@ export class LabNames {
       this.add({ owner: n.name, kind: 'node', name: 'eth0', ns, ip: n.ip });
       if (n.cni0) this.add({ owner: n.name, kind: 'node', name: 'cni0', ns, ip: n.cni0 });
       if (topo.cluster.backend === 'vxlan' && n.vtep) this.add({ owner: n.name, kind: 'node', name: vx, ns, ip: n.vtep });
-      if (n.tunnel) this.add({ owner: n.name, kind: 'node', name: CALICO_VXLAN, ns, ip: n.tunnel });
+      if (n.tunnel) this.add({ owner: n.name, kind: 'node', name: calicoTunnelDev(topo.cluster.backend)!, ns, ip: n.tunnel });
     }
     for (const p of topo.pods) this.add({ owner: p.name, kind: 'pod', name: 'eth0', ns: podNamespace(lab, p.node, p.name), ip: p.ip });
     for (const s of topo.cluster.underlay) this.byIp.set(s.gateway, '@lab.gateway');
@@ -216,7 +216,13 @@ function interfacesOf(owner: string, names: LabNames): string[] | undefined {
   if (!node) return ['any', 'eth0', 'lo'];
   const mine = topo.pods.filter((p) => p.node === owner);
   if (topo.cluster.cni === 'calico')
-    return ['any', 'eth0', ...(node.tunnel ? [CALICO_VXLAN] : []), 'lo', ...mine.map((p) => calicoVethName(p.name))];
+    return [
+      'any',
+      'eth0',
+      ...(node.tunnel ? [calicoTunnelDev(topo.cluster.backend)!] : []),
+      'lo',
+      ...mine.map((p) => calicoVethName(p.name)),
+    ];
   const veths = mine.map((p) => podVethName(topo.name, p.name));
   return ['any', 'eth0', 'cni0', ...(topo.cluster.backend === 'vxlan' ? [vxlanName(topo.cluster.vni)] : []), 'lo', ...veths];
 }

@@ -75,10 +75,6 @@ export async function checkTopologyEnvironment(topo: Topology): Promise<void> {
         `calico.mode ipip (${topo.source}) needs IP-in-IP in the kernel, and this kernel has none: ${ipip.missing} is not set.\n${ipip.detail}\n${ipip.hint}`,
         2,
       );
-    throw new LabError(
-      `calico.mode ipip (${topo.source}): this kernel has IPIP, but the lab does not plan tunl0 yet (docs/calico.md); use mode bgp or vxlan`,
-      2,
-    );
   }
   if (topo.proxy.mode === 'ipvs') {
     const ipvs = await probeIpvs();

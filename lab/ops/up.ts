@@ -1,6 +1,6 @@
 import { isDeepStrictEqual } from 'node:util';
 import { Interrupted, LabError, type StopSignal } from '../errors';
-import { HOST_TUNNEL_PORT, inLab } from '../model/kernel-names';
+import { HOST_TUNNEL_PORT, calicoTunnelDev, inLab } from '../model/kernel-names';
 import { type LabPlan, type Phase } from '../plan/types';
 import { planLab } from '../plan';
 import type { Runtime } from '../runtime/runtime';
@@ -245,7 +245,8 @@ function verifyView(view: LabView, topo: Topology): void {
     else {
       if (!has(v.interfaces, 'eth0', n.ip)) problems.push(`node ${n.name}: eth0 lacks ${n.ip}`);
       if (n.cni0 && !has(v.interfaces, 'cni0', n.cni0)) problems.push(`node ${n.name}: cni0 lacks ${n.cni0}`);
-      if (n.tunnel && !has(v.interfaces, 'vxlan.calico', n.tunnel)) problems.push(`node ${n.name}: vxlan.calico lacks ${n.tunnel}`);
+      const dev = calicoTunnelDev(topo.cluster.backend);
+      if (n.tunnel && dev && !has(v.interfaces, dev, n.tunnel)) problems.push(`node ${n.name}: ${dev} lacks ${n.tunnel}`);
     }
   }
   for (const p of topo.pods) {

@@ -217,7 +217,9 @@ async function kernelConfig(exec: Executor, option: string): Promise<{ source: s
 
 /** Whether an `ipip` link (tunl0's kind) can be made here: the probe makes one in a throw-away namespace. */
 export async function probeIpip(exec: Executor = LOCAL): Promise<IpipProbe> {
-  if (await probeLinkType('ipip', [], exec)) return { ok: true };
+  // not a bare `type ipip`: with the module loaded it would clash with the namespace's own tunl0
+  // (the fallback device has the same all-zero endpoints: EEXIST)
+  if (await probeLinkType('ipip', ['remote', '192.0.2.1', 'local', '192.0.2.2'], exec)) return { ok: true };
   const rel = (await readText(exec, ['uname', '-r']))?.trim() ?? '';
   const config = await kernelConfig(exec, 'CONFIG_NET_IPIP');
   const facts = config

@@ -5,8 +5,9 @@ mount -t tmpfs tmpfs /run
 mkdir -p /run/netns /dev/pts /dev/shm
 mount -t devpts devpts /dev/pts
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root
-# what the lab's kernel needs beyond this host's: IPVS with its schedulers, dummy, br_netfilter
-modprobe -a ip_vs ip_vs_rr ip_vs_wrr ip_vs_lc ip_vs_sh dummy br_netfilter veth vxlan bridge 2>/dev/null
+# what the lab's kernel needs beyond this host's: IPVS with its schedulers, dummy, br_netfilter,
+# ipip (Calico's tunl0: loading it gives every namespace its fallback tunl0)
+modprobe -a ip_vs ip_vs_rr ip_vs_wrr ip_vs_lc ip_vs_sh dummy br_netfilter veth vxlan bridge ipip 2>/dev/null
 stty -F /dev/ttyS1 raw -echo
 exec 3<>/dev/ttyS1
 echo "kdl-agent ready $(uname -r)" >&3

@@ -1,5 +1,5 @@
 import type { Topology, TopologyNode, TopologyPod } from '../../topology/types';
-import { CALICO_VXLAN, calicoVethName, macFor, nodeNamespace } from '../../model/kernel-names';
+import { CALICO_IPIP, CALICO_VXLAN, calicoVethName, macFor, nodeNamespace } from '../../model/kernel-names';
 import type { Phase } from '../../plan/types';
 import type { CniKind, CniNodeLines, CniPortLines } from './types';
 
@@ -9,7 +9,10 @@ import type { CniKind, CniNodeLines, CniPortLines } from './types';
 // veth (cali<11 hex>, MAC ee:ee:ee:ee:ee:ee, no address) answers by proxy ARP; the node routes
 // each local pod's /32 to its cali veth. Between nodes: in `bgp` mode BIRD learns the other
 // nodes' blocks (lab/network/cni/bird.ts plans its config); in `vxlan` mode the routes Felix
-// would write go through vxlan.calico, planned here.
+// would write go through vxlan.calico, planned here; in `ipip` mode through tunl0, planned
+// here too: the routes Felix writes itself with FelixConfiguration programClusterRoutes:
+// Enabled (Calico's stock BIRD writes the same ones through its krt_tunnel patch, which
+// Debian's bird2 lacks).
 
 /** Calico sets this MAC on every host-side veth, so the kernel never has to make one up. */
 export const CALICO_HOST_MAC = 'ee:ee:ee:ee:ee:ee';
@@ -55,6 +58,19 @@ export const calico: CniKind = {
           ip.push(direct ? `route add ${b} via ${other.ip} dev eth0` : `route add ${b} via ${other.tunnel!} dev ${CALICO_VXLAN} onlink`);
         ip.push(`neigh add ${other.tunnel!} lladdr ${peerMac} dev ${CALICO_VXLAN} nud permanent`);
         fdb.push(`fdb add ${peerMac} dev ${CALICO_VXLAN} dst ${other.ip} self permanent`);
+      }
+    }
+    if (mode === 'ipip') {
+      // tunl0 is the ipip module's fallback device (no local, no remote: it takes every IP-in-IP
+      // packet to this namespace); Felix gives it the node's tunnel address and MTU 1480, and
+      // routes every other node's block via that node's IP, onlink: the kernel wraps the
+      // packet in an outer header to the gateway (IP protocol 4).
+      ip.push(`link set ${CALICO_IPIP} mtu ${topo.cluster.mtu} up`, `addr add ${n.tunnel!}/32 dev ${CALICO_IPIP}`);
+      for (const b of n.blocks ?? []) ip.push(`route add blackhole ${b}`);
+      for (const other of topo.nodes.filter((o) => o.name !== n.name)) {
+        const direct = crossSubnet && other.underlay === n.underlay;
+        for (const b of other.blocks ?? [])
+          ip.push(direct ? `route add ${b} via ${other.ip} dev eth0` : `route add ${b} via ${other.ip} dev ${CALICO_IPIP} onlink`);
       }
     }
     // bgp: the blackholes and the routes to other nodes come from BIRD (proto bird)
