@@ -81,11 +81,10 @@ export async function waitConverged(rt: Runtime, topo: Topology, down: readonly 
     () => `BGP to converge (${last})`,
     async () => {
       for (const n of up) {
+        // the planned sessions (the mesh, or to and from the route reflectors) to running nodes
         const { sessions } = await bgpNode(rt, topo, n.name);
-        for (const o of up.filter((o) => o !== n)) {
-          const s = sessions.find((x) => x.peer === o.name);
-          if (s?.info !== 'Established') return !(last = `${n.name} → ${o.name}: ${s?.state ? `${s.state} ${s.info}` : 'no session'}`);
-        }
+        for (const s of sessions.filter((x) => !down.includes(x.peer)))
+          if (s.info !== 'Established') return !(last = `${n.name} → ${s.peer}: ${s.state ? `${s.state} ${s.info}` : 'no session'}`);
         const routes = await birdRoutes(rt, topo, n.name);
         const missing = up.flatMap((o) => o.blocks ?? []).filter((b) => !routes.has(b));
         if (missing.length) return !(last = `${n.name} lacks proto bird routes to ${missing.join(', ')}`);
@@ -99,8 +98,11 @@ export async function waitConverged(rt: Runtime, topo: Topology, down: readonly 
       return true;
     },
   );
-  const sessions = up.length * (up.length - 1);
-  return `BIRD on ${up.length} node(s), ${sessions / 2} iBGP session(s) Established (AS ${topo.cluster.calico!.asNumber}), every block routed`;
+  const ends = planBird(topo)
+    .filter((c) => !down.includes(c.node))
+    .flatMap((c) => c.sessions.filter((s) => !down.includes(s.peer))).length;
+  const rr = topo.cluster.calico!.routeReflectors;
+  return `BIRD on ${up.length} node(s), ${ends / 2} iBGP session(s) Established (AS ${topo.cluster.calico!.asNumber}${rr ? `, route reflectors ${rr.join(', ')}` : ', full mesh'}), every block routed`;
 }
 
 async function poll(timeoutMs: number, what: string | (() => string), cond: () => Promise<boolean>): Promise<void> {

@@ -1,4 +1,4 @@
-import { meshProtocolName, planBird } from '../network/cni/bird';
+import { planBird } from '../network/cni/bird';
 import type { Runtime } from '../runtime/runtime';
 import { birdcArgv } from '../state/bird';
 import type { Topology } from '../topology/types';
@@ -10,7 +10,7 @@ export interface BgpSessionView {
   /** the peer node's name and address */
   peer: string;
   address: string;
-  /** BIRD's protocol name (Mesh_<peer address>) */
+  /** BIRD's protocol name (Mesh_<peer address>, Node_<peer address> with route reflectors) */
   protocol: string;
   /** up, start, down… and BIRD's info: Established, Active, Connect… ('' when BIRD does not answer) */
   state: string;
@@ -52,20 +52,18 @@ export async function bgpNode(rt: Runtime, topo: Topology, node: string): Promis
   const r = ns ? await rt.run(ns, birdcArgv(topo.name, node, 'show', 'protocols', 'all'), { check: false, timeoutMs: 5000 }) : undefined;
   const running = r?.code === 0;
   const seen = running ? parseProtocolsAll(r.stdout) : new Map<string, { state: string; info: string; received?: number }>();
-  const sessions = topo.nodes
-    .filter((o) => o.name !== node)
-    .map((o): BgpSessionView => {
-      const protocol = meshProtocolName(o.ip);
-      const s = seen.get(protocol);
-      return {
-        peer: o.name,
-        address: o.ip,
-        protocol,
-        state: s?.state ?? '',
-        info: s?.info ?? '',
-        ...(s?.received !== undefined ? { received: s.received } : {}),
-      };
-    });
+  const planned = planBird(topo).find((c) => c.node === node)?.sessions ?? [];
+  const sessions = planned.map((p): BgpSessionView => {
+    const s = seen.get(p.protocol);
+    return {
+      peer: p.peer,
+      address: p.address,
+      protocol: p.protocol,
+      state: s?.state ?? '',
+      info: s?.info ?? '',
+      ...(s?.received !== undefined ? { received: s.received } : {}),
+    };
+  });
   return { node, running, sessions };
 }
 

@@ -157,6 +157,19 @@ export function resolveTopology(input: TopologyInput, src: YamlSource, warn: War
     : undefined;
   if (calicoSpec?.crossSubnet && calicoSpec.mode === 'bgp')
     fail(['cluster', 'calico', 'crossSubnet'], 'crossSubnet is for the vxlan and ipip modes: bgp mode never encapsulates');
+  if (calicoSpec?.routeReflectors) {
+    const rr = calicoSpec.routeReflectors;
+    if (calicoSpec.mode !== 'bgp')
+      fail(['cluster', 'calico', 'routeReflectors'], `route reflectors are for bgp mode: ${calicoSpec.mode} mode runs no BIRD`);
+    rr.forEach((n, i) => {
+      if (!input.nodes.some((x) => x.name === n))
+        fail(['cluster', 'calico', 'routeReflectors', i], `no node named '${n}' (nodes: ${input.nodes.map((x) => x.name).join(', ')})`);
+      else if (rr.indexOf(n) !== i) fail(['cluster', 'calico', 'routeReflectors', i], `'${n}' is listed twice`);
+    });
+    // Calico's documented example cluster ID
+    calicoSpec.routeReflectorClusterID ??= '244.0.0.1';
+  } else if (calicoSpec?.routeReflectorClusterID !== undefined)
+    fail(['cluster', 'calico', 'routeReflectorClusterID'], 'routeReflectorClusterID needs routeReflectors');
   const podCIDR = cidrAt(c.podCIDR, ['cluster', 'podCIDR']);
   const serviceCIDR = cidrAt(c.serviceCIDR, ['cluster', 'serviceCIDR']);
   input.proxy.nodePortAddresses?.forEach((a, i) => a === 'primary' || cidrAt(a, ['proxy', 'nodePortAddresses', i]));

@@ -93,6 +93,13 @@ export const calicoSchema = z.strictObject({
   asNumber: z.number().int().min(1).max(4294967295).default(64512),
   /** the IPPool's natOutgoing: pods' traffic to outside the pool (and the cluster) masqueraded by cali-nat-outgoing */
   natOutgoing: z.boolean().default(true),
+  /**
+   * bgp mode: these nodes are route reflectors (Calico: a routeReflectorClusterID on the node, the
+   * mesh off, BGPPeers from every node to the reflectors); unset: the full node-to-node mesh
+   */
+  routeReflectors: z.array(z.string()).min(1).optional(),
+  /** the reflectors' cluster ID (Node spec.bgp.routeReflectorClusterID) */
+  routeReflectorClusterID: z.ipv4().optional(),
 });
 
 export const clusterSchema = z.strictObject({

@@ -19,6 +19,9 @@ export interface CalicoSpec {
   /** vxlan.calico's VNI and UDP port: Calico's defaults (FelixConfiguration vxlanVNI, vxlanPort) */
   vni: number;
   port: number;
+  /** bgp mode: the route reflector nodes (none: the full mesh) and their cluster ID */
+  routeReflectors?: string[];
+  routeReflectorClusterID?: string;
 }
 /** The cluster DNS, resolved: the lab adds kube-system/kube-dns at clusterIP and its server pods. */
 export interface DnsSpec {

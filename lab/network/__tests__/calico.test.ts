@@ -6,7 +6,7 @@ import { planLab, renderPlan } from '../../plan';
 import type { LabPlan, Step } from '../../plan/types';
 import { expectGoldenFile } from '../../testing/golden';
 import { loadTopology, loadTopologyText } from '../../topology/resolve';
-import { meshProtocolName, planBird } from '../cni/bird';
+import { meshProtocolName, nodeProtocolName, planBird } from '../cni/bird';
 
 // Calico's plans, pure: goldens of the checked-in bgp lab and a vxlan fixture, the BIRD
 // configuration, and the IPAM and wiring rules taken from Calico's CNI plugin and libcalico-go.
@@ -118,6 +118,42 @@ describe("Calico's pod wiring", () => {
   });
 });
 
+describe('ipip', () => {
+  const always = () =>
+    loadTopologyText(calicoYaml('  calico: { mode: ipip }\n', 'pods:\n  - { name: a, node: n1 }\n  - { name: b, node: n2 }\n'));
+  const cross = () => loadTopology(join(REPO, 'scenarios/topologies/calico-ipip.yaml'));
+
+  it('CrossSubnet (scenarios/topologies/calico-ipip.yaml) renders as golden/calico-ipip.plan.txt', () => {
+    expectGoldenFile(join(GOLDEN, 'calico-ipip.plan.txt'), renderPlan(planLab(cross())));
+  });
+
+  it("tunl0 with the node's tunnel address and MTU 1480, the other blocks via the node IPs dev tunl0 onlink, no BIRD", () => {
+    const t = always();
+    const [n1, n2] = t.nodes;
+    expect(t.cluster).toMatchObject({ backend: 'calico-ipip', mtu: 1480 });
+    expect(n1!.tunnel).toBe('10.42.0.0');
+    const ip = linesOf(planLab(t), 'kdl.c.n1', 'ip');
+    expect(ip).toEqual(
+      expect.arrayContaining([
+        'link set tunl0 mtu 1480 up',
+        'addr add 10.42.0.0/32 dev tunl0',
+        'route add blackhole 10.42.0.0/26',
+        `route add ${n2!.blocks![0]} via ${n2!.ip} dev tunl0 onlink`,
+      ]),
+    );
+    // tunl0 is the ipip module's fallback device: never made by the lab
+    expect(ip.filter((l) => /tunl0/.test(l) && l.startsWith('link add'))).toEqual([]);
+    expect(planBird(t)).toEqual([]);
+  });
+
+  it('CrossSubnet: node2 on the same segment directly, node3 on the other through tunl0', () => {
+    const t = cross();
+    const ip = linesOf(planLab(t), 'kdl.calico-ipip.node1', 'ip');
+    expect(ip).toContain('route add 10.42.0.64/26 via 192.168.205.3 dev eth0');
+    expect(ip).toContain('route add 10.42.0.128/26 via 192.168.206.5 dev tunl0 onlink');
+  });
+});
+
 describe('CrossSubnet', () => {
   const t = loadTopology(join(__dirname, 'fixtures', 'calico-cross-subnet.yaml'));
 
@@ -203,6 +239,39 @@ describe('BIRD configuration', () => {
     expect(c1!.text).toContain(`protocol bgp ${meshProtocolName('192.168.205.3')} from mesh {\n  neighbor 192.168.205.3 as 64512;\n}`);
     expect(meshProtocolName('192.168.205.3')).toBe('Mesh_192_168_205_3');
   });
+  it('route reflectors (golden/calico-rr.bird.txt): a reflector peers with all, rr client to clients; a client with the reflectors only', () => {
+    const t = loadTopology(join(__dirname, 'fixtures', 'calico-rr.yaml'));
+    const configs = planBird(t);
+    expectGoldenFile(join(GOLDEN, 'calico-rr.bird.txt'), configs.map((c) => c.text).join('\n'));
+    expect(t.cluster.calico).toMatchObject({ routeReflectors: ['node1', 'node2'], routeReflectorClusterID: '244.0.0.1' });
+    const sessions = Object.fromEntries(configs.map((c) => [c.node, c.sessions.map((s) => `${s.peer}${s.rrClient ? ' (client)' : ''}`)]));
+    expect(sessions).toEqual({
+      node1: ['node2', 'node3 (client)', 'node4 (client)'],
+      node2: ['node1', 'node3 (client)', 'node4 (client)'],
+      node3: ['node1', 'node2'],
+      node4: ['node1', 'node2'],
+    });
+    expect(configs[0]!.sessions.map((s) => s.protocol)).toEqual([
+      nodeProtocolName(t.nodes[1]!.ip),
+      'Node_192_168_205_4',
+      'Node_192_168_205_5',
+    ]);
+    // 2 reflectors · 2 clients + the reflectors' own session
+    expect(configs.flatMap((c) => c.sessions).length / 2).toBe(5);
+  });
+
+  it('route reflectors: refused outside bgp mode, for unknown nodes; a cluster ID needs them', () => {
+    expect(problems(calicoYaml('  calico: { mode: vxlan, routeReflectors: [n1] }\n'))).toEqual([
+      'cluster.calico.routeReflectors: route reflectors are for bgp mode: vxlan mode runs no BIRD',
+    ]);
+    expect(problems(calicoYaml('  calico: { routeReflectors: [n1, n9] }\n'))).toEqual([
+      "cluster.calico.routeReflectors[1]: no node named 'n9' (nodes: n1, n2)",
+    ]);
+    expect(problems(calicoYaml('  calico: { routeReflectorClusterID: 244.0.0.2 }\n'))).toEqual([
+      'cluster.calico.routeReflectorClusterID: routeReflectorClusterID needs routeReflectors',
+    ]);
+  });
+
   it('none in vxlan mode or with flannel', () => {
     expect(planBird(vxlanTopo())).toEqual([]);
     expect(planBird(loadTopology(join(REPO, 'scenarios/topologies/default.yaml')))).toEqual([]);

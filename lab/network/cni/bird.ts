@@ -10,22 +10,53 @@ import { nodeNamespace } from '../../model/kernel-names';
 // two minutes), short connect timers (a lab comes up in seconds), and every peer on the node's
 // own segment (`direct`).
 
+/** One BGP session of a node: the peer node, its address, BIRD's protocol name for it. */
+export interface BirdSession {
+  peer: string;
+  address: string;
+  protocol: string;
+  /** this node reflects the peer's routes to its other peers (a reflector's session to a client) */
+  rrClient: boolean;
+}
+
 export interface BirdConfig {
   node: string;
   ns: string;
   /** the peers' addresses, in the order of the topology's nodes */
   peers: string[];
+  sessions: BirdSession[];
   text: string;
 }
 
 /** Calico's name for the mesh session to a peer: Mesh_192_168_205_3. */
 export const meshProtocolName = (peerIp: string) => `Mesh_${peerIp.replaceAll('.', '_')}`;
+/** Calico's name for a session from a BGPPeer selecting a node: Node_192_168_205_3. */
+export const nodeProtocolName = (peerIp: string) => `Node_${peerIp.replaceAll('.', '_')}`;
+
+/**
+ * A node's sessions. Full mesh: every other node. With route reflectors (Calico's
+ * nodeToNodeMeshEnabled: false, a BGPPeer from all() to the reflectors' selector): a reflector
+ * peers with every node — its clients with `rr client`, the other reflectors (same cluster ID)
+ * as plain iBGP peers —, a client only with the reflectors.
+ */
+export function birdSessions(topo: Topology, n: TopologyNode): BirdSession[] {
+  const rrs = topo.cluster.calico?.routeReflectors;
+  const others = topo.nodes.filter((o) => o.name !== n.name);
+  if (!rrs) return others.map((o) => ({ peer: o.name, address: o.ip, protocol: meshProtocolName(o.ip), rrClient: false }));
+  const isRr = rrs.includes(n.name);
+  return others
+    .filter((o) => isRr || rrs.includes(o.name))
+    .map((o) => ({ peer: o.name, address: o.ip, protocol: nodeProtocolName(o.ip), rrClient: isRr && !rrs.includes(o.name) }));
+}
 
 export function birdConfig(topo: Topology, n: TopologyNode): BirdConfig {
-  const as = topo.cluster.calico!.asNumber;
-  const peers = topo.nodes.filter((o) => o.name !== n.name).map((o) => o.ip);
+  const calico = topo.cluster.calico!;
+  const as = calico.asNumber;
+  const sessions = birdSessions(topo, n);
+  const peers = sessions.map((s) => s.address);
+  const rr = calico.routeReflectors?.includes(n.name);
   const lines = [
-    `# BIRD configuration of node ${n.name} (lab ${topo.name}, Calico bgp mode, AS ${as})`,
+    `# BIRD configuration of node ${n.name} (lab ${topo.name}, Calico bgp mode, AS ${as}${calico.routeReflectors ? (rr ? `, route reflector, cluster ID ${calico.routeReflectorClusterID!}` : ', route reflector client') : ''})`,
     `router id ${n.ip};`,
     '',
     '# the IPAM blocks this node owns: a blackhole each (in the kernel as `blackhole <block> proto bird`),',
@@ -58,12 +89,19 @@ export function birdConfig(topo: Topology, n: TopologyNode): BirdConfig {
     '  error wait time 1, 4;',
     '  ipv4 {',
     '    import all;',
-    '    export where proto = "blocks";',
+    // a reflector passes on what it learned too (BIRD sends iBGP-learned routes only to rr clients, or from them)
+    rr ? '    export where proto = "blocks" || source = RTS_BGP;' : '    export where proto = "blocks";',
     '  };',
     '}',
-    ...peers.flatMap((p) => ['', `protocol bgp ${meshProtocolName(p)} from mesh {`, `  neighbor ${p} as ${as};`, '}']),
+    ...sessions.flatMap((s) => [
+      '',
+      `protocol bgp ${s.protocol} from mesh {`,
+      `  neighbor ${s.address} as ${as};`,
+      ...(s.rrClient ? ['  rr client;', `  rr cluster id ${calico.routeReflectorClusterID!};`] : []),
+      '}',
+    ]),
   ];
-  return { node: n.name, ns: nodeNamespace(topo.name, n.name), peers, text: lines.join('\n') + '\n' };
+  return { node: n.name, ns: nodeNamespace(topo.name, n.name), peers, sessions, text: lines.join('\n') + '\n' };
 }
 
 /** Every node's BIRD configuration; none unless the lab runs Calico in bgp mode. */
