@@ -1,4 +1,4 @@
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { LabError } from '../errors';
 import { type BirdConfig, planBird } from '../network/cni/bird';
 import type { Daemon } from '../pods/servers';
@@ -10,10 +10,10 @@ import type { Topology } from '../topology/types';
 export { birdDir } from '../state/bird';
 
 // BIRD in Calico's bgp mode: one per node, a lab process like the pods' socat listeners. It is
-// started detached inside the node's namespace in the foreground (`bird -f`, so its pid is the
-// daemon's and it never leaves the namespace), outlives `up` by design, and `down` stops it with
-// every other process in the lab's namespaces (found by namespace, so also after a crash) and
-// removes its files. Its configuration is planned (lab/network/cni/bird.ts); here it is written
+// started detached inside the node's namespace (or docker node container) in the foreground
+// (`bird -f`, so its pid is the daemon's and it never leaves the namespace), outlives `up` by
+// design, and `down` stops it with every other process in the lab's namespaces (found by
+// namespace, so also after a crash; on docker, with the container) and removes its files. Its configuration is planned (lab/network/cni/bird.ts); here it is written
 // to the lab's folder under the state directory (lab/state/bird.ts), next to the control socket
 // birdc talks to; lab/status/bgp.ts reads the sessions back.
 
@@ -39,8 +39,18 @@ export async function startBird(
 ): Promise<string> {
   const configs = planBird(topo).filter((c) => !only || only.includes(c.node));
   if (!configs.length) return 'no BGP (not Calico bgp mode)';
-  mkdirSync(birdDir(topo.name), { recursive: true, mode: 0o700 });
-  for (const c of configs) writeFileSync(birdFiles(topo.name, c.node).conf, c.text);
+  // written where BIRD runs: through the runtime, so also inside a docker node or on another host
+  await Promise.all(
+    configs.map((c) =>
+      rt.run(
+        c.ns,
+        ['sh', '-c', 'mkdir -p -m 700 "$1" && printf %s "$3" > "$2"', 'sh', birdDir(topo.name), birdFiles(topo.name, c.node).conf, c.text],
+        {
+          timeoutMs: 10_000,
+        },
+      ),
+    ),
+  );
   // N BIRDs starting at once on a shared machine: each gets longer to bind as N grows
   await rt.startDaemons(
     configs.map((c) => birdDaemon(topo.name, c)),

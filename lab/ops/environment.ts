@@ -57,11 +57,6 @@ export async function checkTopologyEnvironment(topo: Topology): Promise<void> {
   // docker: the rule tools and pod servers are the node image's; this host only holds the
   // underlay. Each host's engine is checked where the runtime connects to it (an engine that
   // does not answer is exit 2 before anything is made), so a lab on other machines only needs theirs.
-  if (topo.cluster.cni === 'calico' && topo.runtime === 'docker')
-    throw new LabError(
-      `cni: calico (${topo.source}) runs on the netns runtime only so far: the node image has no BIRD yet and its daemons are not wired (docs/calico.md); use runtime: netns`,
-      2,
-    );
   if (topo.cluster.dns && topo.runtime === 'docker')
     throw new LabError(
       `cluster.dns (${topo.source}) runs on the netns runtime only so far: the node image has no dnsmasq and the pods' resolv.conf is not wired (docs/dns.md); use runtime: netns`,

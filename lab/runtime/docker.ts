@@ -306,7 +306,10 @@ export class DockerRuntime implements Runtime {
     while (waiting.length) {
       const bound = new Set<Daemon>();
       for (const [container, list] of group(waiting, (x) => x.w.container)) {
-        const script = list.map(({ d }) => `ip netns exec ${d.ns} cat /proc/net/${d.ready.protocol.toLowerCase()}; echo --`).join('\n');
+        // a pod's daemon in its namespace inside the container; a node's (BIRD) in the container's own
+        const script = list
+          .map(({ d, w }) => `${w.kind === 'pod' ? `ip netns exec ${d.ns} ` : ''}cat /proc/net/${d.ready.protocol.toLowerCase()}; echo --`)
+          .join('\n');
         const r = await (await this.exec(list[0]!.w.host, container)).run(['sh', '-c', script], { check: false });
         r.stdout.split('--\n').forEach((table, i) => {
           const d = list[i]?.d;

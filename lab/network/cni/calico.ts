@@ -120,7 +120,7 @@ export const CALI_MASQ_POOLS = 'cali40masq-ipam-pools';
 /** The ipsets and the nat chains on every node, as two phases (the sets must exist before a rule names them). */
 export function calicoRulePhases(topo: Topology): Phase[] {
   const c = topo.cluster.calico;
-  if (!c || topo.runtime !== 'netns') return [];
+  if (!c) return [];
   const pool = topo.cluster.podCIDR; // the lab's one IPPool
   const sets = [
     `create ${CALI_ALL_POOLS} hash:net family inet`,
