@@ -1,10 +1,11 @@
-// npm run bench -- up --cni calico [--json] [--sizes 10,50,100] [--runs 3]
+// npm run bench -- up --cni calico [--json] [--sizes 10,50,100] [--runs 3] [--route-reflectors 2]
 //
 // Calico bgp labs of N nodes (2 pods each, one /26 block per node, a BIRD in every node and an
 // iBGP full mesh: N·(N−1)/2 sessions) beside flannel vxlan labs of the same size: the wall time
 // of `up`, and for Calico the time of its `bgp` stage — from starting the BIRDs until every
 // session is Established and every node has a proto bird route to every other node's block
-// (the convergence time, as `up` waits for it by polling birdc; no sleeps).
+// (the convergence time, as `up` waits for it by polling birdc; no sleeps). With
+// --route-reflectors R the first R nodes reflect instead of the mesh: R·(N−R) + R·(R−1)/2 sessions.
 import { down } from '../lab/ops/down';
 import { type Stage, up } from '../lab/ops/up';
 import { NetnsRuntime } from '../lab/runtime/netns';
@@ -24,10 +25,11 @@ export interface CalicoRow {
 
 const rt = new NetnsRuntime();
 
-function topologyText(lab: string, cni: 'flannel' | 'calico', nodes: number): string {
+function topologyText(lab: string, cni: 'flannel' | 'calico', nodes: number, reflectors = 0): string {
+  const rr = reflectors ? `, routeReflectors: [${Array.from({ length: reflectors }, (_, i) => `n${i}`).join(', ')}]` : '';
   const lines = [
     `name: ${lab}`,
-    cni === 'calico' ? 'cluster: { cni: calico, calico: { mode: bgp } }' : 'cluster: { backend: vxlan }',
+    cni === 'calico' ? `cluster: { cni: calico, calico: { mode: bgp${rr} } }` : 'cluster: { backend: vxlan }',
     'nodes:',
   ];
   for (let i = 0; i < nodes; i++) lines.push(`  - { name: n${i} }`);
@@ -36,11 +38,11 @@ function topologyText(lab: string, cni: 'flannel' | 'calico', nodes: number): st
   return lines.join('\n');
 }
 
-export async function benchCalico(sizes: number[], runs: number, log: (s: string) => void): Promise<CalicoRow[]> {
+export async function benchCalico(sizes: number[], runs: number, log: (s: string) => void, reflectors = 0): Promise<CalicoRow[]> {
   const rows: CalicoRow[] = [];
   for (const nodes of sizes) {
     const flannel = loadTopologyText(topologyText(`benchf-${nodes}`, 'flannel', nodes), `<bench flannel ${nodes}>`);
-    const calico = loadTopologyText(topologyText(`benchc-${nodes}`, 'calico', nodes), `<bench calico ${nodes}>`);
+    const calico = loadTopologyText(topologyText(`benchc-${nodes}`, 'calico', nodes, reflectors), `<bench calico ${nodes}>`);
     await down(rt, flannel.name);
     await down(rt, calico.name);
     const f: number[] = [];
@@ -66,7 +68,7 @@ export async function benchCalico(sizes: number[], runs: number, log: (s: string
     rows.push({
       nodes,
       pods: nodes * 2,
-      sessions: (nodes * (nodes - 1)) / 2,
+      sessions: reflectors ? reflectors * (nodes - reflectors) + (reflectors * (reflectors - 1)) / 2 : (nodes * (nodes - 1)) / 2,
       flannelUpSeconds: round(median(f)),
       calicoUpSeconds: round(median(c)),
       convergenceSeconds: round(median(conv)),

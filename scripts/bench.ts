@@ -262,6 +262,7 @@ async function main() {
     .option('--modes <list>', 'rules: proxy modes', 'iptables,nftables')
     .option('--runs <n>', 'runs per size (the median is reported)', '3')
     .option('--cni <name>', 'up: flannel (the default) or calico (bgp, with its convergence time)', 'flannel')
+    .option('--route-reflectors <n>', 'up --cni calico: the first n nodes are route reflectors instead of the full mesh', '0')
     .option('--no-floors', 'up: skip the floor and same-work-raw columns')
     .option('--against <peer>', 'up: also measure a peer on the same namespace count (mininet)')
     .parse(process.argv);
@@ -276,6 +277,7 @@ async function main() {
     modes: string;
     runs: string;
     cni: string;
+    routeReflectors: string;
   }>();
   const log = o.json ? () => undefined : (s: string) => console.error(s);
   if (what === 'rules') {
@@ -345,7 +347,7 @@ async function main() {
   if (what !== 'up') throw new Error(`unknown benchmark '${what}' (known: up, docker, vm, rules, trace)`);
   const sizes = o.sizes.split(',').map(Number);
   if (o.cni === 'calico') {
-    const rows = await benchCalico(sizes, Number(o.runs), log);
+    const rows = await benchCalico(sizes, Number(o.runs), log, Number(o.routeReflectors));
     if (o.json) return console.log(JSON.stringify(rows, null, 2));
     const t = new Table({
       head: ['nodes', 'pods', 'iBGP sessions', 'flannel vxlan up (s)', 'calico bgp up (s)', 'BGP convergence (s)'],
