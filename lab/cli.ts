@@ -70,7 +70,7 @@ const fromCaller = (path: string) => resolve(callerDir(), path);
 const resultsArg = (dir: string) => resultsRoot(dir, callerDir());
 
 const fileOption = () =>
-  new Option('-f, --file <topology>', 'topology file (YAML)')
+  new Option('-f, --file <topology>', 'topology file (YAML), or Kubernetes objects (a `kubectl get -o yaml` dump)')
     .default(DEFAULT_TOPOLOGY, 'scenarios/topologies/default.yaml')
     .argParser(fromCaller);
 const nameOption = () => new Option('-n, --name <lab>', 'lab name (overrides the topology name)');

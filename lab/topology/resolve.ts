@@ -35,7 +35,8 @@ import {
   type TopologyNode,
   type TopologyPod,
 } from './types';
-import { formatPath as pathText, mergeIssues, YamlSource } from './yaml-source';
+import { formatPath as pathText, type IssueSource, mergeIssues, YamlSource } from './yaml-source';
+import { inferTopology, isKubernetesText, MergedSource, mergeManifests, readManifests } from './manifests';
 
 /** Loads, validates and resolves a topology file: every address decided, every rule checked. */
 /** What the command line may change of a topology file without editing it. */
@@ -52,12 +53,51 @@ export type WarningSink = (issue: InputIssue) => void;
 export const warnOnStderr: WarningSink = (i) => console.error(`warning: ${formatIssue(i)}`);
 
 export function loadTopology(file: string, overrides: Overrides = {}, warn: WarningSink = warnOnStderr): Topology {
-  return resolveSource(YamlSource.fromFile(file), overrides, warn);
+  const r = loadTopologyAll(file, overrides, warn);
+  if (r.issues.length || !r.topology) throw new InputError(r.issues);
+  return r.topology;
 }
 
-/** loadTopology's every problem at once, and the topology when what parsed resolves (resolveSourceAll). */
-export function loadTopologyAll(file: string, overrides: Overrides = {}): { topology?: Topology; issues: InputIssue[] } {
-  return resolveSourceAll(YamlSource.fromFile(file), overrides);
+/**
+ * loadTopology's every problem at once, and the topology when what parsed resolves (resolveSourceAll).
+ * A file of Kubernetes objects (a `kubectl get -o yaml` dump, manifests) is a lab of its own.
+ */
+export function loadTopologyAll(
+  file: string,
+  overrides: Overrides = {},
+  warn: WarningSink = warnOnStderr,
+): { topology?: Topology; issues: InputIssue[] } {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw InputError.of(file, '', `cannot read: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+  }
+  if (isKubernetesText(text)) return resolveManifestsAll([file], overrides, warn);
+  return resolveSourceAll(YamlSource.fromText(text, file), overrides, warn);
+}
+
+/** A lab from Kubernetes objects alone: the cluster's ranges inferred from them (lab/topology/manifests). */
+export function resolveManifestsAll(
+  files: readonly string[],
+  overrides: Overrides = {},
+  warn: WarningSink = warnOnStderr,
+): { topology?: Topology; issues: InputIssue[] } {
+  const m = readManifests(files, [], files[0]);
+  let inferredInput: ReturnType<typeof inferTopology>;
+  try {
+    inferredInput = inferTopology(m, overrides.name);
+  } catch (e) {
+    if (!(e instanceof InputError) || !m.issues.length) throw e;
+    return { issues: m.issues };
+  }
+  const { input, inferred } = inferredInput;
+  const source = new MergedSource(undefined, files[0]!, inferred);
+  const pending: InputIssue[] = [];
+  // the objects' own problems and those of the items they make, all at once
+  const issues = mergeManifests(input, m, source, (w) => pending.push(w));
+  if (issues.length) return { issues };
+  return finish(input, source, [], overrides, warn, pending);
 }
 
 export function loadTopologyText(text: string, file = '<inline>', overrides: Overrides = {}, warn: WarningSink = warnOnStderr): Topology {
@@ -82,8 +122,53 @@ export function resolveSourceAll(
   warn: WarningSink = warnOnStderr,
 ): { topology?: Topology; issues: InputIssue[] } {
   const parsed = src.parseAll(topologySchema);
+  // nodes may come from manifests: without either, a missing `nodes:` is a type error as ever
+  const raw = src.data;
+  if (
+    (raw === null || raw === undefined || (typeof raw === 'object' && !Array.isArray(raw))) &&
+    !(raw && ('nodes' in raw || 'manifests' in raw))
+  )
+    parsed.issues = mergeIssues(parsed.issues, [src.issue(['nodes'], 'is required')]);
   const input = parsed.value;
   if (!input) return { issues: parsed.issues };
+  if (!input.manifests?.length) return finish(input, parsed.src, parsed.issues, overrides, warn);
+  // manifests: their objects join the topology's own; problems in them name their objects
+  const merged = new MergedSource(parsed.src, src.file);
+  const dir = src.file === '<inline>' ? process.cwd() : dirname(resolvePath(src.file));
+  const files = input.manifests.map((f) => resolvePath(dir, f));
+  const missing = files.flatMap((f, i) => (existsSync(f) ? [] : [parsed.src.issue(['manifests', i], `no such file or folder: ${f}`)]));
+  if (missing.length) return { issues: mergeIssues(parsed.issues, missing) };
+  const pending: InputIssue[] = [];
+  let issues: InputIssue[];
+  try {
+    issues = mergeManifests(
+      input,
+      readManifests(
+        files,
+        input.nodes.map((n) => n.name),
+        src.file,
+      ),
+      merged,
+      (w) => pending.push(w),
+    );
+  } catch (e) {
+    if (!(e instanceof InputError)) throw e;
+    issues = e.issues;
+  }
+  if (issues.length) return { issues: [...parsed.issues, ...issues] };
+  return finish(input, merged, parsed.issues, overrides, warn, pending);
+}
+
+/** The command line's overrides applied, then the semantic checks; warnings said only when nothing is refused. */
+function finish(
+  input: TopologyInput,
+  src: IssueSource,
+  typeIssues: InputIssue[],
+  overrides: Overrides,
+  warn: WarningSink,
+  pending: InputIssue[] = [],
+): { topology?: Topology; issues: InputIssue[] } {
+  const parsed = { src, issues: typeIssues };
   if (overrides.proxyMode !== undefined) {
     const mode = proxySchema.shape.mode.safeParse(overrides.proxyMode);
     if (!mode.success) throw InputError.of('--proxy', '', `'${overrides.proxyMode}': expected iptables, ipvs, nftables or none`);
@@ -100,7 +185,9 @@ export function resolveSourceAll(
   }
   try {
     // no warnings about a file that is refused anyway
-    return { topology: resolveTopology(input, parsed.src, parsed.issues.length ? () => undefined : warn), issues: parsed.issues };
+    const topology = resolveTopology(input, parsed.src, parsed.issues.length ? () => undefined : warn);
+    if (!parsed.issues.length) pending.forEach(warn);
+    return { topology, issues: parsed.issues };
   } catch (e) {
     if (!(e instanceof InputError)) throw e;
     return { issues: mergeIssues(parsed.issues, e.issues) };
@@ -116,9 +203,10 @@ const isInside = (dir: string, path: string) => {
 };
 
 /** Semantic checks and deterministic allocation. All problems are collected before throwing. */
-export function resolveTopology(input: TopologyInput, src: YamlSource, warn: WarningSink = warnOnStderr): Topology {
+export function resolveTopology(input: TopologyInput, src: IssueSource, warn: WarningSink = warnOnStderr): Topology {
   const issues: InputIssue[] = [];
   const fail = (path: Path, message: string) => issues.push(src.issue(path, message));
+  if (!input.nodes.length) fail(['nodes'], 'a lab needs at least one node');
   const other = (path: Path) => {
     const at = src.locate(path);
     return at ? `${pathText(src.docPath(path))} at line ${at.line}` : pathText(src.docPath(path));

@@ -263,7 +263,10 @@ export const topologySchema = z.strictObject({
   proxy: proxySchema.default(proxySchema.parse({})),
   /** docker runtime: the machines whose engines run the nodes (default: this one) */
   hosts: z.array(hostSchema).optional(),
-  nodes: z.array(nodeSchema).min(1, { error: 'a lab needs at least one node' }),
+  /** Kubernetes YAML (files or folders, relative to this file) whose objects join the lab (lab/topology/manifests) */
+  manifests: z.array(z.string().min(1)).optional(),
+  /** at least one, here or as Node objects of `manifests:` */
+  nodes: z.array(nodeSchema).default([]),
   /** Kubernetes namespaces with labels; the ones pods and services use exist without being listed */
   namespaces: z.array(namespaceSchema).default([]),
   pods: z.array(podSchema).default([]),

@@ -1,10 +1,18 @@
 import { readFileSync } from 'node:fs';
-import { Document, isMap, isNode, isPair, isScalar, LineCounter, parseDocument } from 'yaml';
+import { Document, isMap, isNode, isPair, isScalar, LineCounter, parseAllDocuments, parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { InputError, type InputIssue } from '../errors';
 
+/** What semantic checks need of a source: where a value path sits, as an issue (YamlSource, or manifests merged in). */
+export interface IssueSource {
+  readonly file: string;
+  issue(path: readonly (string | number)[], message: string, key?: string): InputIssue;
+  locate(path: readonly (string | number)[], key?: string): { line: number; col: number } | undefined;
+  docPath(path: readonly (string | number)[]): (string | number)[];
+}
+
 /** A parsed YAML file that can say where any value path sits (line:col), for error messages. */
-export class YamlSource {
+export class YamlSource implements IssueSource {
   private constructor(
     readonly file: string,
     readonly doc: Document,
@@ -41,6 +49,21 @@ export class YamlSource {
     });
     if (errors.length) throw new InputError(errors);
     return src;
+  }
+
+  /** Every document of a multi-document file (`---`), each a source of its own; empty ones left out. */
+  static documentsOfText(text: string, file = '<inline>'): YamlSource[] {
+    const lines = new LineCounter();
+    const parsed = parseAllDocuments(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+    const docs = Array.isArray(parsed) ? parsed : [parsed];
+    const errors = docs.flatMap((d) =>
+      d.errors.map((e): InputIssue => {
+        const pos = lines.linePos(e.pos[0]);
+        return { file, path: '', message: `broken YAML: ${e.message.split('\n')[0]}`, line: pos.line, col: pos.col };
+      }),
+    );
+    if (errors.length) throw new InputError(errors);
+    return docs.filter((d) => d.contents !== null).map((d) => new YamlSource(file, d, lines));
   }
 
   get data(): unknown {
