@@ -96,8 +96,7 @@ export function resolveManifestsAll(
   const pending: InputIssue[] = [];
   // the objects' own problems and those of the items they make, all at once
   const issues = mergeManifests(input, m, source, (w) => pending.push(w));
-  if (issues.length) return { issues };
-  return finish(input, source, [], overrides, warn, pending);
+  return finish(input, source, issues, overrides, warn, pending);
 }
 
 export function loadTopologyText(text: string, file = '<inline>', overrides: Overrides = {}, warn: WarningSink = warnOnStderr): Topology {
@@ -155,8 +154,7 @@ export function resolveSourceAll(
     if (!(e instanceof InputError)) throw e;
     issues = e.issues;
   }
-  if (issues.length) return { issues: [...parsed.issues, ...issues] };
-  return finish(input, merged, parsed.issues, overrides, warn, pending);
+  return finish(input, merged, mergeIssues(parsed.issues, issues), overrides, warn, pending);
 }
 
 /** The command line's overrides applied, then the semantic checks; warnings said only when nothing is refused. */

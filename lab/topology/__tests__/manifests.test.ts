@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { formatIssue, InputError, type InputIssue } from '../../errors';
 import { proxyModel, svcChain } from '../../model/proxy';
+import { planListeners } from '../../pods/servers';
 import { fnv32a, generatedPodNames, KUBE_ALPHABET, podTemplateHash, safeEncode } from '../manifests/names';
 import { loadTopology, loadTopologyAll } from '../resolve';
 import type { Topology } from '../types';
@@ -125,6 +126,19 @@ describe('a kind-like cluster from the API reference', () => {
         ports: [{ name: 'https', port: 6443, protocol: 'TCP' }],
         endpoints: [{ ip: '172.18.0.2', conditions: { ready: true, serving: true, terminating: false } }],
       },
+    ]);
+  });
+
+  it("plans no server for an endpoint that is no pod (the API server's 172.18.0.2:6443)", () => {
+    const listeners = planListeners(t);
+    expect(listeners.some((l) => l.port === 6443)).toBe(false);
+    expect(listeners.filter((l) => l.pod.startsWith('kube-system/coredns-')).map((l) => `${l.port}/${l.protocol}`)).toEqual([
+      '53/TCP',
+      '53/UDP',
+      '9153/TCP',
+      '53/TCP',
+      '53/UDP',
+      '9153/TCP',
     ]);
   });
 
