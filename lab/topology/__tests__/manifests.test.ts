@@ -6,6 +6,7 @@ import { proxyModel, svcChain } from '../../model/proxy';
 import { planListeners } from '../../pods/servers';
 import { fnv32a, generatedPodNames, KUBE_ALPHABET, podTemplateHash, safeEncode } from '../manifests/names';
 import { loadTopology, loadTopologyAll } from '../resolve';
+import { serviceSchema } from '../schema';
 import type { Topology } from '../types';
 
 // Kubernetes objects as a lab's input (lab/topology/manifests): the source articles' clusters and
@@ -225,6 +226,26 @@ data:
     expect(loadTopology(cm, { proxyMode: 'nftables' }, quiet()).proxy.mode).toBe('nftables'); // --proxy wins
   });
 
+  it('NetworkPolicy objects become networkPolicies:, their errors located in the object', () => {
+    const np = (sel: string) => `${NODES}---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: { name: deny, namespace: shop }
+spec:
+  podSelector: ${sel}
+  policyTypes: [Ingress]
+  ingress: null
+`;
+    const t = load(write(np('{ matchLabels: { app: web } }')));
+    expect(t.networkPolicies.map((p) => [p.namespace, p.name, p.podSelector.matchLabels, p.policyTypes])).toEqual([
+      ['shop', 'deny', { app: 'web' }, ['Ingress']],
+    ]);
+    const bad = write(np('{ matchExpressions: [{ key: app, operator: In }] }'));
+    expect(errorsOf(bad)).toEqual([
+      `${bad}:17:59: NetworkPolicy shop/deny: spec.podSelector.matchExpressions[0].operator: values must be given when operator is 'In'`,
+    ]);
+  });
+
   it("a dump's kube-dns wins over cluster.dns", () => {
     write(
       `apiVersion: v1
@@ -304,9 +325,9 @@ describe('malformed objects: file:line:col, the object, and nothing else loads',
     const lb = one(
       `${NODES}---\napiVersion: v1\nkind: Service\nmetadata: { name: nginx, namespace: ithome }\nspec:\n  type: LoadBalancer\n  ports: [{ port: 80 }]\n`,
     );
-    expect(lb.errors[0]).toMatch(
-      new RegExp(`^${lb.f}:17:9: Service ithome/nginx: spec.type: LoadBalancer is not modelled by the lab yet|^$`),
-    );
+    // until the services schema has LoadBalancer (issue 18), an error saying so; then it is read like any type
+    if (!serviceSchema.shape.type.safeParse('LoadBalancer').success)
+      expect(lb.errors).toEqual([`${lb.f}:17:9: Service ithome/nginx: spec.type: LoadBalancer is not modelled by the lab yet (issue 18)`]);
   });
 
   it('a kind the lab should understand but cannot yet: an error naming it', () => {

@@ -1,6 +1,7 @@
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import type { InputIssue } from '../../errors';
+import { networkPolicySchema } from '../netpol';
 import { endpointSliceSchema, namespaceSchema, nodeSchema, podSchema, serviceSchema } from '../schema';
 import type { YamlSource } from '../yaml-source';
 import { generatedPodNames, podTemplateHash } from './names';
@@ -29,15 +30,8 @@ export type PodIn = z.input<typeof podSchema>;
 export type ServiceIn = z.input<typeof serviceSchema>;
 export type SliceIn = z.input<typeof endpointSliceSchema>;
 export type NamespaceIn = z.input<typeof namespaceSchema>;
-/** A NetworkPolicy flattened like services: metadata's name/namespace and the spec's fields. */
-export interface NetworkPolicyIn {
-  name: string;
-  namespace: string;
-  podSelector: unknown;
-  policyTypes?: unknown;
-  ingress?: unknown;
-  egress?: unknown;
-}
+/** A NetworkPolicy flattened like services (lab/topology/netpol.ts): metadata's name/namespace and the spec's fields. */
+export type NetworkPolicyIn = z.input<typeof networkPolicySchema>;
 
 export interface ManifestInput {
   nodes: Item<NodeIn>[];
@@ -513,7 +507,12 @@ export function convertObjects(objects: readonly K8sObject[], topologyNodes: rea
         const p = parseObject(o, policyObject, issues);
         if (p)
           out.networkPolicies.push({
-            value: { name: o.name, namespace: o.namespace!, ...p.spec },
+            // kubectl prints absent lists as null: left out, as the API server defaults them
+            value: {
+              name: o.name,
+              namespace: o.namespace!,
+              ...Object.fromEntries(Object.entries(p.spec).filter(([, v]) => v !== null)),
+            } as NetworkPolicyIn,
             origin: {
               label: o.label,
               src: o.src,
@@ -544,7 +543,7 @@ export function convertObjects(objects: readonly K8sObject[], topologyNodes: rea
     const shape = serviceSchema.shape as Record<string, z.ZodType>;
     const modelled = (key: string) => key in shape;
     if (spec.type === 'LoadBalancer' && !shape['type']!.safeParse('LoadBalancer').success)
-      fail(o, ['spec', 'type'], `LoadBalancer is ${NOT_YET} (issue 18)`);
+      return fail(o, ['spec', 'type'], `LoadBalancer is ${NOT_YET} (issue 18)`);
     // fields the topology has not (yet) got: an error only when set to something that changes the rules
     const unmodelled: [string, boolean][] = [
       ['externalIPs', (spec.externalIPs ?? []).length > 0],

@@ -12,8 +12,9 @@ import {
   topologySchema,
   type TopologyInput,
 } from '../schema';
+import { networkPolicySchema } from '../netpol';
 import { formatPath, type IssueSource } from '../yaml-source';
-import { convertObjects, type Item, type ManifestInput, type NetworkPolicyIn, type Origin } from './convert';
+import { convertObjects, type Item, type ManifestInput, type Origin } from './convert';
 import { manifestFiles, readObjects } from './objects';
 
 export { isKubernetesText } from './objects';
@@ -25,7 +26,7 @@ export { isKubernetesText } from './objects';
 // paths back to their objects.
 
 type Path = (string | number)[];
-type ListKey = 'nodes' | 'namespaces' | 'pods' | 'services' | 'endpointSlices';
+type ListKey = 'nodes' | 'namespaces' | 'pods' | 'services' | 'endpointSlices' | 'networkPolicies';
 
 /** The objects of `paths` (files or folders) as topology input; every problem of every object at once. */
 export function readManifests(paths: readonly string[], topologyNodes: readonly string[], from = ''): ManifestInput {
@@ -102,6 +103,7 @@ const SCHEMAS: Record<ListKey, z.ZodType> = {
   pods: podSchema,
   services: serviceSchema,
   endpointSlices: endpointSliceSchema,
+  networkPolicies: networkPolicySchema,
 };
 
 /**
@@ -134,22 +136,7 @@ export function mergeManifests(input: TopologyInput, m: ManifestInput, source: M
   take('pods', m.pods);
   take('services', m.services);
   take('endpointSlices', m.endpointSlices);
-  // the network policy schema is helper netpol's (issue 20): the policies join the topology once it is there
-  const policySchema = (topologySchema.shape as Record<string, z.ZodType>)['networkPolicies'];
-  if (policySchema && m.networkPolicies.length) {
-    const withPolicies = input as unknown as Record<string, unknown>;
-    const list = Array.isArray(withPolicies['networkPolicies']) ? (withPolicies['networkPolicies'] as NetworkPolicyIn[]) : [];
-    withPolicies['networkPolicies'] = [...list, ...m.networkPolicies.map((p) => p.value)];
-  } else if (m.networkPolicies.length) {
-    // TODO(lead): join with issue 20's networkPolicies: schema when it lands on main
-    const first = m.networkPolicies[0]!.origin;
-    warn({
-      file: first.src.file,
-      path: '',
-      message: `${m.networkPolicies.length} NetworkPolicy object(s) kept but not enforced: the lab's policy support (issue 20) has not landed`,
-      ...first.src.locate([]),
-    });
-  }
+  take('networkPolicies', m.networkPolicies);
   // kube-proxy's own configuration is the cluster's truth: it wins over the topology's proxy (the CLI's --proxy over both)
   if (m.proxy.mode !== undefined) input.proxy.mode = m.proxy.mode;
   if (m.proxy.masqueradeBit !== undefined) input.proxy.masqueradeBit = m.proxy.masqueradeBit;
