@@ -255,7 +255,11 @@ spec: { clusterIP: 10.43.0.10, ports: [{ name: dns, port: 53, protocol: UDP }] }
 `,
       'dns.yaml',
     );
-    const t = load(write('name: t\ncluster: { dns: true }\nnodes: [{ name: a }]\nmanifests: [dns.yaml]\n'));
+    const warnings: InputIssue[] = [];
+    const t = load(write('name: t\ncluster: { dns: true }\nnodes: [{ name: a }]\nmanifests: [dns.yaml]\n'), warnings);
+    expect(warnings.map((w) => w.message)).toEqual([
+      "Service kube-system/kube-dns: spec.clusterIP: 10.43.0.10: the cluster's own DNS service: the lab's cluster DNS (cluster.dns) is off",
+    ]);
     expect(t.cluster.dns).toBeUndefined();
     expect(t.services.map((s) => `${s.namespace}/${s.name} ${s.clusterIP}`)).toEqual(['kube-system/kube-dns 10.43.0.10']);
   });

@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import { InputError, type InputIssue } from '../../errors';
-import { type Cidr, formatCidr, parseCidr, parseIp, size } from '../ipv4';
+import { type Cidr, formatCidr, formatIp, nth, parseCidr, parseIp, size } from '../ipv4';
 import {
   endpointSliceSchema,
   labNameProblem,
@@ -91,10 +91,10 @@ export class MergedSource implements IssueSource {
 }
 
 /** An issue at an origin's object as a whole (its map of the empty path). */
-function originIssue(o: Origin, message: string): InputIssue {
+function originIssue(o: Origin, message: string, field: Path = []): InputIssue {
   const probe = new MergedSource(undefined, '');
   probe.add('x', 0, o);
-  return probe.issue(['x', 0], message);
+  return probe.issue(['x', 0, ...field], message);
 }
 
 const SCHEMAS: Record<ListKey, z.ZodType> = {
@@ -149,7 +149,20 @@ export function mergeManifests(input: TopologyInput, m: ManifestInput, source: M
   }
   if (m.cluster.domain !== undefined) input.cluster.domain = m.cluster.domain;
   // a cluster's own kube-dns wins: the lab's cluster DNS would be a second kube-system/kube-dns
-  if (m.services.some((s) => s.value.namespace === 'kube-system' && s.value.name === 'kube-dns')) input.cluster.dns = false;
+  // (and one whose service sits at the lab's DNS address, the service CIDR's .10, keeps it: the cluster has its own)
+  const cidr = parseCidr(input.cluster.serviceCIDR);
+  const dnsIp = cidr ? formatIp(nth(cidr, 10)) : undefined;
+  const clash = m.services.find((s) => (s.value.namespace === 'kube-system' && s.value.name === 'kube-dns') || s.value.clusterIP === dnsIp);
+  if (clash && input.cluster.dns) {
+    input.cluster.dns = false;
+    warn(
+      originIssue(
+        clash.origin,
+        `${clash.value.clusterIP ?? 'allocated'}: ${clash.value.name === 'kube-dns' ? "the cluster's own DNS service" : "the lab's DNS address (the service CIDR's .10) is taken"}: the lab's cluster DNS (cluster.dns) is off`,
+        ['clusterIP'],
+      ),
+    );
+  }
 
   // kubectl takes a service that selects no pod (its endpoints are empty; kube-proxy rejects its traffic): a warning
   for (const s of m.services) {
