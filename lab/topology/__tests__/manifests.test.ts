@@ -2,7 +2,9 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { formatIssue, InputError, type InputIssue } from '../../errors';
+import { labList, labObjects, renderObjects } from '../../k8s/objects';
 import { proxyModel, svcChain } from '../../model/proxy';
+import { iptablesRules } from '../../proxy/iptables';
 import { planListeners } from '../../pods/servers';
 import { fnv32a, generatedPodNames, KUBE_ALPHABET, podTemplateHash, safeEncode } from '../manifests/names';
 import { loadTopology, loadTopologyAll } from '../resolve';
@@ -174,6 +176,25 @@ describe('a kind-like cluster from the API reference', () => {
         /^3 hostNetwork pods left out \(DaemonSet kube-system\/kube-proxy, DaemonSet kube-system\/kindnet, Pod kube-system\/kube-apiserver-kind-control-plane\)/,
       ),
     ]);
+  });
+});
+
+describe('export → up: the same rules', () => {
+  it.each([
+    ['default', join(REPO, 'scenarios/topologies/default.yaml')],
+    ['the kind dump', dump('kind-small-cluster.yaml')],
+  ])('%s exported as Kubernetes objects reads back to the same pods, services and iptables rules', (_, file) => {
+    const first = load(file);
+    const back = load(write(renderObjects(labList(labObjects(first)), 'yaml'), `export-${n}.yaml`));
+    const view = (t: Topology) => ({
+      nodes: t.nodes.map((x) => [x.name, x.ip, x.podSubnet]),
+      // export lists objects as the API server does, by namespace and name
+      pods: t.pods.map((p) => JSON.stringify([p.name, p.node, p.ip, p.ports])).sort(),
+      services: t.services.map((s) => JSON.stringify([s.namespace, s.name, s.type, s.clusterIP, s.ports])).sort(),
+      cluster: [t.cluster.podCIDR, t.cluster.serviceCIDR],
+    });
+    expect(view(back)).toEqual(view(first));
+    expect(iptablesRules(proxyModel(back))).toEqual(iptablesRules(proxyModel(first)));
   });
 });
 
