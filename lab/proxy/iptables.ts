@@ -54,6 +54,19 @@ export class RestoreTable {
     this.deletes.push(`-X ${chain}`);
     return this;
   }
+  /** The chains declared so far, in order. */
+  chainNames(): string[] {
+    return [...this.chains.keys()];
+  }
+  /** Each declared chain's rules (the text after `-A <chain> `), in order; inserts and deletes left out. */
+  chainRules(): Map<string, string[]> {
+    const out = new Map<string, string[]>([...this.chains.keys()].map((c) => [c, []]));
+    for (const r of this.rules) {
+      const at = r.indexOf(' ', 3);
+      out.get(r.slice(3, at))!.push(r.slice(at + 1));
+    }
+    return out;
+  }
   render(): string {
     const decl = [...this.chains].map(([c, p]) => `:${c} ${p} [0:0]`);
     return [`*${this.name}`, ...decl, ...this.inserts, ...this.rules, ...this.deletes, 'COMMIT'].join('\n');
@@ -177,6 +190,8 @@ export interface IptablesOptions {
    * chain of the node that is no longer used is deleted (instead of those of `previous`).
    */
   held?: ParsedTables;
+  /** only these service ports (part of the model's), for a re-sync of what changed (resync.ts) */
+  services?: readonly ServicePortModel[];
 }
 
 const jumpWords = (j: (typeof JUMPS)[number]) => [
@@ -199,6 +214,7 @@ function jumpsToInsert(opts: IptablesOptions): typeof JUMPS {
 
 /** The service chains to delete: the node's (when known) or the previous sync's, that are not used now. */
 function staleChains(model: ProxyModel, opts: IptablesOptions, node?: ProxyNode): string[] {
+  if (!opts.held && !opts.previous) return []; // (every service's chain names hashed for nothing)
   const now = serviceChains(model, node?.name);
   const before = opts.held
     ? [...(opts.held.chains.get('nat') ?? [])].filter((c) => SERVICE_CHAIN_PREFIXES.some((p) => c.startsWith(p)))
@@ -213,6 +229,21 @@ const kpPort = (sp: ServicePortModel) => `-m ${proto(sp)} -p ${proto(sp)}`;
 
 /** One node's restore text (it depends on the node only through nodePortAddresses). */
 export function iptablesRules(model: ProxyModel, node?: ProxyNode, opts: IptablesOptions = {}): string {
+  const t = iptablesTables(model, node, opts);
+  return `${t.filter.render()}\n${t.nat.render()}\n`;
+}
+
+/**
+ * The filter and nat tables being written, and the chains every service shares (those declared
+ * before the services: KUBE-SERVICES, KUBE-NODEPORTS, ...). With `opts.services` the shared
+ * chains hold only those services' rules; every other chain belongs to one service, and what a
+ * service writes depends on it, the node and the model's settings only.
+ */
+export function iptablesTables(
+  model: ProxyModel,
+  node?: ProxyNode,
+  opts: IptablesOptions = {},
+): { filter: RestoreTable; nat: RestoreTable; shared: Set<string> } {
   const filter = new RestoreTable('filter', []);
   const nat = new RestoreTable('nat', []);
   const m = markHex(model.mark);
@@ -230,7 +261,8 @@ export function iptablesRules(model: ProxyModel, node?: ProxyNode, opts: Iptable
       `${comment('block incoming localnet connections').join(' ')} -d 127.0.0.0/8 ! -s 127.0.0.0/8 -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP`,
     );
 
-  for (const sp of model.services) {
+  const shared = new Set([...filter.chainNames().map((c) => `filter ${c}`), ...nat.chainNames().map((c) => `nat ${c}`)]);
+  for (const sp of opts.services ?? model.services) {
     const svc = svcChain(sp);
     const dst = `${kpPort(sp)} -d ${sp.clusterIP} --dport ${sp.port}`;
     const v = policyView(sp, node?.name);
@@ -326,5 +358,5 @@ export function iptablesRules(model: ProxyModel, node?: ProxyNode, opts: Iptable
 
   filter.line('KUBE-FORWARD', '-m conntrack --ctstate INVALID -j DROP');
   addForwardAcceptRules(filter, m);
-  return `${filter.render()}\n${nat.render()}\n`;
+  return { filter, nat, shared };
 }

@@ -14,10 +14,11 @@ import { contains, parseCidr, parseIp } from '../topology/ipv4';
 // from kube-proxy, on purpose:
 // - No LoadBalancer or externalIPs (the topology has none), so firewall-ips stays empty and
 //   there are no firewall- objects.
-// - kube-proxy applies changes as one transaction of add/flush/delete commands and deletes stale
-//   chains a second later; here the whole table is replaced in one transaction instead:
-//   `add table` (so that `delete` cannot fail), `delete table`, then the table block. The result
-//   is the same table kube-proxy ends with, minus its not-yet-deleted stale chains.
+// - The first install (and `apply --full`) replaces the whole table in one transaction: `add
+//   table` (so that `delete` cannot fail), `delete table`, then the table block. A re-sync is one
+//   transaction of add/flush/delete commands, as kube-proxy's (resync.ts); it deletes stale
+//   chains in the same transaction, where kube-proxy waits a second (kernels before 6.2 noticed a
+//   chain was unreferenced only a moment after its last map element went).
 
 export const TABLE_FAMILY = 'ip';
 export const TABLE_NAME = 'kube-proxy';
@@ -76,7 +77,7 @@ interface BaseChain {
   priority: number;
 }
 
-interface ChainDef {
+export interface ChainDef {
   name: string;
   base?: BaseChain;
   comment?: string;
@@ -85,7 +86,7 @@ interface ChainDef {
   rules: string[];
 }
 
-interface SetDef {
+export interface SetDef {
   kind: 'set' | 'map';
   name: string;
   type: string;
@@ -153,7 +154,22 @@ export const quote = (s: string) => `"${s.replace(/["\\]/g, '\\$&')}"`;
  * one transaction: `nft -f` sends the whole file as one batch, so either all of it applies or
  * none, and packets never see a half-built table.
  */
-export function nftablesRules(model: ProxyModel, node: ProxyNode): string {
+export const nftablesRules = (model: ProxyModel, node: ProxyNode): string => renderNftTable(nftablesTable(model, node));
+
+/** One node's table as objects: chains and sets in the order they are written. */
+export interface NftTable {
+  header: string[];
+  chains: ChainDef[];
+  sets: SetDef[];
+}
+
+/**
+ * The table for one node, or (`services` a part of the model's) the part of it those service
+ * ports make: the fixed chains and sets, and only their chains and elements. What a service
+ * port contributes depends on it, the node and the model's settings, never on other services:
+ * the re-sync (resync.ts) generates only the services that changed.
+ */
+export function nftablesTable(model: ProxyModel, node: ProxyNode, services: readonly ServicePortModel[] = model.services): NftTable {
   const mark = markHex(model.mark);
   const chains = new Map<string, ChainDef>();
   const chain = (name: string, base?: BaseChain): ChainDef => {
@@ -225,7 +241,7 @@ export function nftablesRules(model: ProxyModel, node: ProxyNode): string {
 
   const affinity: SetDef[] = [];
   const seenIPs = new Set<string>();
-  for (const sp of model.services) {
+  for (const sp of services) {
     const p = proto(sp);
     if (!seenIPs.has(sp.clusterIP)) clusterIPs.elements.push(sp.clusterIP);
     seenIPs.add(sp.clusterIP);
@@ -300,29 +316,40 @@ export function nftablesRules(model: ProxyModel, node: ProxyNode): string {
     }
   }
 
+  const serviceChain = (c: ChainDef) => c.name.includes('/'); // kube-proxy's test: only service chains have '/'
+  const all = [...chains.values()];
+  return {
+    header: [
+      `# kube-proxy nftables mode for node ${node.name} (${node.ip}): ${model.services.length} service ports, masquerade mark ${mark}, cluster CIDR ${model.clusterCIDR}`,
+    ],
+    chains: [...all.filter((c) => !serviceChain(c)), ...all.filter(serviceChain)],
+    sets: [
+      clusterIPs,
+      ...(npIPs ? [nodePortIPSet] : []),
+      noEndpointServices,
+      noEndpointNodePorts,
+      firewallIPs,
+      serviceIPs,
+      serviceNodePorts,
+      ...affinity,
+    ],
+  };
+}
+
+/** The whole table as `nft -f` text: fixed chains, sets and maps, service chains (kube-proxy's order). */
+export function renderNftTable(t: NftTable): string {
   const out: string[] = [
-    `# kube-proxy nftables mode for node ${node.name} (${node.ip}): ${model.services.length} service ports, masquerade mark ${mark}, cluster CIDR ${model.clusterCIDR}`,
+    ...t.header,
     `# Apply with \`nft -f\`: one transaction replaces the whole table (add, so that delete cannot fail; delete; recreate).`,
     `add table ${TABLE_FAMILY} ${TABLE_NAME}`,
     `delete table ${TABLE_FAMILY} ${TABLE_NAME}`,
     `table ${TABLE_FAMILY} ${TABLE_NAME} {`,
     `\tcomment ${quote('rules for kube-proxy')}`,
   ];
-  const serviceChain = (c: ChainDef) => c.name.includes('/'); // kube-proxy's test: only service chains have '/'
-  const all = [...chains.values()];
-  for (const c of all.filter((c) => !serviceChain(c))) out.push('', ...renderChain(c));
-  for (const s of [
-    clusterIPs,
-    ...(npIPs ? [nodePortIPSet] : []),
-    noEndpointServices,
-    noEndpointNodePorts,
-    firewallIPs,
-    serviceIPs,
-    serviceNodePorts,
-    ...affinity,
-  ])
-    out.push('', ...renderSet(s));
-  for (const c of all.filter(serviceChain)) out.push('', ...renderChain(c));
+  const serviceChain = (c: ChainDef) => c.name.includes('/');
+  for (const c of t.chains.filter((c) => !serviceChain(c))) out.push('', ...renderChain(c));
+  for (const s of t.sets) out.push('', ...renderSet(s));
+  for (const c of t.chains.filter(serviceChain)) out.push('', ...renderChain(c));
   out.push('}');
   return `${out.join('\n')}\n`;
 }
