@@ -9,6 +9,7 @@ import { type ProxyModel, type ProxyNode, proxyNodes } from '../model/proxy';
 import type { IptablesOptions } from './iptables';
 import { parseTables } from './iptables-parse';
 import { nftablesRules } from './nftables';
+import { deltaRulesForNodes } from './resync';
 
 // kube-proxy's rules as plan phases, per node. Pure, like the rest of the plan.
 //   ipsets  (ipvs mode) the kube-ipvs0 device and the ipsets: iptables rules match on the sets
@@ -86,20 +87,29 @@ export interface ProxyPlanOptions {
   previous?: Topology;
   /** iptables mode: each node's iptables-save now (by node name), as kube-proxy reads it on a sync */
   held?: Record<string, string>;
+  /**
+   * with `previous`: write only what changed since `previous` was synced (resync.ts), not every
+   * rule; a user's file in mode 'replace' makes it a full re-sync (its batch is re-applied whole)
+   */
+  incremental?: boolean;
   /** kube-ipvs0's link type: kube-proxy's dummy where the kernel has it, else ifb (this machine) */
   ipvsDevice?: 'dummy' | 'ifb';
 }
 
 export function planProxy(topo: Topology, opts: ProxyPlanOptions = {}): Phase[] {
   const model = modelOf(topo).proxy;
-  const rulesFor = rulesForNodes(
-    model,
-    {
-      ...(opts.resync ? { resync: true } : {}),
-      ...(opts.previous ? { previous: modelOf(opts.previous).proxy } : {}),
-    },
-    opts.held,
-  );
+  const incremental = opts.incremental === true && opts.previous !== undefined && !topo.proxy.rules.some((r) => r.mode === 'replace');
+  const rulesFor: (n: ProxyNode) => NodeRules =
+    incremental && opts.previous
+      ? deltaRulesForNodes(modelOf(opts.previous).proxy, model)
+      : rulesForNodes(
+          model,
+          {
+            ...(opts.resync ? { resync: true } : {}),
+            ...(opts.previous ? { previous: modelOf(opts.previous).proxy } : {}),
+          },
+          opts.held,
+        );
   const ipsets: Step[] = [];
   const proxy: Step[] = [];
   for (const n of proxyNodes(topo)) {
@@ -131,9 +141,9 @@ export function planProxy(topo: Topology, opts: ProxyPlanOptions = {}): Phase[] 
   if (proxy.length) phases.push({ name: 'proxy', steps: proxy });
   // Re-sync in iptables mode: the tables are not flushed (--noflush), so an unchanged file
   // appended the last time is still there; applying it again would double its rules.
+  // (An incremental re-sync flushes nothing outside the chains that changed: in any mode.)
   const kept = (r: RuleFileSpec) =>
-    model.mode === 'iptables' &&
-    r.tool === 'iptables-restore' &&
+    ((model.mode === 'iptables' && r.tool === 'iptables-restore') || incremental) &&
     opts.previous?.proxy.rules.some(
       (o) => o.mode === 'append' && o.tool === r.tool && o.text === r.text && isDeepStrictEqual(o.nodes, r.nodes),
     );
