@@ -254,9 +254,12 @@ export function program(deps: CliDeps = {}): Command {
     .addOption(fileOption())
     .addOption(nameOption())
     .addOption(proxyOption())
+    .option('--full', 'write every rule again (a full re-sync), not only what changed since the last sync')
     .action(
-      forwardable(vms, async (o: { file: string; name?: string; proxy?: string }) => {
-        console.log(applyLine(await applyFile({ file: o.file, overrides: overrides(o), runStages: listrRunner, hooks })));
+      forwardable(vms, async (o: { file: string; name?: string; proxy?: string; full?: boolean }) => {
+        console.log(
+          applyLine(await applyFile({ file: o.file, overrides: overrides(o), runStages: listrRunner, hooks, full: o.full === true })),
+        );
       }),
     );
 

@@ -30,6 +30,13 @@ export interface ApplyResult {
   nodes: number;
   /** service port id → endpoint count after the change */
   endpoints: Record<string, number>;
+  /** 'incremental': only what changed was written; 'full': every rule (`--full`) */
+  resync: 'incremental' | 'full';
+}
+
+export interface ApplyOptions {
+  /** re-write every rule, as the first install did, instead of only what changed */
+  full?: boolean;
 }
 
 /** What `apply` cannot change: it would mean rebuilding the network under running pods. */
@@ -45,7 +52,12 @@ const FIXED_WHILE_UP: [string, (t: Topology) => unknown][] = [
 export const fixedWhileUp = (old: Topology, topo: Topology): string[] =>
   FIXED_WHILE_UP.filter(([, part]) => !isDeepStrictEqual(part(old), part(topo))).map(([what]) => what);
 
-export async function apply(topo: Topology, rt: Runtime, runStages: StageRunner = runQuietly): Promise<ApplyResult> {
+export async function apply(
+  topo: Topology,
+  rt: Runtime,
+  runStages: StageRunner = runQuietly,
+  opts: ApplyOptions = {},
+): Promise<ApplyResult> {
   const lab = topo.name;
   const rec = readRecord(lab);
   const present = (await rt.listNamespaces()).filter((ns) => inLab(ns, lab));
@@ -99,20 +111,27 @@ export async function apply(topo: Topology, rt: Runtime, runStages: StageRunner 
         return `${newListeners.length} listener(s) started`;
       },
     });
-  // iptables mode reads each node's tables first, as kube-proxy does on a sync: jumps that are
-  // gone are inserted again, chains of services that are gone are deleted
+  // Incremental (the default): the rules of the topology the lab was synced with are generated
+  // again and only the difference is written (proxy/resync.ts), as kube-proxy's partial syncs.
+  // Full: iptables mode reads each node's tables first, as kube-proxy does on a full sync: jumps
+  // that are gone are inserted again, chains of services that are gone are deleted.
+  // (and after a failed re-sync, as kube-proxy's next sync after a failure is a full one)
+  const full = opts.full === true || rec.fullResync === true;
   const held: Record<string, string> = {};
-  if (topo.proxy.mode === 'iptables')
+  if (full && topo.proxy.mode === 'iptables')
     for (const n of topo.nodes) {
       const saved = await rt.run(nodeNamespace(lab, n.name), ['iptables-save']);
       if (saved.code === 0) held[n.name] = saved.stdout;
     }
-  const proxyPhases = planProxy(topo, { resync: true, previous: old, held });
+  const proxyPhases = planProxy(topo, { resync: true, previous: old, ...(full ? { held } : { incremental: true }) });
   stages.push({
     title: 'rules re-synced',
     run: async () => {
       for (const phase of proxyPhases) await rt.applySteps(phase.steps);
-      return `${topo.proxy.mode} mode on ${topo.nodes.length} node(s)`;
+      const nodes = new Set(proxyPhases.flatMap((p) => p.steps.map((s) => s.ns))).size;
+      return full
+        ? `${topo.proxy.mode} mode on ${topo.nodes.length} node(s), every rule`
+        : `${topo.proxy.mode} mode: what changed, on ${nodes} of ${topo.nodes.length} node(s)`;
     },
   });
   // the DNS after the rules: a name answered now leads to an endpoint kube-proxy already knows
@@ -125,14 +144,21 @@ export async function apply(topo: Topology, rt: Runtime, runStages: StageRunner 
         return gone.map((p) => p.name).join(', ');
       },
     });
-  await runStages(stages);
-  writeRecord({ ...rec, topology: topo });
+  try {
+    await runStages(stages);
+  } catch (e) {
+    writeRecord({ ...rec, fullResync: true });
+    throw e;
+  }
+  const { fullResync: _, ...done } = rec;
+  writeRecord({ ...done, topology: topo });
   return {
     added: added.map((p) => p.name),
     removed: removed.map((p) => p.name),
     restarted: restarted.map((p) => p.name),
     nodes: topo.nodes.length,
     endpoints: Object.fromEntries(modelOf(topo).proxy.services.map((s) => [s.id, s.endpoints.length])),
+    resync: full ? 'full' : 'incremental',
   };
 }
 
@@ -142,7 +168,8 @@ export async function applyFile(req: {
   overrides?: Overrides;
   runStages?: StageRunner;
   hooks?: RuntimeHooks;
+  full?: boolean;
 }): Promise<ApplyResult & { lab: string }> {
   const topo = loadTopology(req.file, req.overrides);
-  return { lab: topo.name, ...(await apply(topo, runtimeFor(topo, req.hooks), req.runStages)) };
+  return { lab: topo.name, ...(await apply(topo, runtimeFor(topo, req.hooks), req.runStages, { full: req.full === true })) };
 }

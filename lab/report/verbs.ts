@@ -45,11 +45,12 @@ export function applyLine(r: {
   removed: string[];
   nodes: number;
   endpoints: Record<string, number>;
+  resync?: 'incremental' | 'full';
 }): string {
   const eps = Object.entries(r.endpoints)
     .map(([id, n]) => `${id}: ${n}`)
     .join(', ');
-  return `lab ${r.lab}: ${r.added.length} pod(s) added, ${r.removed.length} removed; rules re-synced on ${r.nodes} node(s)${eps ? `; endpoints ${eps}` : ''}`;
+  return `lab ${r.lab}: ${r.added.length} pod(s) added, ${r.removed.length} removed; rules re-synced on ${r.nodes} node(s)${r.resync === 'full' ? ' (full)' : ''}${eps ? `; endpoints ${eps}` : ''}`;
 }
 
 /** connect's spread: one line per pod that answered, with the client addresses it saw; then the failures. */

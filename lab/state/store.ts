@@ -15,6 +15,8 @@ export interface LabRecord {
   pid: number; // the process that built it: a 'creating' record with a dead pid was interrupted
   createdAt: string;
   topology: Topology;
+  /** a re-sync failed part-way: what the nodes hold is not known, so the next `apply` re-writes every rule */
+  fullResync?: boolean;
 }
 
 /**

@@ -179,12 +179,15 @@ describe.each<[ProxyMode]>([['iptables'], ['nftables']])('services in %s mode', 
       expect(performance.now() - t0).toBeLessThan(2000); // 3 refusals, not 3 timeouts of 3 s
     });
 
-    test('control: without the rules on node1 the cluster IP leads nowhere; re-applying brings them back', async () => {
+    test('control: without the rules on node1 the cluster IP leads nowhere; a full re-sync (apply --full) brings them back', async () => {
       const flush = mode === 'iptables' ? ['iptables', '-t', 'nat', '-F'] : ['nft', 'delete', 'table', 'ip', 'kube-proxy'];
       await nsRun(ns('node1'), flush);
       const without = await connect(rt, CLIENT, WEB, 80, { count: 2, timeoutS: 1 });
       expect(without.failed).toBe(2);
-      await apply(topo, rt); // nothing changed in the topology: a plain re-sync
+      // nothing changed in the topology: an incremental re-sync writes nothing, a full one everything
+      expect((await apply(topo, rt)).resync).toBe('incremental');
+      expect((await connect(rt, CLIENT, WEB, 80, { count: 2, timeoutS: 1 })).failed).toBe(2);
+      await apply(topo, rt, undefined, { full: true });
       expect((await connect(rt, CLIENT, WEB, 80, { count: 6 })).failed).toBe(0);
     });
 

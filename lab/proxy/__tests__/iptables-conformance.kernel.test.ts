@@ -84,10 +84,10 @@ describeKernel('kube-proxy iptables scaffolding on the real kernel', () => {
     expect((await connect(rt, ns('node2', 'client'), NODE1, NODE_PORT, { count: 3 })).failed).toBe(0);
   });
 
-  test('a jump from a built-in chain that was flushed is inserted again by the next sync, as kube-proxy does', async () => {
+  test('a jump from a built-in chain that was flushed is inserted again by the next full sync, as kube-proxy does', async () => {
     await nsRun(ns('node1'), ['iptables', '-t', 'nat', '-F', 'PREROUTING']);
     expect((await connect(rt, ns('node2', 'client'), NODE1, NODE_PORT, { count: 2, timeoutS: 1 })).failed).toBe(2);
-    await apply(topo('', false), rt);
+    await apply(topo('', false), rt, undefined, { full: true });
     expect((await connect(rt, ns('node2', 'client'), NODE1, NODE_PORT, { count: 3 })).failed).toBe(0);
   });
 
