@@ -6,13 +6,15 @@
 //             node namespace with no rules yet, and a re-sync that replaces the same rules
 //   floor     the same text, written to a file beforehand, restored by the bare tool
 //             (`nsenter --net=NS iptables-restore FILE` / `nft -f FILE`), same two cases
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Tool } from '../lab/plan/types';
+import type { Step, Tool } from '../lab/plan/types';
 import { iptablesRules } from '../lab/proxy/iptables';
 import { proxyModel } from '../lab/model/proxy'; // the bench times the model itself
 import { nftablesRules } from '../lab/proxy/nftables';
+import { deltaRulesForNodes } from '../lab/proxy/resync';
 import { LocalExecutor } from '../lab/runtime/executor';
 import { NetnsRuntime } from '../lab/runtime/netns';
 import { formatIp, parseIp } from '../lab/topology/ipv4';
@@ -154,6 +156,137 @@ export async function benchRules(
   } finally {
     await sh.run(['ip', 'netns', 'del', NS], { check: false });
     await rm(dir, { recursive: true, force: true });
+  }
+  return rows;
+}
+
+// npm run bench -- resync [--services 5000] [--endpoints 10] [--modes iptables,nftables] [--runs 3]
+//
+// The incremental re-sync of `lab apply` (lab/proxy/resync.ts): S services x E endpoints
+// installed in a node namespace, then one endpoint changed (a pod's address) and re-synced,
+// back and forth:
+//   model     both topologies -> proxy models (what `apply` builds anyway, for the pods too)
+//   delta     models -> the re-sync batch (which services changed, their rules before and now, the difference)
+//   re-sync   the batch applied through the lab's path (nsenter + nft -f - / iptables-restore --noflush)
+
+const RESYNC_NS = 'kdl.bench-resync';
+
+export interface ResyncRow {
+  services: number;
+  endpoints: number;
+  mode: ProxyMode;
+  /** the delta's lines */
+  lines: number;
+  modelMs: number;
+  deltaMs: number;
+  installSeconds: number;
+  resyncSeconds: number;
+  /** CPU seconds (user + system) the tool took for one re-sync: what a loaded machine's wall clock hides */
+  resyncCpuSeconds: number;
+  /** the least the tool costs on this table: one element added (nftables), an empty nat restore (iptables) */
+  floorSeconds: number;
+  floorCpuSeconds: number;
+  runs: number;
+}
+
+/** CPU seconds (user + system) of this process's children that have exited (/proc/self/stat cutime + cstime). */
+function childCpuSeconds(): number {
+  const stat = readFileSync('/proc/self/stat', 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // fields[0] is the state (field 3): cutime and cstime are fields 16 and 17, in clock ticks (USER_HZ, 100 on Linux)
+  return (Number(fields[13]) + Number(fields[14])) / 100;
+}
+
+/** The same topology with one endpoint's pod moved to another address. */
+export function oneEndpointChanged(topo: Topology, index: number, ip: string): Topology {
+  return { ...topo, pods: topo.pods.map((p, i) => (i === index ? { ...p, ip } : p)) };
+}
+
+export async function benchResync(
+  sizes: number[],
+  endpoints: number,
+  modes: ProxyMode[],
+  runs: number,
+  log: (s: string) => void,
+): Promise<ResyncRow[]> {
+  const rows: ResyncRow[] = [];
+  try {
+    for (const services of sizes)
+      for (const mode of modes) {
+        const a = servicesTopology(services, endpoints, mode);
+        // the middle service's first endpoint, to an address no pod has
+        const b = oneEndpointChanged(a, Math.floor(services / 2) * endpoints, '10.42.250.1');
+        const node = { name: 'n1', ip: a.nodes[0]!.ip };
+        const models: number[] = [];
+        const deltas: number[] = [];
+        let ma = proxyModel(a);
+        let mb = proxyModel(b);
+        for (let r = 0; r < 10; r++) {
+          models.push(
+            await time(() => {
+              ma = proxyModel(a);
+              mb = proxyModel(b);
+            }),
+          );
+          deltas.push(await time(() => deltaRulesForNodes(ma, mb)(node)));
+        }
+        const tool: Tool = mode === 'nftables' ? 'nft' : 'iptables-restore';
+        const stepOf = (lines: string[]): Step => ({
+          ns: RESYNC_NS,
+          tool,
+          lines,
+          ...(tool === 'iptables-restore' ? { append: true } : {}),
+        });
+        const forth = deltaRulesForNodes(ma, mb)(node)[tool]!;
+        const back = deltaRulesForNodes(mb, ma)(node)[tool]!;
+        await sh.run(['ip', 'netns', 'del', RESYNC_NS], { check: false });
+        await sh.run(['ip', 'netns', 'add', RESYNC_NS]);
+        // into an empty namespace: without --noflush (iptables-nft's --noflush restore of 200,000 new rules takes minutes)
+        const install = await time(() => rt.applySteps([{ ns: RESYNC_NS, tool, lines: generate(a).replace(/\n$/, '').split('\n') }]));
+        log(`  ${services} x ${endpoints} ${mode}: installed in ${install.toFixed(1)} s`);
+        const resync: number[] = [];
+        const cpu: number[] = [];
+        const floor: number[] = [];
+        const floorCpu: number[] = [];
+        const timed = async (lines: string[], wall = resync, used = cpu) => {
+          const c0 = childCpuSeconds();
+          wall.push(await time(() => rt.applySteps([stepOf(lines)])));
+          used.push(childCpuSeconds() - c0);
+        };
+        // nft fetches the table's chains for any rule or element command; iptables-restore reads the table it restores
+        const [floorIn, floorOut] =
+          tool === 'nft'
+            ? [['add element ip kube-proxy cluster-ips { 10.43.255.254 }'], ['delete element ip kube-proxy cluster-ips { 10.43.255.254 }']]
+            : [
+                ['*nat', 'COMMIT'],
+                ['*nat', 'COMMIT'],
+              ];
+        for (let r = 0; r < runs; r++) {
+          await timed(floorIn, floor, floorCpu);
+          await timed(floorOut, floor, floorCpu);
+          await timed(forth);
+          await timed(back);
+          log(
+            `  ${services} x ${endpoints} ${mode} run ${r + 1}/${runs}: re-sync ${resync.at(-2)!.toFixed(3)} s, back ${resync.at(-1)!.toFixed(3)} s`,
+          );
+        }
+        rows.push({
+          services,
+          endpoints,
+          mode,
+          lines: forth.length,
+          modelMs: round(median(models) * 1000, 1),
+          deltaMs: round(median(deltas) * 1000, 1),
+          installSeconds: round(install, 1),
+          resyncSeconds: round(median(resync)),
+          resyncCpuSeconds: round(median(cpu), 2),
+          floorSeconds: round(median(floor)),
+          floorCpuSeconds: round(median(floorCpu), 2),
+          runs,
+        });
+      }
+  } finally {
+    await sh.run(['ip', 'netns', 'del', RESYNC_NS], { check: false });
   }
   return rows;
 }

@@ -5,6 +5,8 @@
 // npm run bench -- trace [--json] [--runs 5]                       (see bench-trace.ts)
 // npm run bench -- rules [--json] [--services 100,1000,5000] [--endpoints 10] [--modes iptables,nftables] [--runs 3]
 //   (see bench-rules.ts)
+// npm run bench -- resync [--json] [--services 5000] [--endpoints 10] [--modes iptables,nftables] [--runs 3]
+//   (the incremental re-sync after one endpoint changed, see bench-rules.ts)
 //
 // Wall time of `up` and `down` (in-process, so CLI start-up is not counted) for vxlan labs of
 // N nodes with 2 pods each, beside a floor: the same number of namespaces and veth pairs (one
@@ -33,7 +35,7 @@ import { benchCalico } from './bench-calico';
 import { benchDocker } from './bench-docker';
 import { benchVm } from './bench-vm';
 import { benchTrace } from './bench-trace';
-import { benchRules, type RulesRow } from './bench-rules';
+import { benchResync, benchRules, type ResyncRow, type RulesRow } from './bench-rules';
 import { ensureMininet, runMininet, type MininetRun } from './bench-mininet';
 import { median, round, time } from './measure';
 
@@ -254,10 +256,10 @@ async function benchUp(sizes: number[], runs: number, o: UpBenchOptions, log: (s
 
 async function main() {
   const program = new Command('bench')
-    .argument('[what]', 'what to measure: up | docker | vm | rules | trace', 'up')
+    .argument('[what]', 'what to measure: up | docker | vm | rules | resync | trace', 'up')
     .option('--json', 'print the rows as a JSON array')
     .option('--sizes <list>', 'up: node counts', '10,50,100')
-    .option('--services <list>', 'rules: service counts', '100,1000,5000')
+    .option('--services <list>', 'rules, resync: service counts (resync: 5000 unless given)', '100,1000,5000')
     .option('--endpoints <n>', 'rules: endpoints per service', '10')
     .option('--modes <list>', 'rules: proxy modes', 'iptables,nftables')
     .option('--runs <n>', 'runs per size (the median is reported)', '3')
@@ -289,6 +291,11 @@ async function main() {
       log,
     );
     return o.json ? console.log(JSON.stringify(rows, null, 2)) : printRules(rows, o.runs);
+  }
+  if (what === 'resync') {
+    const services = program.getOptionValueSource('services') === 'default' ? [5000] : o.services.split(',').map(Number);
+    const rows = await benchResync(services, Number(o.endpoints), o.modes.split(',') as ProxyMode[], Number(o.runs), log);
+    return o.json ? console.log(JSON.stringify(rows, null, 2)) : printResync(rows, o.runs);
   }
   if (what === 'docker') {
     const sizes = program.getOptionValueSource('sizes') === 'default' ? [3, 10, 30] : o.sizes.split(',').map(Number);
@@ -344,7 +351,7 @@ async function main() {
     console.log(t.toString());
     return console.log(`${runs} runs each, in-process on the default 3-node lab (iptables mode)`);
   }
-  if (what !== 'up') throw new Error(`unknown benchmark '${what}' (known: up, docker, vm, rules, trace)`);
+  if (what !== 'up') throw new Error(`unknown benchmark '${what}' (known: up, docker, vm, rules, resync, trace)`);
   const sizes = o.sizes.split(',').map(Number);
   if (o.cni === 'calico') {
     const rows = await benchCalico(sizes, Number(o.runs), log, Number(o.routeReflectors));
@@ -437,6 +444,42 @@ function printRules(rows: RulesRow[], runs: string): void {
     `median of ${runs} runs (generate: of at least 10). install = into a node namespace without rules; re-sync = the same rules again, replacing them;`,
   );
   console.log('floor = the same text from a file by the bare tool (nsenter --net=NS iptables-restore FILE / nft -f FILE)');
+}
+
+function printResync(rows: ResyncRow[], runs: string): void {
+  const t = new Table({
+    head: [
+      'services x eps',
+      'mode',
+      'delta lines',
+      'models (ms)',
+      'delta (ms)',
+      'install (s)',
+      're-sync (s)',
+      're-sync CPU (s)',
+      'floor (s)',
+      'floor CPU (s)',
+    ],
+    style: { head: [] },
+  });
+  for (const r of rows)
+    t.push([
+      `${r.services} x ${r.endpoints}`,
+      r.mode,
+      r.lines,
+      r.modelMs.toFixed(1),
+      r.deltaMs.toFixed(1),
+      r.installSeconds.toFixed(1),
+      r.resyncSeconds.toFixed(3),
+      r.resyncCpuSeconds.toFixed(2),
+      r.floorSeconds.toFixed(3),
+      r.floorCpuSeconds.toFixed(2),
+    ]);
+  console.log(t.toString());
+  console.log(
+    `one endpoint changed and back, ${runs} times each way (median); models = both topologies -> proxy models, delta = models -> the re-sync batch (median of 10);`,
+  );
+  console.log("install = the whole rule set once, into a node namespace without rules; re-sync = the delta through the lab's path");
 }
 
 main().catch((e) => {
