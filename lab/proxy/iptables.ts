@@ -54,10 +54,6 @@ export class RestoreTable {
     this.deletes.push(`-X ${chain}`);
     return this;
   }
-  /** The chains declared so far, in order. */
-  chainNames(): string[] {
-    return [...this.chains.keys()];
-  }
   /** Each declared chain's rules (the text after `-A <chain> `), in order; inserts and deletes left out. */
   chainRules(): Map<string, string[]> {
     const out = new Map<string, string[]>([...this.chains.keys()].map((c) => [c, []]));
@@ -234,16 +230,16 @@ export function iptablesRules(model: ProxyModel, node?: ProxyNode, opts: Iptable
 }
 
 /**
- * The filter and nat tables being written, and the chains every service shares (those declared
- * before the services: KUBE-SERVICES, KUBE-NODEPORTS, ...). With `opts.services` the shared
- * chains hold only those services' rules; every other chain belongs to one service, and what a
- * service writes depends on it, the node and the model's settings only.
+ * The filter and nat tables being written. With `opts.services` the chains every service shares
+ * (KUBE-SERVICES, KUBE-NODEPORTS, ...) hold only those services' rules; a service's own chains
+ * (SERVICE_CHAIN_PREFIXES) are whole, and what a service writes depends on it, the node and the
+ * model's settings only.
  */
 export function iptablesTables(
   model: ProxyModel,
   node?: ProxyNode,
   opts: IptablesOptions = {},
-): { filter: RestoreTable; nat: RestoreTable; shared: Set<string> } {
+): { filter: RestoreTable; nat: RestoreTable } {
   const filter = new RestoreTable('filter', []);
   const nat = new RestoreTable('nat', []);
   const m = markHex(model.mark);
@@ -261,7 +257,6 @@ export function iptablesTables(
       `${comment('block incoming localnet connections').join(' ')} -d 127.0.0.0/8 ! -s 127.0.0.0/8 -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP`,
     );
 
-  const shared = new Set([...filter.chainNames().map((c) => `filter ${c}`), ...nat.chainNames().map((c) => `nat ${c}`)]);
   for (const sp of opts.services ?? model.services) {
     const svc = svcChain(sp);
     const dst = `${kpPort(sp)} -d ${sp.clusterIP} --dport ${sp.port}`;
@@ -358,5 +353,5 @@ export function iptablesTables(
 
   filter.line('KUBE-FORWARD', '-m conntrack --ctstate INVALID -j DROP');
   addForwardAcceptRules(filter, m);
-  return { filter, nat, shared };
+  return { filter, nat };
 }

@@ -1,6 +1,6 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { ProxyModel, ProxyNode, ServicePortModel } from '../model/proxy';
-import { iptablesTables, nodePortTargets } from './iptables';
+import { iptablesTables, nodePortTargets, SERVICE_CHAIN_PREFIXES } from './iptables';
 import { ipsetMembers, IPSETS, ipvsadmRestore, ipvsIptables, ipvsLink, parseIpvsadm } from './ipvs';
 import { type ChainDef, type NftTable, nftablesTable, quote, type SetDef, TABLE_FAMILY, TABLE_NAME } from './nftables';
 
@@ -160,7 +160,6 @@ export function nftablesDelta(before: NftTable, after: NftTable): string[] {
 
 interface IptablesSide {
   tables: Map<'filter' | 'nat', Map<string, string[]>>;
-  shared: Set<string>;
 }
 
 const iptablesSide = (t: ReturnType<typeof iptablesTables>): IptablesSide => ({
@@ -168,8 +167,10 @@ const iptablesSide = (t: ReturnType<typeof iptablesTables>): IptablesSide => ({
     ['filter', t.filter.chainRules()],
     ['nat', t.nat.chainRules()],
   ]),
-  shared: t.shared,
 });
+
+/** A chain of one service (kube-proxy's isServiceChainName); every other chain may hold rules of many. */
+const iptablesServiceChain = (c: string) => SERVICE_CHAIN_PREFIXES.some((p) => c.startsWith(p));
 
 /**
  * The `iptables-restore --noflush` text that turns `before` into `after`: each changed or new
@@ -189,7 +190,7 @@ export function iptablesDelta(before: IptablesSide, after: IptablesSide): { text
     for (const [chain, rs] of now) {
       const old = was.get(chain);
       if (old && isDeepStrictEqual(old, rs)) continue;
-      if (after.shared.has(`${table} ${chain}`)) sharedChanged = true;
+      if (!iptablesServiceChain(chain)) sharedChanged = true;
       decl.push(`:${chain} - [0:0]`);
       for (const r of rs) rules.push(`-A ${chain} ${r}`);
     }
@@ -287,7 +288,15 @@ export function deltaRulesForNodes(
       return () => ({});
     case 'nftables':
       return (node) => {
-        const d = nftablesDelta(nftablesTable(before, node, ch.before), nftablesTable(after, node, ch.after));
+        const was = nftablesTable(before, node, ch.before);
+        const now = nftablesTable(after, node, ch.after);
+        // a chain that is no service's own (no '/', kube-proxy's isServiceChainName) changed: it
+        // may hold rules of other services too, so both whole tables are compared
+        const shared = (t: NftTable) => t.chains.filter((c) => !c.name.includes('/')).map((c) => [c.name, c.comment, c.rules]);
+        const d =
+          !ch.all && !sameData(shared(was), shared(now))
+            ? nftablesDelta(nftablesTable(before, node), nftablesTable(after, node))
+            : nftablesDelta(was, now);
         return d.length ? { nft: d } : {};
       };
     case 'iptables': {

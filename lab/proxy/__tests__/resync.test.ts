@@ -130,7 +130,6 @@ const sideOf = (m: ProxyModel, n: ReturnType<typeof node>) => {
       ['filter', t.filter.chainRules()],
       ['nat', t.nat.chainRules()],
     ] as const),
-    shared: t.shared,
   };
 };
 
