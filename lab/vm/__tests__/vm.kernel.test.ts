@@ -1,6 +1,9 @@
-import { join } from 'node:path';
-import { parseIpvsadm } from '../../proxy/ipvs';
-import { describeKernel, REPO } from '../../testing/kernel';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { proxyModel, proxyNodes } from '../../model/proxy';
+import { ipvsadmRestore, parseIpvsadm } from '../../proxy/ipvs';
+import { describeKernel, REPO, topologyFile } from '../../testing/kernel';
+import { loadTopologyText } from '../../topology/resolve';
 import { ensureVmAssets } from '../assets';
 import { cliInVm } from '../forward';
 import { Vm } from '../machine';
@@ -77,6 +80,42 @@ describeKernel('IPVS mode inside the VM kernel', () => {
     };
     expect(node.failed).toBe(0);
     for (const a of node.attempts) expect(a.peer.split(':')[0]).not.toBe('192.168.205.4'); // masqueraded
+  }, 300_000);
+
+  it('apply re-syncs only what changed: web-3 gone, a service added; the kernel holds what a full install of it writes', async () => {
+    // the topology file is written here and read in the guest, which sees this machine's files
+    const file = join(REPO, 'results', 'vm', `${LAB}-apply.yaml`);
+    mkdirSync(dirname(file), { recursive: true });
+    const yaml = readFileSync(topologyFile('default.yaml'), 'utf8')
+      .replace(/^.*name: web-3.*\n/m, '')
+      .concat('  - { name: more, clusterIP: 10.43.0.80, selector: { app: web }, ports: [{ port: 8080, targetPort: 80 }] }\n');
+    writeFileSync(file, yaml);
+    const out = await lab(vm!, `apply -f ${file} --proxy ipvs --name ${LAB}`);
+    expect(out).toContain('1 removed');
+    expect(out).not.toContain('(full)');
+    const topo = loadTopologyText(yaml, file, { proxyMode: 'ipvs', name: LAB }, () => undefined);
+    const model = proxyModel(topo);
+    for (const [i, n] of topo.nodes.entries()) {
+      const ns = `kdl.${LAB}.${n.name}`;
+      const node = proxyNodes(topo)[i]!;
+      const held = parseIpvsadm((await vm!.run(['ip', 'netns', 'exec', ns, 'ipvsadm', '-Sn'])).stdout).services;
+      const want = parseIpvsadm(ipvsadmRestore(model, node)).services;
+      const sorted = (m: typeof held) =>
+        [...m.values()].map((v) => ({ ...v, reals: [...v.reals].sort((a, b) => a.address.localeCompare(b.address)) }));
+      expect(sorted(held).sort((a, b) => a.address.localeCompare(b.address))).toEqual(
+        sorted(want).sort((a, b) => a.address.localeCompare(b.address)),
+      );
+      const set = (await vm!.run(['ip', 'netns', 'exec', ns, 'ipset', 'list', 'KUBE-CLUSTER-IP'])).stdout;
+      expect(set).toMatch(/^10\.43\.0\.80,tcp:8080$/m);
+      const dev = JSON.parse((await vm!.run(['ip', '-n', ns, '-j', 'addr', 'show', 'kube-ipvs0'])).stdout)[0];
+      expect(dev.addr_info.map((a: { local: string }) => a.local).sort()).toEqual(['10.43.0.10', '10.43.0.80', '10.43.6.58']);
+    }
+    const pod = JSON.parse(await lab(vm!, `connect --name ${LAB} client 10.43.0.80:8080 -c 4 --json`)) as {
+      failed: number;
+      attempts: { pod: string }[];
+    };
+    expect(pod.failed).toBe(0);
+    expect(new Set(pod.attempts.map((a) => a.pod))).toEqual(new Set(['web-1', 'web-2']));
   }, 300_000);
 
   it('down removes the lab inside the guest', async () => {
