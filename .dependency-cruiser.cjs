@@ -11,7 +11,7 @@
  *  4. model     lab/model/                     the resolved lab, made once: names, services → endpoints
  *  5. plan      lab/plan/, lab/network/,       pure planning: Steps for network, kube-proxy modes
  *               lab/proxy/, lab/pods/,         (and their read-back parsers), pod servers;
- *               lab/graph/                     graph renderers of the model
+ *               lab/graph/, lab/policy/        graph renderers of the model, the NetworkPolicy compiler
  *  6. runtime   lab/runtime/, lab/docker/,     where steps are applied: executors, namespaces, docker,
  *               lab/remote/, lab/vm/,          ssh hosts, the QEMU machine, kernel feature probes,
  *               lab/state/                     saved lab state
@@ -36,7 +36,7 @@ const LAYERS = [
   ['pcap', '^lab/pcap/'],
   ['topology', '^lab/(topology|k8s)/'],
   ['model', '^lab/model/'],
-  ['plan', '^lab/(plan|network|proxy|pods|graph)/'],
+  ['plan', '^lab/(plan|network|proxy|pods|graph|policy)/'],
   ['runtime', '^lab/(runtime|docker|remote|vm|state)/'],
   ['observe', '^lab/(probe|trace|status)/'],
   ['report', '^lab/report/'],

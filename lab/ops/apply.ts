@@ -5,6 +5,7 @@ import { planPods } from '../network/plan';
 import { type Listener, listenerDaemon, planListeners } from '../pods/servers';
 import { modelOf } from '../model/lab';
 import { planProxy } from '../proxy/plan';
+import { planPolicy } from '../policy/plan';
 import type { Runtime } from '../runtime/runtime';
 import { readRecord, writeRecord } from '../state/store';
 import type { Topology, TopologyPod } from '../topology/types';
@@ -134,6 +135,16 @@ export async function apply(
         : `${topo.proxy.mode} mode: what changed, on ${nodes} of ${topo.nodes.length} node(s)`;
     },
   });
+  // the policy agent after kube-proxy: each changed node's table replaced in one transaction
+  const policyPhases = planPolicy(topo, { previous: old });
+  if (policyPhases.length)
+    stages.push({
+      title: 'policies re-synced',
+      run: async () => {
+        for (const phase of policyPhases) await rt.applySteps(phase.steps);
+        return `${topo.networkPolicies.length} policies, ${policyPhases.reduce((n, p) => n + p.steps.filter((s) => s.tool === 'nft').length, 0)} node(s) changed`;
+      },
+    });
   // the DNS after the rules: a name answered now leads to an endpoint kube-proxy already knows
   if (topo.cluster.dns) stages.push({ title: 'dns re-fed', run: () => refeedDns(rt, topo, added, removed) });
   if (gone.length)

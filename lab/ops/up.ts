@@ -227,6 +227,8 @@ function phaseDetail(phase: Phase['name'], batches: number, topo: Topology): str
       return `${batches} batches: addresses, routes, cni0 bridges, ${c.backend === 'vxlan' ? `flannel.${c.vni} (VNI ${c.vni}, UDP ${c.port}, MTU ${c.mtu})` : 'host-gw routes'}`;
     case 'neighbours':
       return `fdb entries on ${batches} node(s)`;
+    case 'policy':
+      return `NetworkPolicy agent: ${topo.networkPolicies.length} policies, one nft transaction per node (${batches} batch(es))`;
     case 'calico-ipsets':
       return `Calico's IPAM pool ipsets on ${batches} node(s)`;
     case 'calico-rules':

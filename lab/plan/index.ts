@@ -3,6 +3,7 @@ import { planProxy, type ProxyPlanOptions } from '../proxy/plan';
 import type { Topology } from '../topology/types';
 import { planBird } from '../network/cni/bird';
 import { calicoRulePhases } from '../network/cni/calico';
+import { planPolicy } from '../policy/plan';
 import { type DaemonConfig, type LabPlan, type Step, toolCommand } from './types';
 
 // The whole plan of a lab: the network's phases, then kube-proxy's (and the user's rule files),
@@ -16,7 +17,13 @@ export function planLab(topo: Topology, env: ProxyPlanOptions = {}): LabPlan {
   return {
     ...net,
     // Calico's chains after kube-proxy's: its jump is inserted first in POSTROUTING, as Felix does
-    phases: [...net.phases, ...planProxy(topo, { ...(env.ipvsDevice ? { ipvsDevice: env.ipvsDevice } : {}) }), ...calicoRulePhases(topo)],
+    phases: [
+      ...net.phases,
+      ...planProxy(topo, { ...(env.ipvsDevice ? { ipvsDevice: env.ipvsDevice } : {}) }),
+      ...calicoRulePhases(topo),
+      // the policy agent last: its table judges what the network and kube-proxy deliver
+      ...planPolicy(topo),
+    ],
     ...(daemons.length ? { daemons } : {}),
   };
 }

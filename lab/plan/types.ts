@@ -15,7 +15,8 @@ export interface Step {
   origin?: { file: string; path: string };
 }
 
-export type PhaseName = 'hosts' | 'links' | 'configure' | 'neighbours' | 'ipsets' | 'proxy' | 'rules' | 'calico-ipsets' | 'calico-rules';
+export type PhaseName =
+  'hosts' | 'links' | 'configure' | 'neighbours' | 'ipsets' | 'proxy' | 'rules' | 'calico-ipsets' | 'calico-rules' | 'policy';
 
 export interface Phase {
   name: PhaseName;
