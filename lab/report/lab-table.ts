@@ -30,6 +30,7 @@ export function renderLab(view: LabView): string {
     lines.push(`underlay (namespace ${view.underlay.namespace}): ${gw.map((g) => `${g.name} ${g.addresses.join(' ')}`).join(', ')}`);
   if (view.missing.length) lines.push(pc.red(`missing namespaces: ${view.missing.join(', ')}`));
   if (view.bgp?.length) lines.push(renderBgp(view.bgp));
+  if (view.policies?.length) lines.push(renderPolicies(view.policies));
   return lines.join('\n');
 }
 
@@ -48,6 +49,18 @@ function renderBgp(nodes: NonNullable<LabView['bgp']>): string {
     }
   }
   return `BGP (BIRD, iBGP full mesh)\n${t.toString()}`;
+}
+
+/** NetworkPolicies: the ones isolating each pod per direction ('-': not isolated, all traffic passes). */
+function renderPolicies(pods: NonNullable<LabView['policies']>): string {
+  const t = new Table({
+    head: ['pod', 'node', 'ingress isolated by', 'egress isolated by', 'in the kernel'],
+    style: { head: [], border: [] },
+    chars: { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' },
+  });
+  for (const p of pods)
+    t.push([p.pod, p.node, p.ingress.join(', ') || '-', p.egress.join(', ') || '-', p.installed ? pc.green('yes') : pc.red('missing')]);
+  return `NetworkPolicies (table ip kube-network-policies on each node)\n${t.toString()}`;
 }
 
 function stateColor(s: LabView['state']): string {

@@ -1,8 +1,9 @@
-import { labNamespace, parseNamespace } from '../model/kernel-names';
+import { labNamespace, nodeNamespace, parseNamespace } from '../model/kernel-names';
 import { planLab } from '../plan';
 import type { Runtime } from '../runtime/runtime';
 import { isAlive, listRecords, readRecord } from '../state/store';
 import { type BgpNodeView, inspectBgp } from './bgp';
+import { POLICY_TABLE, podPolicies } from '../policy/compile';
 
 // What is up, read from the kernel (`ip -j -d addr` in every lab namespace), with the state
 // record only adding what the kernel cannot say (the topology file, whether `up` finished).
@@ -41,6 +42,17 @@ export interface LabView {
   missing: string[];
   /** Calico's bgp mode: every node's BGP sessions as its BIRD reports them */
   bgp?: BgpNodeView[];
+  /** a lab with NetworkPolicies: which isolate each pod, and whether its node holds the agent's table */
+  policies?: PodPolicyView[];
+}
+
+export interface PodPolicyView {
+  pod: string;
+  node: string;
+  ingress: string[];
+  egress: string[];
+  /** the node's kube-network-policies table jumps to this pod's chain for each isolated direction */
+  installed: boolean;
 }
 
 /** Labs that exist in the kernel or in a state record, optionally only the named one. */
@@ -91,7 +103,23 @@ async function inspectLab(rt: Runtime, lab: string, namespaces: string[]): Promi
   view.nodes.sort(cmp);
   view.pods.sort(cmp);
   if (rec?.topology.cluster.backend === 'calico-bgp' && view.nodes.length) view.bgp = await inspectBgp(rt, rec.topology);
+  if (rec?.topology.networkPolicies?.length && view.nodes.length) view.policies = await inspectPolicies(rt, rec.topology);
   return view;
+}
+
+/** The policies selecting each pod (from the record), checked against each node's table (the kernel). */
+async function inspectPolicies(rt: Runtime, topo: NonNullable<ReturnType<typeof readRecord>>['topology']): Promise<PodPolicyView[]> {
+  const maps = new Map<string, string>();
+  for (const n of topo.nodes) {
+    const r = await rt.run(nodeNamespace(topo.name, n.name), ['nft', 'list', 'table', 'ip', POLICY_TABLE], { check: false });
+    maps.set(n.name, r.code === 0 ? r.stdout : '');
+  }
+  return podPolicies(topo).map((p) => {
+    const text = maps.get(p.node) ?? '';
+    const has = (dir: string) => text.includes(`${p.ip} : jump ${dir}-${p.pod}`);
+    const installed = (!p.ingress.length || has('ingress')) && (!p.egress.length || has('egress'));
+    return { pod: p.pod, node: p.node, ingress: p.ingress, egress: p.egress, installed };
+  });
 }
 
 interface IpAddrJson {
