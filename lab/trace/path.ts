@@ -15,6 +15,7 @@ import type { Endpoint, ServicePortModel } from '../model/proxy';
 import { contains, parseCidr, parseIp } from '../topology/ipv4';
 import type { Topology, TopologyNode, TopologyPod } from '../topology/types';
 import type { WalkHeaders } from './types';
+import { policyVerdict } from '../policy/verdict';
 
 // The walk the lab expects, computed from the topology alone (pure): where a packet from a pod
 // or node to a pod, a cluster IP or a node port is seen, with which headers. It follows the
@@ -51,8 +52,10 @@ export interface ExpectedWalk {
   dnat?: { node: string; to: string };
   /** the node that masquerades, and the address it uses */
   snat?: { node: string; to: string };
-  /** the pod the packet ends in */
+  /** the pod the packet ends in (or would, were it not denied) */
   reached: string;
+  /** a NetworkPolicy drops it: on which node, in which pod's chain, by the rule with this comment */
+  denied?: { node: string; direction: 'ingress' | 'egress'; pod: string; comment: string };
 }
 
 export interface Probe {
@@ -70,7 +73,32 @@ export interface PathOptions {
   bridgeNetfilter?: boolean;
 }
 
+/**
+ * The walk, ended where a NetworkPolicy drops the packet (lab/policy/verdict.ts): in the forward
+ * hook of the source pod's node (egress: after the port it entered by) or of the destination
+ * pod's node (ingress: before the port to the pod).
+ */
 export function expectedWalk(topo: Topology, src: Source, dest: Destination, probe: Probe, opts: PathOptions = {}): ExpectedWalk {
+  const walk = openWalk(topo, src, dest, probe, opts);
+  if (!topo.networkPolicies?.length || !walk.hops.length) return walk;
+  const dstPod = topo.pods.find((p) => p.name === walk.reached);
+  const last = walk.hops.at(-1)!.headers;
+  if (!dstPod) return walk;
+  const v = policyVerdict(topo, {
+    srcIp: last.ip.src,
+    ...(src.kind === 'pod' ? { srcPod: src.pod } : {}),
+    dstPod,
+    port: last.l4?.dstport ?? 0,
+    protocol: probe.protocol === 'tcp' ? 'TCP' : probe.protocol === 'udp' ? 'UDP' : 'ICMP',
+  });
+  if (v.allowed) return walk;
+  const on = walk.hops.map((h, i) => (h.owner === v.node ? i : -1)).filter((i) => i >= 0);
+  const keep = v.direction === 'egress' ? on[0]! : Math.max(on[0]!, on.at(-1)! - 1);
+  const { allowed: _, ...denied } = v;
+  return { ...walk, hops: walk.hops.slice(0, keep + 1), denied };
+}
+
+function openWalk(topo: Topology, src: Source, dest: Destination, probe: Probe, opts: PathOptions = {}): ExpectedWalk {
   const lab = topo.name;
   const nodeOf = (name: string) => topo.nodes.find((n) => n.name === name)!;
   const podOf = (name: string) => topo.pods.find((p) => p.name === name)!;

@@ -38,6 +38,7 @@ export function rulesLines(r: NodeRules): string[] {
     if (/^(jump|goto) /.test(v)) line.push(v.replace(/^(jump|goto) /, ''));
     else if (/dnat|snat|masquerade|mark set|MARK/.test(e.rule ?? ''))
       line.push(pc.cyan(`${(e.rule ?? '').replace(/.*?((?:dnat|snat|masquerade|meta mark set)\b.*?)(?: \(|$)/, '$1')} (${v})`));
+    else if (v === 'drop' && /comment "/.test(e.rule ?? '')) line.push(pc.red(`drop: ${/comment "([^"]*)"/.exec(e.rule!)![1]}`));
     else if (v !== 'continue') line.push(pc.dim(v));
   }
   flush();
@@ -50,7 +51,7 @@ export function walkText(w: Walk): string {
   const out: string[] = [];
   const target = hp(w.target.ip, w.target.port);
   out.push(
-    `${pc.bold(`trace ${w.from} → ${w.to}`)} (${target} ${w.protocol}) in lab ${w.lab}, proxy ${w.proxy}: ${w.reached ? `reached ${pc.bold(w.reached)}` : pc.red('reached nothing')}`,
+    `${pc.bold(`trace ${w.from} → ${w.to}`)} (${target} ${w.protocol}) in lab ${w.lab}, proxy ${w.proxy}: ${w.reached ? `reached ${pc.bold(w.reached)}` : w.dropped ? pc.red(`dropped by NetworkPolicy on ${w.dropped.node} (${w.dropped.chain})`) : pc.red('reached nothing')}`,
     pc.dim(`probe: ${w.argv.join(' ')}`),
     '',
   );

@@ -85,6 +85,8 @@ export interface Walk {
   target: { ip: string; port?: number };
   /** the pod that answered (services: which endpoint the proxy chose) */
   reached?: string;
+  /** dropped by a NetworkPolicy: the node, the pod's chain, the dropping rule's comment (nft monitor trace) */
+  dropped?: { node: string; chain: string; comment?: string };
   /** argv of the probe that sent the packet */
   argv: string[];
   ok: boolean;

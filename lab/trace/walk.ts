@@ -15,6 +15,7 @@ import { expectedChains } from './chains';
 import { type MonitorEvent, type NodeTrace, nodeRules, packetFields, startNodeTrace } from './nftrace';
 import { changesBetween, differences, headersOf, isProbePacket, probeCopies } from './observe';
 import { type Destination, type ExpectedWalk, expectedWalk, type Probe, type Source } from './path';
+import { POLICY_TABLE } from '../policy/compile';
 import type { NodeRules, Walk, WalkHeaders, WalkHop } from './types';
 
 // `lab trace <from> <to>`: one probe packet, captured at every point it may pass (each node's
@@ -311,7 +312,25 @@ export async function traceWalk(
         : 'br_netfilter is off: cni0 sees pod packets before PREROUTING',
   );
   if (r.candidates.length > 1) notes.push(`${r.candidates.length} endpoints possible; the proxy chose ${chosen.walk.reached}`);
-  const reached = seenAtEnd(chosen.walk) ? chosen.walk.reached : reply?.pod;
+  const denied = chosen.walk.denied;
+  const reached = denied ? reply?.pod : seenAtEnd(chosen.walk) ? chosen.walk.reached : reply?.pod;
+  // a NetworkPolicy's drop: the node's trace ends at the rule the policies say drops it
+  let dropped: Walk['dropped'];
+  if (denied) {
+    const nr = rules.find((n) => n.node === denied.node);
+    const drop = nr?.events.find((e) => e.table === POLICY_TABLE && e.verdict === 'drop');
+    const comment = /comment "([^"]*)"/.exec(drop?.rule ?? '')?.[1];
+    if (drop) dropped = { node: denied.node, chain: drop.chain, ...(comment !== undefined ? { comment } : {}) };
+    if (!nr) notes.push(`no netfilter trace from ${denied.node}: the drop the policies expect there is not confirmed`);
+    else if (comment !== denied.comment)
+      nr.differences.push(
+        `expected the ${denied.direction} drop of ${denied.pod} ("${denied.comment}"), ${drop ? `dropped by "${comment ?? drop.rule}"` : 'not dropped in table ' + POLICY_TABLE}`,
+      );
+    notes.push(`NetworkPolicy: ${denied.direction} of ${denied.pod} denied on ${denied.node}: ${denied.comment}`);
+  } else if (reached === undefined) {
+    const drop = rules.flatMap((n) => n.events.filter((e) => e.table === POLICY_TABLE && e.verdict === 'drop').map((e) => ({ n, e })))[0];
+    if (drop) drop.n.differences.push(`dropped by NetworkPolicy rule "${drop.e.rule ?? ''}", which the policies do not expect`);
+  }
   const allDiffs = [
     ...hops.flatMap((h) => h.differences.map((d) => `${h.point}: ${d}`)),
     ...rules.flatMap((n) => n.differences.map((d) => `${n.node}: ${d}`)),
@@ -325,8 +344,9 @@ export async function traceWalk(
     protocol: r.probe.protocol,
     target: r.target,
     ...(reached ? { reached } : {}),
+    ...(dropped ? { dropped } : {}),
     argv,
-    ok: allDiffs.length === 0 && reached !== undefined,
+    ok: allDiffs.length === 0 && (denied ? dropped !== undefined && reached === undefined : reached !== undefined),
     hops,
     rules,
     differences: allDiffs,

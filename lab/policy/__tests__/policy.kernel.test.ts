@@ -7,6 +7,10 @@ import { apply } from '../../ops/apply';
 import { down } from '../../ops/down';
 import { up } from '../../ops/up';
 import { POLICY_TABLE } from '../compile';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { traceLab } from '../../ops/trace';
 
 // NetworkPolicy on the real kernel: one lab (flannel, vxlan, kube-proxy iptables), its policies
 // changed with `apply`, real connections judged by the nftables table the agent installs.
@@ -128,6 +132,20 @@ describeKernel('NetworkPolicy enforced on the kernel', () => {
     // the rule that drops is in the node's table, its comment naming the policies
     const t = await nsRun(nodeNamespace(lab, 'n1'), ['nft', 'list', 'chain', 'ip', POLICY_TABLE, 'ingress-x/a']);
     expect(t).toMatch(/drop comment "x\/a: no ingress rule of x\/deny-all, x\/allow-from-y allows it"/);
+    // the trace of a denied packet ends at that rule, and the expected walk (from the policies) agrees
+    const dir = mkdtempSync(join(tmpdir(), 'kdl-netpol-trace-'));
+    try {
+      const w = await traceLab(rt, lab, { from: 'z/dns', to: `${A}:80` }, dir);
+      expect({ ok: w.ok, dropped: w.dropped, reached: w.reached, differences: w.differences }).toEqual({
+        ok: true,
+        dropped: { node: 'n1', chain: 'ingress-x/a', comment: 'x/a: no ingress rule of x/deny-all, x/allow-from-y allows it' },
+        reached: undefined,
+        differences: [],
+      });
+      expect(w.hops.at(-1)!.point).toBe('n1:flannel.1');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   }, 60_000);
 
   it('egress denied but DNS (UDP 53), to the pod and through its ClusterIP; replies to allowed connections pass', async () => {
