@@ -7,6 +7,7 @@
 //   (see bench-rules.ts)
 // npm run bench -- resync [--json] [--services 5000] [--endpoints 10] [--modes iptables,nftables] [--runs 3]
 //   (the incremental re-sync after one endpoint changed, see bench-rules.ts)
+// npm run bench -- policy [--json] [--policies 100,1000,5000] [--pods 1000] [--runs 3]   (see bench-policy.ts)
 //
 // Wall time of `up` and `down` (in-process, so CLI start-up is not counted) for vxlan labs of
 // N nodes with 2 pods each, beside a floor: the same number of namespaces and veth pairs (one
@@ -21,6 +22,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { planLab } from '../lab/plan';
+import { benchPolicy } from './bench-policy';
 import { toolCommand } from '../lab/plan/types';
 import { down } from '../lab/ops/down';
 import { up, type StageRunner } from '../lab/ops/up';
@@ -256,12 +258,14 @@ async function benchUp(sizes: number[], runs: number, o: UpBenchOptions, log: (s
 
 async function main() {
   const program = new Command('bench')
-    .argument('[what]', 'what to measure: up | docker | vm | rules | resync | trace', 'up')
+    .argument('[what]', 'what to measure: up | docker | vm | rules | resync | trace | policy', 'up')
     .option('--json', 'print the rows as a JSON array')
     .option('--sizes <list>', 'up: node counts', '10,50,100')
     .option('--services <list>', 'rules, resync: service counts (resync: 5000 unless given)', '100,1000,5000')
     .option('--endpoints <n>', 'rules: endpoints per service', '10')
     .option('--modes <list>', 'rules: proxy modes', 'iptables,nftables')
+    .option('--policies <list>', 'policy: NetworkPolicy counts', '100,1000,5000')
+    .option('--pods <n>', 'policy: pods on the node', '1000')
     .option('--runs <n>', 'runs per size (the median is reported)', '3')
     .option('--cni <name>', 'up: flannel (the default) or calico (bgp, with its convergence time)', 'flannel')
     .option('--route-reflectors <n>', 'up --cni calico: the first n nodes are route reflectors instead of the full mesh', '0')
@@ -280,6 +284,8 @@ async function main() {
     runs: string;
     cni: string;
     routeReflectors: string;
+    policies: string;
+    pods: string;
   }>();
   const log = o.json ? () => undefined : (s: string) => console.error(s);
   if (what === 'rules') {
@@ -296,6 +302,28 @@ async function main() {
     const services = program.getOptionValueSource('services') === 'default' ? [5000] : o.services.split(',').map(Number);
     const rows = await benchResync(services, Number(o.endpoints), o.modes.split(',') as ProxyMode[], Number(o.runs), log);
     return o.json ? console.log(JSON.stringify(rows, null, 2)) : printResync(rows, o.runs);
+  }
+  if (what === 'policy') {
+    const rows = await benchPolicy(o.policies.split(',').map(Number), Number(o.pods), Number(o.runs), log);
+    if (o.json) return console.log(JSON.stringify(rows, null, 2));
+    const t = new Table({
+      head: ['policies x pods', 'lines', 'compile (ms)', 'install (s)', 'floor (s)', 'ratio', 're-sync (s)', 'floor (s)', 'ratio'],
+      style: { head: [] },
+    });
+    const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}x`;
+    for (const r of rows)
+      t.push([
+        `${r.policies} x ${r.pods}`,
+        String(r.lines),
+        String(r.compileMs),
+        String(r.installSeconds),
+        String(r.installFloorSeconds),
+        ratio(r.installSeconds, r.installFloorSeconds),
+        String(r.resyncSeconds),
+        String(r.resyncFloorSeconds),
+        ratio(r.resyncSeconds, r.resyncFloorSeconds),
+      ]);
+    return console.log(`${o.runs} runs each (medians), one node\n${t.toString()}`);
   }
   if (what === 'docker') {
     const sizes = program.getOptionValueSource('sizes') === 'default' ? [3, 10, 30] : o.sizes.split(',').map(Number);

@@ -74,7 +74,20 @@ export interface NodePolicyRules {
   isolated: { ingress: number; egress: number };
 }
 
-const quote = (s: string) => `"${s.replace(/"/g, "'")}"`;
+/** nft comments hold at most 128 bytes: longer ones end in '…' */
+const COMMENT_MAX = 128;
+export function fitComment(s: string): string {
+  if (Buffer.byteLength(s) <= COMMENT_MAX) return s;
+  let out = s;
+  while (Buffer.byteLength(out) > COMMENT_MAX - 3) out = out.slice(0, -1);
+  return `${out}…`;
+}
+const quote = (s: string) => `"${fitComment(s.replace(/"/g, "'"))}"`;
+/** The policies named in a comment: all of them, or how many when they do not fit. */
+const policiesText = (ids: string[]) => (ids.join(', ').length <= 80 ? ids.join(', ') : `${ids.length} policies`);
+/** The comment of a pod's final drop (lab/policy/verdict.ts predicts it for the trace). */
+export const dropComment = (pod: string, dir: 'ingress' | 'egress', ids: string[]) =>
+  fitComment(`${pod}: no ${dir} rule of ${policiesText(ids)} allows it`);
 /** nft names: a letter first, then letters, digits, '/', '-', '_', '.'; at most 255 characters. */
 const nftName = (s: string) => (s.length <= 250 ? s : `${s.slice(0, 240)}~${createHash('sha256').update(s).digest('hex').slice(0, 8)}`);
 const chainOf = (dir: 'ingress' | 'egress', pod: string) => nftName(`${dir}-${pod}`);
@@ -201,7 +214,7 @@ export function compileNode(topo: Topology, node: string, selected: PodPolicies[
       if (!ids.length) continue;
       const chain = chainOf(dir, pod.name);
       (dir === 'ingress' ? ingressMap : egressMap).push(`${pod.ip} : jump ${chain}`);
-      const body = [`\t\tcomment ${quote(`pod ${pod.name} (${pod.ip}) isolated for ${dir} by ${ids.join(', ')}`)}`];
+      const body = [`\t\tcomment ${quote(`pod ${pod.name} (${pod.ip}) isolated for ${dir} by ${policiesText(ids)}`)}`];
       if (dir === 'ingress')
         body.push(`\t\tfib saddr type local return comment ${quote("from the node itself: kubelet's probes (as kube-router allows)")}`);
       for (const id of ids) {
@@ -212,7 +225,7 @@ export function compileNode(topo: Topology, node: string, selected: PodPolicies[
             body.push(`\t\t${m ? `${m} ` : ''}return comment ${quote(`${id} ${dir}[${i}]`)}`);
         });
       }
-      body.push(`\t\tcounter drop comment ${quote(`${pod.name}: no ${dir} rule of ${ids.join(', ')} allows it`)}`);
+      body.push(`\t\tcounter drop comment ${quote(dropComment(pod.name, dir, ids))}`);
       chains.push(`\tchain ${chain} {`, ...body, '\t}');
     }
   }

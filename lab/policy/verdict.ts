@@ -1,7 +1,7 @@
 import { contains, parseCidr, parseIp } from '../topology/ipv4';
 import type { NetworkPolicyRule, TopologyNetworkPolicy } from '../topology/netpol';
 import type { Topology, TopologyPod } from '../topology/types';
-import { peerPods, podPolicies, policyId, resolvePort } from './compile';
+import { dropComment, peerPods, podPolicies, policyId, resolvePort } from './compile';
 
 // What the compiled tables decide for one connection, computed from the policies (pure): the
 // trace's expected walk and the reachability expectations use it. Same semantics as compile.ts.
@@ -68,7 +68,7 @@ export function policyVerdict(topo: Topology, c: Connection): PolicyVerdict {
         direction: 'egress',
         node: c.srcPod.node,
         pod: c.srcPod.name,
-        comment: `${c.srcPod.name}: no egress rule of ${ids.join(', ')} allows it`,
+        comment: dropComment(c.srcPod.name, 'egress', ids),
       };
   }
   const ids = sel.get(c.dstPod.name)?.ingress ?? [];
@@ -85,6 +85,6 @@ export function policyVerdict(topo: Topology, c: Connection): PolicyVerdict {
     direction: 'ingress',
     node: c.dstPod.node,
     pod: c.dstPod.name,
-    comment: `${c.dstPod.name}: no ingress rule of ${ids.join(', ')} allows it`,
+    comment: dropComment(c.dstPod.name, 'ingress', ids),
   };
 }
