@@ -41,20 +41,33 @@ export function policySelects(np: TopologyNetworkPolicy, pod: TopologyPod): bool
 
 /** For every pod: the policies isolating it per direction (empty = not isolated in it). */
 export function podPolicies(topo: Topology): PodPolicies[] {
+  // a policy selects pods of its own namespace only: look at those
+  const byNs = new Map<string, TopologyNetworkPolicy[]>();
+  for (const np of topo.networkPolicies) byNs.set(np.namespace, [...(byNs.get(np.namespace) ?? []), np]);
   return topo.pods.map((pod) => {
-    const of = (t: PolicyType) => topo.networkPolicies.filter((np) => np.policyTypes.includes(t) && policySelects(np, pod)).map(policyId);
+    const mine = (byNs.get(podMeta(pod).namespace) ?? []).filter((np) => selects(np.podSelector, pod.labels));
+    const of = (t: PolicyType) => mine.filter((np) => np.policyTypes.includes(t)).map(policyId);
     return { pod: pod.name, node: pod.node, ip: pod.ip, ingress: of('Ingress'), egress: of('Egress') };
   });
 }
 
+/** Each topology's peers' pods, found once (5,000 policies over 1,000 pods ask again and again). */
+const peerCache = new WeakMap<Topology, WeakMap<NetworkPolicyPeer, TopologyPod[]>>();
+
 /** The pods a peer with selectors stands for (ipBlock peers stand for addresses instead). */
 export function peerPods(topo: Topology, np: TopologyNetworkPolicy, peer: NetworkPolicyPeer): TopologyPod[] {
+  let byPeer = peerCache.get(topo);
+  if (!byPeer) peerCache.set(topo, (byPeer = new WeakMap()));
+  const known = byPeer.get(peer);
+  if (known) return known;
   const nsLabels = new Map(topo.namespaces.map((n) => [n.name, n.labels]));
-  return topo.pods.filter((p) => {
+  const pods = topo.pods.filter((p) => {
     const ns = podMeta(p).namespace;
     if (peer.namespaceSelector ? !selects(peer.namespaceSelector, nsLabels.get(ns) ?? {}) : ns !== np.namespace) return false;
     return peer.podSelector ? selects(peer.podSelector, p.labels) : true;
   });
+  byPeer.set(peer, pods);
+  return pods;
 }
 
 /** A port of a rule made numeric for one destination pod: a name is that pod's port of the name. */

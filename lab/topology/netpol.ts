@@ -227,7 +227,8 @@ export function resolveNetworkPolicies(input: NetworkPolicyInput[], fail: Fail):
 
 /** Does a label selector match these labels (metav1.LabelSelectorAsSelector semantics)? */
 export function selects(s: LabelSelector, labels: Record<string, string>): boolean {
-  for (const [k, v] of Object.entries(s.matchLabels)) if (labels[k] !== v) return false;
+  // for…in, not Object.entries: the policy compiler asks this millions of times
+  for (const k in s.matchLabels) if (labels[k] !== s.matchLabels[k]) return false;
   for (const e of s.matchExpressions) {
     const has = Object.hasOwn(labels, e.key);
     switch (e.operator) {

@@ -62,6 +62,22 @@ describe('the NetworkPolicy compiler', () => {
     expect(planPolicy(t, { previous: topo([denyAllX, allowY]) })[0]!.steps.map((s) => s.ns)).toEqual(['kdl.np.n1', 'kdl.np.n2']);
     expect(planPolicy(topo([denyAllX, allowY]), { previous: before })[0]!.steps.map((s) => s.ns)).toEqual(['kdl.np.n1']);
     expect(planPolicy(before, { previous: before })).toEqual([]);
+    // a pod's labels changed, a pod added that a selector matches: the sets on other nodes change too
+    const relabelled = loadTopologyText(
+      model.replace('labels: { pod: c, tier: db }', 'labels: { pod: z }') + 'networkPolicies:\n' + allowY,
+      'topo.yaml',
+    );
+    const r = planPolicy(relabelled, { previous: topo([allowY]) });
+    // c (on n2) leaves the set of x/a's chain on n1
+    expect(r[0]!.steps.map((s) => s.ns)).toEqual(['kdl.np.n1']);
+    expect(r[0]!.steps[0]!.lines).toContain('\t\telements = { 10.42.0.3 }');
+    const added = loadTopologyText(
+      model + '  - { name: d, node: n2, namespace: y, labels: { pod: b }, ports: [80] }\n' + 'networkPolicies:\n' + allowY + egressY,
+      'topo.yaml',
+    );
+    const a = planPolicy(added, { previous: topo([allowY, egressY]) });
+    expect(a[0]!.steps.map((s) => s.ns)).toEqual(['kdl.np.n1', 'kdl.np.n2']);
+    expect(a[0]!.steps[0]!.lines.join('\n')).toContain('10.42.1.3');
     // the last policy gone: the table goes
     expect(planPolicy(topo([]), { previous: before })[0]!.steps.map((s) => s.lines)).toEqual([
       ['table ip kube-network-policies', 'delete table ip kube-network-policies'],
