@@ -234,3 +234,56 @@ describeKernel('NetworkPolicy enforced on the kernel', () => {
     expect(after.attempts.map((x) => x.ok)).toEqual([false, false, false]);
   }, 120_000);
 });
+
+// Calico: no bridge, every pod packet routed between cali veths; the same table in the forward hook.
+const calicoLab = uniqueLabName('netpol-cal');
+describeKernel('NetworkPolicy with Calico (pure L3)', () => {
+  const text = (policies: string) =>
+    yaml(
+      `name: ${calicoLab}`,
+      'cluster: { cni: calico }',
+      'nodes: [{ name: n1 }, { name: n2 }]',
+      'namespaces: [{ name: x, labels: { ns: x } }, { name: y, labels: { ns: y } }]',
+      'pods:',
+      '  - { name: a, node: n1, namespace: x, labels: { pod: a }, ports: [80] }',
+      '  - { name: b, node: n1, namespace: y, labels: { pod: b }, ports: [80] }',
+      '  - { name: c, node: n2, namespace: x, labels: { pod: c }, ports: [80] }',
+    ) + policies;
+  const policies = yaml(
+    'networkPolicies:',
+    '  - { name: deny-all, namespace: x, podSelector: {} }',
+    '  - name: allow-from-y',
+    '    namespace: x',
+    '    podSelector: { matchLabels: { pod: a } }',
+    '    ingress: [{ from: [{ namespaceSelector: { matchLabels: { ns: y } } }] }]',
+  );
+  const t = loadTopologyText(text(policies), 'topo.yaml');
+  const ip = (pod: string) => t.pods.find((p) => p.name === pod)!.ip;
+  const ns = (pod: string) => podNamespace(calicoLab, t.pods.find((p) => p.name === pod)!.node, pod);
+  const ok = async (from: string, to: string) => (await connect(rt, ns(from), ip(to), 80, { timeoutS: 1 })).failed === 0;
+
+  beforeAll(async () => {
+    await up(t, rt);
+  }, 60_000);
+  afterAll(async () => {
+    await down(rt, calicoLab);
+  }, 60_000);
+
+  it('judges routed same-node and cross-node traffic in the forward hook', async () => {
+    const probes: [string, string][] = [
+      ['y/b', 'x/a'],
+      ['x/c', 'x/a'],
+      ['y/b', 'x/c'],
+      ['x/a', 'y/b'],
+    ];
+    expect(await Promise.all(probes.map(async ([f, to]) => `${f}→${to} ${(await ok(f, to)) ? 'ok' : 'X'}`))).toEqual([
+      'y/b→x/a ok',
+      'x/c→x/a X',
+      'y/b→x/c X',
+      'x/a→y/b ok',
+    ]);
+    await apply(loadTopologyText(text(''), 'topo.yaml'), rt);
+    expect(await ok('y/b', 'x/c')).toBe(true);
+    expect((await nsRun(nodeNamespace(calicoLab, 'n1'), ['nft', 'list', 'tables'])).includes(POLICY_TABLE)).toBe(false);
+  }, 60_000);
+});
