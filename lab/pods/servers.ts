@@ -10,6 +10,7 @@ import { isDnsServer } from '../topology/dns';
 
 export const REPLY_SCRIPT = inRepo('lab', 'pods', 'reply.sh');
 export const CONNECT_LOOP_SCRIPT = inRepo('lab', 'pods', 'connect-loop.sh');
+export const REACH_SCRIPT = inRepo('lab', 'pods', 'reach.sh');
 
 export interface Listener {
   pod: string;
@@ -55,7 +56,10 @@ export function listenerDaemon(l: Listener): Daemon {
     // -t 5: once the client has half-closed, wait for reply.sh's answer up to 5 s, not socat's
     // default 0.5 s — under load (seen in the VM) reply.sh could start later and the client got
     // a FIN without its answer. socat still closes at once when reply.sh exits.
-    argv: ['socat', '-t', '5', address, `EXEC:${socatSafe(REPLY_SCRIPT)}`],
+    // -T 3 (UDP): datagrams from several clients at once can fork a child whose datagram a
+    // sibling took; it would wait forever holding the port (seen with 9 clients probing one pod
+    // at once) — an idle child now ends after 3 s.
+    argv: ['socat', '-t', '5', ...(l.protocol === 'UDP' ? ['-T', '3'] : []), address, `EXEC:${socatSafe(REPLY_SCRIPT)}`],
     env: { KDL_POD: l.pod, KDL_NODE: l.node, KDL_PORT: String(l.port), KDL_PROTO: l.protocol.toLowerCase() },
     ready: { port: l.port, protocol: l.protocol },
   };

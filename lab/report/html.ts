@@ -3,6 +3,7 @@ import { renderGraph } from '../graph';
 import type { Topology } from '../topology/types';
 import type { NodeRules, Walk } from '../trace/types';
 import { badge, esc, fileLink, page } from './html-page';
+import { truthTableHtml } from './html-truth-table';
 import type {
   CaptureReport,
   ExpectationResult,
@@ -129,7 +130,8 @@ function expectationTable(es: ExpectationResult[]): string[] {
     const checked = e.checked?.length
       ? `<details><summary class="dim">${e.checked.length} packet(s) checked</summary><pre>${esc(e.checked.join('\n'))}</pre></details>`
       : '';
-    return `<tr class="expectation ${e.status}"><td>${badge(e.status)}</td><td>${what}</td><td><pre>${esc(e.expected)}</pre></td><td><pre>${esc(e.observed)}</pre>${checked}</td><td>${e.pcap ? fileLink(e.pcap, 'pcap') : ''}</td></tr>`;
+    const row = `<tr class="expectation ${e.status}"><td>${badge(e.status)}</td><td>${what}</td><td><pre>${esc(e.expected)}</pre></td><td><pre>${esc(e.observed)}</pre>${checked}</td><td>${e.pcap ? fileLink(e.pcap, 'pcap') : ''}</td></tr>`;
+    return e.table ? `${row}<tr class="truth"><td></td><td colspan="4">${truthTableHtml(e.table)}</td></tr>` : row;
   });
   return [
     '<h3>Expectations</h3>',

@@ -25,6 +25,29 @@ export interface ExpectationResult {
   /** one-line summaries of the packets checked (at most 5) */
   checked?: string[];
   pcap?: string;
+  /** reachability: the expected and observed truth tables */
+  table?: TruthTableReport;
+}
+
+/** A reachability expectation's tables: cells[i][j] is from[i] → to[j], true = allowed. */
+export interface TruthTableReport {
+  port: number;
+  protocol: 'TCP' | 'UDP';
+  from: string[];
+  to: string[];
+  expected: boolean[][];
+  observed: boolean[][];
+  /** a pod's connections to itself were left out of the comparison */
+  ignoreLoopback: boolean;
+  /** each differing cell, with the probe's output for it and, when denied, one denied probe's trace */
+  differences: {
+    from: string;
+    to: string;
+    expected: boolean;
+    observed: boolean;
+    detail: string;
+    trace?: { from: string; to: string; text: string };
+  }[];
 }
 
 /** What the report needs of a scenario besides its report: where it is and the topology it ran on. */

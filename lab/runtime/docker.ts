@@ -183,7 +183,7 @@ export class DockerRuntime implements Runtime {
   /** On another machine lab/pods/ is not there to mount: its scripts are copied in instead. */
   private async copyPodScripts(host: string, container: string): Promise<void> {
     const exec = await this.exec(host, container);
-    for (const f of ['reply.sh', 'connect-loop.sh']) {
+    for (const f of ['reply.sh', 'connect-loop.sh', 'reach.sh']) {
       const path = `${PODS_DIR}/${f}`;
       await exec.run(['sh', '-c', 'mkdir -p "$(dirname "$1")" && base64 -d > "$1" && chmod 755 "$1"', 'sh', path], {
         input: readFileSync(path).toString('base64'),

@@ -40,5 +40,6 @@ export function evaluate(e: ExpectationPlan, obs: Observed): ExpectationResult {
     observed: r.observed,
     ...(r.checked ? { checked: r.checked } : {}),
     ...(r.pcap ? { pcap: r.pcap } : {}),
+    ...(r.table ? { table: r.table } : {}),
   };
 }

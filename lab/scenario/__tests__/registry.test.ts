@@ -17,7 +17,7 @@ const topLevelIssues = (schema: typeof probeSchema | typeof expectationSchema, k
 describe('kinds registry', () => {
   it('lists each probe kind once, each with a schema, compile and run', () => {
     expect(new Set(PROBE_KINDS).size).toBe(PROBES.length);
-    expect(PROBE_KINDS).toEqual(['ping', 'traceroute', 'connect', 'command', 'trace', 'dns']);
+    expect(PROBE_KINDS).toEqual(['ping', 'traceroute', 'connect', 'command', 'trace', 'dns', 'reachability']);
     for (const k of PROBES) {
       expect(typeof k.kind).toBe('string');
       expect(typeof k.schema.safeParse).toBe('function');
@@ -29,7 +29,7 @@ describe('kinds registry', () => {
 
   it('lists each expectation kind once, each with a schema, compile, evaluate and a known probe kind', () => {
     expect(new Set(EXPECTATION_KINDS).size).toBe(EXPECTATIONS.length);
-    expect(EXPECTATION_KINDS).toEqual(['ping', 'hops', 'packets', 'nat', 'spread', 'output', 'walk', 'connect', 'dns']);
+    expect(EXPECTATION_KINDS).toEqual(['ping', 'hops', 'packets', 'nat', 'spread', 'output', 'walk', 'connect', 'dns', 'reachability']);
     for (const k of EXPECTATIONS) {
       expect(typeof k.schema.safeParse).toBe('function');
       expect(typeof k.compile).toBe('function');

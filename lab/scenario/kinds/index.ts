@@ -6,12 +6,14 @@ import { natExpectation } from './expectations/nat';
 import { outputExpectation } from './expectations/output';
 import { packetsExpectation } from './expectations/packets';
 import { pingExpectation } from './expectations/ping';
+import { reachabilityExpectation } from './expectations/reachability';
 import { spreadExpectation } from './expectations/spread';
 import { walkExpectation } from './expectations/walk';
 import { commandProbe } from './probes/command';
 import { connectProbe } from './probes/connect';
 import { dnsProbe } from './probes/dns';
 import { pingProbe } from './probes/ping';
+import { reachabilityProbe } from './probes/reachability';
 import { traceProbe } from './probes/trace';
 import { tracerouteProbe } from './probes/traceroute';
 import type {
@@ -31,7 +33,7 @@ import type {
 // (probes/ or expectations/) and one line here; the scenario schema, loading, running and
 // evaluating all go through these lists.
 
-export const PROBES = [pingProbe, tracerouteProbe, connectProbe, commandProbe, traceProbe, dnsProbe] as const;
+export const PROBES = [pingProbe, tracerouteProbe, connectProbe, commandProbe, traceProbe, dnsProbe, reachabilityProbe] as const;
 
 export const EXPECTATIONS = [
   pingExpectation,
@@ -43,6 +45,7 @@ export const EXPECTATIONS = [
   walkExpectation,
   connectExpectation,
   dnsExpectation,
+  reachabilityExpectation,
 ] as const;
 
 type Probes = (typeof PROBES)[number];

@@ -2,6 +2,7 @@ import type { z } from 'zod';
 import type { LabNames } from '../../model/names';
 import type { Packet } from '../../pcap/decode';
 import type { CaptureStats } from '../../probe/capture';
+import type { TruthTableReport } from '../../report/types';
 import type { Runtime } from '../../runtime/runtime';
 
 // The two small interfaces every probe kind and every expectation kind implements (one module
@@ -102,6 +103,8 @@ export interface Check {
   /** one-line summaries of the packets checked */
   checked?: string[];
   pcap?: string;
+  /** a reachability expectation's tables (report.json and the HTML report draw them) */
+  table?: TruthTableReport;
 }
 
 export interface ExpectationCompileContext<P> {
