@@ -23,8 +23,10 @@ export function stepLines(step: StepReport, total: number, resultsDir: string): 
   for (const e of exps) {
     if (e.status === 'passed') continue;
     lines.push(`      ${pc.red('✘')} ${e.name ?? e.kind}${e.line ? pc.dim(` (line ${e.line})`) : ''}`);
-    lines.push(`          expected: ${e.expected}`);
-    lines.push(`          observed: ${e.observed}`);
+    // a multi-line value (a truth table, a walk's differences) stays under its label
+    const more = (t: string) => t.replace(/\n(?!$)/g, '\n            ');
+    lines.push(`          expected: ${more(e.expected)}`);
+    lines.push(`          observed: ${more(e.observed)}`);
     for (const c of e.checked ?? []) lines.push(pc.dim(`            ${c}`));
     if (e.pcap) lines.push(`          pcap: ${resultsDir}/${e.pcap}`);
   }

@@ -44,7 +44,7 @@ tr.failed td { background: #fff5f5; } .bad { color: var(--fail); }
 body.only-failed details.step:not([data-status=failed]) { display: none; }
 .walk { margin: 8px 0 16px; }
 table.rule-events td { padding: 2px 8px; font-size: 12px; }
-.truth-tables { display: flex; flex-wrap: wrap; gap: 16px; align-items: flex-start; }
+.truth-tables { display: flex; flex-wrap: wrap; gap: 16px; align-items: flex-start; } .truth-tables > .caption { flex-basis: 100%; }
 table.truth-table { width: auto; font-family: 'DejaVu Sans Mono', Menlo, Consolas, monospace; font-size: 12px; }
 table.truth-table td.cell { text-align: center; padding: 2px 6px; } td.cell.self { color: var(--dim); } td.cell.differs { background: var(--fail); color: #ffffff; font-weight: 700; }
 `;

@@ -26,9 +26,25 @@ export function truthTableHtml(t: TruthTableReport): string {
   };
   return [
     `<div class="truth-tables" data-port="${t.port}" data-protocol="${esc(t.protocol)}">`,
-    `<div class="dim">${esc(t.protocol)}/${t.port}: rows from, columns to; <b>.</b> allowed, <b>X</b> denied${t.ignoreLoopback ? '; a pod to itself (grey) not compared' : ''}; ${t.differences.length} cell(s) differ</div>`,
+    `<div class="dim caption">${esc(t.protocol)}/${t.port}: rows from, columns to; <b>.</b> allowed, <b>X</b> denied${t.ignoreLoopback ? '; a pod to itself (grey) not compared' : ''}; ${t.differences.length} cell(s) differ</div>`,
     grid('expected'),
     grid('observed'),
     '</div>',
   ].join('');
+}
+
+/** The observed cell of a table expectation: each differing cell and the traces of denied probes (the tables are drawn below). */
+export function truthDiffsHtml(t: TruthTableReport, observed: string): string {
+  if (!t.differences.length) return `<pre>${esc(observed)}</pre>`;
+  const mark = (b: boolean) => (b ? '.' : 'X');
+  const items = t.differences.map(
+    (d) =>
+      `<li><b>${esc(d.from)} → ${esc(d.to)}</b>: expected ${mark(d.expected)}, observed <span class="bad">${mark(d.observed)}</span> <span class="dim">(${esc(d.detail)})</span></li>`,
+  );
+  const traces = new Map(t.differences.flatMap((d) => (d.trace ? [[`${d.trace.from} → ${d.trace.to}`, d.trace.text] as const] : [])));
+  const shown = [...traces].map(
+    ([pair, text]) =>
+      `<details><summary class="dim">trace of the denied probe ${esc(pair)} ${esc(t.protocol)}/${t.port}</summary><pre>${esc(text)}</pre></details>`,
+  );
+  return `<div class="bad">${t.differences.length} cell(s) differ</div><ul class="differences">${items.join('')}</ul>${shown.join('')}`;
 }

@@ -3,7 +3,7 @@ import { renderGraph } from '../graph';
 import type { Topology } from '../topology/types';
 import type { NodeRules, Walk } from '../trace/types';
 import { badge, esc, fileLink, page } from './html-page';
-import { truthTableHtml } from './html-truth-table';
+import { truthDiffsHtml, truthTableHtml } from './html-truth-table';
 import type {
   CaptureReport,
   ExpectationResult,
@@ -130,7 +130,10 @@ function expectationTable(es: ExpectationResult[]): string[] {
     const checked = e.checked?.length
       ? `<details><summary class="dim">${e.checked.length} packet(s) checked</summary><pre>${esc(e.checked.join('\n'))}</pre></details>`
       : '';
-    const row = `<tr class="expectation ${e.status}"><td>${badge(e.status)}</td><td>${what}</td><td><pre>${esc(e.expected)}</pre></td><td><pre>${esc(e.observed)}</pre>${checked}</td><td>${e.pcap ? fileLink(e.pcap, 'pcap') : ''}</td></tr>`;
+    // a truth table is drawn below its row: the row says which table and what differs
+    const expected = e.table ? e.expected.split('\n')[0]! : e.expected;
+    const observed = e.table ? truthDiffsHtml(e.table, e.observed) : `<pre>${esc(e.observed)}</pre>`;
+    const row = `<tr class="expectation ${e.status}"><td>${badge(e.status)}</td><td>${what}</td><td><pre>${esc(expected)}</pre></td><td>${observed}${checked}</td><td>${e.pcap ? fileLink(e.pcap, 'pcap') : ''}</td></tr>`;
     return e.table ? `${row}<tr class="truth"><td></td><td colspan="4">${truthTableHtml(e.table)}</td></tr>` : row;
   });
   return [

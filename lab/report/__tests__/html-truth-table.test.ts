@@ -1,4 +1,4 @@
-import { truthTableHtml } from '../html-truth-table';
+import { truthDiffsHtml, truthTableHtml } from '../html-truth-table';
 import type { TruthTableReport } from '../types';
 
 // The HTML report's truth tables: expected and observed side by side, a differing cell red
@@ -32,5 +32,25 @@ describe('truth tables in the HTML report', () => {
     expect(html).toContain('1 cell(s) differ');
     // a pod to itself is greyed (not compared)
     expect(html.match(/ self"/g)).toHaveLength(4);
+  });
+});
+
+describe('the observed cell of a table expectation', () => {
+  it('lists each differing cell and each trace once', () => {
+    const trace = { from: 'x/b', to: 'x/a', text: 'trace x/b → 10.42.0.2:80 … drop' };
+    const html = truthDiffsHtml(
+      {
+        ...t,
+        differences: [
+          { ...t.differences[0]!, trace },
+          { from: 'x/a', to: 'x/b', expected: true, observed: false, detail: 'refused', trace },
+        ],
+      },
+      'observed text',
+    );
+    expect(html).toContain('2 cell(s) differ');
+    expect(html).toContain('<b>x/b → x/a</b>: expected ., observed <span class="bad">X</span>');
+    expect(html.match(/<details>/g)).toHaveLength(1);
+    expect(truthDiffsHtml({ ...t, differences: [] }, 'the same table (4 pairs probed)')).toBe('<pre>the same table (4 pairs probed)</pre>');
   });
 });

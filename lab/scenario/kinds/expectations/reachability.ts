@@ -123,13 +123,18 @@ export const reachabilityExpectation: ExpectationKind<
     };
     const head = `${protocol}/${port}${spec.ignoreLoopback ? ' (a pod to itself not compared)' : ''}`;
     if (!diffs.length)
-      return { ok: true, expected: `${head}\n${formatTable(expected)}`, observed: `the same table (${res.pairs} pairs probed)`, table };
+      return {
+        ok: true,
+        expected: `${head}\n${formatTable(expected).trimEnd()}`,
+        observed: `the same table (${res.pairs} pairs probed)`,
+        table,
+      };
     const obsText = [
-      formatTable(reorder(observed, expected.from, expected.to)),
+      formatTable(reorder(observed, expected.from, expected.to)).trimEnd(),
       `${diffs.length} cell(s) differ:`,
       ...differences.map((d) => `  ${d.from} → ${d.to}: expected ${mark(d.expected)}, observed ${mark(d.observed)} (${d.detail})`),
       'comparison (X: differs):',
-      comparisonTable(expected, diffs),
+      comparisonTable(expected, diffs).trimEnd(),
       // each trace once, naming the cells it stands for
       ...[...new Set(differences.flatMap((d) => (d.trace ? [`${d.trace.from} → ${d.trace.to}`] : [])))].flatMap((pair) => {
         const ds = differences.filter((d) => d.trace && `${d.trace.from} → ${d.trace.to}` === pair);
@@ -137,6 +142,6 @@ export const reachabilityExpectation: ExpectationKind<
         return [`trace of the denied probe ${pair} ${protocol}/${port} (for ${cells}):`, ds[0]!.trace!.text];
       }),
     ];
-    return { ok: false, expected: `${head}\n${formatTable(expected)}`, observed: obsText.join('\n'), table };
+    return { ok: false, expected: `${head}\n${formatTable(expected).trimEnd()}`, observed: obsText.join('\n'), table };
   },
 };
