@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { InputError } from '../errors';
 import { REACH_SCRIPT } from '../pods/servers';
 import type { Runtime } from '../runtime/runtime';
@@ -57,6 +58,9 @@ export interface ReachResult {
   pairsPerSecond: number;
 }
 
+/** socat's -T 3 on the UDP listeners, and a margin */
+const UDP_CHILD_IDLE_MS = 3500;
+
 export async function probeReachability(rt: Runtime, req: ReachRequest): Promise<ReachResult> {
   // reach.sh puts these into socat's address text: only plain values may reach it
   for (const t of req.targets) if (parseIp(t.ip) === undefined) throw InputError.of('to', '', `not an IPv4 address: '${t.ip}'`);
@@ -111,6 +115,10 @@ export async function probeReachability(rt: Runtime, req: ReachRequest): Promise
   for (let n = 0; n < (req.retries ?? 1); n++) {
     const again = req.sources.map((_, i) => all.filter((k) => !combo(k).table.cells[i]![target(k)]));
     if (!again.some((ks) => ks.length)) break;
+    // a UDP server's child left holding its port by simultaneous datagrams ends after 3 s idle
+    // (socat -T 3, lab/pods/servers.ts): let it go before the UDP pairs are tried again
+    if (again.some((ks) => ks.some((k) => combo(k).protocol === 'UDP')))
+      await sleep(UDP_CHILD_IDLE_MS, undefined, req.signal ? { signal: req.signal } : {});
     await Promise.all(again.map((ks, i) => (ks.length ? runSource(i, ks) : Promise.resolve())));
   }
   const seconds = (performance.now() - t0) / 1000;
