@@ -57,11 +57,14 @@ export interface GraphService {
   id: string;
   /** kube-proxy's service port name, e.g. default/web:http */
   name: string;
-  type: 'ClusterIP' | 'NodePort';
+  type: 'ClusterIP' | 'NodePort' | 'LoadBalancer';
   clusterIP: string;
   port: number;
   protocol: 'TCP' | 'UDP';
   nodePort?: number;
+  /** the addresses outside the cluster it answers on: LoadBalancer ingress IPs, external IPs */
+  loadBalancerIPs?: string[];
+  externalIPs?: string[];
   endpoints: GraphEndpoint[];
 }
 
@@ -163,6 +166,8 @@ export function topologyGraph(topo: Topology): TopologyGraph {
     port: sp.port,
     protocol: sp.protocol,
     ...(sp.nodePort !== undefined ? { nodePort: sp.nodePort } : {}),
+    ...(sp.loadBalancerIPs ? { loadBalancerIPs: sp.loadBalancerIPs } : {}),
+    ...(sp.externalIPs ? { externalIPs: sp.externalIPs } : {}),
     endpoints: sp.endpoints.flatMap((e) => {
       const pod = podIds.get(e.pod);
       return pod ? [{ pod, port: e.port }] : [];

@@ -24,7 +24,7 @@ export interface ServicePortModel {
   portName: string;
   /** "ns/name:port" as kube-proxy writes it ("ns/name" for an unnamed port) */
   id: string;
-  type: 'ClusterIP' | 'NodePort';
+  type: 'ClusterIP' | 'NodePort' | 'LoadBalancer';
   protocol: 'TCP' | 'UDP';
   clusterIP: string;
   port: number;
@@ -35,6 +35,14 @@ export interface ServicePortModel {
   internalLocal?: true;
   /** every endpoint with its conditions, in the same order: the per-node (Local) choice is made from these */
   allEndpoints: Endpoint[];
+  /** spec.externalIPs */
+  externalIPs?: string[];
+  /** status.loadBalancer.ingress IPs (kube-proxy's LoadBalancerVIPs) */
+  loadBalancerIPs?: string[];
+  /** loadBalancerSourceRanges (only with loadBalancerIPs does kube-proxy write a firewall) */
+  sourceRanges?: string[];
+  /** the service's healthCheckNodePort (LoadBalancer, externalTrafficPolicy Local) */
+  healthCheckNodePort?: number;
   /** sessionAffinity: ClientIP's timeout (stickyMaxAgeSeconds); undefined = no affinity */
   affinitySeconds?: number;
   /**
@@ -153,6 +161,10 @@ export function proxyModel(topo: Topology): ProxyModel {
         ...(svc.externalLocal ? { externalLocal: true as const } : {}),
         ...(svc.internalLocal ? { internalLocal: true as const } : {}),
         ...(svc.affinity ? { affinitySeconds: svc.affinity.timeoutSeconds } : {}),
+        ...(svc.externalIPs ? { externalIPs: svc.externalIPs } : {}),
+        ...(svc.loadBalancerIPs ? { loadBalancerIPs: svc.loadBalancerIPs } : {}),
+        ...(svc.sourceRanges ? { sourceRanges: svc.sourceRanges } : {}),
+        ...(svc.healthCheckNodePort !== undefined ? { healthCheckNodePort: svc.healthCheckNodePort } : {}),
         endpoints: usable,
         allEndpoints: endpoints,
       });
@@ -177,8 +189,12 @@ function usableEndpoints(eps: Endpoint[]): Endpoint[] {
   return ready.length ? ready : eps.filter((e) => e.serving && e.terminating);
 }
 
-/** A service port with a node port is reachable from outside the cluster (ExternallyAccessible). */
-export const externallyAccessible = (sp: ServicePortModel) => sp.nodePort !== undefined;
+/** A node port, an external IP or a LoadBalancer IP makes a service port reachable from outside (ExternallyAccessible). */
+export const externallyAccessible = (sp: ServicePortModel) =>
+  sp.nodePort !== undefined || !!sp.externalIPs?.length || !!sp.loadBalancerIPs?.length;
+
+/** kube-proxy's usesFWChain: LoadBalancer IPs with loadBalancerSourceRanges get a firewall chain. */
+export const usesFirewall = (sp: ServicePortModel) => !!sp.loadBalancerIPs?.length && !!sp.sourceRanges?.length;
 
 /**
  * The endpoints a node uses for Local traffic policy (either kind): its own usable ones, chosen
@@ -287,5 +303,7 @@ export const svcChain = (sp: ServicePortModel) => `KUBE-SVC-${portProtoHash(sp)}
 export const extChain = (sp: ServicePortModel) => `KUBE-EXT-${portProtoHash(sp)}`;
 /** the local-policy chain (externalTrafficPolicy or internalTrafficPolicy Local) */
 export const svlChain = (sp: ServicePortModel) => `KUBE-SVL-${portProtoHash(sp)}`;
+/** the loadBalancerSourceRanges chain */
+export const fwChain = (sp: ServicePortModel) => `KUBE-FW-${portProtoHash(sp)}`;
 export const sepChain = (sp: Pick<ServicePortModel, 'id' | 'protocol'>, ep: Pick<Endpoint, 'ip' | 'port'>) =>
   `KUBE-SEP-${hash16(sp.id + sp.protocol.toLowerCase() + `${ep.ip}:${ep.port}`)}`;

@@ -1,6 +1,8 @@
 import {
   type Endpoint,
   extChain,
+  externallyAccessible,
+  fwChain,
   markHex,
   policyView,
   type ProxyModel,
@@ -9,6 +11,7 @@ import {
   type ServicePortModel,
   svcChain,
   svlChain,
+  usesFirewall,
 } from '../model/proxy';
 import { contains, parseCidr, parseIp } from '../topology/ipv4';
 import { type ParsedTables, parseTables, ruleKey } from './iptables-parse';
@@ -145,7 +148,8 @@ export function serviceChains(model: ProxyModel, node?: string): Set<string> {
     if (!v.hasEndpoints) continue;
     if (v.cluster.length) out.add(svcChain(sp));
     if (v.local.length) out.add(svlChain(sp));
-    if (sp.nodePort !== undefined) out.add(extChain(sp));
+    if (externallyAccessible(sp)) out.add(extChain(sp));
+    if (usesFirewall(sp)) out.add(fwChain(sp));
     for (const ep of v.reachable) out.add(sepChain(sp, ep));
   }
   return out;
@@ -261,38 +265,58 @@ export function iptablesTables(
     const svc = svcChain(sp);
     const dst = `${kpPort(sp)} -d ${sp.clusterIP} --dport ${sp.port}`;
     const v = policyView(sp, node?.name);
-    if (!v.hasEndpoints) {
-      // No endpoint: refuse at once, as kube-proxy does, instead of letting the SYN time out.
-      const c = q(`${sp.id} has no endpoints`);
-      filter.line('KUBE-SERVICES', `-m comment --comment ${c} ${dst} -j REJECT`);
-      if (sp.nodePort !== undefined)
-        filter.line(
-          'KUBE-EXTERNAL-SERVICES',
-          `-m comment --comment ${c} -m addrtype --dst-type LOCAL ${kpPort(sp)} --dport ${sp.nodePort} -j REJECT`,
-        );
-      continue;
-    }
     const svl = svlChain(sp);
+    const ext = extChain(sp);
+    const fw = fwChain(sp);
     // internalTrafficPolicy Local: the cluster IP leads to this node's endpoints only (KUBE-SVL)
     const internal = sp.internalLocal ? svl : svc;
-    const externalLocal = sp.externalLocal === true && sp.nodePort !== undefined;
+    const accessible = externallyAccessible(sp);
+    const externalLocal = sp.externalLocal === true && accessible;
+    const usesFW = v.hasEndpoints && usesFirewall(sp);
+    // No endpoint: refuse at once, as kube-proxy does, instead of letting the SYN time out; a Local
+    // policy without an endpoint on this node: dropped (the service has endpoints elsewhere)
+    const noEndpoints = q(`${sp.id} has no endpoints`);
     const noLocal = q(`${sp.id} has no local endpoints`);
+    const [internalTarget, internalComment] = v.hasEndpoints ? ['DROP', noLocal] : ['REJECT', noEndpoints];
+    const [externalTarget, externalComment] = v.hasEndpoints ? ['DROP', noLocal] : ['REJECT', noEndpoints];
     const cip = q(`${sp.id} cluster IP`);
     if (v.hasInternal) nat.line('KUBE-SERVICES', `-m comment --comment ${cip} ${dst} -j ${internal}`);
-    // a Local policy without an endpoint on this node: dropped (the service has endpoints elsewhere)
-    else filter.line('KUBE-SERVICES', `-m comment --comment ${noLocal} ${dst} -j DROP`);
+    else filter.line('KUBE-SERVICES', `-m comment --comment ${internalComment} ${dst} -j ${internalTarget}`);
+    for (const ip of sp.externalIPs ?? []) {
+      const to = `${kpPort(sp)} -d ${ip} --dport ${sp.port}`;
+      if (v.hasEndpoints) nat.line('KUBE-SERVICES', `-m comment --comment ${q(`${sp.id} external IP`)} ${to} -j ${ext}`);
+      if (!v.hasExternal) filter.line('KUBE-EXTERNAL-SERVICES', `-m comment --comment ${externalComment} ${to} -j ${externalTarget}`);
+    }
+    for (const ip of sp.loadBalancerIPs ?? []) {
+      const to = `${kpPort(sp)} -d ${ip} --dport ${sp.port}`;
+      if (v.hasEndpoints) nat.line('KUBE-SERVICES', `-m comment --comment ${q(`${sp.id} loadbalancer IP`)} ${to} -j ${usesFW ? fw : ext}`);
+      // what KUBE-FW did not send on was not DNATed: it still has the LoadBalancer IP here
+      if (usesFW) filter.line('KUBE-PROXY-FIREWALL', `-m comment --comment ${q(`${sp.id} traffic not accepted by ${fw}`)} ${to} -j DROP`);
+    }
+    if (!v.hasExternal)
+      for (const ip of sp.loadBalancerIPs ?? [])
+        filter.line(
+          'KUBE-EXTERNAL-SERVICES',
+          `-m comment --comment ${externalComment} ${kpPort(sp)} -d ${ip} --dport ${sp.port} -j ${externalTarget}`,
+        );
     if (sp.nodePort !== undefined) {
-      nat.line('KUBE-NODEPORTS', `-m comment --comment ${q(sp.id)} ${kpPort(sp)} --dport ${sp.nodePort} -j ${extChain(sp)}`);
+      if (v.hasEndpoints) nat.line('KUBE-NODEPORTS', `-m comment --comment ${q(sp.id)} ${kpPort(sp)} --dport ${sp.nodePort} -j ${ext}`);
       if (!v.hasExternal)
         filter.line(
           'KUBE-EXTERNAL-SERVICES',
-          `-m comment --comment ${noLocal} -m addrtype --dst-type LOCAL ${kpPort(sp)} --dport ${sp.nodePort} -j DROP`,
+          `-m comment --comment ${externalComment} -m addrtype --dst-type LOCAL ${kpPort(sp)} --dport ${sp.nodePort} -j ${externalTarget}`,
         );
     }
+    // the health check server's port is open whether or not this node has endpoints
+    if (sp.healthCheckNodePort !== undefined)
+      filter.line(
+        'KUBE-NODEPORTS',
+        `-m comment --comment ${q(`${sp.id} health check node port`)} -m tcp -p tcp --dport ${sp.healthCheckNodePort} -j ACCEPT`,
+      );
+    if (!v.hasEndpoints) continue;
     // traffic to the cluster IP from outside the pod network is masqueraded
     if (v.hasInternal) nat.line(internal, `-m comment --comment ${cip} ${dst} ! -s ${model.clusterCIDR} -j KUBE-MARK-MASQ`);
-    if (sp.nodePort !== undefined) {
-      const ext = extChain(sp);
+    if (accessible) {
       nat.chain(ext);
       if (!externalLocal) {
         // the endpoint may be on another node: masquerade, so that the reply comes back this way
@@ -312,6 +336,18 @@ export function iptablesTables(
         );
         if (v.hasExternal) nat.line(ext, `-j ${svl}`);
       }
+    }
+    if (usesFW) {
+      // loadBalancerSourceRanges: only these sources go on; the rest falls off the end of KUBE-FW
+      // un-DNATed and KUBE-PROXY-FIREWALL (filter) drops it
+      const lbComment = `-m comment --comment ${q(`${sp.id} loadbalancer IP`)}`;
+      const ranges = sp.sourceRanges!;
+      for (const r of ranges) nat.line(fw, `${lbComment} -s ${r} -j ${ext}`);
+      // a node reaching its own LoadBalancer IP (a local address on VIP-like LBs) has it as its source
+      const nodeIp = node ? parseIp(node.ip) : undefined;
+      if (nodeIp !== undefined && ranges.some((r) => contains(parseCidr(r, false)!, nodeIp)))
+        for (const ip of sp.loadBalancerIPs!) nat.line(fw, `${lbComment} -s ${ip} -j ${ext}`);
+      nat.line(fw, `-m comment --comment ${q(`other traffic to ${sp.id} will be dropped by KUBE-PROXY-FIREWALL`)}`);
     }
     // The per-endpoint rules are most of a large ruleset: whole lines, the shared words built once.
     const p = proto(sp);

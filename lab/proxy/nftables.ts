@@ -1,4 +1,15 @@
-import { base32, type Endpoint, markHex, policyView, type ProxyModel, type ProxyNode, type ServicePortModel, sha256 } from '../model/proxy';
+import {
+  base32,
+  type Endpoint,
+  externallyAccessible,
+  markHex,
+  policyView,
+  type ProxyModel,
+  type ProxyNode,
+  type ServicePortModel,
+  sha256,
+  usesFirewall,
+} from '../model/proxy';
 import { contains, parseCidr, parseIp } from '../topology/ipv4';
 
 // kube-proxy's nftables mode (GA in Kubernetes 1.33), as text for `nft -f`: one table
@@ -12,8 +23,6 @@ import { contains, parseCidr, parseIp } from '../topology/ipv4';
 // Checked against kube-proxy's own test dumps (pkg/proxy/nftables/proxier_test.go at
 // kubernetes/kubernetes 81810de6, see lab/proxy/__tests__/conformance/nftables/). Differences
 // from kube-proxy, on purpose:
-// - No LoadBalancer or externalIPs (the topology has none), so firewall-ips stays empty and
-//   there are no firewall- objects.
 // - The first install (and `apply --full`) replaces the whole table in one transaction: `add
 //   table` (so that `delete` cannot fail), `delete table`, then the table block. A re-sync is one
 //   transaction of add/flush/delete commands, as kube-proxy's (resync.ts); it deletes stale
@@ -46,6 +55,8 @@ export const servicePortEndpointChainNameBase = (sp: PortName, ep: Pick<Endpoint
 
 export const nftServiceChain = (sp: PortName) => `service-${servicePortChainNameBase(sp)}`;
 export const nftExternalChain = (sp: PortName) => `external-${servicePortChainNameBase(sp)}`;
+/** loadBalancerSourceRanges: drops the sources not in them, before DNAT */
+export const nftFirewallChain = (sp: PortName) => `firewall-${servicePortChainNameBase(sp)}`;
 /** the local-policy chain (externalTrafficPolicy or internalTrafficPolicy Local): this node's endpoints */
 export const nftLocalChain = (sp: PortName) => `local-${servicePortChainNameBase(sp)}`;
 export const nftEndpointChain = (sp: PortName, ep: Pick<Endpoint, 'ip' | 'port'>) => `endpoint-${servicePortEndpointChainNameBase(sp, ep)}`;
@@ -245,28 +256,51 @@ export function nftablesTable(model: ProxyModel, node: ProxyNode, services: read
     const p = proto(sp);
     if (!seenIPs.has(sp.clusterIP)) clusterIPs.elements.push(sp.clusterIP);
     seenIPs.add(sp.clusterIP);
-    if (!sp.endpoints.length) {
-      // No usable endpoint: no nat chains at all, only a reject in the filter chains (so that the
-      // client hears "connection refused" at once instead of waiting for a timeout).
-      noEndpointServices.elements.push(`${sp.clusterIP} . ${p} . ${sp.port} comment ${quote(sp.id)} : goto ${REJECT_CHAIN}`);
-      if (sp.nodePort !== undefined)
-        noEndpointNodePorts.elements.push(`${p} . ${sp.nodePort} comment ${quote(sp.id)} : goto ${REJECT_CHAIN}`);
-      continue;
-    }
     const v = policyView(sp, node.name);
     const svcName = nftServiceChain(sp);
     const localName = nftLocalChain(sp);
+    const extName = nftExternalChain(sp);
+    const fwName = nftFirewallChain(sp);
     // internalTrafficPolicy Local: the cluster IP leads to this node's endpoints only (local-…)
     const internal = sp.internalLocal ? localName : svcName;
-    const externalLocal = sp.externalLocal === true && sp.nodePort !== undefined;
-    if (v.hasInternal) {
-      serviceIPs.elements.push(`${sp.clusterIP} . ${p} . ${sp.port} : goto ${internal}`);
+    const accessible = externallyAccessible(sp);
+    const externalLocal = sp.externalLocal === true && accessible;
+    // No usable endpoint: no nat chains at all, only a reject in the filter chains (so that the
+    // client hears "connection refused" at once instead of waiting for a timeout); a Local policy
+    // without an endpoint on this node: dropped (there are endpoints elsewhere)
+    const verdict = v.hasEndpoints ? 'drop' : `goto ${REJECT_CHAIN}`;
+    const noEndpoint = (ip: string) => `${ip} . ${p} . ${sp.port} comment ${quote(sp.id)} : ${verdict}`;
+    if (v.hasInternal) serviceIPs.elements.push(`${sp.clusterIP} . ${p} . ${sp.port} : goto ${internal}`);
+    else noEndpointServices.elements.push(noEndpoint(sp.clusterIP));
+    for (const ip of sp.externalIPs ?? []) {
+      if (v.hasEndpoints) serviceIPs.elements.push(`${ip} . ${p} . ${sp.port} : goto ${extName}`);
+      if (!v.hasExternal) noEndpointServices.elements.push(noEndpoint(ip));
+    }
+    // loadBalancerSourceRanges: firewall-check (before DNAT) sends the LoadBalancer IP's packets to firewall-…
+    const usesFW = usesFirewall(sp);
+    for (const ip of sp.loadBalancerIPs ?? []) {
+      if (v.hasEndpoints) serviceIPs.elements.push(`${ip} . ${p} . ${sp.port} : goto ${extName}`);
+      if (usesFW) firewallIPs.elements.push(`${ip} . ${p} . ${sp.port} : goto ${fwName}`);
+    }
+    if (!v.hasExternal) for (const ip of sp.loadBalancerIPs ?? []) noEndpointServices.elements.push(noEndpoint(ip));
+    if (sp.nodePort !== undefined) {
+      if (v.hasEndpoints) serviceNodePorts.elements.push(`${p} . ${sp.nodePort} : goto ${extName}`);
+      if (!v.hasExternal) noEndpointNodePorts.elements.push(`${p} . ${sp.nodePort} comment ${quote(sp.id)} : ${verdict}`);
+    }
+    if (usesFW) {
+      const fw = chain(fwName);
+      fw.note = `${sp.id} (${sp.protocol}) loadBalancerSourceRanges`;
+      const sources = [...sp.sourceRanges!];
+      // a node reaching its own LoadBalancer IP (a local address on VIP-like LBs) has it as its source
+      const nodeIp = parseIp(node.ip)!;
+      if (sp.sourceRanges!.some((r) => contains(parseCidr(r, false)!, nodeIp))) sources.push(...sp.loadBalancerIPs!);
+      fw.rules.push(`ip saddr != { ${sources.join(', ')} } drop`);
+    }
+    if (!v.hasEndpoints) continue;
+    if (v.hasInternal)
       // Off-cluster clients of a cluster IP are masqueraded: the reply must come back this way.
       // (No port match: service-ips sent only this IP, protocol and port here.)
       chain(internal).rules.push(`ip daddr ${sp.clusterIP} ip saddr != ${model.clusterCIDR} jump ${MARK_MASQ}`);
-    } else
-      // a Local policy without an endpoint on this node: dropped (there are endpoints elsewhere)
-      noEndpointServices.elements.push(`${sp.clusterIP} . ${p} . ${sp.port} comment ${quote(sp.id)} : drop`);
     const epChains = new Map(v.reachable.map((ep) => [ep, nftEndpointChain(sp, ep)])); // hashed once, used twice
     const affinitySets = new Map(sp.affinitySeconds !== undefined ? v.reachable.map((ep) => [ep, nftAffinitySet(sp, ep)]) : []);
     for (const a of affinitySets.values())
@@ -287,10 +321,13 @@ export function nftablesTable(model: ProxyModel, node: ProxyNode, services: read
       local.note = `${sp.id} (${sp.protocol}) endpoints on ${node.name} (Local traffic policy) -> ${described(v.local)}`;
       toEndpoints(local, v.local);
     }
-    if (sp.nodePort !== undefined) {
-      const ext = chain(nftExternalChain(sp));
-      ext.note = `${sp.id} (${sp.protocol}) node port ${sp.nodePort}`;
-      serviceNodePorts.elements.push(`${p} . ${sp.nodePort} : goto ${ext.name}`);
+    if (accessible) {
+      const ext = chain(extName);
+      ext.note = `${sp.id} (${sp.protocol}) ${[
+        ...(sp.nodePort !== undefined ? [`node port ${sp.nodePort}`] : []),
+        ...(sp.externalIPs ?? []).map((ip) => `external IP ${ip}`),
+        ...(sp.loadBalancerIPs ?? []).map((ip) => `LoadBalancer IP ${ip}`),
+      ].join(', ')}`;
       if (!externalLocal)
         // externalTrafficPolicy: Cluster – the endpoint may be on another node, so masquerade.
         ext.rules.push(`jump ${MARK_MASQ}`, `goto ${svcName}`);
@@ -304,7 +341,6 @@ export function nftablesTable(model: ProxyModel, node: ProxyNode, services: read
         );
         if (v.hasExternal) ext.rules.push(`goto ${localName}`);
       }
-      if (!v.hasExternal) noEndpointNodePorts.elements.push(`${p} . ${sp.nodePort} comment ${quote(sp.id)} : drop`);
     }
     for (const [ep, name] of epChains) {
       const epc = chain(name);

@@ -258,6 +258,7 @@ export function resolveTopology(input: TopologyInput, src: IssueSource, warn: Wa
     fail(['cluster', 'calico', 'routeReflectorClusterID'], 'routeReflectorClusterID needs routeReflectors');
   const podCIDR = cidrAt(c.podCIDR, ['cluster', 'podCIDR']);
   const serviceCIDR = cidrAt(c.serviceCIDR, ['cluster', 'serviceCIDR']);
+  if (c.loadBalancerPool !== undefined) cidrAt(c.loadBalancerPool, ['cluster', 'loadBalancerPool']);
   input.proxy.nodePortAddresses?.forEach((a, i) => a === 'primary' || cidrAt(a, ['proxy', 'nodePortAddresses', i]));
   const underlayTexts = typeof c.underlay === 'string' ? [c.underlay] : c.underlay;
   const underlayPath = (i: number): Path => (typeof c.underlay === 'string' ? ['cluster', 'underlay'] : ['cluster', 'underlay', i]);
@@ -432,11 +433,29 @@ export function resolveTopology(input: TopologyInput, src: IssueSource, warn: Wa
   });
   input.services.forEach((svc, i) => {
     // the apiserver allows externalTrafficPolicy: Local only where there is external traffic
-    if (svc.externalTrafficPolicy === 'Local' && svc.type === 'ClusterIP')
+    if (svc.externalTrafficPolicy === 'Local' && svc.type === 'ClusterIP' && !svc.externalIPs?.length)
       fail(
         ['services', i, 'externalTrafficPolicy'],
-        'externalTrafficPolicy: Local needs type NodePort (a ClusterIP service has no external traffic)',
+        'externalTrafficPolicy: Local needs type NodePort or LoadBalancer, or externalIPs (a ClusterIP service has no external traffic)',
       );
+    // the apiserver's rules for the load balancer's fields
+    for (const k of [
+      'loadBalancerIP',
+      'loadBalancerSourceRanges',
+      'allocateLoadBalancerNodePorts',
+      'healthCheckNodePort',
+      'status',
+    ] as const)
+      if (svc[k] !== undefined && svc.type !== 'LoadBalancer')
+        fail(['services', i, k], `${k} is only for type LoadBalancer (this service is ${svc.type})`);
+    if (svc.healthCheckNodePort !== undefined && svc.externalTrafficPolicy !== 'Local')
+      fail(['services', i, 'healthCheckNodePort'], 'healthCheckNodePort needs externalTrafficPolicy: Local');
+    svc.externalIPs?.forEach((ip, j) => ipAt(ip, ['services', i, 'externalIPs', j]));
+    svc.status?.loadBalancer.ingress.forEach((g, j) => ipAt(g.ip, ['services', i, 'status', 'loadBalancer', 'ingress', j, 'ip']));
+    if (svc.loadBalancerIP !== undefined) ipAt(svc.loadBalancerIP, ['services', i, 'loadBalancerIP']);
+    svc.loadBalancerSourceRanges?.forEach((r, j) => cidrAt(r, ['services', i, 'loadBalancerSourceRanges', j]));
+    if (svc.clusterIP === 'None' && svc.externalIPs?.length)
+      fail(['services', i, 'externalIPs'], 'a headless service (clusterIP: None) has no external IPs');
     if (svc.sessionAffinityConfig && svc.sessionAffinity !== 'ClientIP')
       fail(['services', i, 'sessionAffinityConfig'], 'sessionAffinityConfig needs sessionAffinity: ClientIP');
   });
@@ -453,8 +472,8 @@ export function resolveTopology(input: TopologyInput, src: IssueSource, warn: Wa
       const id = `${p.port}/${p.protocol}`;
       if (seen.has(id)) fail([...pp, 'port'], `port ${id} appears twice in this service`);
       seen.add(id);
-      if (p.nodePort !== undefined && svc.type !== 'NodePort')
-        fail([...pp, 'nodePort'], `nodePort is only for type NodePort (this service is ${svc.type})`);
+      if (p.nodePort !== undefined && svc.type === 'ClusterIP')
+        fail([...pp, 'nodePort'], `nodePort is only for type NodePort or LoadBalancer (this service is ${svc.type})`);
     });
     if (svc.clusterIP === 'None') {
       if (svc.type !== 'ClusterIP')
@@ -476,22 +495,29 @@ export function resolveTopology(input: TopologyInput, src: IssueSource, warn: Wa
     if (clusterIps[i] === undefined) fail(['services', i], `no free cluster IP left in ${c.serviceCIDR}`);
   });
   const nodePorts = new Map<number, Path>();
-  input.services.forEach((svc, i) =>
-    svc.ports.forEach((p, j) => {
-      if (p.nodePort === undefined) return;
-      const prev = nodePorts.get(p.nodePort);
-      if (prev) fail(['services', i, 'ports', j, 'nodePort'], `nodePort ${p.nodePort} is taken (also ${other(prev)})`);
-      else nodePorts.set(p.nodePort, ['services', i, 'ports', j, 'nodePort']);
-    }),
-  );
+  const claimNodePort = (port: number, path: Path) => {
+    const prev = nodePorts.get(port);
+    if (prev) fail(path, `nodePort ${port} is taken (also ${other(prev)})`);
+    else nodePorts.set(port, path);
+  };
+  input.services.forEach((svc, i) => {
+    svc.ports.forEach((p, j) => p.nodePort === undefined || claimNodePort(p.nodePort, ['services', i, 'ports', j, 'nodePort']));
+    if (svc.healthCheckNodePort !== undefined) claimNodePort(svc.healthCheckNodePort, ['services', i, 'healthCheckNodePort']);
+  });
   let nextNodePort = 30000;
+  const nextFreeNodePort = () => {
+    while (nodePorts.has(nextNodePort)) nextNodePort++;
+    nodePorts.set(nextNodePort, []);
+    return nextNodePort;
+  };
+  // a LoadBalancer has node ports too, unless allocateLoadBalancerNodePorts: false
+  const wantsNodePorts = (svc: TopologyInput['services'][number]) =>
+    svc.type === 'NodePort' || (svc.type === 'LoadBalancer' && svc.allocateLoadBalancerNodePorts !== false);
   const servicePorts = input.services.map((svc) =>
     svc.ports.map((p): ServicePortSpec => {
       let nodePort = p.nodePort;
-      if (svc.type === 'NodePort' && nodePort === undefined) {
-        while (nodePorts.has(nextNodePort)) nextNodePort++;
-        nodePort = nextNodePort;
-        nodePorts.set(nodePort, []);
+      if (wantsNodePorts(svc) && nodePort === undefined) {
+        nodePort = nextFreeNodePort();
       }
       return {
         name: p.name ?? '',
@@ -502,6 +528,11 @@ export function resolveTopology(input: TopologyInput, src: IssueSource, warn: Wa
       };
     }),
   );
+  // the apiserver allocates healthCheckNodePort for a LoadBalancer with externalTrafficPolicy Local
+  const healthPorts = input.services.map((svc) =>
+    svc.type === 'LoadBalancer' && svc.externalTrafficPolicy === 'Local' ? (svc.healthCheckNodePort ?? nextFreeNodePort()) : undefined,
+  );
+  const lbIPs = loadBalancerIPs(input, usedIps, fail);
 
   // The user's own rule files: relative to the topology file, on nodes that exist.
   const baseDir = src.file === '<inline>' ? process.cwd() : dirname(resolvePath(src.file));
@@ -577,6 +608,7 @@ export function resolveTopology(input: TopologyInput, src: IssueSource, warn: Wa
       mtu,
       ...(calicoSpec ? { calico: calicoSpec } : {}),
       ...(dns ? { dns } : {}),
+      ...(c.loadBalancerPool ? { loadBalancerPool: c.loadBalancerPool } : {}),
     },
     proxy: {
       mode: input.proxy.mode,
@@ -602,6 +634,12 @@ export function resolveTopology(input: TopologyInput, src: IssueSource, warn: Wa
       ...(svc.sessionAffinity === 'ClientIP'
         ? { affinity: { timeoutSeconds: svc.sessionAffinityConfig?.clientIP.timeoutSeconds ?? 10800 } }
         : {}),
+      ...(svc.externalIPs?.length ? { externalIPs: svc.externalIPs } : {}),
+      ...(lbIPs[i]?.length ? { loadBalancerIPs: lbIPs[i] } : {}),
+      ...(svc.loadBalancerSourceRanges?.length
+        ? { sourceRanges: svc.loadBalancerSourceRanges.map((r) => formatCidr(parseCidr(r, false)!)) }
+        : {}),
+      ...(healthPorts[i] !== undefined ? { healthCheckNodePort: healthPorts[i] } : {}),
     })),
     endpointSlices,
     networkPolicies,
@@ -669,6 +707,42 @@ function namespacesOf(input: TopologyInput, fail: (path: Path, message: string) 
   for (const s of input.services) names.add(s.namespace);
   for (const np of input.networkPolicies) names.add(np.namespace);
   return [...names].sort().map((name) => ({ name, labels: { ...listed.get(name), 'kubernetes.io/metadata.name': name } }));
+}
+
+/**
+ * Each service's status.loadBalancer.ingress IPs: as given, else spec.loadBalancerIP, else the lowest
+ * free address of cluster.loadBalancerPool (as MetalLB's allocator hands them out; the pool's
+ * network and broadcast addresses and addresses of nodes, gateways or given LoadBalancer IPs are
+ * skipped). A LoadBalancer with none of these stays pending, as in a cluster without a load balancer.
+ */
+function loadBalancerIPs(
+  input: TopologyInput,
+  used: Map<number, Path>,
+  fail: (path: Path, message: string) => void,
+): (string[] | undefined)[] {
+  const pool = input.cluster.loadBalancerPool !== undefined ? parseCidr(input.cluster.loadBalancerPool, false) : undefined;
+  const taken = new Set<number>(used.keys());
+  const given = input.services.map((svc) =>
+    svc.type !== 'LoadBalancer'
+      ? undefined
+      : svc.status?.loadBalancer.ingress.length
+        ? svc.status.loadBalancer.ingress.map((g) => g.ip)
+        : svc.loadBalancerIP !== undefined
+          ? [svc.loadBalancerIP]
+          : undefined,
+  );
+  for (const ips of given) for (const ip of ips ?? []) if (parseIp(ip) !== undefined) taken.add(parseIp(ip)!);
+  let k = 1;
+  return input.services.map((svc, i) => {
+    if (svc.type !== 'LoadBalancer' || given[i] || !pool) return given[i];
+    while (k < size(pool.prefix) - 1 && taken.has(nth(pool, k))) k++;
+    if (k >= size(pool.prefix) - 1) {
+      fail(['services', i], `no free LoadBalancer IP left in cluster.loadBalancerPool ${input.cluster.loadBalancerPool}`);
+      return undefined;
+    }
+    taken.add(nth(pool, k));
+    return [formatIp(nth(pool, k++))];
+  });
 }
 
 /** A pod's endpoint conditions with EndpointSlice's defaults: ready unless terminating, serving. */

@@ -136,6 +136,8 @@ export const clusterSchema = z.strictObject({
     .string()
     .regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/, { error: 'not a DNS domain (labels of a-z, 0-9, -)' })
     .default('cluster.local'),
+  /** LoadBalancer IPs are handed out from here (like a MetalLB IPAddressPool) when a service gives none */
+  loadBalancerPool: cidr.optional(),
 });
 
 const servicePort = z.strictObject({
@@ -161,7 +163,7 @@ export const serviceSchema = z.strictObject({
   name: nameOf('service', 63),
   /** the Kubernetes namespace: it appears in rule comments and chain-name hashes (ns/name:port) */
   namespace: nameOf('namespace', 63).default('default'),
-  type: z.enum(['ClusterIP', 'NodePort']).default('ClusterIP'),
+  type: z.enum(['ClusterIP', 'NodePort', 'LoadBalancer']).default('ClusterIP'),
   /** None: a headless service (no cluster IP, no kube-proxy rules; the DNS answers with the pods' IPs) */
   clusterIP: z.union([z.literal('None'), ipv4]).optional(),
   /** left out: a service without selector, whose endpoints come from endpointSlices */
@@ -186,6 +188,18 @@ export const serviceSchema = z.strictObject({
       }),
     })
     .optional(),
+  /** addresses outside the cluster this service also answers on (kube-proxy's "external IP" rules) */
+  externalIPs: z.array(ipv4).optional(),
+  /** LoadBalancer: the address asked of the load balancer (spec.loadBalancerIP); else the pool's next free one */
+  loadBalancerIP: ipv4.optional(),
+  /** LoadBalancer: the sources the load balancer IP accepts (KUBE-FW- / firewall- chains); left out = any */
+  loadBalancerSourceRanges: z.array(cidr).optional(),
+  /** LoadBalancer: false = no node ports allocated (only those given) */
+  allocateLoadBalancerNodePorts: z.boolean().optional(),
+  /** LoadBalancer with externalTrafficPolicy Local: the port kube-proxy's health check server answers on */
+  healthCheckNodePort: port.optional(),
+  /** what the load balancer reports (status.loadBalancer.ingress): these IPs instead of an allocated one */
+  status: z.strictObject({ loadBalancer: z.strictObject({ ingress: z.array(z.strictObject({ ip: ipv4 })).default([]) }) }).optional(),
 });
 
 /**

@@ -94,13 +94,13 @@ export interface ServicePortSpec {
   port: number;
   targetPort: number | string; // a number, or a pod port's name
   protocol: 'TCP' | 'UDP';
-  nodePort?: number; // NodePort services only
+  nodePort?: number; // NodePort and LoadBalancer services
 }
 
 export interface TopologyService {
   name: string;
   namespace: string;
-  type: 'ClusterIP' | 'NodePort';
+  type: 'ClusterIP' | 'NodePort' | 'LoadBalancer';
   /** 'None' for a headless service */
   clusterIP: string;
   selector: Record<string, string>;
@@ -110,6 +110,14 @@ export interface TopologyService {
   internalLocal?: true;
   /** sessionAffinity: ClientIP, with its timeout; left out = None */
   affinity?: { timeoutSeconds: number };
+  /** spec.externalIPs */
+  externalIPs?: string[];
+  /** LoadBalancer: status.loadBalancer.ingress IPs (given, or allocated from cluster.loadBalancerPool) */
+  loadBalancerIPs?: string[];
+  /** LoadBalancer: loadBalancerSourceRanges as CIDRs */
+  sourceRanges?: string[];
+  /** LoadBalancer with externalTrafficPolicy Local: kube-proxy's health check server's port */
+  healthCheckNodePort?: number;
 }
 
 /** A given EndpointSlice, resolved: each endpoint's node and pod found (by address when not named). */
@@ -176,6 +184,8 @@ export interface Topology {
     calico?: CalicoSpec;
     /** the cluster DNS (cluster.dns: true): its domain and the kube-dns service's address */
     dns?: DnsSpec;
+    /** where LoadBalancer IPs are allocated (cluster.loadBalancerPool) */
+    loadBalancerPool?: string;
   };
   proxy: ProxySpec;
   /** docker runtime: the machines running nodes; empty = this machine only */

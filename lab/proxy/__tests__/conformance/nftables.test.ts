@@ -137,7 +137,14 @@ describe('the dump reader', () => {
       comment: 'IPs that accept NodePort traffic',
       elements: ['192.168.0.2'],
     });
-    expect(base.sets['cluster-ips']?.elements).toEqual(['172.30.0.41', '172.30.0.43', '172.30.0.44', '172.30.0.45', '172.30.0.46']);
+    expect(base.sets['cluster-ips']?.elements).toEqual([
+      '172.30.0.41',
+      '172.30.0.42',
+      '172.30.0.43',
+      '172.30.0.44',
+      '172.30.0.45',
+      '172.30.0.46',
+    ]);
   });
 
   test('a swapped rule, a missing element and a changed priority are all noticed and named', () => {
