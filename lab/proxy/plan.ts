@@ -4,6 +4,7 @@ import type { Phase, Step, Tool } from '../plan/types';
 import type { RuleFileSpec, Topology } from '../topology/types';
 import { iptablesRules, localhostNodePortsOn, nodePortTargets, ROUTE_LOCALNET } from './iptables';
 import { ipvsDeviceCreate, ipvsRules } from './ipvs';
+import { lbRouteStep } from './lb-routes';
 import { modelOf } from '../model/lab';
 import { type ProxyModel, type ProxyNode, proxyNodes } from '../model/proxy';
 import type { IptablesOptions } from './iptables';
@@ -48,8 +49,10 @@ export function rulesForNodes(
     case 'iptables': {
       // kube-proxy sets route_localnet for localhostNodePorts (and never clears it)
       const sysctl = localhostNodePortsOn(model) ? { sysctl: [ROUTE_LOCALNET] } : {};
-      // per node when node ports bind to its addresses, or a Local traffic policy picks its own endpoints
-      const perNode = nodePortTargets(model) !== 'all' || model.services.some((sp) => sp.externalLocal || sp.internalLocal);
+      // per node when node ports bind to its addresses, a Local traffic policy picks its own endpoints,
+      // or a source range holds the node's IP (KUBE-FW lets the node's own LoadBalancer IP in)
+      const perNode =
+        nodePortTargets(model) !== 'all' || model.services.some((sp) => sp.externalLocal || sp.internalLocal || sp.sourceRanges);
       if (perNode || held)
         return (node) => {
           const h = held?.[node.name];
@@ -136,6 +139,9 @@ export function planProxy(topo: Topology, opts: ProxyPlanOptions = {}): Phase[] 
       });
     }
   }
+  // @lab's routes to the LoadBalancer and external IPs (lb-routes.ts), after the rules that take them
+  const lb = lbRouteStep(topo, opts.previous);
+  if (lb) proxy.push(lb);
   const phases: Phase[] = [];
   if (ipsets.length) phases.push({ name: 'ipsets', steps: ipsets });
   if (proxy.length) phases.push({ name: 'proxy', steps: proxy });
