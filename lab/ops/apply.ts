@@ -10,6 +10,7 @@ import type { Runtime } from '../runtime/runtime';
 import { readRecord, writeRecord } from '../state/store';
 import type { Topology, TopologyPod } from '../topology/types';
 import { refeedDns } from './dns';
+import { refeedHealthChecks } from './healthcheck';
 import { checkTopologyEnvironment } from './environment';
 import { runQuietly, type Stage, type StageRunner } from './up';
 import { type Overrides, loadTopology } from '../topology/resolve';
@@ -145,6 +146,9 @@ export async function apply(
         return `${topo.networkPolicies.length} policies, ${policyPhases.reduce((n, p) => n + p.steps.filter((s) => s.tool === 'nft').length, 0)} node(s) changed`;
       },
     });
+  // kube-proxy's health check servers answer from the new local endpoint counts
+  if ([topo, old].some((t) => t.services.some((s) => s.healthCheckNodePort !== undefined)))
+    stages.push({ title: 'health checks re-fed', run: () => refeedHealthChecks(rt, topo, old) });
   // the DNS after the rules: a name answered now leads to an endpoint kube-proxy already knows
   if (topo.cluster.dns) stages.push({ title: 'dns re-fed', run: () => refeedDns(rt, topo, added, removed) });
   if (gone.length)

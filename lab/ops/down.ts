@@ -6,6 +6,7 @@ import { loadTopology } from '../topology/resolve';
 import { type RuntimeHooks, runtimeOfLab } from '../runtime/select';
 import { removeBirdFiles } from './bgp';
 import { removeDnsFiles } from './dns';
+import { removeHealthCheckFiles } from './healthcheck';
 import { labNames, selectLab } from './select';
 
 /**
@@ -22,6 +23,7 @@ export async function down(rt: Runtime, lab: string): Promise<number> {
   await rt.deleteNamespaces(mine);
   removeBirdFiles(lab); // its BIRDs died with the namespaces' processes
   removeDnsFiles(lab); // so did its dnsmasqs
+  removeHealthCheckFiles(lab); // and its health check servers
   removeRecord(lab);
   return mine.length;
 }

@@ -12,6 +12,7 @@ import { checkTopologyEnvironment } from './environment';
 import { probeLinkType } from '../runtime/kernel-features';
 import { startBird } from './bgp';
 import { startDns } from './dns';
+import { startHealthChecks } from './healthcheck';
 import { down } from './down';
 import { modelOf } from '../model/lab';
 import type { ProxyModel } from '../model/proxy';
@@ -178,6 +179,18 @@ function stagesFor(
             run: async () => {
               const detail = await startBird(rt, topo);
               await guard('bgp');
+              return detail;
+            },
+          },
+        ]
+      : []),
+    ...(topo.services.some((s) => s.healthCheckNodePort !== undefined)
+      ? [
+          {
+            title: 'health checks',
+            run: async () => {
+              const detail = await startHealthChecks(rt, topo);
+              await guard('health checks');
               return detail;
             },
           },

@@ -1,10 +1,13 @@
 import { labNamespace, segmentBridgeName } from '../../model/kernel-names';
 import { connect } from '../../probe/connect';
 import { LB_ROUTE_PROTO } from '../../proxy/lb-routes';
-import { describeKernel, nsRun, rt } from '../../testing/kernel';
+import { describeKernel, host, nsRun, rt } from '../../testing/kernel';
 import { uniqueLabName } from '../../testing/names';
 import { loadTopologyText } from '../../topology/resolve';
 import type { ProxyMode } from '../../topology/types';
+import { existsSync } from 'node:fs';
+import { healthCheckDir } from '../../state/healthcheck';
+import { apply } from '../apply';
 import { down } from '../down';
 import { up } from '../up';
 
@@ -20,6 +23,23 @@ const NODE1 = '192.168.205.4';
 const NODE2 = '192.168.205.3';
 const GATEWAY = '192.168.205.1'; // @lab's address on the underlay: inside the source ranges
 const OUTSIDER = '192.168.205.254'; // a second address of @lab's: outside them
+const HC_PORT = 32100; // lb-local's healthCheckNodePort
+
+/** kube-proxy's health check answer of a node, as a load balancer's HTTP check gets it. */
+async function healthCheck(lab: string, node: string): Promise<{ status: number; weight: string; body: unknown }> {
+  const out = await nsRun(labNamespace(lab), ['curl', '-s', '-i', '--max-time', '3', `http://${node}:${HC_PORT}/healthz`]);
+  const [head = '', body = ''] = out.split('\r\n\r\n');
+  return {
+    status: Number(/^HTTP\/1\.1 (\d+)/.exec(head)?.[1]),
+    weight: /X-Load-Balancing-Endpoint-Weight: (\S+)/.exec(head)?.[1] ?? '',
+    body: JSON.parse(body) as unknown,
+  };
+}
+const hcBody = (count: number) => ({
+  service: { namespace: 'default', name: 'lb-local' },
+  localEndpoints: count,
+  serviceProxyHealthy: true,
+});
 
 const topologyYaml = (lab: string, mode: ProxyMode) => `
 name: ${lab}
@@ -39,6 +59,7 @@ services:
     selector: { app: loc }
     ports: [{ port: 80 }]
     status: { loadBalancer: { ingress: [{ ip: ${LOCAL} }] } }
+    healthCheckNodePort: ${HC_PORT}
   - { name: ext, externalIPs: [${EXTERNAL}], selector: { app: web }, ports: [{ port: 80 }] }
 `;
 
@@ -112,6 +133,29 @@ describe.each<[ProxyMode]>([['iptables'], ['nftables']])('LoadBalancer and exter
       } finally {
         await nsRun(ns, ['ip', 'route', 'replace', `${LOCAL}/32`, 'via', NODE2, 'proto', String(LB_ROUTE_PROTO)]);
       }
+    });
+
+    test('the health check node port: 200 with the local endpoint count on node2, 503 on node1 (none there)', async () => {
+      expect(await healthCheck(lab, NODE2)).toEqual({ status: 200, weight: '1', body: hcBody(1) });
+      expect(await healthCheck(lab, NODE1)).toEqual({ status: 503, weight: '0', body: hcBody(0) });
+    });
+
+    test('apply re-feeds it: an endpoint added on node1 makes node1 answer 200; down stops the servers', async () => {
+      const next = loadTopologyText(
+        topologyYaml(lab, mode).replace(
+          'pods:\n',
+          'pods:\n  - { name: loc-2, node: node1, ip: 10.42.0.81, labels: { app: loc }, ports: [80] }\n',
+        ),
+        `${lab}.yaml`,
+      );
+      await apply(next, rt);
+      expect(await healthCheck(lab, NODE1)).toEqual({ status: 200, weight: '1', body: hcBody(1) });
+      expect(await healthCheck(lab, NODE2)).toEqual({ status: 200, weight: '1', body: hcBody(1) });
+      await down(rt, lab);
+      expect(existsSync(healthCheckDir(lab))).toBe(false);
+      // no listener of this lab's health check port outlives it (only this lab uses the port here)
+      const left = await host.run(['pgrep', '-f', `TCP-LISTEN:${HC_PORT},`], { check: false });
+      expect(left.stdout.trim()).toBe('');
     });
   });
 });
