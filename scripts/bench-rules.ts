@@ -1,4 +1,8 @@
-// npm run bench -- rules [--services 100,1000,5000] [--endpoints 10] [--modes iptables,nftables] [--runs 3]
+// npm run bench -- rules [--services 100,1000,5000] [--endpoints 10] [--modes iptables,nftables] [--runs 3] [--mix plain|features]
+//
+// --mix plain: ClusterIP services, every 10th a NodePort. --mix features: of every 10, one
+// NodePort, one LoadBalancer with ETP Local (and its health check port), one with source ranges,
+// one with ClientIP affinity, one with an external IP, one with ITP Local, four ClusterIP.
 //
 // kube-proxy rule generation and installation for S services x E endpoints on one node:
 //   generate  topology -> proxy model -> restore text (in process, milliseconds)
@@ -18,13 +22,14 @@ import { deltaRulesForNodes } from '../lab/proxy/resync';
 import { LocalExecutor } from '../lab/runtime/executor';
 import { NetnsRuntime } from '../lab/runtime/netns';
 import { formatIp, parseIp } from '../lab/topology/ipv4';
-import type { ProxyMode, Topology } from '../lab/topology/types';
+import type { ProxyMode, Topology, TopologyService } from '../lab/topology/types';
 import { median, round, time } from './measure';
 
 export interface RulesRow {
   services: number;
   endpoints: number;
   mode: ProxyMode;
+  mix: Mix;
   lines: number;
   generateMs: number;
   installSeconds: number;
@@ -38,8 +43,29 @@ const rt = new NetnsRuntime();
 const sh = new LocalExecutor();
 const NS = 'kdl.bench-rules';
 
+export type Mix = 'plain' | 'features';
+
+/** What service s is in the features mix (see the header). */
+function featureOf(s: number): Partial<TopologyService> {
+  const ip = (base: string) => formatIp(parseIp(base)! + s);
+  switch (s % 10) {
+    case 1:
+      return { type: 'LoadBalancer', externalLocal: true, loadBalancerIPs: [ip('198.18.0.0')], healthCheckNodePort: 40000 + s };
+    case 2:
+      return { type: 'LoadBalancer', loadBalancerIPs: [ip('198.18.0.0')], sourceRanges: ['203.0.113.0/25'] };
+    case 3:
+      return { affinity: { timeoutSeconds: 10800 } };
+    case 4:
+      return { externalIPs: [ip('198.19.0.0')] };
+    case 5:
+      return { internalLocal: true };
+    default:
+      return {};
+  }
+}
+
 /** S services with E endpoints each (distinct pods, as in a cluster), one node, built in code. */
-export function servicesTopology(services: number, endpoints: number, mode: ProxyMode): Topology {
+export function servicesTopology(services: number, endpoints: number, mode: ProxyMode, mix: Mix = 'plain'): Topology {
   const base = parseIp('10.42.0.2')!;
   const pods = Array.from({ length: services * endpoints }, (_, i) => ({
     name: `p${i}`,
@@ -48,14 +74,20 @@ export function servicesTopology(services: number, endpoints: number, mode: Prox
     labels: { app: `s${Math.floor(i / endpoints)}` },
     ports: [{ port: 8080, protocol: 'TCP' as const }],
   }));
-  const svc = Array.from({ length: services }, (_, s) => ({
-    name: `s${s}`,
-    namespace: 'default',
-    type: s % 10 === 0 ? ('NodePort' as const) : ('ClusterIP' as const),
-    clusterIP: formatIp(parseIp('10.43.0.10')! + s),
-    selector: { app: `s${s}` },
-    ports: [{ name: 'http', port: 80, targetPort: 8080, protocol: 'TCP' as const, ...(s % 10 === 0 ? { nodePort: 30000 + s / 10 } : {}) }],
-  }));
+  const svc = Array.from({ length: services }, (_, s): TopologyService => {
+    const extra = mix === 'features' ? featureOf(s) : {};
+    const type = s % 10 === 0 ? 'NodePort' : (extra.type ?? 'ClusterIP');
+    const nodePort = type === 'ClusterIP' ? {} : { nodePort: mix === 'features' ? 30000 + s : 30000 + s / 10 };
+    return {
+      name: `s${s}`,
+      namespace: 'default',
+      clusterIP: formatIp(parseIp('10.43.0.10')! + s),
+      selector: { app: `s${s}` },
+      ...extra,
+      type,
+      ports: [{ name: 'http', port: 80, targetPort: 8080, protocol: 'TCP' as const, ...nodePort }],
+    };
+  });
   return {
     name: 'bench-rules',
     runtime: 'netns',
@@ -94,7 +126,9 @@ export function servicesTopology(services: number, endpoints: number, mode: Prox
 function generate(topo: Topology): string {
   const model = proxyModel(topo);
   const node = { name: 'n1', ip: topo.nodes[0]!.ip };
-  return topo.proxy.mode === 'nftables' ? nftablesRules(model, node) : iptablesRules(model);
+  // the features mix's Local policies make the iptables text the node's own, as plan.ts then writes it
+  const perNode = model.services.some((sp) => sp.externalLocal || sp.internalLocal || sp.sourceRanges);
+  return topo.proxy.mode === 'nftables' ? nftablesRules(model, node) : iptablesRules(model, perNode ? node : undefined);
 }
 
 export async function benchRules(
@@ -103,6 +137,7 @@ export async function benchRules(
   modes: ProxyMode[],
   runs: number,
   log: (s: string) => void,
+  mix: Mix = 'plain',
 ): Promise<RulesRow[]> {
   const rows: RulesRow[] = [];
   const dir = await mkdtemp(join(tmpdir(), 'kdl-bench-rules-'));
@@ -113,7 +148,7 @@ export async function benchRules(
   try {
     for (const services of sizes)
       for (const mode of modes) {
-        const topo = servicesTopology(services, endpoints, mode);
+        const topo = servicesTopology(services, endpoints, mode, mix);
         const gen: number[] = [];
         for (let r = 0; r < Math.max(runs, 10); r++) gen.push(await time(() => generate(topo)));
         const text = generate(topo);
@@ -137,13 +172,14 @@ export async function benchRules(
             }
           }
           log(
-            `  ${services} x ${endpoints} ${mode} run ${r + 1}/${runs}: install ${m.install.at(-1)!.toFixed(3)} s (floor ${m.installFloor.at(-1)!.toFixed(3)} s), re-sync ${m.resync.at(-1)!.toFixed(3)} s (floor ${m.resyncFloor.at(-1)!.toFixed(3)} s)`,
+            `  ${services} x ${endpoints} ${mode} (${mix}) run ${r + 1}/${runs}: install ${m.install.at(-1)!.toFixed(3)} s (floor ${m.installFloor.at(-1)!.toFixed(3)} s), re-sync ${m.resync.at(-1)!.toFixed(3)} s (floor ${m.resyncFloor.at(-1)!.toFixed(3)} s)`,
           );
         }
         rows.push({
           services,
           endpoints,
           mode,
+          mix,
           lines: step.lines.length,
           generateMs: round(median(gen) * 1000, 1),
           installSeconds: round(median(m.install)),

@@ -3,7 +3,7 @@
 // npm run bench -- docker [--json] [--sizes 3,10,30] [--runs 3]   (see bench-docker.ts)
 // npm run bench -- vm [--json] [--runs 3]                          (see bench-vm.ts)
 // npm run bench -- trace [--json] [--runs 5]                       (see bench-trace.ts)
-// npm run bench -- rules [--json] [--services 100,1000,5000] [--endpoints 10] [--modes iptables,nftables] [--runs 3]
+// npm run bench -- rules [--json] [--services 100,1000,5000] [--endpoints 10] [--modes iptables,nftables] [--runs 3] [--mix plain|features]
 //   (see bench-rules.ts)
 // npm run bench -- resync [--json] [--services 5000] [--endpoints 10] [--modes iptables,nftables] [--runs 3]
 //   (the incremental re-sync after one endpoint changed, see bench-rules.ts)
@@ -266,6 +266,11 @@ async function main() {
     .option('--modes <list>', 'rules: proxy modes', 'iptables,nftables')
     .option('--policies <list>', 'policy: NetworkPolicy counts', '100,1000,5000')
     .option('--pods <n>', 'policy: pods on the node', '1000')
+    .option(
+      '--mix <kind>',
+      'rules: plain (ClusterIP, every 10th a NodePort) or features (LoadBalancer, ETP/ITP Local, affinity, external IPs)',
+      'plain',
+    )
     .option('--runs <n>', 'runs per size (the median is reported)', '3')
     .option('--cni <name>', 'up: flannel (the default) or calico (bgp, with its convergence time)', 'flannel')
     .option('--route-reflectors <n>', 'up --cni calico: the first n nodes are route reflectors instead of the full mesh', '0')
@@ -281,6 +286,7 @@ async function main() {
     services: string;
     endpoints: string;
     modes: string;
+    mix: string;
     runs: string;
     cni: string;
     routeReflectors: string;
@@ -289,12 +295,14 @@ async function main() {
   }>();
   const log = o.json ? () => undefined : (s: string) => console.error(s);
   if (what === 'rules') {
+    if (o.mix !== 'plain' && o.mix !== 'features') throw new Error(`--mix: plain or features, not '${o.mix}'`);
     const rows = await benchRules(
       o.services.split(',').map(Number),
       Number(o.endpoints),
       o.modes.split(',') as ProxyMode[],
       Number(o.runs),
       log,
+      o.mix,
     );
     return o.json ? console.log(JSON.stringify(rows, null, 2)) : printRules(rows, o.runs);
   }
