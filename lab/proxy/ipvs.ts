@@ -1,6 +1,14 @@
 import { addForwardAcceptRules, addMasqueradeRules, comment, FILTER_BUILTINS, NAT_BUILTINS, RestoreTable } from './iptables';
 import { contains, parseCidr, parseIp } from '../topology/ipv4';
-import { markHex, type ProxyModel, type ProxyNode, type ServicePortModel } from '../model/proxy';
+import {
+  type Endpoint,
+  externallyAccessible,
+  localEndpoints,
+  markHex,
+  type ProxyModel,
+  type ProxyNode,
+  type ServicePortModel,
+} from '../model/proxy';
 
 // kube-proxy's IPVS mode (pkg/proxy/ipvs/proxier.go), as four batches for one node:
 //   link      `ip -batch`: the cluster IPs as /32 on kube-ipvs0, so the kernel takes them as local
@@ -8,9 +16,10 @@ import { markHex, type ProxyModel, type ProxyNode, type ServicePortModel } from 
 //   ipset     `ipset restore`: the sets the iptables rules match on (their size, not the rule
 //             count, grows with the services)
 //   iptables  `iptables-restore`: a fixed set of filter + nat rules around the sets
-//   ipvsadm   `ipvsadm -R`: one virtual service per clusterIP:port and per node address:nodePort
-//             (every local address unless --nodeport-addresses narrows them), one masquerading
-//             real server per endpoint
+//   ipvsadm   `ipvsadm -R`: one virtual service per clusterIP:port, external IP, LoadBalancer IP
+//             and node address:nodePort (every local address unless --nodeport-addresses narrows
+//             them), persistent (-p) with ClientIP affinity, one masquerading real server per
+//             endpoint (the node's own with a Local traffic policy, as syncEndpoint picks them)
 // Article 001 (shared/seeds) walks the path: PREROUTING (KUBE-SERVICES marks for SNAT) → INPUT
 // (IPVS DNATs to an endpoint) → POSTROUTING (KUBE-POSTROUTING masquerades marked / hairpin traffic).
 //
@@ -72,9 +81,8 @@ const set = (name: string, type: IpsetDef['type'], comment: string): IpsetDef =>
 /**
  * Every set kube-proxy creates (its ipsetInfo list, in that order): it ensures all of them on
  * every sync, and the filter rules match on some of them whether they have members or not. The
- * lab's services fill five (ClusterIP and NodePort; no LoadBalancer, externalIPs, SCTP, Local
- * policies or health checks, issue 18): the others are created empty, as on a node without such
- * services.
+ * lab fills all but the SCTP ones (it has no SCTP); the others are created empty, as on a node
+ * without such services.
  */
 export const IPSETS = {
   loopBack: set('KUBE-LOOP-BACK', 'hash:ip,port,ip', 'Kubernetes endpoints dst ip:port, source ip for solving hairpin purpose'),
@@ -149,22 +157,50 @@ export function nodePortIPs(model: ProxyModel, node: ProxyNode): string[] {
   return candidates.filter((ip) => !isLoopback(ip) && npa.some((a) => (a === 'primary' ? ip === node.ip : inCidr(ip, a))));
 }
 
+/** kube-proxy's syncEndpoint: Local policy → this node's endpoints, or all of them when it has none (kubernetes#97081: local pods still reach it). */
+export function realServers(sp: ServicePortModel, node: ProxyNode | undefined, onlyLocal: boolean): Endpoint[] {
+  if (!onlyLocal || !node) return sp.endpoints;
+  const local = localEndpoints(sp, node.name);
+  return local.length ? local : sp.endpoints;
+}
+
 /** Members of each set for one node, in a stable order (duplicates dropped); every set, empty or not. */
 export function ipsetMembers(model: ProxyModel, node: ProxyNode): Map<string, string[]> {
   const members = new Map<string, Set<string>>(Object.values(IPSETS).map((s) => [s.name, new Set<string>()]));
   const put = (s: IpsetDef, entry: string) => members.get(s.name)!.add(entry);
   const hasNodeIPs = nodePortIPs(model, node).length > 0;
+  const nodeIp = parseIp(node.ip);
   for (const sp of model.services) {
     const proto = sp.protocol.toLowerCase();
+    const local = sp.externalLocal === true && externallyAccessible(sp);
     // hairpin: an endpoint on this node reaching itself through the service is masqueraded
     for (const ep of sp.endpoints) if (ep.node === node.name) put(IPSETS.loopBack, `${ep.ip},${proto}:${ep.port},${ep.ip}`);
     put(IPSETS.clusterIP, `${sp.clusterIP},${proto}:${sp.port}`);
+    for (const ip of sp.externalIPs ?? []) put(local ? IPSETS.externalIPLocal : IPSETS.externalIP, `${ip},${proto}:${sp.port}`);
+    for (const ip of sp.loadBalancerIPs ?? []) {
+      const entry = `${ip},${proto}:${sp.port}`;
+      put(IPSETS.loadBalancer, entry);
+      if (local) put(IPSETS.loadBalancerLocal, entry);
+      if (!sp.sourceRanges?.length) continue;
+      put(IPSETS.loadBalancerFW, entry);
+      for (const r of sp.sourceRanges) put(IPSETS.loadBalancerSourceCIDR, `${entry},${r}`);
+      // the node reaching its own LB IP (source = the LB IP) when a range holds the node's IP
+      if (nodeIp !== undefined && sp.sourceRanges.some((r) => contains(parseCidr(r, false)!, nodeIp)))
+        put(IPSETS.loadBalancerSourceIP, `${entry},${ip}`);
+    }
     // kube-proxy skips a node port altogether when the node has no address for it
-    if (sp.nodePort !== undefined && hasNodeIPs) put(sp.protocol === 'TCP' ? IPSETS.nodePortTCP : IPSETS.nodePortUDP, String(sp.nodePort));
-    put(IPSETS.ipvsIPs, sp.clusterIP);
+    if (sp.nodePort !== undefined && hasNodeIPs) {
+      put(sp.protocol === 'TCP' ? IPSETS.nodePortTCP : IPSETS.nodePortUDP, String(sp.nodePort));
+      if (local) put(sp.protocol === 'TCP' ? IPSETS.nodePortLocalTCP : IPSETS.nodePortLocalUDP, String(sp.nodePort));
+    }
+    if (sp.healthCheckNodePort !== undefined) put(IPSETS.healthCheckNodePort, String(sp.healthCheckNodePort));
+    for (const ip of boundAddresses(sp)) put(IPSETS.ipvsIPs, ip);
   }
   return new Map([...members].map(([name, m]) => [name, [...m]]));
 }
+
+/** What a service port binds on kube-ipvs0: its cluster IP, external IPs and LoadBalancer IPs. */
+const boundAddresses = (sp: ServicePortModel) => [sp.clusterIP, ...(sp.externalIPs ?? []), ...(sp.loadBalancerIPs ?? [])];
 
 export function ipsetRestore(model: ProxyModel, node: ProxyNode): string {
   const members = ipsetMembers(model, node);
@@ -198,6 +234,20 @@ export const IPVS_CHAINS = {
  * sync: it inserts each at the top of its chain (EnsureRule Prepend) in its list's order, so a later
  * entry ends up above an earlier one (INPUT: KUBE-IPVS-FILTER, KUBE-PROXY-FIREWALL, KUBE-NODE-PORT).
  */
+/** kube-proxy's ipsetWithIptablesChain: [set, table, from, to, match, protocol] (SCTP left out: the lab has none). */
+const IPSET_JUMPS: [IpsetDef, 'nat' | 'filter', string, string, string, string?][] = [
+  [IPSETS.loopBack, 'nat', 'KUBE-POSTROUTING', 'MASQUERADE', 'dst,dst,src'],
+  [IPSETS.loadBalancer, 'nat', 'KUBE-SERVICES', 'KUBE-LOAD-BALANCER', 'dst,dst'],
+  [IPSETS.loadBalancerLocal, 'nat', 'KUBE-LOAD-BALANCER', 'RETURN', 'dst,dst'],
+  [IPSETS.nodePortLocalTCP, 'nat', 'KUBE-NODE-PORT', 'RETURN', 'dst', 'tcp'],
+  [IPSETS.nodePortTCP, 'nat', 'KUBE-NODE-PORT', 'KUBE-MARK-MASQ', 'dst', 'tcp'],
+  [IPSETS.nodePortLocalUDP, 'nat', 'KUBE-NODE-PORT', 'RETURN', 'dst', 'udp'],
+  [IPSETS.nodePortUDP, 'nat', 'KUBE-NODE-PORT', 'KUBE-MARK-MASQ', 'dst', 'udp'],
+  [IPSETS.loadBalancerFW, 'filter', 'KUBE-PROXY-FIREWALL', 'KUBE-SOURCE-RANGES-FIREWALL', 'dst,dst'],
+  [IPSETS.loadBalancerSourceCIDR, 'filter', 'KUBE-SOURCE-RANGES-FIREWALL', 'RETURN', 'dst,dst,src'],
+  [IPSETS.loadBalancerSourceIP, 'filter', 'KUBE-SOURCE-RANGES-FIREWALL', 'RETURN', 'dst,dst,src'],
+];
+
 export const IPVS_JUMPS: { table: 'nat' | 'filter'; from: string; to: string; comment: string }[] = [
   { table: 'nat', from: 'PREROUTING', to: 'KUBE-SERVICES', comment: 'kubernetes service portals' },
   { table: 'nat', from: 'OUTPUT', to: 'KUBE-SERVICES', comment: 'kubernetes service portals' },
@@ -227,15 +277,9 @@ export function ipvsIptables(model: ProxyModel, node: ProxyNode): string {
 
   // connections from localhost are left alone
   nat.add('KUBE-SERVICES', '-s', '127.0.0.0/8', '-j', 'RETURN');
-  // the sets with a fixed jump (ipsetWithIptablesChain), only when they have members; of those
-  // the lab fills the hairpin set and the node-port bitmaps
-  if (has(IPSETS.loopBack))
-    nat.add('KUBE-POSTROUTING', ...comment(IPSETS.loopBack.comment), ...matchSet(IPSETS.loopBack, 'dst,dst,src'), '-j', 'MASQUERADE');
-  for (const [s, p] of [
-    [IPSETS.nodePortTCP, 'tcp'],
-    [IPSETS.nodePortUDP, 'udp'],
-  ] as const)
-    if (has(s)) nat.add('KUBE-NODE-PORT', '-p', p, ...comment(s.comment), ...matchSet(s, 'dst'), '-j', 'KUBE-MARK-MASQ');
+  // the sets with a fixed jump (ipsetWithIptablesChain, in its order), only when they have members
+  for (const [s, table, from, to, dirs, p] of IPSET_JUMPS)
+    if (has(s)) (table === 'nat' ? nat : filter).add(from, ...(p ? ['-p', p] : []), ...comment(s.comment), ...matchSet(s, dirs), '-j', to);
   if (has(IPSETS.clusterIP))
     // traffic to a cluster IP from outside the pod network (a node, a router) is masqueraded
     // (kube-proxy's cluster-CIDR local detector: `! -s <cluster CIDR>`)
@@ -249,12 +293,58 @@ export function ipvsIptables(model: ProxyModel, node: ProxyNode): string {
       '-j',
       'KUBE-MARK-MASQ',
     );
+  // external IPs: masqueraded (Cluster policy), then accepted from off the machine or when local
+  const externalIPRules = (s: IpsetDef) => {
+    const words = [...comment(s.comment), ...matchSet(s, 'dst,dst')];
+    nat.add(
+      'KUBE-SERVICES',
+      ...words,
+      '-m',
+      'physdev',
+      '!',
+      '--physdev-is-in',
+      '-m',
+      'addrtype',
+      '!',
+      '--src-type',
+      'LOCAL',
+      '-j',
+      'ACCEPT',
+    );
+    nat.add('KUBE-SERVICES', ...words, '-m', 'addrtype', '--dst-type', 'LOCAL', '-j', 'ACCEPT');
+  };
+  if (has(IPSETS.externalIP)) {
+    nat.add('KUBE-SERVICES', ...comment(IPSETS.externalIP.comment), ...matchSet(IPSETS.externalIP, 'dst,dst'), '-j', 'KUBE-MARK-MASQ');
+    externalIPRules(IPSETS.externalIP);
+  }
+  if (has(IPSETS.externalIPLocal)) externalIPRules(IPSETS.externalIPLocal);
   nat
     .add('KUBE-SERVICES', '-m', 'addrtype', '--dst-type', 'LOCAL', '-j', 'KUBE-NODE-PORT')
     .add('KUBE-LOAD-BALANCER', '-j', 'KUBE-MARK-MASQ');
   filter.add('KUBE-SOURCE-RANGES-FIREWALL', '-j', 'DROP');
-  // accept cluster-IP traffic here, so that no other nat rule gets in IPVS's way
-  if (has(IPSETS.clusterIP)) nat.add('KUBE-SERVICES', ...matchSet(IPSETS.clusterIP, 'dst,dst'), '-j', 'ACCEPT');
+  // a LoadBalancer IP with source ranges that leave out the node: the node may not reach it
+  for (const sp of model.services) {
+    const nodeIp = parseIp(node.ip);
+    if (!sp.sourceRanges?.length || nodeIp === undefined || sp.sourceRanges.some((r) => contains(parseCidr(r, false)!, nodeIp))) continue;
+    for (const ip of sp.loadBalancerIPs ?? [])
+      filter.add(
+        'KUBE-IPVS-OUT-FILTER',
+        '-s',
+        ip,
+        '-m',
+        'ipvs',
+        '--vaddr',
+        ip,
+        '--vproto',
+        sp.protocol.toLowerCase(),
+        '--vport',
+        String(sp.port),
+        '-j',
+        'DROP',
+      );
+  }
+  // accept cluster-IP and LoadBalancer traffic here, so that no other nat rule gets in IPVS's way
+  for (const s of [IPSETS.clusterIP, IPSETS.loadBalancer]) if (has(s)) nat.add('KUBE-SERVICES', ...matchSet(s, 'dst,dst'), '-j', 'ACCEPT');
   addForwardAcceptRules(filter, m);
   filter.add(
     'KUBE-NODE-PORT',
@@ -285,8 +375,10 @@ export const clusterIPs = (model: ProxyModel): string[] => [...new Set(model.ser
 
 export function ipvsLink(model: ProxyModel): string[] {
   // flush + add, not a diff: the batch leaves exactly the current addresses (for the moment
-  // between the two a packet to a cluster IP would not be local; rules are re-synced rarely)
-  return [`addr flush dev ${IPVS_DEVICE}`, ...clusterIPs(model).map((ip) => `addr add ${ip}/32 dev ${IPVS_DEVICE}`)];
+  // between the two a packet to a cluster IP would not be local; rules are re-synced rarely).
+  // External and LoadBalancer IPs are bound too (syncService with bindAddr), after the cluster IPs.
+  const bound = [...new Set([...clusterIPs(model), ...model.services.flatMap(boundAddresses)])];
+  return [`addr flush dev ${IPVS_DEVICE}`, ...bound.map((ip) => `addr add ${ip}/32 dev ${IPVS_DEVICE}`)];
 }
 
 // --- ipvsadm ----------------------------------------------------------------------------------
@@ -302,10 +394,20 @@ export function ipvsadmRestore(model: ProxyModel, node: ProxyNode): string {
   const out = ['-C'];
   const nodeIPs = nodePortIPs(model, node);
   for (const sp of model.services) {
-    for (const vs of virtualServices(sp, nodeIPs)) {
-      out.push(`-A ${flag(sp)} ${vs} -s ${model.scheduler}`);
+    // sessionAffinity ClientIP: a persistent virtual service, timeout stickyMaxAgeSeconds
+    const persist = sp.affinitySeconds !== undefined ? ` -p ${sp.affinitySeconds}` : '';
+    const externalLocal = sp.externalLocal === true && externallyAccessible(sp);
+    // in kube-proxy's order: cluster IP (ITP), external IPs, LoadBalancer IPs, node ports (ETP)
+    const vss: [string, boolean][] = [
+      [`${sp.clusterIP}:${sp.port}`, sp.internalLocal === true],
+      ...(sp.externalIPs ?? []).map((ip): [string, boolean] => [`${ip}:${sp.port}`, externalLocal]),
+      ...(sp.loadBalancerIPs ?? []).map((ip): [string, boolean] => [`${ip}:${sp.port}`, externalLocal]),
+      ...(sp.nodePort !== undefined ? nodeIPs.map((ip): [string, boolean] => [`${ip}:${sp.nodePort}`, externalLocal]) : []),
+    ];
+    for (const [vs, onlyLocal] of vss) {
+      out.push(`-A ${flag(sp)} ${vs} -s ${model.scheduler}${persist}`);
       // NAT forwarding (-m, "Masq" in ipvsadm -L: the kernel's default, which kube-proxy leaves), weight 1
-      for (const ep of sp.endpoints) out.push(`-a ${flag(sp)} ${vs} -r ${ep.ip}:${ep.port} -m -w 1`);
+      for (const ep of realServers(sp, node, onlyLocal)) out.push(`-a ${flag(sp)} ${vs} -r ${ep.ip}:${ep.port} -m -w 1`);
     }
   }
   return `${out.join('\n')}\n`;
@@ -332,6 +434,8 @@ export interface VirtualService {
   protocol: 'TCP' | 'UDP';
   address: string; // ip:port
   scheduler: string;
+  /** -p: persistence timeout in seconds (sessionAffinity ClientIP) */
+  persistent?: number;
   reals: RealServer[];
 }
 
@@ -375,9 +479,17 @@ export function parseIpvsadm(text: string): ParsedIpvsadm {
     const key = `${t !== undefined ? 'TCP' : 'UDP'} ${address}`;
     if (w[0] === '-A') {
       const scheduler = opts.get('-s') ?? fail('-A needs -s <scheduler>');
-      if (opts.size !== 2) fail('unknown options');
+      const p = opts.get('-p');
+      if (p !== undefined && !/^\d+$/.test(p)) fail('-p needs a timeout in seconds');
+      if (opts.size !== 2 + (p !== undefined ? 1 : 0)) fail('unknown options');
       if (out.services.has(key)) fail(`virtual service ${key} added twice`);
-      out.services.set(key, { protocol: t !== undefined ? 'TCP' : 'UDP', address, scheduler, reals: [] });
+      out.services.set(key, {
+        protocol: t !== undefined ? 'TCP' : 'UDP',
+        address,
+        scheduler,
+        ...(p !== undefined ? { persistent: Number(p) } : {}),
+        reals: [],
+      });
     } else if (w[0] === '-a') {
       const vs = out.services.get(key) ?? fail(`real server for undeclared virtual service ${key}`);
       const r = opts.get('-r') ?? fail('-a needs -r <ip:port>');

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { expectGoldenFile } from '../../testing/golden';
-import { loadTopology } from '../../topology/resolve';
+import { loadTopology, loadTopologyText } from '../../topology/resolve';
 import type { Topology } from '../../topology/types';
 import { danglingJumps, parseTables } from '../iptables-parse';
 import {
@@ -280,5 +280,63 @@ describe('parseIpvsadm', () => {
     ['-C now', /no arguments/],
   ])('rejects %j', (text, why) => {
     expect(() => parseIpvsadm(text)).toThrow(why);
+  });
+});
+
+describe('issue 18 in IPVS mode: persistence, Local policies, external and LoadBalancer IPs', () => {
+  const topo = loadTopologyText(
+    `
+name: ipvs18
+proxy: { mode: ipvs }
+nodes: [{ name: n1, ip: 192.168.205.2 }, { name: n2, ip: 192.168.205.3 }]
+pods:
+  - { name: a, node: n1, ip: 10.42.0.10, labels: { app: x }, ports: [80] }
+  - { name: b, node: n2, ip: 10.42.1.10, labels: { app: x }, ports: [80] }
+services:
+  - { name: sticky, clusterIP: 10.43.0.20, externalIPs: [203.0.113.5], selector: { app: x }, ports: [{ port: 80 }], sessionAffinity: ClientIP, sessionAffinityConfig: { clientIP: { timeoutSeconds: 60 } } }
+  - { name: itp, clusterIP: 10.43.0.21, internalTrafficPolicy: Local, selector: { app: x }, ports: [{ port: 80 }] }
+  - { name: lb, type: LoadBalancer, externalTrafficPolicy: Local, clusterIP: 10.43.0.22, loadBalancerIP: 198.51.100.7, selector: { app: x }, ports: [{ port: 80, nodePort: 30080 }] }
+`,
+    'ipvs18.yaml',
+  );
+  const model = proxyModel(topo);
+  const [n1] = proxyNodes(topo);
+  const vs = parseIpvsadm(ipvsRules(model, n1!).ipvsadm).services;
+  const reals = (key: string) => vs.get(key)?.reals.map((r) => r.address);
+
+  test('sessionAffinity ClientIP: every virtual service of the port is persistent for timeoutSeconds (-p)', () => {
+    expect(vs.get('TCP 10.43.0.20:80')?.persistent).toBe(60);
+    expect(vs.get('TCP 203.0.113.5:80')?.persistent).toBe(60);
+    expect(vs.get('TCP 10.43.0.21:80')?.persistent).toBeUndefined();
+  });
+
+  test('ITP Local: the cluster IP has the local endpoint only; ETP Local: node port and LB IP too, the cluster IP both', () => {
+    expect(reals('TCP 10.43.0.21:80')).toEqual(['10.42.0.10:80']);
+    expect(reals('TCP 198.51.100.7:80')).toEqual(['10.42.0.10:80']);
+    expect(reals('TCP 192.168.205.2:30080')).toEqual(['10.42.0.10:80']);
+    expect(reals('TCP 10.43.0.22:80')?.sort()).toEqual(['10.42.0.10:80', '10.42.1.10:80']);
+  });
+
+  test('external and LoadBalancer IPs are bound on kube-ipvs0 and in KUBE-IPVS-IPS', () => {
+    const r = ipvsRules(model, n1!);
+    expect(r.link).toEqual(expect.arrayContaining(['addr add 203.0.113.5/32 dev kube-ipvs0', 'addr add 198.51.100.7/32 dev kube-ipvs0']));
+    expect(r.ipset).toMatch(/^add KUBE-IPVS-IPS 198\.51\.100\.7$/m);
+    expect(r.ipset).toMatch(/^add KUBE-EXTERNAL-IP 203\.0\.113\.5,tcp:80$/m);
+    expect(r.ipset).toMatch(/^add KUBE-LOAD-BALANCER-LOCAL 198\.51\.100\.7,tcp:80$/m);
+  });
+
+  test('ETP Local with no local endpoint: all endpoints (kubernetes#97081), so local pods still reach it', () => {
+    const t2 = loadTopologyText(
+      `
+name: ipvs18b
+proxy: { mode: ipvs }
+nodes: [{ name: n1, ip: 192.168.205.2 }, { name: n2, ip: 192.168.205.3 }]
+pods: [{ name: b, node: n2, ip: 10.42.1.10, labels: { app: x }, ports: [80] }]
+services: [{ name: lb, type: LoadBalancer, externalTrafficPolicy: Local, clusterIP: 10.43.0.22, loadBalancerIP: 198.51.100.7, selector: { app: x }, ports: [{ port: 80 }] }]
+`,
+      'ipvs18b.yaml',
+    );
+    const v = parseIpvsadm(ipvsRules(proxyModel(t2), proxyNodes(t2)[0]!).ipvsadm).services;
+    expect(v.get('TCP 198.51.100.7:80')?.reals.map((r) => r.address)).toEqual(['10.42.1.10:80']);
   });
 });
