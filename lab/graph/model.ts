@@ -213,7 +213,9 @@ export const linkLabel = (l: NodeLink): string => {
 };
 
 export const serviceAddress = (s: GraphService): string =>
-  `${s.clusterIP}:${s.port}/${s.protocol}${s.nodePort !== undefined ? ` nodePort ${s.nodePort}` : ''}`;
+  `${s.clusterIP}:${s.port}/${s.protocol}${s.nodePort !== undefined ? ` nodePort ${s.nodePort}` : ''}` +
+  (s.loadBalancerIPs ?? []).map((ip) => ` LB ${ip}`).join('') +
+  (s.externalIPs ?? []).map((ip) => ` external ${ip}`).join('');
 
 /** Every pod by id, for renderers that draw endpoint edges. */
 export const podsById = (g: TopologyGraph): Map<string, GraphPod> => new Map(g.nodes.flatMap((n) => n.pods.map((p) => [p.id, p] as const)));

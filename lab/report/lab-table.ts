@@ -70,13 +70,25 @@ function stateColor(s: LabView['state']): string {
 /** The services kube-proxy's rules implement, one line per service port with its endpoints. */
 export function renderServices(model: ProxyModel): string {
   if (!model.services.length) return '';
-  const t = new Table({ head: ['service', 'type', 'cluster IP', 'node port', 'endpoints'], style: { head: [], border: [] } });
+  // LoadBalancer and external IPs: a column only when some service has them
+  const external = (sp: ProxyModel['services'][number]) =>
+    [
+      ...(sp.loadBalancerIPs ?? []).map((ip) => `LB ${ip}:${sp.port}${sp.sourceRanges ? ` from ${sp.sourceRanges.join(', ')}` : ''}`),
+      ...(sp.externalIPs ?? []).map((ip) => `external ${ip}:${sp.port}`),
+      ...(sp.healthCheckNodePort !== undefined ? [`health check :${sp.healthCheckNodePort}`] : []),
+    ].join('\n');
+  const withExternal = model.services.some((sp) => external(sp) !== '');
+  const t = new Table({
+    head: ['service', 'type', 'cluster IP', 'node port', ...(withExternal ? ['external'] : []), 'endpoints'],
+    style: { head: [], border: [] },
+  });
   for (const sp of model.services)
     t.push([
       sp.id,
       sp.type,
       `${sp.clusterIP}:${sp.port}/${sp.protocol}`,
       sp.nodePort !== undefined ? String(sp.nodePort) : '',
+      ...(withExternal ? [external(sp)] : []),
       sp.endpoints.length ? sp.endpoints.map((e) => `${e.pod} ${e.ip}:${e.port}`).join('\n') : pc.yellow('none (rejected)'),
     ]);
   return `kube-proxy ${model.mode} mode, masquerade mark 0x${model.mark.toString(16)}\n${t.toString()}`;
