@@ -169,9 +169,12 @@ export class LabNames {
     if (!ip) return `'${m[1]}' is not an address or a node/pod of this lab`;
     const port = Number(m[2]);
     const proto = protocol ?? 'TCP';
-    // a cluster IP or node port given by number still names its service
+    // a cluster IP, LoadBalancer or external IP, or a node port given by number still names its service
     const service = this.services.find(
-      (s) => s.protocol === proto && ((s.clusterIP === ip && s.port === port) || (s.nodePort === port && this.isNodeIp(ip))),
+      (s) =>
+        s.protocol === proto &&
+        (((s.clusterIP === ip || s.loadBalancerIPs?.includes(ip) || s.externalIPs?.includes(ip)) && s.port === port) ||
+          (s.nodePort === port && this.isNodeIp(ip))),
     );
     return { ip, port, protocol: proto, ...(service ? { service } : {}) };
   }

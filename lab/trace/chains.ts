@@ -1,6 +1,7 @@
 import { nodeNamespace } from '../model/kernel-names';
 import { planProxy } from '../proxy/plan';
-import { nftEndpointChain, nftExternalChain, nftLocalChain, nftServiceChain, TABLE_NAME } from '../proxy/nftables';
+import { usesFirewall } from '../model/proxy';
+import { nftEndpointChain, nftExternalChain, nftFirewallChain, nftLocalChain, nftServiceChain, TABLE_NAME } from '../proxy/nftables';
 import type { Topology } from '../topology/types';
 import { type Hook, parseRestore, type Ruleset, traceChain, traceHook, type TracePacket } from './iptables-tracer';
 import type { Destination, ExpectedWalk, Probe, Source } from './path';
@@ -31,9 +32,11 @@ export function expectedChains(
     return [
       `${t} ${local ? 'filter-output-pre-dnat' : 'filter-prerouting-pre-dnat'}`,
       'firewall-check',
+      // loadBalancerSourceRanges: firewall-ips sends a LoadBalancer IP's packet through firewall-… first
+      ...(dest.via === 'external' && usesFirewall(sp) && sp.loadBalancerIPs?.includes(dest.ip) ? [nftFirewallChain(sp)] : []),
       `${t} ${local ? 'nat-output' : 'nat-prerouting'}`,
       'services',
-      ...(dest.via === 'nodePort'
+      ...(dest.via !== 'clusterIP'
         ? sp.externalLocal
           ? // Local: a pod is short-circuited to the service chain, the node itself too (masqueraded),
             // anyone else goes to this node's endpoints (local-…) with its address kept
@@ -78,17 +81,19 @@ export function expectedChains(
       n.ip,
       ...[n.cni0, n.vtep, n.tunnel].filter((a): a is string => a !== undefined),
       '127.0.0.1',
-      ...(topo.proxy.mode === 'ipvs' ? topo.services.map((s) => s.clusterIP) : []),
+      ...(topo.proxy.mode === 'ipvs'
+        ? topo.services.flatMap((s) => [s.clusterIP, ...(s.externalIPs ?? []), ...(s.loadBalancerIPs ?? [])])
+        : []),
     ],
     ipsets,
     preferDestination: `${dest.endpoint.ip}:${dest.endpoint.port}`,
   };
   const pkt: TracePacket = {
     src: src.kind === 'pod' ? src.pod.ip : src.kind === 'lab' ? topo.cluster.underlay.find((u) => u.cidr === n.underlay)!.gateway : n.ip,
-    dst: dest.via === 'clusterIP' ? sp.clusterIP : dest.node.ip,
+    dst: dest.via === 'clusterIP' ? sp.clusterIP : dest.via === 'external' ? dest.ip : dest.node.ip,
     protocol: probe.protocol,
     ...(probe.srcport !== undefined ? { srcport: probe.srcport } : {}),
-    dstport: dest.via === 'clusterIP' ? sp.port : sp.nodePort!,
+    dstport: dest.via === 'nodePort' ? sp.nodePort! : sp.port,
   };
   // IPVS: the packet is for a local address (kube-ipvs0) and goes up to INPUT, where IPVS takes
   // it and sends it on, DNATed, through LOCAL_OUT ('ipvs-out': the filter table's OUTPUT only, as

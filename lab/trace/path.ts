@@ -36,7 +36,9 @@ export type Source = { kind: 'pod'; pod: TopologyPod } | { kind: 'node'; node: T
 export type Destination =
   | { kind: 'pod'; pod: TopologyPod }
   | { kind: 'service'; service: ServicePortModel; endpoint: Endpoint; via: 'clusterIP' }
-  | { kind: 'service'; service: ServicePortModel; endpoint: Endpoint; via: 'nodePort'; node: TopologyNode };
+  | { kind: 'service'; service: ServicePortModel; endpoint: Endpoint; via: 'nodePort'; node: TopologyNode }
+  /** a LoadBalancer or external IP: @lab's route sends it to `node` (lab/proxy/lb-routes.ts), which DNATs */
+  | { kind: 'service'; service: ServicePortModel; endpoint: Endpoint; via: 'external'; ip: string; node: TopologyNode };
 
 export interface ExpectedHop {
   point: string;
@@ -125,8 +127,17 @@ function openWalk(topo: Topology, src: Source, dest: Destination, probe: Probe, 
   const encapsulated = (a: TopologyNode, b: TopologyNode) =>
     calico ? calico.mode === 'vxlan' && !(calico.crossSubnet && a.underlay === b.underlay) : topo.cluster.backend === 'vxlan';
 
-  const target = dest.kind === 'pod' ? dest.pod.ip : dest.via === 'clusterIP' ? dest.service.clusterIP : dest.node.ip;
-  const targetPort = dest.kind === 'pod' ? probe.dstport : dest.via === 'clusterIP' ? dest.service.port : dest.service.nodePort;
+  const target =
+    dest.kind === 'pod'
+      ? dest.pod.ip
+      : dest.via === 'clusterIP'
+        ? dest.service.clusterIP
+        : dest.via === 'external'
+          ? dest.ip
+          : dest.node.ip;
+  const targetPort = dest.kind === 'pod' ? probe.dstport : dest.via === 'nodePort' ? dest.service.nodePort : dest.service.port;
+  /** node-port and external destinations are treated alike by kube-proxy (KUBE-EXT / external-) */
+  const viaExt = dest.kind === 'service' && dest.via !== 'clusterIP';
   const finalPod = dest.kind === 'pod' ? dest.pod : podOf(dest.endpoint.pod);
   const finalPort = dest.kind === 'pod' ? probe.dstport : dest.endpoint.port;
 
@@ -148,13 +159,11 @@ function openWalk(topo: Topology, src: Source, dest: Destination, probe: Probe, 
   // kube-proxy masquerades what does not come from a pod, node-port traffic, and a pod reaching itself
   // (externalTrafficPolicy Local: KUBE-EXT / external- marks only the node's own packets; a pod
   // short-circuited to the service is masqueraded only reaching itself, anyone else keeps its address)
-  const etpLocal = dest.kind === 'service' && dest.via === 'nodePort' && dest.service.externalLocal === true;
-  const fromDnatNode = src.kind === 'node' && dest.kind === 'service' && dest.via === 'nodePort' && src.node.name === dest.node.name;
+  const etpLocal = viaExt && dest.service.externalLocal === true;
+  const fromDnatNode = src.kind === 'node' && dest.kind === 'service' && dest.via !== 'clusterIP' && src.node.name === dest.node.name;
   const masquerades = (srcIp: string) =>
     dest.kind === 'service' &&
-    (etpLocal
-      ? fromDnatNode || srcIp === finalPod.ip
-      : !inSubnet(topo.cluster.podCIDR, srcIp) || dest.via === 'nodePort' || srcIp === finalPod.ip);
+    (etpLocal ? fromDnatNode || srcIp === finalPod.ip : !inSubnet(topo.cluster.podCIDR, srcIp) || viaExt || srcIp === finalPod.ip);
 
   // --- from the source to the first node that routes it ---------------------------------------
   let at: TopologyNode;
@@ -215,8 +224,9 @@ function openWalk(topo: Topology, src: Source, dest: Destination, probe: Probe, 
     push(at.name, 'node', 'cni0', h);
     h.ip.ttl -= 1; // forwarded by the node
   } else if (src.kind === 'lab') {
-    // from outside the cluster only a node's own address is reachable: straight over the segment
-    const n = topo.nodes.find((x) => x.ip === target);
+    // from outside the cluster a node's own address, straight over the segment, or a LoadBalancer
+    // or external IP, which @lab routes via the node's address (the same frame, another destination)
+    const n = dest.kind === 'service' && dest.via === 'external' ? dest.node : topo.nodes.find((x) => x.ip === target);
     if (!n) throw new Error(`from the lab's namespace only node addresses are reachable, not ${target}`);
     const seg = topo.cluster.underlay.findIndex((x) => x.cidr === n.underlay);
     const bridge = segmentBridgeName(seg);
@@ -280,7 +290,7 @@ function openWalk(topo: Topology, src: Source, dest: Destination, probe: Probe, 
       at = next;
       // arriving at a node for one of its pods: forwarded once more (a node port: NATed first)
       if (next.ip !== h.ip.dst) h.ip.ttl -= 1;
-      else if (!(dest.kind === 'service' && dest.via === 'nodePort')) break;
+      else if (!viaExt) break;
       else h.ip.ttl -= 1;
     }
     return { hops, reached: finalPod.name, ...(dnat ? { dnat } : {}), ...(snat ? { snat } : {}) };

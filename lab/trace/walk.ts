@@ -9,6 +9,7 @@ import { abortError } from '../runtime/executor';
 import type { Runtime } from '../runtime/runtime';
 import type { LabNames } from '../model/names';
 import { policyView } from '../model/proxy';
+import { lbRoutes } from '../proxy/lb-routes';
 import { parseIp } from '../topology/ipv4';
 import type { Topology } from '../topology/types';
 import { expectedChains } from './chains';
@@ -76,16 +77,21 @@ export function resolveTrace(topo: Topology, names: LabNames, req: TraceRequest,
   const protocol = t.protocol === 'UDP' ? 'udp' : 'tcp';
   const probe: Probe = { protocol, srcport, dstport: t.port };
   const target = { ip: t.ip, port: t.port };
-  if (outside && !topo.nodes.some((n) => n.ip === t.ip))
+  const route = lbRoutes(topo).find((r) => r.ip === t.ip);
+  if (outside && !topo.nodes.some((n) => n.ip === t.ip) && !route)
     throw InputError.of(
       'to',
       '',
-      `from @lab (outside the cluster) only the nodes' addresses are reachable — a node port, e.g. nodeport:<service>@<node> — not ${t.ip}`,
+      `from @lab (outside the cluster) only the nodes' addresses (a node port, e.g. nodeport:<service>@<node>) and LoadBalancer or external IPs are reachable, not ${t.ip}`,
     );
   if (t.service) {
     const svc = t.service;
-    const nodeName = t.node ?? topo.nodes.find((n) => names.addressesOf(n.name).includes(t.ip))?.name;
-    const via = svc.clusterIP === t.ip ? 'clusterIP' : 'nodePort';
+    const external = svc.clusterIP !== t.ip && (svc.loadBalancerIPs?.includes(t.ip) || svc.externalIPs?.includes(t.ip));
+    // a LoadBalancer or external IP reaches the node @lab routes it to (from inside: the same rules
+    // on the source's own node would take it first; only @lab's walk is modelled)
+    if (external && !outside) throw InputError.of('to', '', `a trace to a LoadBalancer or external IP starts at @lab (the client outside)`);
+    const nodeName = external ? route?.node : (t.node ?? topo.nodes.find((n) => names.addressesOf(n.name).includes(t.ip))?.name);
+    const via = svc.clusterIP === t.ip ? 'clusterIP' : external ? 'external' : 'nodePort';
     if (!svc.endpoints.length) throw InputError.of('to', '', `service ${svc.id} has no endpoints: nothing would answer`);
     // a Local traffic policy: the node that DNATs picks among its own endpoints only (pods and
     // the node itself are short-circuited to all endpoints for a node port, as kube-proxy does)
@@ -101,10 +107,13 @@ export function resolveTrace(topo: Topology, names: LabNames, req: TraceRequest,
         '',
         `service ${svc.id} has no endpoint on ${dnatNode} and a Local traffic policy: kube-proxy drops it there`,
       );
+    const node = topo.nodes.find((n) => n.name === nodeName)!;
     const candidates: Destination[] = endpoints.map((endpoint) =>
       via === 'clusterIP'
         ? { kind: 'service', service: svc, endpoint, via }
-        : { kind: 'service', service: svc, endpoint, via, node: topo.nodes.find((n) => n.name === nodeName)! },
+        : via === 'external'
+          ? { kind: 'service', service: svc, endpoint, via, ip: t.ip, node }
+          : { kind: 'service', service: svc, endpoint, via, node },
     );
     return { src, fromNs, probe, target, candidates };
   }
@@ -142,7 +151,7 @@ export async function traceWalk(
       ? r.src.pod.node
       : r.src.kind === 'node'
         ? r.src.node.name
-        : dest0.kind === 'service' && dest0.via === 'nodePort'
+        : dest0.kind === 'service' && dest0.via !== 'clusterIP'
           ? dest0.node.name
           : topo.nodes[0]!.name;
   const bnf = await rt.run(nodeNamespace(topo.name, srcNode), ['cat', '/proc/sys/net/bridge/bridge-nf-call-iptables'], { check: false });
