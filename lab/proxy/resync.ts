@@ -302,7 +302,7 @@ export function deltaRulesForNodes(
     case 'iptables': {
       // as rulesForNodes: one text for every node unless node ports bind to its addresses or a Local policy picks its endpoints
       const perNode = [before, after].some(
-        (m) => nodePortTargets(m) !== 'all' || m.services.some((sp) => sp.externalLocal || sp.internalLocal),
+        (m) => nodePortTargets(m) !== 'all' || m.services.some((sp) => sp.externalLocal || sp.internalLocal || sp.sourceRanges),
       );
       let same: ReturnType<typeof nodeDelta> | undefined;
       const nodeDelta = (node?: ProxyNode) => {
