@@ -290,13 +290,23 @@ export function program(deps: CliDeps = {}): Command {
     .option('--keep', 'leave the labs up after the run')
     .option('--results <dir>', 'where run folders are made', resultsArg, 'results')
     .option('--allow-skip', 'exit 0 when steps were skipped for a missing kernel feature (nothing failed)')
+    .option('--exclude <names...>', 'leave out these scenario files (base names without .yaml, e.g. netpol-e2e)')
     .option('--json', 'print report.json to stdout instead of progress lines')
     .action(
       forwardable(
         vms,
         async (
           path: string,
-          o: { name?: string; runtime?: string; reuse?: boolean; keep?: boolean; results: string; allowSkip?: boolean; json?: boolean },
+          o: {
+            name?: string;
+            runtime?: string;
+            reuse?: boolean;
+            keep?: boolean;
+            results: string;
+            allowSkip?: boolean;
+            exclude?: string[];
+            json?: boolean;
+          },
         ) => {
           const { report, shown } = await runSuites({
             path,

@@ -1,4 +1,5 @@
-import { join, relative } from 'node:path';
+import { basename, join, relative } from 'node:path';
+import { InputError } from '../errors';
 import { newRunId } from '../report/run-id';
 import type { RunEvent, RunReport } from '../report/types';
 import { LocalExecutor } from '../runtime/executor';
@@ -12,6 +13,8 @@ import { runScenarios } from './run';
 
 export interface SuitesRequest {
   path: string;
+  /** scenario files left out, by base name without .yaml (`--exclude netpol-e2e`) */
+  exclude?: string[];
   name?: string;
   runtime?: string;
   reuse?: boolean;
@@ -24,8 +27,17 @@ export interface SuitesRequest {
   afterStep?: (scenario: string, index: number) => Promise<void>;
 }
 
+/** The files under `path` but those `exclude` names; a name that matches no file is a typo: exit 2. */
+export function suiteFiles(path: string, exclude: readonly string[] = []): string[] {
+  const files = scenarioFiles(path);
+  const stem = (f: string) => basename(f).replace(/\.ya?ml$/, '');
+  for (const x of exclude)
+    if (!files.some((f) => stem(f) === x)) throw InputError.of('--exclude', '', `'${x}' names no scenario file under ${path}`);
+  return files.filter((f) => !exclude.includes(stem(f)));
+}
+
 export async function runSuites(req: SuitesRequest): Promise<{ report: RunReport; shown: string }> {
-  const scenarios = await loadScenarios(scenarioFiles(req.path), new LocalExecutor(), {
+  const scenarios = await loadScenarios(suiteFiles(req.path, req.exclude), new LocalExecutor(), {
     ...(req.name !== undefined ? { labName: req.name } : {}),
     ...(req.runtime ? { runtime: req.runtime } : {}),
   });
