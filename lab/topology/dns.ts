@@ -16,11 +16,15 @@ const SERVERS = 2;
 
 export const dnsPodName = (i: number) => `kube-dns-${i + 1}`;
 
+/** cluster.dns unset: on, as a cluster has it, unless no kube-proxy would lead to the service (and,
+ * for now, on the docker runtime, whose node image has no dnsmasq yet). */
+const dnsByDefault = (input: TopologyInput) => input.proxy.mode !== 'none' && input.runtime !== 'docker';
+
 type Fail = (path: (string | number)[], message: string) => unknown;
 
 /** Adds the DNS service and pods to the input (before allocation); undefined when the DNS is off. */
 export function addClusterDns(input: TopologyInput, fail: Fail): DnsSpec | undefined {
-  if (!input.cluster.dns) return undefined;
+  if (!(input.cluster.dns ?? dnsByDefault(input))) return undefined;
   const cidr = parseCidr(input.cluster.serviceCIDR);
   if (!cidr) return undefined; // reported with the other CIDR checks
   const clusterIP = formatIp(nth(cidr, 10));

@@ -46,6 +46,8 @@ export interface Overrides {
   proxyMode?: string;
   /** --runtime: netns or docker */
   runtime?: string;
+  /** cluster.dns, for a caller whose topologies are about something else (kube-proxy's own test cases) */
+  dns?: boolean;
 }
 
 /** Hears of what loads but deserves a look (a rule file outside the topology's folder); stderr by default. */
@@ -177,6 +179,7 @@ function finish(
     if (!rt.success) throw InputError.of('--runtime', '', `'${overrides.runtime}': expected netns or docker`);
     input.runtime = rt.data;
   }
+  if (overrides.dns !== undefined) input.cluster.dns = overrides.dns;
   if (overrides.name !== undefined) {
     // The override names namespaces just like `name:` in the file, so it obeys the same rule.
     input.name = checkLabName(overrides.name);
@@ -203,7 +206,17 @@ const isInside = (dir: string, path: string) => {
 /** Semantic checks and deterministic allocation. All problems are collected before throwing. */
 export function resolveTopology(input: TopologyInput, src: IssueSource, warn: WarningSink = warnOnStderr): Topology {
   const issues: InputIssue[] = [];
-  const fail = (path: Path, message: string) => issues.push(src.issue(path, message));
+  // The cluster DNS's pods and service are added after the file's own (addClusterDns): a problem
+  // of theirs (no address left for a server pod) is reported at cluster.dns, naming the object.
+  const given = { pods: input.pods.length, services: input.services.length };
+  const fail = (path: Path, message: string) => {
+    const [list, i] = path;
+    const added = (list === 'pods' || list === 'services') && typeof i === 'number' && i >= given[list];
+    const name = added ? input[list][i]?.name : undefined;
+    issues.push(
+      added ? src.issue(['cluster', 'dns'], `the cluster DNS's ${list.slice(0, -1)} ${name}: ${message}`) : src.issue(path, message),
+    );
+  };
   if (!input.nodes.length) fail(['nodes'], 'a lab needs at least one node');
   const other = (path: Path) => {
     const at = src.locate(path);

@@ -129,8 +129,9 @@ export const clusterSchema = z.strictObject({
   calico: calicoSchema.optional(),
   /** pod network MTU; default 1450 for vxlan (50 bytes of encapsulation), 1480 for ipip, 1500 otherwise */
   mtu: z.number().int().min(576).max(9000).optional(),
-  /** the cluster DNS: kube-system/kube-dns at the service CIDR's .10, dnsmasq in two pods (lab/pods/dns.ts) */
-  dns: z.boolean().default(false),
+  /** the cluster DNS: kube-system/kube-dns at the service CIDR's .10, dnsmasq in two pods (lab/pods/dns.ts);
+   * default on, as in every kind/k3s/kubeadm cluster, except with proxy.mode none (no rules lead to it) */
+  dns: z.boolean().optional(),
   /** the cluster's DNS domain (kubelet's --cluster-domain) */
   domain: z
     .string()

@@ -33,8 +33,9 @@ export function sizeCluster(nodes: number, podsPerNode: number): ClusterSizing {
   if (!Number.isInteger(podsPerNode) || podsPerNode < 0)
     throw new Error(`pods per node must be a non-negative integer, not ${podsPerNode}`);
 
-  // A node subnet holds its pods plus network, cni0's gateway .1 and broadcast; flannel's /24 when it fits.
-  const nodeSubnetPrefix = Math.min(24, 32 - bits(podsPerNode + 3));
+  // A node subnet holds its pods plus network, cni0's gateway .1 and broadcast, and on the first two
+  // nodes the cluster DNS's server pod (cluster.dns, on by default); flannel's /24 when it fits.
+  const nodeSubnetPrefix = Math.min(24, 32 - bits(podsPerNode + 4));
   if (nodeSubnetPrefix < 16) throw new Error(`${podsPerNode} pods per node need a node subnet larger than /16`);
   const podPrefix = Math.min(16, nodeSubnetPrefix - bits(nodes));
   if (podPrefix < WIDE_POD_MIN_PREFIX)

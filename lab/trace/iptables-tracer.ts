@@ -20,7 +20,7 @@ export interface TracePacket {
 export interface TraceContext {
   /** addresses local to the node, for `-m addrtype --dst-type LOCAL`: bare or CIDR ("127.0.0.0/8") */
   localAddresses: string[];
-  /** ipset name → members as `ipset restore` adds them ("10.43.0.10,tcp:80", "10.42.0.0/16", "32506" in a bitmap:port) */
+  /** ipset name → members as `ipset restore` adds them ("10.43.0.20,tcp:80", "10.42.0.0/16", "32506" in a bitmap:port) */
   ipsets?: Record<string, string[]>;
   /** "ip:port" of the endpoint observed: a `-m statistic --mode random` branch is taken when it DNATs there */
   preferDestination?: string;

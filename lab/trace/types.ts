@@ -20,7 +20,7 @@ export interface WalkHeaders {
 /** What changed since the previous point, in words a reader checks against the article. */
 export interface WalkChange {
   kind: 'ttl' | 'mac' | 'dnat' | 'snat' | 'encap' | 'decap' | 'port';
-  /** e.g. "ttl 64 → 63", "DNAT 10.43.0.10:80 → 10.42.1.9:80", "VXLAN encap 192.168.205.4 → 192.168.205.3 udp 8472 vni 1" */
+  /** e.g. "ttl 64 → 63", "DNAT 10.43.0.20:80 → 10.42.1.9:80", "VXLAN encap 192.168.205.4 → 192.168.205.3 udp 8472 vni 1" */
   text: string;
 }
 
@@ -78,7 +78,7 @@ export interface Walk {
   /** the pod network's dataplane (topology's cluster.backend: vxlan, host-gw, calico-bgp, …); older walks lack it */
   backend?: string;
   from: string;
-  /** as asked: `web-2`, `service:web`, `10.43.0.10:80`, `node2` */
+  /** as asked: `web-2`, `service:web`, `10.43.0.20:80`, `node2` */
   to: string;
   protocol: 'icmp' | 'tcp' | 'udp';
   /** the address and port the probe sent to */

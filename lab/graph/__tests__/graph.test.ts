@@ -28,13 +28,29 @@ describe('topology graph model', () => {
     expect(
       g.nodes.map((n) => [n.name, n.eth0.address, n.vtep?.name, n.vtep?.address, n.hub.address, n.pods.map((p) => `${p.name} ${p.ip}`)]),
     ).toEqual([
-      ['node1', '192.168.205.4/24', 'flannel.1', '10.42.0.0/32', '10.42.0.1/24', ['client 10.42.0.65', 'web-1 10.42.0.66']],
-      ['node2', '192.168.205.3/24', 'flannel.1', '10.42.1.0/32', '10.42.1.1/24', ['web-2 10.42.1.9', 'nginx-test-1 10.42.1.6']],
+      [
+        'node1',
+        '192.168.205.4/24',
+        'flannel.1',
+        '10.42.0.0/32',
+        '10.42.0.1/24',
+        ['client 10.42.0.65', 'web-1 10.42.0.66', 'kube-system/kube-dns-1 10.42.0.2'],
+      ],
+      [
+        'node2',
+        '192.168.205.3/24',
+        'flannel.1',
+        '10.42.1.0/32',
+        '10.42.1.1/24',
+        ['web-2 10.42.1.9', 'nginx-test-1 10.42.1.6', 'kube-system/kube-dns-2 10.42.1.2'],
+      ],
       ['node3', '192.168.205.5/24', 'flannel.1', '10.42.2.0/32', '10.42.2.1/24', ['web-3 10.42.2.9', 'nginx-test-2 10.42.2.6']],
     ]);
     expect(g.nodes[0]!.pods[0]!.veth).toMatch(/^veth[0-9a-f]{8}$/);
     expect(g.services.map((s) => [s.name, s.clusterIP, s.port, s.nodePort, s.endpoints.map((e) => e.pod)])).toEqual([
-      ['default/web:http', '10.43.0.10', 80, undefined, ['pod_web_1', 'pod_web_2', 'pod_web_3']],
+      ['kube-system/kube-dns:dns-tcp', '10.43.0.10', 53, undefined, ['pod_kube_system_kube_dns_1', 'pod_kube_system_kube_dns_2']],
+      ['kube-system/kube-dns:dns', '10.43.0.10', 53, undefined, ['pod_kube_system_kube_dns_1', 'pod_kube_system_kube_dns_2']],
+      ['default/web:http', '10.43.0.20', 80, undefined, ['pod_web_1', 'pod_web_2', 'pod_web_3']],
       ['default/nginx-test:80-80', '10.43.6.58', 80, 32506, ['pod_nginx_test_1', 'pod_nginx_test_2']],
     ]);
     expect(g.links).toEqual([

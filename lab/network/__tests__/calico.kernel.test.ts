@@ -177,14 +177,14 @@ describe.each(['iptables', 'nftables'])('services on a Calico bgp lab, kube-prox
     });
 
     test('pod → ClusterIP reaches the endpoints on all three nodes, the source kept', async () => {
-      const r = await connect(rt, at('node1', 'client'), '10.43.0.10', 80, { count: 30 });
+      const r = await connect(rt, at('node1', 'client'), '10.43.0.20', 80, { count: 30 });
       expect(r.failed).toBe(0);
       expect(Object.keys(r.byPod).sort()).toEqual(['web-1', 'web-2', 'web-3']);
       expect(new Set(r.attempts.map((x) => x.peer?.split(':')[0]))).toEqual(new Set(['10.42.0.0']));
     });
 
     test('an endpoint reaches its own service and lands on itself too: routed back out of its cali veth, no hairpin', async () => {
-      const r = await connect(rt, at('node1', 'web-1'), '10.43.0.10', 80, { count: 30 });
+      const r = await connect(rt, at('node1', 'web-1'), '10.43.0.20', 80, { count: 30 });
       expect(r.failed).toBe(0);
       expect(r.byPod['web-1']).toBeGreaterThan(0);
     });

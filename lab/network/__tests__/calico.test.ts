@@ -94,6 +94,11 @@ describe("Calico's pod wiring", () => {
       'net.ipv4.neigh.cali9fb0db7f13e.proxy_delay=0',
       'net.ipv4.conf.cali9fb0db7f13e.proxy_arp=1',
       'net.ipv4.conf.cali9fb0db7f13e.forwarding=1',
+      // kube-dns-2, the cluster DNS's server pod on node2
+      'net.ipv4.conf.califc070b54c99.route_localnet=1',
+      'net.ipv4.neigh.califc070b54c99.proxy_delay=0',
+      'net.ipv4.conf.califc070b54c99.proxy_arp=1',
+      'net.ipv4.conf.califc070b54c99.forwarding=1',
     ]);
   });
 
@@ -184,6 +189,8 @@ describe("Calico's IPAM (blocks of blockSize, in order)", () => {
       ['web-1', '10.42.0.1'],
       ['web-2', '10.42.0.64'],
       ['web-3', '10.42.0.128'],
+      ['kube-system/kube-dns-1', '10.42.0.2'],
+      ['kube-system/kube-dns-2', '10.42.0.65'],
     ]);
     expect(t.cluster).toMatchObject({
       cni: 'calico',
@@ -201,7 +208,8 @@ describe("Calico's IPAM (blocks of blockSize, in order)", () => {
       ['node1', ['10.42.0.20/30', '10.42.0.4/30'], '10.42.0.21'],
       ['node2', ['10.42.0.0/30'], '10.42.0.0'],
     ]);
-    expect(t.pods.map((p) => p.ip)).toEqual(['10.42.0.20', '10.42.0.22', '10.42.0.23', '10.42.0.4', '10.42.0.1']);
+    // then the cluster DNS's kube-dns-1 (node1) and kube-dns-2 (node2)
+    expect(t.pods.map((p) => p.ip)).toEqual(['10.42.0.20', '10.42.0.22', '10.42.0.23', '10.42.0.4', '10.42.0.1', '10.42.0.5', '10.42.0.2']);
   });
 
   it('refuses what does not fit Calico, naming the field', () => {

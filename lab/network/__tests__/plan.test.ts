@@ -211,6 +211,8 @@ describe('namespaces', () => {
       'kdl.default.node3.web-3',
       'kdl.default.node2.nginx-test-1',
       'kdl.default.node3.nginx-test-2',
+      'kdl.default.node1.kube-system.kube-dns-1',
+      'kdl.default.node2.kube-system.kube-dns-2',
     ]);
   });
 
@@ -332,7 +334,7 @@ describe('underlay segments', () => {
 
   it('a node with no pods and a lab with one node plan without peers', () => {
     const plan = planLab(loadTopologyText('name: solo\nnodes: [{ name: a }]\n', 'solo.yaml'));
-    expect(plan.namespaces).toEqual(['kdl.solo', 'kdl.solo.a']);
+    expect(plan.namespaces).toEqual(['kdl.solo', 'kdl.solo.a', 'kdl.solo.a.kube-system.kube-dns-1']);
     expect(stepOf(plan, 'kdl.solo.a', 'bridge')).toBeUndefined();
     expect(linesOf(plan, 'kdl.solo.a', 'ip').filter((l) => /^(route add 10\.|neigh )/.test(l))).toEqual([]);
   });

@@ -18,7 +18,7 @@ describe('counts and durations given on the command line', () => {
     [['capture', 'node1:eth0', '-c', '0'], '--count: must be at least 1'],
     [['capture', 'node1:eth0', '--seconds', '0'], '--seconds: must be at least 1'],
     [['capture', 'node1:eth0', '-c', '-3'], "--count: not a whole number: '-3'"],
-    [['connect', 'client', '10.43.0.10:80', '-c', '0'], '--count: must be at least 1'],
+    [['connect', 'client', '10.43.0.20:80', '-c', '0'], '--count: must be at least 1'],
   ])('%j: exit 2, %s', async (argv, said) => {
     expect(await main(argv)).toBe(2);
     expect(errors.join('\n')).toContain(said);
@@ -80,7 +80,7 @@ describe('a lab that is not there', () => {
 
   test.each([
     [['exec', '--name', 'kdl-no-such-lab-here', 'node1', 'true']],
-    [['connect', '--name', 'kdl-no-such-lab-here', 'client', '10.43.0.10:80']],
+    [['connect', '--name', 'kdl-no-such-lab-here', 'client', '10.43.0.20:80']],
     [['trace', '--name', 'kdl-no-such-lab-here', 'client', 'web-2']],
     [['capture', '--name', 'kdl-no-such-lab-here', 'node1:eth0', '-c', '1']],
   ])('%j: exit 3', async (argv) => {

@@ -134,10 +134,10 @@ describeKernel('lab lifecycle', () => {
 
     // Held after the links stage, killed once node eth0s exist inside node namespaces.
     await killUpHalfWay(['-f', file], 'links', async () => {
-      if (labNamespaces(KILL_LAB).length !== 61) return false;
+      if (labNamespaces(KILL_LAB).length !== 63) return false; // 1 + 20 nodes + 40 pods + 2 DNS pods
       return (await rt.run(`kdl.${KILL_LAB}.n19`, ['ip', '-j', 'link', 'show', 'eth0'], { check: false })).code === 0;
     });
-    expect(labNamespaces(KILL_LAB)).toHaveLength(61); // really left half-built
+    expect(labNamespaces(KILL_LAB)).toHaveLength(63); // really left half-built
 
     const s = await cli(['status', '--name', KILL_LAB, '--json']);
     expect(JSON.parse(s.stdout).labs[0].state).toBe('interrupted');
@@ -149,7 +149,7 @@ describeKernel('lab lifecycle', () => {
     expect((await cli(['down', '--name', KILL_LAB])).code).toBe(0);
 
     // And up after a crash cleans the leftovers itself.
-    await killUpHalfWay(['-f', file], 'namespaces', () => labNamespaces(KILL_LAB).length === 61);
+    await killUpHalfWay(['-f', file], 'namespaces', () => labNamespaces(KILL_LAB).length === 63);
     const u = await cli(['up', '-f', file, '--json']);
     expect(u.code).toBe(0);
     expect(JSON.parse(u.stdout)).toMatchObject({ name: KILL_LAB, state: 'up' });

@@ -17,7 +17,7 @@ import { up } from '../up';
 //   mode's default `primary`: the node's eth0 IP, not its cni0 address).
 // The default lab (scenarios/topologies/default.yaml) in nftables mode.
 
-const WEB = '10.43.0.10'; // default/web:http, port 80
+const WEB = '10.43.0.20'; // default/web:http, port 80
 const NODE1 = '192.168.205.4'; // node1's eth0
 const NODE1_CNI0 = '10.42.0.1';
 const NODE_PORT = 32506; // default/nginx-test, endpoints on node2 and node3

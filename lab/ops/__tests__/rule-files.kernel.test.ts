@@ -61,7 +61,7 @@ pods:
   - { name: c2, node: n2 }
   - { name: web-b, node: n2, labels: { app: web }, ports: [80] }
 services:
-  - { name: web, clusterIP: 10.43.0.10, selector: { app: web }, ports: [{ port: 80 }] }
+  - { name: web, clusterIP: 10.43.0.20, selector: { app: web }, ports: [{ port: 80 }] }
 proxy:
   rules:
 ${rules}`;
@@ -91,7 +91,7 @@ ${rules}`;
 
     const own = await connect(rt, ns('n1', 'c1'), '10.43.9.9', 80, { count: 3 });
     expect(own.byPod).toEqual({ 'web-a': 3 });
-    const kube = await connect(rt, ns('n2', 'c2'), '10.43.0.10', 80, { count: 20 });
+    const kube = await connect(rt, ns('n2', 'c2'), '10.43.0.20', 80, { count: 20 });
     expect(kube.failed).toBe(0);
     expect(Object.keys(kube.byPod).sort()).toEqual(['web-a', 'web-b']);
     // the appended chain answers port 9999 with a reset; the nft table port 9998, on n2 only

@@ -19,7 +19,7 @@ import { up } from '../up';
 // after install, and where real connections land, as the serving pod reports it (its name and
 // the peer address it saw). Addresses are the default lab's (scenarios/topologies/default.yaml).
 
-const WEB = '10.43.0.10'; // default/web:http, endpoints web-1 (node1), web-2 (node2), web-3 (node3)
+const WEB = '10.43.0.20'; // default/web:http, endpoints web-1 (node1), web-2 (node2), web-3 (node3)
 const NGINX = '10.43.6.58'; // default/nginx-test:80-80, NodePort 32506, endpoints on node2 and node3
 const DEFAULT_YAML = readFileSync(topologyFile('default.yaml'), 'utf8');
 

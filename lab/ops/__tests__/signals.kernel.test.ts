@@ -10,7 +10,7 @@ import { STATE_DIR } from '../../state/store';
 // that stage, remove everything it created, stop every process it started and exit 130 / 143
 // — with no `down` run after it.
 
-const STAGES = ['namespaces', 'links', 'configure', 'neighbours', 'proxy', 'servers', 'verify'];
+const STAGES = ['namespaces', 'links', 'configure', 'neighbours', 'proxy', 'servers', 'dns', 'verify'];
 
 interface Outcome {
   code: number | null;
@@ -50,8 +50,8 @@ async function pgrep(args: string[]): Promise<string[]> {
   return r.stdout.split('\n').filter((l) => l.trim());
 }
 
-/** Processes whose command line names the lab's namespaces or pod servers (none may outlive `up`). */
-const labProcesses = (lab: string) => pgrep(['-af', `kdl\\.${lab}\\.|reply\\.sh.*${lab}`]);
+/** Processes whose command line names the lab's namespaces, pod servers or DNS files (none may outlive `up`). */
+const labProcesses = (lab: string) => pgrep(['-af', `kdl\\.${lab}\\.|reply\\.sh.*${lab}|/dns/${lab}/`]);
 
 /** Every socat / tcpdump / nsenter / xargs running now: `up`'s own, if any were left, are among them. */
 const toolProcesses = () => pgrep(['-ax', 'socat|tcpdump|nsenter|xargs']);
@@ -72,6 +72,7 @@ describeKernel('lab up interrupted by a signal at every stage', () => {
         expect({ code: r.code, said: /interrupted \(SIG(INT|TERM)\): removed what up/.test(r.output) }).toEqual({ code: want, said: true });
         expect(labNamespaces(lab)).toEqual([]);
         expect(existsSync(join(STATE_DIR, `${lab}.json`))).toBe(false);
+        expect(existsSync(`/etc/netns/kdl.${lab}.node1.client`)).toBe(false); // the pods' resolv.conf
         expect(await labProcesses(lab)).toEqual([]);
         const left = (await toolProcesses()).filter((p) => !before.tools.includes(p));
         expect(left).toEqual([]);

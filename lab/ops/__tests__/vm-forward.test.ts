@@ -50,10 +50,10 @@ describe('VM forwarding', () => {
   it('passes exec and connect on whole, options in either form', async () => {
     const s = standIn(['gvm']);
     expect(await main(['exec', '--name=gvm', 'client', '--', 'ip', '-br', 'addr'], { vms: s.vms })).toBe(3);
-    expect(await main(['connect', 'client', '10.43.0.10:80', '--name=gvm', '-c', '10'], { vms: s.vms })).toBe(3);
+    expect(await main(['connect', 'client', '10.43.0.20:80', '--name=gvm', '-c', '10'], { vms: s.vms })).toBe(3);
     expect(s.calls.map((c) => c.args)).toEqual([
       ['exec', '--name=gvm', 'client', '--', 'ip', '-br', 'addr'],
-      ['connect', 'client', '10.43.0.10:80', '--name=gvm', '-c', '10'],
+      ['connect', 'client', '10.43.0.20:80', '--name=gvm', '-c', '10'],
     ]);
   });
 

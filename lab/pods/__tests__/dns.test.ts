@@ -47,11 +47,19 @@ describe('cluster DNS in the topology (cluster.dns)', () => {
     expect(planListeners(topo).filter((l) => l.pod.startsWith('kube-system/kube-dns'))).toEqual([]);
   });
 
-  it('is off by default: no service, no pods', () => {
+  it('is on by default, as in a cluster; off with cluster.dns: false, with proxy.mode none and (for now) on docker', () => {
     const t = loadTopologyText(yaml('name: t', 'nodes: [{ name: a }]'));
-    expect(t.cluster.dns).toBeUndefined();
-    expect(t.pods).toEqual([]);
-    expect(t.services).toEqual([]);
+    expect(t.cluster.dns).toEqual({ domain: 'cluster.local', clusterIP: '10.43.0.10', pods: ['kube-system/kube-dns-1'] });
+    expect(t.pods.map((p) => [p.name, p.namespace, p.node])).toEqual([['kube-system/kube-dns-1', 'kube-system', 'a']]);
+    expect(t.services.map((s) => `${s.namespace}/${s.name} ${s.clusterIP}`)).toEqual(['kube-system/kube-dns 10.43.0.10']);
+    for (const off of ['cluster: { dns: false }', 'proxy: { mode: none }', 'runtime: docker']) {
+      const o = loadTopologyText(yaml('name: t', off, 'nodes: [{ name: a }]'));
+      expect([off, o.cluster.dns, o.pods, o.services]).toEqual([off, undefined, [], []]);
+    }
+    // asked for, it is there with no kube-proxy too (the user's choice)
+    expect(
+      loadTopologyText(yaml('name: t', 'cluster: { dns: true }', 'proxy: { mode: none }', 'nodes: [{ name: a }]')).cluster.dns,
+    ).toBeDefined();
   });
 
   it('leaves headless services (clusterIP: None) out of kube-proxy', () => {
@@ -70,7 +78,9 @@ describe('cluster DNS in the topology (cluster.dns)', () => {
       /pods\[0\]\.name: 'kube-system\/kube-dns-2' is the name of a cluster DNS pod/,
     );
     // the same name in another namespace is another pod
-    expect(loadTopologyText(yaml(...base, 'pods: [{ name: kube-dns-2, node: a }]')).pods.map((p) => p.name)).toContain('kube-dns-2');
+    expect(loadTopologyText(yaml(...base, 'pods: [{ name: kube-dns-2, node: a }]')).pods.map((p) => p.name)).toContain(
+      'kube-system/kube-dns-2',
+    );
     expect(
       issues(
         yaml(

@@ -31,7 +31,7 @@ pods:
   - { name: client, node: node2, ip: 10.42.1.5 }
   - { name: web-1, node: node2, ip: 10.42.1.9, labels: { app: web }, ports: [80] }
 services:
-  - { name: web, type: NodePort, clusterIP: 10.43.0.10, selector: { app: web }, ports: [{ port: 80, nodePort: ${NODE_PORT} }] }
+  - { name: web, type: NodePort, clusterIP: 10.43.0.30, selector: { app: web }, ports: [{ port: 80, nodePort: ${NODE_PORT} }] }
 ${withGone ? `  - { name: gone, clusterIP: ${GONE}, selector: { app: web }, ports: [{ port: 80 }] }` : ''}
 proxy:
   mode: iptables

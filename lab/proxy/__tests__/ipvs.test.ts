@@ -238,7 +238,7 @@ describe('nodePortIPs: the addresses node ports answer on (--nodeport-addresses)
       ['192.168.205.4', '10.42.0.1'],
     ],
     // a CIDR is matched against every interface's addresses, kube-ipvs0's cluster IPs too
-    [['10.43.0.0/16'], ['10.43.0.10', '10.43.6.58']],
+    [['10.43.0.0/16'], ['10.43.0.10', '10.43.0.20', '10.43.6.58']],
     [['172.16.0.0/12'], []],
   ])('%j → %j', (npa, want) => {
     expect(withNpa(npa)).toEqual(want);
@@ -256,7 +256,12 @@ describe('nodePortIPs: the addresses node ports answer on (--nodeport-addresses)
   it('a node without any address for node ports gets no node-port virtual services and no KUBE-NODE-PORT-* members', () => {
     const model = { ...proxyModel(topo), nodePortAddresses: ['172.16.0.0/12'] };
     const r = ipvsRules(model, node1);
-    expect([...parseIpvsadm(r.ipvsadm).services.keys()]).toEqual(['TCP 10.43.0.10:80', 'TCP 10.43.6.58:80']);
+    expect([...parseIpvsadm(r.ipvsadm).services.keys()]).toEqual([
+      'TCP 10.43.0.10:53',
+      'UDP 10.43.0.10:53',
+      'TCP 10.43.0.20:80',
+      'TCP 10.43.6.58:80',
+    ]);
     expect(ipsetMembers(model, node1).get('KUBE-NODE-PORT-TCP')).toEqual([]);
     expect(r.iptables).not.toContain('KUBE-NODE-PORT-TCP');
   });

@@ -47,6 +47,7 @@ describe('the proxy model: what kube-proxy derives from the objects', () => {
   const topo = (proxy: string) =>
     loadTopologyText(`
 name: order
+cluster: { dns: false } # the one service is s
 proxy: ${proxy}
 nodes: [{ name: n1 }]
 pods:
@@ -87,6 +88,7 @@ describe('endpoint conditions and session affinity', () => {
   const topo = (pods: string, svc = '') =>
     loadTopologyText(`
 name: cond
+cluster: { dns: false } # the one service is s
 nodes: [{ name: n1 }]
 pods:
 ${pods}

@@ -196,7 +196,7 @@ describeKernel('HTML report in Chromium', () => {
     ]);
     expect(dom).toContain('class="difference">✗ ip.ttl expected 62, saw 63</text>');
     expect(dom).toMatch(/<g class="hop bad unseen" data-point="@lab:underlay0">/);
-    expect(dom).toContain('>DNAT 10.43.0.10:80 → 10.42.1.9:80</text>');
+    expect(dom).toContain('>DNAT 10.43.0.20:80 → 10.42.1.9:80</text>');
 
     const shot = join(tmp, 'walk.png');
     await chromium(bin, join(tmp, 'profile'), [`--screenshot=${shot}`, `file://${page}`]);

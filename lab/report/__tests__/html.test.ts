@@ -211,7 +211,7 @@ describe('packet walk', () => {
     expect(arrows[2]!.attrs.stroke).toBe('#2b6cb0');
     const changes = all.filter((e) => e.attrs.class?.startsWith('change')).map((e) => textOf(e).trim());
     expect(changes).toEqual([
-      'DNAT 10.43.0.10:80 → 10.42.1.9:80',
+      'DNAT 10.43.0.20:80 → 10.42.1.9:80',
       'ttl 64 → 63',
       expect.stringMatching(/^eth /),
       'VXLAN encap 192.168.205.4 → 192.168.205.3 udp 8472 vni 1',

@@ -73,7 +73,7 @@ describeDocker('docker runtime', () => {
     expect(await inContainer('node1', ['iptables-save', '-t', 'nat'])).toMatch(
       /-A KUBE-SERVICES -d 10\.43\.0\.10\/32 -p tcp .* -j KUBE-SVC-/,
     );
-    const r = await cli(['connect', '--name', LAB, 'client', '10.43.0.10:80', '-c', '30', '--json']);
+    const r = await cli(['connect', '--name', LAB, 'client', '10.43.0.20:80', '-c', '30', '--json']);
     const res = JSON.parse(r.stdout) as { byPod: Record<string, number>; failed: number; attempts: { peer: string }[] };
     expect(res.failed).toBe(0);
     expect(Object.keys(res.byPod).sort()).toEqual(['web-1', 'web-2', 'web-3']);

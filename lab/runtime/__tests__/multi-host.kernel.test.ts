@@ -52,7 +52,7 @@ describeDocker('docker runtime over two hosts (ssh)', () => {
         '  - { name: web-2, node: node2, ip: 10.42.1.9, labels: { app: web } }',
         '  - { name: web-3, node: node3, ip: 10.42.2.9, labels: { app: web } }',
         'services:',
-        '  - { name: web, clusterIP: 10.43.0.10, selector: { app: web }, ports: [{ port: 80 }] }',
+        '  - { name: web, clusterIP: 10.43.0.20, selector: { app: web }, ports: [{ port: 80 }] }',
       ].join('\n') + '\n',
     );
     await cli(['down', '-f', file]);
@@ -132,7 +132,7 @@ describeDocker('docker runtime over two hosts (ssh)', () => {
     const e = await cli(['exec', '--name', LAB, 'web-2', '--', 'sh', '-c', 'hostname; ip -br -4 addr show eth0; exit 7']);
     expect(e.code).toBe(7);
     expect(e.stdout).toMatch(/^node2\neth0@if\d+\s+UP\s+10\.42\.1\.9\/24/);
-    const r = await cli(['connect', '--name', LAB, 'client', '10.43.0.10:80', '-c', '30', '--json']);
+    const r = await cli(['connect', '--name', LAB, 'client', '10.43.0.20:80', '-c', '30', '--json']);
     const res = JSON.parse(r.stdout) as { byPod: Record<string, number>; failed: number };
     expect(res.failed).toBe(0);
     expect(Object.keys(res.byPod).sort()).toEqual(['web-1', 'web-2', 'web-3']);

@@ -47,7 +47,7 @@ describe('scenario files', () => {
       const p = s.steps[i]!.probes[0]!;
       return p.kind === 'connect' ? { ip: p.target.ip, port: p.target.port, svc: p.target.service?.id } : undefined;
     };
-    expect(target(0)).toEqual({ ip: '10.43.0.10', port: 80, svc: 'default/web:http' });
+    expect(target(0)).toEqual({ ip: '10.43.0.20', port: 80, svc: 'default/web:http' });
     expect(target(1)).toEqual({ ip: '192.168.205.4', port: 32506, svc: 'default/nginx-test:80-80' });
   });
 

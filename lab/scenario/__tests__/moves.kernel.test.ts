@@ -23,7 +23,7 @@ function topo(indent: number, name: string, backend: 'vxlan' | 'host-gw', pods: 
     `${pad}pods:`,
     `${pad}  - { name: client, node: n1, ip: 10.42.0.5 }`,
     ...pods.map((p) => `${pad}  - ${p}`),
-    `${pad}services: [{ name: web, clusterIP: 10.43.0.10, selector: { app: web }, ports: [{ port: 80 }] }]`,
+    `${pad}services: [{ name: web, clusterIP: 10.43.0.20, selector: { app: web }, ports: [{ port: 80 }] }]`,
   ];
 }
 const web1 = '{ name: web-1, node: n2, ip: 10.42.1.2, labels: { app: web }, ports: [80] }';

@@ -37,7 +37,7 @@ describe('expected values', () => {
     expect(m('ip.dst', 'pod:web-2').test('10.42.1.9')).toBe(true);
     expect(m('ip.dst', 'web-2').test('10.42.1.9')).toBe(true);
     expect(m('ip.src', 'node1').test('192.168.205.4')).toBe(true);
-    expect(m('ip.dst', 'service:web').text).toBe('10.43.0.10 (service:web)');
+    expect(m('ip.dst', 'service:web').text).toBe('10.43.0.20 (service:web)');
     expect(m('ip.dst', ['pod:web-1', 'pod:web-2']).test('10.42.0.66')).toBe(true);
     expect(m('ip.dst', '!pod:web-1').test('10.42.0.66')).toBe(false);
     expect(compileMatcher('ip.dst', 'node7', names)).toMatch(/'node7' is not an address or a name of this lab/);

@@ -21,6 +21,7 @@ function issues(text: string): string[] {
 
 const e2e = yaml(
   'name: ns',
+  'cluster: { dns: false }', // no kube-system of the lab's own
   'nodes: [{ name: n1 }, { name: n2 }]',
   'namespaces: [{ name: x, labels: { team: red } }, { name: y }]',
   'pods:',
@@ -81,6 +82,7 @@ describe('pods in Kubernetes namespaces', () => {
 describe('EndpointSlices given in the topology', () => {
   const text = yaml(
     'name: sl',
+    'cluster: { dns: false }', // services[0] is ext
     'nodes: [{ name: n1 }, { name: n2 }]',
     'pods: [{ name: p, node: n2, namespace: other, ports: [8080] }]',
     'services:',

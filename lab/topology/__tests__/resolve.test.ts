@@ -72,6 +72,8 @@ describe('the checked-in topologies', () => {
       vni: 1,
       port: 8472,
       mtu: 1450,
+      // on by default, as in a cluster: kube-system/kube-dns at the service CIDR's .10
+      dns: { domain: 'cluster.local', clusterIP: '10.43.0.10', pods: ['kube-system/kube-dns-1', 'kube-system/kube-dns-2'] },
     });
     const node = (name: string, ip: string, third: number) => ({
       name,
@@ -90,6 +92,9 @@ describe('the checked-in topologies', () => {
       ['web-3', 'node3', '10.42.2.9'],
       ['nginx-test-1', 'node2', '10.42.1.6'],
       ['nginx-test-2', 'node3', '10.42.2.6'],
+      // the cluster DNS's server pods, after the file's, on the first two nodes
+      ['kube-system/kube-dns-1', 'node1', '10.42.0.2'],
+      ['kube-system/kube-dns-2', 'node2', '10.42.1.2'],
     ]);
     expect(topo.pods[0]!.labels).toEqual({ app: 'client' });
     expect(topo.pods[0]!.ports).toEqual([]);
@@ -106,7 +111,8 @@ describe('the checked-in topologies', () => {
       ['node2', '192.168.205.3', '10.42.1.0/24'],
       ['node3', '192.168.205.5', '10.42.2.0/24'],
     ]);
-    expect(topo.pods.map((p) => p.labels)).toEqual([{}, {}, {}]);
+    const dns = { 'k8s-app': 'kube-dns' };
+    expect(topo.pods.map((p) => p.labels)).toEqual([{}, {}, {}, dns, dns]);
   });
 
   it('a --name override renames the lab and is validated like the file', () => {
@@ -146,6 +152,8 @@ describe('defaults', () => {
       vni: 1,
       port: 8472,
       mtu: 1450,
+      // one node: one server pod
+      dns: { domain: 'cluster.local', clusterIP: '10.43.0.10', pods: ['kube-system/kube-dns-1'] },
     });
     expect(topo.pods[0]).toEqual({
       name: 'p',
@@ -232,6 +240,8 @@ describe('deterministic allocation', () => {
       ['p3', '10.42.0.4'],
       ['p4', '10.42.2.2'],
       ['p5', '10.42.0.5'],
+      ['kube-system/kube-dns-1', '10.42.0.6'],
+      ['kube-system/kube-dns-2', '10.42.1.2'],
     ]);
   });
 
@@ -270,7 +280,11 @@ describe('deterministic allocation', () => {
 
     const pods = Array.from({ length: 6 }, (_, i) => `  - { name: p${i}, node: a }`);
     const podsFull = messageLines(yaml('name: t', 'nodes: [{ name: a, podSubnet: 10.42.0.0/29 }]', 'pods:', ...pods));
-    expect(podsFull).toEqual([`${FILE}:9:5: pods[5]: no free address left in a's pod subnet 10.42.0.0/29`]);
+    expect(podsFull).toEqual([
+      // the cluster DNS's server pod is refused where the DNS is asked for (here by default)
+      `${FILE}:1:1: cluster.dns: the cluster DNS's pod kube-dns-1: no free address left in a's pod subnet 10.42.0.0/29`,
+      `${FILE}:9:5: pods[5]: no free address left in a's pod subnet 10.42.0.0/29`,
+    ]);
 
     const subnets = messageLines(yaml('name: t', 'cluster: { podCIDR: 10.42.0.0/23 }', 'nodes: [{ name: a }, { name: b }, { name: c }]'));
     expect(subnets).toEqual([`${FILE}:3:35: nodes[2]: no free /24 left in podCIDR 10.42.0.0/23`]);
@@ -501,7 +515,7 @@ describe('addresses', () => {
     });
     // an allocated pod never takes a given address, wherever the given one sits in the list
     const topo = load(twoNodes('pods:', '  - { name: p, node: a }', '  - { name: q, node: a, ip: 10.42.0.2 }'));
-    expect(topo.pods.map((p) => p.ip)).toEqual(['10.42.0.3', '10.42.0.2']);
+    expect(topo.pods.map((p) => p.ip)).toEqual(['10.42.0.3', '10.42.0.2', '10.42.0.4', '10.42.1.2']);
   });
 
   it('a pod IP outside its node subnet', () => {

@@ -68,19 +68,21 @@ describe('sizeCluster', () => {
   });
 
   it('shrinks node subnets below /24 only for more pods than a /24 holds', () => {
-    expect(sizeCluster(10, 253).nodeSubnetPrefix).toBe(24);
-    expect(sizeCluster(10, 254).nodeSubnetPrefix).toBe(23);
-    expect(sizeCluster(10, 254).podCIDR).toBe('10.42.0.0/16');
-    expect(sizeCluster(300, 254).podCIDR).toBe('10.64.0.0/14'); // 512 /23s
+    // 252 and a cluster DNS server pod
+    expect(sizeCluster(10, 252).nodeSubnetPrefix).toBe(24);
+    expect(sizeCluster(10, 253).nodeSubnetPrefix).toBe(23);
+    expect(sizeCluster(10, 253).podCIDR).toBe('10.42.0.0/16');
+    expect(sizeCluster(300, 253).podCIDR).toBe('10.64.0.0/14'); // 512 /23s
   });
 
   it.each([
     [1000, 2],
     [2500, 1],
+    [3, 252], // a full /24 on the nodes with a DNS server pod
   ])('gives a plan the topology loader accepts: %i nodes × %i pods', (nodes, pods) => {
     const topo = loadTopologyText(topologyText(sizeCluster(nodes, pods), nodes, pods), 'sized.yaml');
     expect(topo.nodes).toHaveLength(nodes);
-    expect(new Set(topo.pods.map((p) => p.ip)).size).toBe(nodes * pods);
+    expect(new Set(topo.pods.map((p) => p.ip)).size).toBe(nodes * pods + 2); // and the cluster DNS's 2
   });
 
   it.each([

@@ -8,7 +8,7 @@ import { parseRestore, ruleEvents, type TraceContext, traceChain, traceHook, typ
 
 // The tracer over the rules the generators really write (the same text as the golden files in
 // lab/proxy/__tests__/golden), for node1 of the default lab: 192.168.205.4, cni0 10.42.0.1,
-// flannel.1 10.42.0.0; web = 10.43.0.10:80 → 10.42.0.66, 10.42.1.9, 10.42.2.9;
+// flannel.1 10.42.0.0; web = 10.43.0.20:80 → 10.42.0.66, 10.42.1.9, 10.42.2.9;
 // nginx-test = 10.43.6.58:80, NodePort 32506 → 10.42.1.6, 10.42.2.6.
 
 const topo = loadTopology(join(__dirname, '../../../scenarios/topologies/default.yaml'));
@@ -25,7 +25,7 @@ const WEB_SEP: Record<string, string> = {
 const NGINX_SVC = 'KUBE-SVC-7CWUT4JBGBRVUN2L';
 const NGINX_EXT = 'KUBE-EXT-7CWUT4JBGBRVUN2L';
 
-const podToWeb: TracePacket = { src: '10.42.0.65', dst: '10.43.0.10', protocol: 'tcp', srcport: 40000, dstport: 80 };
+const podToWeb: TracePacket = { src: '10.42.0.65', dst: '10.43.0.20', protocol: 'tcp', srcport: 40000, dstport: 80 };
 const nodeToWeb: TracePacket = { ...podToWeb, src: '192.168.205.4' };
 const verdicts = (r: { steps: { verdict: string }[] }) => r.steps.map((s) => s.verdict);
 
@@ -150,7 +150,7 @@ describe('iptables mode (default lab)', () => {
       family: 'ip',
       table: 'nat',
       chain: 'OUTPUT',
-      packet: { src: '192.168.205.4', dst: '10.43.0.10', srcport: 40000, dstport: 80 },
+      packet: { src: '192.168.205.4', dst: '10.43.0.20', srcport: 40000, dstport: 80 },
     });
     expect(ev[1]).toMatchObject({
       hook: 'output',
@@ -160,7 +160,7 @@ describe('iptables mode (default lab)', () => {
       rule: expect.stringContaining('kubernetes service portals'),
     });
     expect(ev.filter((e) => e.packet).map((e) => `${e.table} ${e.chain} ${e.packet!.dst} ${e.packet!.mark ?? ''}`)).toEqual([
-      'nat OUTPUT 10.43.0.10 ',
+      'nat OUTPUT 10.43.0.20 ',
       'filter OUTPUT 10.42.2.9 0x4000',
     ]);
     expect(ev.at(-1)).toEqual({ hook: 'output', family: 'ip', table: 'filter', chain: 'OUTPUT', verdict: 'policy accept' });

@@ -81,7 +81,7 @@ describe('expected walk', () => {
   it('pod to a cluster IP: DNAT on the client node, the client kept; cni0 sees it DNATed only with br_netfilter', () => {
     const probe = { protocol: 'tcp' as const, srcport: 40001, dstport: 80 };
     const plain = expectedWalk(t, podSrc('client'), toService(t, 'web', 'web-3'), probe);
-    expect(plain.hops[1]!.headers.ip.dst).toBe('10.43.0.10');
+    expect(plain.hops[1]!.headers.ip.dst).toBe('10.43.0.20');
     expect(plain.hops[2]!.headers.ip).toMatchObject({ src: '10.42.0.65', dst: '10.42.2.9', ttl: 63 });
     expect(plain.dnat).toEqual({ node: 'node1', to: '10.42.2.9:80' });
     expect(plain.snat).toBeUndefined();
@@ -92,7 +92,7 @@ describe('expected walk', () => {
     const ipvs = topo({ proxyMode: 'ipvs' });
     expect(
       expectedWalk(ipvs, podSrc('client'), toService(ipvs, 'web', 'web-3'), probe, { bridgeNetfilter: true }).hops[1]!.headers.ip.dst,
-    ).toBe('10.43.0.10');
+    ).toBe('10.43.0.20');
   });
 
   it('bridged DNAT to an endpoint on the same node: switched by the bridge with the pod MACs, TTL kept', () => {
@@ -104,7 +104,7 @@ describe('expected walk', () => {
       { bridgeNetfilter: true },
     );
     expect(summary(w)).toEqual([
-      'client:eth0 10.42.0.65>10.43.0.10 ttl 64',
+      'client:eth0 10.42.0.65>10.43.0.20 ttl 64',
       'node1:cni0 10.42.0.65>10.42.0.66 ttl 64',
       'web-1:eth0 10.42.0.65>10.42.0.66 ttl 64',
     ]);
@@ -120,7 +120,7 @@ describe('expected walk', () => {
       { bridgeNetfilter: true },
     );
     expect(summary(w)).toEqual([
-      'web-1:eth0 10.42.0.66>10.43.0.10 ttl 64',
+      'web-1:eth0 10.42.0.66>10.43.0.20 ttl 64',
       'node1:cni0 10.42.0.66>10.42.0.66 ttl 64',
       'web-1:eth0 10.42.0.1>10.42.0.66 ttl 64',
     ]);
@@ -317,8 +317,8 @@ describe('expected walk on Calico', () => {
       dstport: 80,
     });
     expect(summary(w)).toEqual([
-      'web-1:eth0 10.42.0.1>10.43.0.10 ttl 64',
-      `node1:${cveth('web-1')} 10.42.0.1>10.43.0.10 ttl 64`,
+      'web-1:eth0 10.42.0.1>10.43.0.20 ttl 64',
+      `node1:${cveth('web-1')} 10.42.0.1>10.43.0.20 ttl 64`,
       `node1:${cveth('web-1')} 192.168.205.4>10.42.0.1 ttl 63`,
       'web-1:eth0 192.168.205.4>10.42.0.1 ttl 63',
     ]);

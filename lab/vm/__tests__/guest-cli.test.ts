@@ -24,6 +24,6 @@ describe('the guest CLI bundle', () => {
     for (const verb of ['up', 'down', 'run', 'trace', 'graph', 'capture']) expect(help).toMatch(new RegExp(`^  ${verb}\\b`, 'm'));
     const plan = execFileSync('node', [bundle, 'plan', '--name', 'bundled'], { encoding: 'utf8', cwd: '/' });
     expect(plan).toContain('netns add kdl.bundled.node1');
-    expect(plan).toContain('-d 10.43.0.10 --dport 80 -j KUBE-SVC-');
+    expect(plan).toContain('-d 10.43.0.20 --dport 80 -j KUBE-SVC-');
   });
 });

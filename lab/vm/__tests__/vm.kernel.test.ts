@@ -45,16 +45,17 @@ describeKernel('IPVS mode inside the VM kernel', () => {
     const ns = `kdl.${LAB}.node1`;
     const dev = JSON.parse((await vm!.run(['ip', '-n', ns, '-d', '-j', 'addr', 'show', 'kube-ipvs0'])).stdout)[0];
     expect(dev.linkinfo.info_kind).toBe('dummy');
-    expect(dev.addr_info.map((a: { local: string }) => a.local).sort()).toEqual(['10.43.0.10', '10.43.6.58']);
+    expect(dev.addr_info.map((a: { local: string }) => a.local).sort()).toEqual(['10.43.0.10', '10.43.0.20', '10.43.6.58']); // kube-dns, web, nginx-test
     const set = (await vm!.run(['ip', 'netns', 'exec', ns, 'ipset', 'list', 'KUBE-CLUSTER-IP'])).stdout;
     expect(set).toMatch(/Type: hash:ip,port/);
-    expect(set).toMatch(/^10\.43\.0\.10,tcp:80$/m);
+    expect(set).toMatch(/^10\.43\.0\.20,tcp:80$/m);
+    expect(set).toMatch(/^10\.43\.0\.10,udp:53$/m);
     const list = (await vm!.run(['ip', 'netns', 'exec', ns, 'ipvsadm', '-Ln'])).stdout;
     expect(list).toMatch(
-      /^TCP {2}10\.43\.0\.10:80 rr\n {2}-> 10\.42\.0\.66:80 +Masq +1 .*\n {2}-> 10\.42\.1\.9:80 +Masq +1 .*\n {2}-> 10\.42\.2\.9:80 +Masq +1 /m,
+      /^TCP {2}10\.43\.0\.20:80 rr\n {2}-> 10\.42\.0\.66:80 +Masq +1 .*\n {2}-> 10\.42\.1\.9:80 +Masq +1 .*\n {2}-> 10\.42\.2\.9:80 +Masq +1 /m,
     );
     const saved = parseIpvsadm((await vm!.run(['ip', 'netns', 'exec', ns, 'ipvsadm', '-Sn'])).stdout);
-    const web = [...saved.services.values()].find((s) => s.address === '10.43.0.10:80');
+    const web = [...saved.services.values()].find((s) => s.address === '10.43.0.20:80');
     expect(web).toMatchObject({ protocol: 'TCP', scheduler: 'rr' });
     expect(web!.reals.map((r) => [r.address, r.forward, r.weight])).toEqual([
       ['10.42.0.66:80', 'masq', 1],
@@ -64,7 +65,7 @@ describeKernel('IPVS mode inside the VM kernel', () => {
   }, 360_000);
 
   it('pod → cluster IP reaches every endpoint in turn (rr) with the client kept; node → cluster IP is SNATed', async () => {
-    const pod = JSON.parse(await lab(vm!, `connect --name ${LAB} client 10.43.0.10:80 -c 6 --json`)) as {
+    const pod = JSON.parse(await lab(vm!, `connect --name ${LAB} client 10.43.0.20:80 -c 6 --json`)) as {
       attempts: { pod: string; peer: string }[];
       failed: number;
     };
@@ -74,7 +75,7 @@ describeKernel('IPVS mode inside the VM kernel', () => {
     expect(new Set(order.slice(0, 3)).size).toBe(3);
     expect(order.slice(3)).toEqual(order.slice(0, 3));
     expect(new Set(pod.attempts.map((a) => a.peer.split(':')[0]))).toEqual(new Set(['10.42.0.65']));
-    const node = JSON.parse(await lab(vm!, `connect --name ${LAB} node1 10.43.0.10:80 -c 3 --json`)) as {
+    const node = JSON.parse(await lab(vm!, `connect --name ${LAB} node1 10.43.0.20:80 -c 3 --json`)) as {
       attempts: { peer: string }[];
       failed: number;
     };

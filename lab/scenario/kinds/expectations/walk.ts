@@ -15,7 +15,7 @@ const schema = z.strictObject({
   hooks: z.record(z.string(), z.array(z.enum(['prerouting', 'input', 'forward', 'output', 'postrouting'])).min(1)).optional(),
   /** node → chains the packet entered there, in this order (others may come between) */
   chains: z.record(z.string(), z.array(z.string()).min(1)).optional(),
-  /** texts that must appear among the changes along the way ("DNAT 10.43.0.10:80", "ttl 63 → 62") */
+  /** texts that must appear among the changes along the way ("DNAT 10.43.0.20:80", "ttl 63 → 62") */
   changes: z.array(z.string()).optional(),
 });
 export type WalkExpectation = z.infer<typeof schema>;
