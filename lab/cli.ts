@@ -264,10 +264,12 @@ export function program(deps: CliDeps = {}): Command {
     );
 
   verb('connect')
-    .description('connect from a node or pod to ip:port (a pod, a cluster IP, a node port) and show which pod answered')
+    .description(
+      'connect from a node or pod to ip:port (a pod, a cluster IP, a node port) or name:port (resolved in the pod) and show which pod answered',
+    )
     .addOption(nameOption())
     .argument('<from>', 'node or pod name')
-    .argument('<address>', 'ip:port')
+    .argument('<address>', 'ip:port, <node|pod>:port, or a DNS name:port (web.default.svc.cluster.local:80, web:80) resolved by the pod')
     .option('-c, --count <n>', 'connections to make', (v) => positiveArg('--count', v), 1)
     .option('--udp', 'send UDP datagrams instead of TCP connects')
     .option('--json', 'print every attempt as JSON')
@@ -362,7 +364,10 @@ export function program(deps: CliDeps = {}): Command {
     )
     .addOption(nameOption())
     .argument('<from>', 'pod or node name')
-    .argument('<to>', '<pod> (ICMP echo), <pod|ip>:<port>, service:<name>[:<port>], nodeport:<service>@<node>')
+    .argument(
+      '<to>',
+      '<pod> (ICMP echo), <pod|ip>:<port>, service:<name>[:<port>], nodeport:<service>@<node>, <DNS name>:<port> (resolved in the pod)',
+    )
     .option('--udp', 'a UDP datagram instead of a TCP SYN')
     .option('--results <dir>', 'where run folders are made', resultsArg, 'results')
     .option('--json', 'print the walk as JSON')

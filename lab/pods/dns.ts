@@ -127,3 +127,35 @@ export function podResolvConf(topo: Topology, pod: TopologyPod): string | undefi
   const ns = podNs(pod);
   return `nameserver ${dns.clusterIP}\nsearch ${ns}.svc.${dns.domain} svc.${dns.domain} ${dns.domain}\noptions ndots:5\n`;
 }
+
+/** The names a pod's resolver (glibc, kubelet's search list, ndots:5) tries for `name`, in order. */
+export function searchNames(topo: Topology, pod: TopologyPod, name: string): string[] {
+  const dns = topo.cluster.dns;
+  const n = name.toLowerCase();
+  if (n.endsWith('.')) return [n.slice(0, -1)];
+  if (!dns) return [n];
+  const ns = podNs(pod);
+  const search = [`${ns}.svc.${dns.domain}`, `svc.${dns.domain}`, dns.domain].map((d) => `${n}.${d}`);
+  // res_search: at least ndots dots, the name as given first; fewer, the search list first and the name last
+  return (n.match(/\./g) ?? []).length >= 5 ? [n, ...search] : [...search, n];
+}
+
+export interface DnsLookup {
+  /** the names tried, in order, up to the one that answered */
+  tried: string[];
+  /** the name that answered */
+  answered?: string;
+  /** its A records, in the hosts file's order */
+  addresses: string[];
+}
+
+/** What the lab's cluster DNS answers a pod asking for `name` (A records), as its resolver walks the search list. */
+export function lookupName(topo: Topology, pod: TopologyPod, name: string, records: DnsRecords = dnsRecords(topo)): DnsLookup {
+  const tried: string[] = [];
+  for (const q of searchNames(topo, pod, name)) {
+    tried.push(q);
+    const addresses = records.a.filter(([n]) => n === q).map(([, ip]) => ip);
+    if (addresses.length) return { tried, answered: q, addresses };
+  }
+  return { tried, addresses: [] };
+}

@@ -1,7 +1,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import { renderGraph } from '../graph';
 import type { Topology } from '../topology/types';
-import type { NodeRules, Walk } from '../trace/types';
+import type { NodeRules, Walk, WalkDns } from '../trace/types';
 import { badge, esc, fileLink, page } from './html-page';
 import { truthDiffsHtml, truthTableHtml } from './html-truth-table';
 import type {
@@ -189,11 +189,28 @@ export function walkSection(w: Walk, idPrefix = 'walk-'): string[] {
     `<div class="dim mono">probe: ${esc(w.argv.join(' '))}</div>`,
   ];
   if (w.differences.length) out.push(`<ul class="differences bad">${w.differences.map((d) => `<li>${esc(d)}</li>`).join('')}</ul>`);
+  if (w.dns) out.push(...dnsTable(w.dns));
   out.push(`<figure class="ladder">${walkLadderSvg(w, { idPrefix })}</figure>`);
   if (w.rules.length) out.push('<h3>netfilter, per node</h3>', ...w.rules.flatMap(rulesTable));
   for (const n of w.notes) out.push(`<p class="dim">note: ${esc(n)}</p>`);
   out.push('</div>');
   return out;
+}
+
+/** The DNS step before the connection (a name as the target): each query, its DNAT, the answer. */
+function dnsTable(d: WalkDns): string[] {
+  const rows = d.queries.map((q) => {
+    const back = q.answerFrom ? `${q.rcode ?? ''}${q.answers.length ? ` ${q.answers.join(', ')}` : ''}` : '';
+    return `<tr><td class="mono">${esc(q.qtype)}</td><td class="mono">${esc(q.qname)}</td><td class="mono">${esc(q.sentTo)}</td><td class="mono">${q.server ? esc(`${q.server} ${q.arrivedAt ?? ''}`) : '<span class="bad">no DNS pod</span>'}</td><td class="mono">${esc(back)}</td><td class="mono">${q.answerFrom ? esc(q.answerFrom) : '<span class="bad">no answer</span>'}</td></tr>`;
+  });
+  return [
+    `<div class="dns-step"><h3>${badge(d.differences.length ? 'failed' : 'passed')} DNS: <span class="mono">${esc(d.name)}</span> → <span class="mono">${esc(d.addresses.join(', ') || 'nothing')}</span>${d.canonical ? ` <span class="dim mono">(${esc(d.canonical)})</span>` : ''}</h3>`,
+    `<div class="dim mono">resolver: ${esc(d.argv.join(' '))} in the pod · expected: ${esc(d.expected.tried.join(' → '))} at ${esc(d.expected.server)} · pcaps: ${d.pcaps.map((p) => fileLink(p)).join(' ')}</div>`,
+    ...d.differences.map((x) => `<div class="bad">✗ ${esc(x)}</div>`),
+    '<table class="dns-queries"><tr><th>type</th><th>name</th><th>sent to</th><th>DNATed to</th><th>answer</th><th>answer from</th></tr>',
+    ...rows,
+    '</table></div>',
+  ];
 }
 
 function rulesTable(r: NodeRules): string[] {

@@ -54,13 +54,16 @@ export function applyLine(r: {
 }
 
 /** connect's spread: one line per pod that answered, with the client addresses it saw; then the failures. */
-export function connectLines(r: ConnectResult): string[] {
+export function connectLines(r: ConnectResult & { resolved?: { name: string; address: string; canonical?: string } }): string[] {
   const peers = new Map<string, Set<string>>();
   for (const a of r.attempts) if (a.pod) peers.set(a.pod, (peers.get(a.pod) ?? new Set()).add(a.peer?.split(':')[0] ?? '?'));
   const lines = Object.entries(r.byPod)
     .sort()
     .map(([pod, n]) => `${pod.padEnd(20)} ${String(n).padStart(6)}  peer seen: ${[...(peers.get(pod) ?? [])].join(', ')}`);
   if (r.failed) lines.push(pc.red(`${r.failed} of ${r.attempts.length} failed: ${r.attempts.find((a) => !a.ok)?.error ?? ''}`));
+  // a name: what the pod's resolver made of it, first
+  const n = r.resolved;
+  if (n) lines.unshift(pc.dim(`${n.name} → ${n.address}${n.canonical && n.canonical !== n.name ? ` (${n.canonical})` : ''}`));
   return lines;
 }
 

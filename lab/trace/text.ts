@@ -1,5 +1,5 @@
 import pc from 'picocolors';
-import type { NodeRules, Walk, WalkHeaders } from './types';
+import type { NodeRules, Walk, WalkDns, WalkHeaders } from './types';
 
 // A walk for the terminal: one block per point (headers, what changed in colour, differences in
 // red), then per node the hooks and chains the packet went through.
@@ -47,6 +47,22 @@ export function rulesLines(r: NodeRules): string[] {
   return out;
 }
 
+/** The DNS step: each query of the search list, its way through kube-dns's DNAT, and the answer. */
+export function dnsLines(d: WalkDns): string[] {
+  const mark = d.differences.length ? pc.red('✗') : pc.green('✓');
+  const got = d.addresses.length ? `${d.addresses.join(', ')}${d.canonical ? ` (${d.canonical})` : ''}` : pc.red('nothing');
+  const out = [`${mark} ${pc.bold('dns')} ${d.name} → ${got}`, pc.dim(`      resolver: ${d.argv.join(' ')} (the pod's resolv.conf)`)];
+  for (const q of d.queries) {
+    const way = [`→ ${q.sentTo}`, q.server ? `DNAT → ${q.server} ${q.arrivedAt}` : pc.red('reached no DNS pod')].join(', ');
+    const back = q.answerFrom
+      ? `${q.rcode}${q.answers.length ? ` ${q.answers.join(', ')}` : ''} from ${q.answerFrom}`
+      : pc.red('no answer');
+    out.push(`      ${q.qtype} ${q.qname}  ${way}; ${q.rcode === 'NOERROR' && q.answers.length ? pc.yellow(back) : back}`);
+  }
+  for (const x of d.differences) out.push(pc.red(`      ✗ ${x}`));
+  return out;
+}
+
 export function walkText(w: Walk): string {
   const out: string[] = [];
   const target = hp(w.target.ip, w.target.port);
@@ -55,6 +71,7 @@ export function walkText(w: Walk): string {
     pc.dim(`probe: ${w.argv.join(' ')}`),
     '',
   );
+  if (w.dns) out.push(...dnsLines(w.dns), '');
   w.hops.forEach((h, i) => {
     const mark = h.differences.length ? pc.red('✗') : pc.green('✓');
     out.push(`${mark} ${String(i + 1).padStart(2)} ${pc.bold(h.point)}${h.frame !== undefined ? pc.dim(`  ${h.pcap} #${h.frame}`) : ''}`);

@@ -72,6 +72,40 @@ export interface NodeRules {
   differences: string[];
 }
 
+/** One query the pod's resolver sent for a name given to `trace`, as the captures saw it. */
+export interface WalkDnsQuery {
+  id: number;
+  qname: string;
+  qtype: string;
+  /** where the pod sent it (ip:port): the kube-dns service */
+  sentTo: string;
+  /** the DNS server pod it reached, and the address it arrived at there (after kube-proxy's DNAT) */
+  server?: string;
+  arrivedAt?: string;
+  /** the answer back in the pod: where it came from (the service again: conntrack reversed the DNAT) */
+  answerFrom?: string;
+  rcode?: string;
+  /** its A records */
+  answers: string[];
+}
+
+/** The DNS step before the connection, when the target was a name (`web.default:80`). */
+export interface WalkDns {
+  /** as written */
+  name: string;
+  /** what resolved it in the pod */
+  argv: string[];
+  /** from the lab's data: the names the search list tries up to the one that answers, the server */
+  expected: { tried: string[]; answered?: string; addresses: string[]; server: string; servers: string[] };
+  queries: WalkDnsQuery[];
+  /** what the pod's resolver returned, and the name it gave for it */
+  addresses: string[];
+  canonical?: string;
+  differences: string[];
+  /** the captures, relative to the walk's folder: the pod's eth0 and each DNS server pod's */
+  pcaps: string[];
+}
+
 export interface Walk {
   lab: string;
   proxy: string;
@@ -83,6 +117,8 @@ export interface Walk {
   protocol: 'icmp' | 'tcp' | 'udp';
   /** the address and port the probe sent to */
   target: { ip: string; port?: number };
+  /** the target was a name: its resolution in the pod, before the probe packet */
+  dns?: WalkDns;
   /** the pod that answered (services: which endpoint the proxy chose) */
   reached?: string;
   /** dropped by a NetworkPolicy: the node, the pod's chain, the dropping rule's comment (nft monitor trace) */

@@ -13,6 +13,8 @@ import { lbRoutes } from '../proxy/lb-routes';
 import { parseIp } from '../topology/ipv4';
 import type { Topology } from '../topology/types';
 import { expectedChains } from './chains';
+import { dnsStep } from './dns-step';
+import { type NameLookup, nameTarget } from '../probe/resolve';
 import { type MonitorEvent, type NodeTrace, nodeRules, packetFields, startNodeTrace } from './nftrace';
 import { changesBetween, differences, headersOf, isProbePacket, probeCopies } from './observe';
 import { type Destination, type ExpectedWalk, expectedWalk, type Probe, type Source } from './path';
@@ -25,7 +27,7 @@ import type { NodeRules, Walk, WalkHeaders, WalkHop } from './types';
 
 export interface TraceRequest {
   from: string;
-  /** `<pod>`, `<ip>` (ICMP echo), `<pod|ip>:<port>`, `service:<name>[:port]`, `nodeport:<svc>@<node>` */
+  /** `<pod>`, `<ip>` (ICMP echo), `<pod|ip>:<port>`, `service:<name>[:port]`, `nodeport:<svc>@<node>`, `<DNS name>:<port>` */
   to: string;
   protocol?: 'tcp' | 'udp' | 'icmp';
 }
@@ -37,6 +39,8 @@ interface Resolved {
   target: { ip: string; port?: number };
   /** one per place the packet may end (a service: each endpoint) */
   candidates: Destination[];
+  /** the target was a name: resolved in the pod first (the walk's DNS step) */
+  dns?: NameLookup;
 }
 
 export function resolveTrace(topo: Topology, names: LabNames, req: TraceRequest, rand: () => number = Math.random): Resolved {
@@ -72,8 +76,10 @@ export function resolveTrace(topo: Topology, names: LabNames, req: TraceRequest,
   }
   if (req.protocol === 'icmp') throw InputError.of('to', '', `an ICMP trace has no port: '${req.to}'`);
   const proto = req.protocol === 'udp' ? 'UDP' : 'TCP';
-  const t = names.target(hasPort ? req.to : `${bare}:80`, proto);
+  const named = hasPort ? nameTarget(names, req.from, req.to, proto) : undefined;
+  const t = named ?? names.target(hasPort ? req.to : `${bare}:80`, proto);
   if (typeof t === 'string') throw InputError.of('to', '', t);
+  const dns = named && typeof named !== 'string' ? named.dns : undefined;
   const protocol = t.protocol === 'UDP' ? 'udp' : 'tcp';
   const probe: Probe = { protocol, srcport, dstport: t.port };
   const target = { ip: t.ip, port: t.port };
@@ -115,11 +121,11 @@ export function resolveTrace(topo: Topology, names: LabNames, req: TraceRequest,
           ? { kind: 'service', service: svc, endpoint, via, ip: t.ip, node }
           : { kind: 'service', service: svc, endpoint, via, node },
     );
-    return { src, fromNs, probe, target, candidates };
+    return { src, fromNs, probe, target, candidates, ...(dns ? { dns } : {}) };
   }
   const q = podAt(t.ip);
   if (!q) throw InputError.of('to', '', `${t.ip}:${t.port} is neither a pod nor a service of lab ${topo.name}`);
-  return { src, fromNs, probe, target, candidates: [{ kind: 'pod', pod: q }] };
+  return { src, fromNs, probe, target, candidates: [{ kind: 'pod', pod: q }], ...(dns ? { dns } : {}) };
 }
 
 export function probeArgv(probe: Probe, target: { ip: string; port?: number }): { argv: string[]; input: string } {
@@ -142,7 +148,16 @@ export async function traceWalk(
   /** aborted (a run interrupted): what started is stopped and the walk rejects with its reason */
   signal?: AbortSignal,
 ): Promise<Walk> {
-  const r = resolveTrace(topo, names, req, rand);
+  let r = resolveTrace(topo, names, req, rand);
+  mkdirSync(dir, { recursive: true });
+  // a name: the pod's resolver first, captured on the way (the walk's DNS step); the packet then
+  // goes where it answered (a headless service's pods: the first address it gave)
+  const dns = r.dns && r.src.kind === 'pod' ? await dnsStep(rt, topo, r.src.pod, r.fromNs, r.dns, dir, signal) : undefined;
+  const answered = dns?.addresses.find((a) => r.dns!.expected.addresses.includes(a));
+  if (dns && answered && answered !== r.target.ip) {
+    const probe = r.probe;
+    r = { ...resolveTrace(topo, names, { ...req, to: `${answered}:${r.target.port}` }, rand), probe, dns: r.dns! };
+  }
   // br_netfilter decides whether cni0 sees a pod's packet before or after DNAT: ask the kernel
   const dest0 = r.candidates[0]!;
   // (from outside: the node port's node is the first a pod-bound packet meets)
@@ -343,6 +358,7 @@ export async function traceWalk(
   const allDiffs = [
     ...hops.flatMap((h) => h.differences.map((d) => `${h.point}: ${d}`)),
     ...rules.flatMap((n) => n.differences.map((d) => `${n.node}: ${d}`)),
+    ...(dns?.differences.map((d) => `dns: ${d}`) ?? []),
   ];
   const walk: Walk = {
     lab: topo.name,
@@ -352,6 +368,7 @@ export async function traceWalk(
     to: req.to,
     protocol: r.probe.protocol,
     target: r.target,
+    ...(dns ? { dns } : {}),
     ...(reached ? { reached } : {}),
     ...(dropped ? { dropped } : {}),
     argv,
