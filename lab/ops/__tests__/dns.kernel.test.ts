@@ -163,17 +163,34 @@ describeKernel('cluster DNS', () => {
       ]);
     }, 30000);
 
-    it('answers a headless service with its pods, a StatefulSet pod by name, SRV for a named port, pod names', async () => {
-      const dig = async (...args: string[]) => (await inClient(['dig', '+short', ...args])).stdout.trim().split('\n').sort();
-      expect(await dig('db.default.svc.cluster.local')).toEqual(['10.42.1.20', '10.42.2.20']);
-      expect(await dig('db-0.db.default.svc.cluster.local')).toEqual(['10.42.1.20']);
-      expect(await dig('SRV', '_pg._tcp.db.default.svc.cluster.local')).toEqual([
-        '0 0 5432 db-0.db.default.svc.cluster.local.',
-        '0 0 5432 db-1.db.default.svc.cluster.local.',
-      ]);
-      expect(await dig('10-42-1-9.default.pod.cluster.local')).toEqual(['10.42.1.9']);
-      expect((await inClient(['dig', 'nothere.default.svc.cluster.local'])).stdout).toMatch(/status: NXDOMAIN/);
+    it('over TCP (dns-tcp) too: the ndots:5 search list tries web.default.svc.cluster.local first, through the DNAT', async () => {
+      let out = '';
+      const pk = await captured(async () => {
+        out = (await inClient(['dig', '+tcp', '+search', '+short', 'web'])).stdout;
+      });
+      expect(out.trim()).toBe(WEB_IP);
+      const q = pk.client.filter((p) => p.tcp && !p.dns!.response);
+      expect(q.map((p) => `${p.ip!.dst}:${p.tcp!.dstport} ${p.dns!.qname}`)[0]).toBe(`${DNS_IP}:53 web.default.svc.cluster.local`);
+      const seen = servers().filter((s) => pk.servers[s.pod]!.some((p) => p.tcp && p.dns!.id === q[0]!.dns!.id && p.ip!.dst === s.ip));
+      expect(seen).toHaveLength(1);
     }, 30000);
+
+    it.each([['udp'], ['tcp']])(
+      'answers a headless service with its pods, a StatefulSet pod by name, SRV for a named port, pod names (%s)',
+      async (proto) => {
+        const dig = async (...args: string[]) =>
+          (await inClient(['dig', ...(proto === 'tcp' ? ['+tcp'] : []), '+short', ...args])).stdout.trim().split('\n').sort();
+        expect(await dig('db.default.svc.cluster.local')).toEqual(['10.42.1.20', '10.42.2.20']);
+        expect(await dig('db-0.db.default.svc.cluster.local')).toEqual(['10.42.1.20']);
+        expect(await dig('SRV', '_pg._tcp.db.default.svc.cluster.local')).toEqual([
+          '0 0 5432 db-0.db.default.svc.cluster.local.',
+          '0 0 5432 db-1.db.default.svc.cluster.local.',
+        ]);
+        expect(await dig('10-42-1-9.default.pod.cluster.local')).toEqual(['10.42.1.9']);
+        expect((await inClient(['dig', 'nothere.default.svc.cluster.local'])).stdout).toMatch(/status: NXDOMAIN/);
+      },
+      30000,
+    );
 
     it('forgets a pod that apply removed, within the re-sync', async () => {
       const next = topoFor(lab, mode, (y) => y.replace(/^ {2}- \{ name: db-1,.*\n/m, ''));
