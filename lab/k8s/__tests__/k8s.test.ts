@@ -17,7 +17,7 @@ const ARTICLE_004 = topo('articles/004-kind-ithome-2024.yaml');
 /** A lab with what the objects must carry: named target ports, conditions, policies, affinity, a headless service, a given slice. */
 const FEATURES = `
 name: k8s-features
-cluster: { podCIDR: 10.42.0.0/16, serviceCIDR: 10.43.0.0/16, underlay: 192.168.205.0/24, backend: vxlan }
+cluster: { podCIDR: 10.42.0.0/16, serviceCIDR: 10.43.0.0/16, underlay: 192.168.205.0/24, backend: vxlan, dns: false }
 proxy: { mode: iptables }
 namespaces:
   - { name: shop, labels: { team: shop } }
