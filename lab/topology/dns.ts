@@ -20,11 +20,14 @@ export const dnsPodName = (i: number) => `kube-dns-${i + 1}`;
  * for now, on the docker runtime, whose node image has no dnsmasq yet). */
 const dnsByDefault = (input: TopologyInput) => input.proxy.mode !== 'none' && input.runtime !== 'docker';
 
+/** Whether the lab will run its cluster DNS: cluster.dns as written, else the default above. */
+export const dnsWanted = (input: TopologyInput): boolean => input.cluster.dns ?? dnsByDefault(input);
+
 type Fail = (path: (string | number)[], message: string) => unknown;
 
 /** Adds the DNS service and pods to the input (before allocation); undefined when the DNS is off. */
 export function addClusterDns(input: TopologyInput, fail: Fail): DnsSpec | undefined {
-  if (!(input.cluster.dns ?? dnsByDefault(input))) return undefined;
+  if (!dnsWanted(input)) return undefined;
   const cidr = parseCidr(input.cluster.serviceCIDR);
   if (!cidr) return undefined; // reported with the other CIDR checks
   const clusterIP = formatIp(nth(cidr, 10));

@@ -12,6 +12,7 @@ import {
   topologySchema,
   type TopologyInput,
 } from '../schema';
+import { dnsWanted } from '../dns';
 import { networkPolicySchema } from '../netpol';
 import { formatPath, type IssueSource } from '../yaml-source';
 import { convertObjects, type Item, type ManifestInput, type Origin } from './convert';
@@ -153,7 +154,7 @@ export function mergeManifests(input: TopologyInput, m: ManifestInput, source: M
   const cidr = parseCidr(input.cluster.serviceCIDR);
   const dnsIp = cidr ? formatIp(nth(cidr, 10)) : undefined;
   const clash = m.services.find((s) => (s.value.namespace === 'kube-system' && s.value.name === 'kube-dns') || s.value.clusterIP === dnsIp);
-  if (clash && input.cluster.dns) {
+  if (clash && dnsWanted(input)) {
     input.cluster.dns = false;
     warn(
       originIssue(
