@@ -9,6 +9,7 @@ import { planPolicy } from '../plan';
 const yaml = (...lines: string[]) => lines.join('\n') + '\n';
 const model = yaml(
   'name: np',
+  'cluster: { dns: false }', // the compiler's cases, without the lab's kube-system pods
   'nodes: [{ name: n1 }, { name: n2 }]',
   'namespaces: [{ name: x, labels: { ns: x } }, { name: y, labels: { ns: y } }]',
   'pods:',
