@@ -5,9 +5,10 @@ import { loadTopologyText } from '../../topology/resolve';
 // type: LoadBalancer, externalIPs and their fields as the topology takes them (the apiserver's
 // rules), the pool allocation, and @lab's routes to the addresses.
 
+// (dns: false: the services listed are the test's own)
 const lab = (services: string, cluster = '') => `
 name: t
-cluster: { underlay: 192.168.205.0/24${cluster} }
+cluster: { underlay: 192.168.205.0/24, dns: false${cluster} }
 nodes:
   - { name: a, ip: 192.168.205.2 }
   - { name: b, ip: 192.168.205.3 }
