@@ -575,7 +575,7 @@ export function convertObjects(objects: readonly K8sObject[], topologyNodes: rea
       value: {
         name: o.name,
         namespace: o.namespace!,
-        type: spec.type as 'ClusterIP' | 'NodePort',
+        type: spec.type,
         ...(clusterIP ? { clusterIP } : {}),
         selector: spec.selector ?? {},
         ports: (spec.ports ?? []).map((p) => ({
