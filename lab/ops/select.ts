@@ -11,9 +11,15 @@ export { findLabs, type FoundLab, labNames, selectLab } from '../runtime/labs';
 /** The namespace of a node or pod by name; '@lab' is the lab's own (underlay) namespace. */
 export async function resolveTarget(rt: Runtime, lab: string, target: string): Promise<string> {
   if (target === '@lab' || target === '@underlay') return labNamespace(lab);
-  // a node's or pod's name is a DNS label: anything else names nothing (and never reaches a namespace path)
-  if (!NAME_RE.test(target) || target.length > 63)
-    throw InputError.of('target', '', `'${target}' is not a node or pod name (lowercase letters, digits and '-'), nor @lab`);
+  // a node's or pod's name is a DNS label, a pod outside namespace default <ns>/<name>: anything
+  // else names nothing (and never reaches a namespace path)
+  const parts = target.split('/');
+  if (parts.length > 2 || parts.some((p) => !NAME_RE.test(p) || p.length > 63))
+    throw InputError.of(
+      'target',
+      '',
+      `'${target}' is not a node or pod name (lowercase letters, digits and '-'; <namespace>/<pod> outside default), nor @lab`,
+    );
   const known: string[] = [];
   for (const ns of await rt.listNamespaces()) {
     const r = parseNamespace(ns);
