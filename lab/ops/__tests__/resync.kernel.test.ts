@@ -16,7 +16,7 @@ import { up } from '../up';
 // from the order the kernel lists what it was given in (normalised below) and counters.
 
 const DEFAULT_YAML = readFileSync(topologyFile('default.yaml'), 'utf8');
-const WEB = '10.43.0.10';
+const WEB = '10.43.0.20';
 
 const withMode = (yaml: string, mode: ProxyMode) => yaml.replace(/^(\s+mode:) iptables\b/m, `$1 ${mode}`);
 const OLD = '  - { name: old, clusterIP: 10.43.0.77, selector: { app: nginx-test }, ports: [{ port: 8080, targetPort: 80 }] }';

@@ -71,7 +71,7 @@ describeDocker('docker runtime', () => {
 
   it('kube-proxy iptables rules live in the node containers and serve the cluster IP', async () => {
     expect(await inContainer('node1', ['iptables-save', '-t', 'nat'])).toMatch(
-      /-A KUBE-SERVICES -d 10\.43\.0\.10\/32 -p tcp .* -j KUBE-SVC-/,
+      /-A KUBE-SERVICES -d 10\.43\.0\.20\/32 -p tcp .* -j KUBE-SVC-/,
     );
     const r = await cli(['connect', '--name', LAB, 'client', '10.43.0.20:80', '-c', '30', '--json']);
     const res = JSON.parse(r.stdout) as { byPod: Record<string, number>; failed: number; attempts: { peer: string }[] };

@@ -31,7 +31,7 @@ describeKernel('--kernel vm through the CLI', () => {
     const st = JSON.parse((await cli(['status', '--name', KVM_LAB, '--json'])).stdout).labs[0];
     expect(st).toMatchObject({ name: KVM_LAB, state: 'up' });
     const ipvs = await cli(['exec', '--name', KVM_LAB, 'node1', '--', 'ipvsadm', '-Ln']);
-    expect(ipvs.stdout).toMatch(/^TCP {2}10\.43\.0\.10:80 rr$/m);
+    expect(ipvs.stdout).toMatch(/^TCP {2}10\.43\.0\.20:80 rr$/m);
     const d = await cli(['down', '--name', KVM_LAB]);
     expect(d.code).toBe(0);
     expect(d.stdout).toContain(`lab ${KVM_LAB}: VM powered off`);

@@ -109,7 +109,7 @@ describeKernel('IPVS mode inside the VM kernel', () => {
       const set = (await vm!.run(['ip', 'netns', 'exec', ns, 'ipset', 'list', 'KUBE-CLUSTER-IP'])).stdout;
       expect(set).toMatch(/^10\.43\.0\.80,tcp:8080$/m);
       const dev = JSON.parse((await vm!.run(['ip', '-n', ns, '-j', 'addr', 'show', 'kube-ipvs0'])).stdout)[0];
-      expect(dev.addr_info.map((a: { local: string }) => a.local).sort()).toEqual(['10.43.0.10', '10.43.0.80', '10.43.6.58']);
+      expect(dev.addr_info.map((a: { local: string }) => a.local).sort()).toEqual(['10.43.0.10', '10.43.0.20', '10.43.0.80', '10.43.6.58']);
     }
     const pod = JSON.parse(await lab(vm!, `connect --name ${LAB} client 10.43.0.80:8080 -c 4 --json`)) as {
       failed: number;
