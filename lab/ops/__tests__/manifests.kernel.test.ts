@@ -7,7 +7,7 @@ import { uniqueLabName } from '../../testing/names';
 // kernel: the articles' chain names in what the nodes hold, and real connections reaching the
 // pods through them. A malformed dump: exit 2, nothing created.
 
-const dump = (name: string) => join(REPO, 'scenarios', 'manifests', name);
+const dump = (name: string) => join(REPO, 'scenarios', 'topologies', 'manifests', name);
 
 describeKernel('labs from Kubernetes dumps', () => {
   describe('article 004: kind ithome-2024', () => {

@@ -16,7 +16,7 @@ import type { Topology } from '../types';
 // malformed object refused with its file:line:col and the object's name.
 
 const REPO = join(__dirname, '..', '..', '..');
-const dump = (name: string) => join(REPO, 'scenarios', 'manifests', name);
+const dump = (name: string) => join(REPO, 'scenarios', 'topologies', 'manifests', name);
 const dir = mkdtempSync(join(tmpdir(), 'kdl-manifests-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
