@@ -1,5 +1,5 @@
+import { topologyIssues as issues } from '../../testing/topology-issues';
 import { join } from 'node:path';
-import { InputError } from '../../errors';
 import { checkTopologyEnvironment } from '../../ops/environment';
 import { modelOf } from '../../model/lab';
 import { expectGoldenFile } from '../../testing/golden';
@@ -10,16 +10,6 @@ import { planListeners } from '../servers';
 const TOPO = join(__dirname, '../../../scenarios/topologies/dns.yaml');
 const GOLDEN = join(__dirname, 'golden');
 const yaml = (...lines: string[]) => lines.join('\n') + '\n';
-
-function issues(text: string): string[] {
-  try {
-    loadTopologyText(text, 'topo.yaml');
-  } catch (e) {
-    expect(e).toBeInstanceOf(InputError);
-    return (e as InputError).message.split('\n');
-  }
-  throw new Error('loaded without an error');
-}
 
 describe('cluster DNS in the topology (cluster.dns)', () => {
   const topo = loadTopology(TOPO);

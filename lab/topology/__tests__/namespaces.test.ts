@@ -1,4 +1,4 @@
-import { InputError } from '../../errors';
+import { topologyIssues as issues } from '../../testing/topology-issues';
 import { calicoVethName, parseNamespace, podNamespace } from '../../model/kernel-names';
 import { modelOf } from '../../model/lab';
 import { loadTopologyText } from '../resolve';
@@ -8,16 +8,6 @@ import { podMeta, podRef } from '../types';
 // service's namespace, namespace labels, and EndpointSlices given as they are.
 
 const yaml = (...lines: string[]) => lines.join('\n') + '\n';
-
-function issues(text: string): string[] {
-  try {
-    loadTopologyText(text, 'topo.yaml');
-  } catch (e) {
-    expect(e).toBeInstanceOf(InputError);
-    return (e as InputError).message.split('\n');
-  }
-  throw new Error('loaded without an error');
-}
 
 const e2e = yaml(
   'name: ns',

@@ -1,4 +1,4 @@
-import { InputError } from '../../errors';
+import { topologyIssues as issues } from '../../testing/topology-issues';
 import { selects } from '../netpol';
 import { loadTopologyText } from '../resolve';
 
@@ -6,16 +6,6 @@ import { loadTopologyText } from '../resolve';
 
 const yaml = (...lines: string[]) => lines.join('\n') + '\n';
 const base = yaml('name: np', 'nodes: [{ name: n1 }]', 'namespaces: [{ name: x, labels: { ns: x } }]', 'networkPolicies:');
-
-function issues(text: string): string[] {
-  try {
-    loadTopologyText(text, 'topo.yaml');
-  } catch (e) {
-    expect(e).toBeInstanceOf(InputError);
-    return (e as InputError).message.split('\n').filter((l) => l !== 'invalid input:');
-  }
-  throw new Error('loaded without an error');
-}
 
 describe('networkPolicies', () => {
   it('defaults as the API server: namespace default, policyTypes Ingress (+ Egress with egress rules)', () => {
