@@ -72,16 +72,15 @@ export async function vmForward(req: ForwardRequest, progress: (line: string) =>
   if (kernel === 'vm' && verb === 'up') {
     // checked here first: bad input exits 2 before a VM boots
     const lab = req.file ? loadTopology(req.file, req.name !== undefined ? { name: req.name } : {}).name : (req.name ?? 'default');
-    const r = await vms.forwardToVm(lab, inner, { results, onProgress: progress });
-    if (r.code !== 0) await vms.stopVm(lab); // nothing left behind when up failed inside
-    return { outputs: [r], code: r.code };
+    const f = await offOnSignal(lab, vms, () => vms.forwardToVm(lab, inner, { results, onProgress: progress }));
+    if (f.code !== 0) await vms.stopVm(lab); // nothing left behind when up failed inside
+    return f;
   }
   if (kernel === 'vm' && verb === 'run') {
     const name = `run-${newRunId().slice(-4)}`;
     try {
       const withResults = req.resultsGiven ? inner : [...inner, '--results', results];
-      const r = await vms.forwardToVm(name, withResults, { results, onProgress: progress });
-      return { outputs: [r], code: r.code };
+      return await offOnSignal(name, vms, () => vms.forwardToVm(name, withResults, { results, onProgress: progress }));
     } finally {
       await vms.stopVm(name);
     }
@@ -100,4 +99,37 @@ export async function vmForward(req: ForwardRequest, progress: (line: string) =>
   if (!lab || !inVm.includes(lab)) return { outputs: [] };
   const r = verb === 'down' ? await vms.downVm(lab, inner) : await vms.forwardToVm(lab, inner);
   return { outputs: [r], code: r.code };
+}
+
+/**
+ * `up` or `run` with `--kernel vm` stopped by Ctrl-C or SIGTERM: QEMU runs detached (its own
+ * process group, so a terminal's Ctrl-C does not reach it) and would outlive the command. The VM
+ * is powered off — again every half second until the work has settled, in case the signal came
+ * before QEMU's pid was on record — and the command ends 130 / 143 like a host run.
+ */
+export async function offOnSignal(lab: string, vms: Pick<VmSeam, 'stopVm'>, work: () => Promise<Forwarded>): Promise<Forwarding> {
+  let sig: NodeJS.Signals | undefined;
+  let again: NodeJS.Timeout | undefined;
+  const onSignal = (s: NodeJS.Signals) => {
+    if (sig) return;
+    sig = s;
+    const stop = () => void vms.stopVm(lab).catch(() => undefined);
+    stop();
+    again = setInterval(stop, 500);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    const r = await work().catch((e: unknown) => {
+      if (!sig) throw e;
+      return { code: 1, stdout: '', stderr: '' };
+    });
+    if (!sig) return { outputs: [r], code: r.code };
+    const note = `interrupted (${sig}): the VM of '${lab}' was powered off\n`;
+    return { outputs: [{ ...r, stderr: r.stderr + note }], code: sig === 'SIGINT' ? 130 : 143 };
+  } finally {
+    if (again) clearInterval(again);
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
 }

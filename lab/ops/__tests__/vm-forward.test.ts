@@ -1,5 +1,5 @@
 import { main } from '../../cli';
-import { type VmSeam, withoutKernel } from '../vm-forward';
+import { offOnSignal, type VmSeam, withoutKernel } from '../vm-forward';
 
 // VM forwarding is decided from the options commander parsed: `--name=x` and `--name x` mean the
 // same, and the guest gets the command line as given, without --kernel. A stand-in VM here.
@@ -88,5 +88,29 @@ describe('VM forwarding', () => {
     expect(await main(['plan', '--name=gvm'], { vms: s.vms })).toBe(0);
     expect(out).toContain('netns add kdl.gvm.node1');
     expect(s.calls).toEqual([]);
+  });
+
+  // The stand-in guest runs until its VM is stopped, as a real one does (the agent's socket closes).
+  it.each([
+    ['SIGTERM', 143],
+    ['SIGINT', 130],
+  ] as const)('powers the VM off on %s and ends %i', async (sig, code) => {
+    const stopped: string[] = [];
+    let kill: (e: Error) => void = () => undefined;
+    const guest = new Promise<never>((_, reject) => (kill = reject));
+    const vms = { stopVm: async (lab: string) => void (stopped.push(lab), kill(new Error('agent socket closed'))) };
+    const f = offOnSignal('run-ab12', vms, () => guest);
+    process.emit(sig, sig);
+    process.emit(sig, sig); // a second one (npm's relay) changes nothing
+    const r = await f;
+    expect(r.code).toBe(code);
+    expect(r.outputs[0]!.stderr).toBe(`interrupted (${sig}): the VM of 'run-ab12' was powered off\n`);
+    expect(stopped).toEqual(['run-ab12']);
+    expect(process.listenerCount(sig)).toBe(0);
+  });
+
+  it('without a signal, passes the guest on as it came', async () => {
+    const r = await offOnSignal('x', { stopVm: async () => undefined }, async () => ({ code: 4, stdout: 'o', stderr: 'e' }));
+    expect(r).toEqual({ outputs: [{ code: 4, stdout: 'o', stderr: 'e' }], code: 4 });
   });
 });

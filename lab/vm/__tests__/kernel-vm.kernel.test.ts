@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RunReport } from '../../report/types';
-import { cli, describeKernel, REPO } from '../../testing/kernel';
+import { cli, cliStarted, describeKernel, REPO } from '../../testing/kernel';
 import { uniqueLabName } from '../../testing/names';
+import { waitFor } from '../../testing/wait';
 import { runningVms } from '../machine';
 
 // `--kernel vm` as a user types it: the lab comes up inside its own VM, the other commands find
@@ -45,6 +46,19 @@ describeKernel('--kernel vm through the CLI', () => {
     expect(rep.summary).toMatchObject({ passed: 1, failed: 0, skipped: 0 });
     expect(rep.dir.startsWith(join(REPO, 'results'))).toBe(true);
     expect(JSON.parse(readFileSync(join(rep.dir, 'report.json'), 'utf8')).runId).toBe(rep.runId);
+    expect(runningVms()).toEqual([]);
+  }, 300_000);
+
+  it('run --kernel vm stopped by SIGTERM while its VM runs: QEMU is powered off, exit 143', async () => {
+    let pid = 0;
+    const run = cliStarted(['run', '--kernel', 'vm', join(REPO, 'lab', 'scenario', '__tests__', 'fixtures', 'ipvs.yaml')], {
+      onSpawn: (p) => (pid = p),
+    });
+    await waitFor(() => runningVms().length === 1, { timeoutMs: 120_000, what: 'the run to boot its VM' });
+    process.kill(pid, 'SIGTERM');
+    const r = await run.done;
+    expect(r.code).toBe(143);
+    expect(r.stderr).toMatch(/interrupted \(SIGTERM\): the VM of 'run-\w+' was powered off/);
     expect(runningVms()).toEqual([]);
   }, 300_000);
 });
