@@ -176,3 +176,16 @@ export function planPods(topo: Topology, pods: readonly TopologyPod[]): { namesp
     ],
   };
 }
+
+/**
+ * Pods about to be made again under the same name (moved or readdressed by `apply`): the node
+ * side of each veth deleted first. Deleting the pod's namespace alone leaves the kernel to destroy
+ * the pair later, in its namespace cleanup, and the new veth of the same name can then meet the
+ * old one ("RTNETLINK answers: File exists"); `link del` takes both ends at once.
+ */
+export function planPodUnplug(topo: Topology, pods: readonly TopologyPod[]): Step[] {
+  const cni = cniKind(topo);
+  const byNode = new Map<string, string[]>();
+  for (const p of pods) byNode.set(p.node, [...(byNode.get(p.node) ?? []), `link del ${cni.hostVeth(topo, p).name}`]);
+  return [...byNode].map(([node, lines]): Step => ({ ns: nodeNamespace(topo.name, node), tool: 'ip', lines }));
+}

@@ -1,7 +1,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import { LabError, NoSuchLab } from '../errors';
 import { inLab, nodeNamespace, podNamespace } from '../model/kernel-names';
-import { planPods } from '../network/plan';
+import { planPodUnplug, planPods } from '../network/plan';
 import { type Listener, listenerDaemon, planListeners } from '../pods/servers';
 import { modelOf } from '../model/lab';
 import { planProxy } from '../proxy/plan';
@@ -98,6 +98,7 @@ export async function apply(
     stages.push({
       title: 'pods added',
       run: async () => {
+        await rt.applySteps(planPodUnplug(old, replaced));
         await rt.deleteNamespaces(replaced.map((p) => podNamespace(lab, p.node, p.name)));
         await rt.createNamespaces(podPlan.namespaces);
         for (const phase of podPlan.phases) await rt.applySteps(phase.steps);

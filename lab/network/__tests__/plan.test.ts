@@ -4,6 +4,7 @@ import { expectGoldenFile } from '../../testing/golden';
 import { loadTopology, loadTopologyText } from '../../topology/resolve';
 import type { Topology } from '../../topology/types';
 import {
+  calicoVethName,
   labNamespace,
   nodeNamespace,
   parseNamespace,
@@ -13,6 +14,7 @@ import {
   vtepMac,
 } from '../../model/kernel-names';
 import { planLab, renderPlan } from '../../plan';
+import { planPodUnplug } from '../plan';
 import type { LabPlan, Step } from '../../plan/types';
 
 const REPO = join(__dirname, '../../..');
@@ -337,5 +339,24 @@ describe('underlay segments', () => {
     expect(plan.namespaces).toEqual(['kdl.solo', 'kdl.solo.a', 'kdl.solo.a.kube-system.kube-dns-1']);
     expect(stepOf(plan, 'kdl.solo.a', 'bridge')).toBeUndefined();
     expect(linesOf(plan, 'kdl.solo.a', 'ip').filter((l) => /^(route add 10\.|neigh )/.test(l))).toEqual([]);
+  });
+});
+
+describe('planPodUnplug', () => {
+  it("deletes each pod's node-side veth in its node, by the CNI's name for it", () => {
+    const flannel = topology('default.yaml');
+    const [a, b] = flannel.pods;
+    expect(planPodUnplug(flannel, [a!, b!])).toEqual(
+      [...new Set([a!.node, b!.node])].map((node) => ({
+        ns: nodeNamespace('default', node),
+        tool: 'ip',
+        lines: [a!, b!].filter((p) => p.node === node).map((p) => `link del ${podVethName('default', p.name)}`),
+      })),
+    );
+    const calico = topology('calico.yaml');
+    const p = calico.pods[0]!;
+    expect(planPodUnplug(calico, [p])).toEqual([
+      { ns: nodeNamespace(calico.name, p.node), tool: 'ip', lines: [`link del ${calicoVethName(p.name)}`] },
+    ]);
   });
 });

@@ -1,8 +1,10 @@
+import { readFileSync } from 'node:fs';
+import { apply } from '../apply';
 import { down } from '../down';
 import { up } from '../up';
 import { parsePing } from '../../probe/ping';
 import { parseTraceroute } from '../../probe/traceroute';
-import { loadTopology } from '../../topology/resolve';
+import { loadTopology, loadTopologyText } from '../../topology/resolve';
 import { describeKernel, nsRun, rt, topologyFile } from '../../testing/kernel';
 import { uniqueLabName } from '../../testing/names';
 
@@ -74,6 +76,25 @@ describeKernel('vxlan pod network (flannel-style)', () => {
     const routes = JSON.parse(await nsRun(CLIENT, ['ip', '-j', 'route', 'show']));
     expect(routes).toContainEqual(expect.objectContaining({ dst: 'default', gateway: '10.42.0.1', dev: 'eth0' }));
     expect(routes).toContainEqual(expect.objectContaining({ dst: '10.42.0.0/16', gateway: '10.42.0.1', dev: 'eth0' }));
+  });
+
+  // apply re-creates a readdressed pod's namespace and veth under the same names: the old veth
+  // must be gone by then, not left to the kernel's namespace cleanup ("File exists").
+  test('apply readdressing web-2 five times over: each time the new address answers (TTL 62), the old one not', async () => {
+    const yaml = readFileSync(topologyFile('default.yaml'), 'utf8');
+    const at = (ip: string) => loadTopologyText(yaml.replace('ip: 10.42.1.9,', `ip: ${ip},`), 'readdressed.yaml', { name: VXLAN_LAB });
+    for (const [ip, old] of [
+      ['10.42.1.99', '10.42.1.9'],
+      ['10.42.1.9', '10.42.1.99'],
+      ['10.42.1.99', '10.42.1.9'],
+      ['10.42.1.9', '10.42.1.99'],
+      ['10.42.1.99', '10.42.1.9'],
+    ]) {
+      await apply(at(ip!), rt);
+      expect((await ping(CLIENT, ip!)).replies.map((r) => r.ttl)).toEqual([62, 62, 62]);
+      expect(parsePing(await nsRun(CLIENT, ['ping', '-c', '1', '-W', '1', old!], false)).received).toBe(0);
+    }
+    await apply(at('10.42.1.9'), rt);
   });
 });
 
