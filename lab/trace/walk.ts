@@ -30,6 +30,9 @@ export interface TraceRequest {
   /** `<pod>`, `<ip>` (ICMP echo), `<pod|ip>:<port>`, `service:<name>[:port]`, `nodeport:<svc>@<node>`, `<DNS name>:<port>` */
   to: string;
   protocol?: 'tcp' | 'udp' | 'icmp';
+  /** how long the probe waits for its answer, seconds (default 2); a pair already known to be
+   *  dropped needs no more than its first packet's walk */
+  waitS?: number;
 }
 
 interface Resolved {
@@ -128,11 +131,13 @@ export function resolveTrace(topo: Topology, names: LabNames, req: TraceRequest,
   return { src, fromNs, probe, target, candidates: [{ kind: 'pod', pod: q }], ...(dns ? { dns } : {}) };
 }
 
-export function probeArgv(probe: Probe, target: { ip: string; port?: number }): { argv: string[]; input: string } {
+export function probeArgv(probe: Probe, target: { ip: string; port?: number }, waitS = 2): { argv: string[]; input: string } {
   if (parseIp(target.ip) === undefined) throw InputError.of('to', '', `not an IPv4 address: ${target.ip}`);
-  if (probe.protocol === 'icmp') return { argv: ['ping', '-n', '-c', '1', '-W', '2', '-e', String(probe.icmpId), target.ip], input: '' };
-  const addr = `${probe.protocol.toUpperCase()}:${target.ip}:${target.port},sourceport=${probe.srcport}${probe.protocol === 'tcp' ? ',connect-timeout=2' : ''}`;
-  return { argv: ['socat', '-T', '2', 'STDIO', addr], input: probe.protocol === 'udp' ? 'probe\n' : '' };
+  if (!Number.isInteger(waitS) || waitS < 1 || waitS > 60) throw InputError.of('wait', '', `must be 1..60 s: ${waitS}`);
+  const w = String(waitS);
+  if (probe.protocol === 'icmp') return { argv: ['ping', '-n', '-c', '1', '-W', w, '-e', String(probe.icmpId), target.ip], input: '' };
+  const addr = `${probe.protocol.toUpperCase()}:${target.ip}:${target.port},sourceport=${probe.srcport}${probe.protocol === 'tcp' ? `,connect-timeout=${w}` : ''}`;
+  return { argv: ['socat', '-T', w, 'STDIO', addr], input: probe.protocol === 'udp' ? 'probe\n' : '' };
 }
 
 /** The pcap of a point, in the walk's folder: `@lab:underlay0` → lab_underlay0.pcap */
@@ -194,7 +199,7 @@ export async function traceWalk(
   const filter = `${r.probe.protocol} or udp port ${vxlanPort}`;
   const captures = new Map<string, RunningCapture>();
   const traces: NodeTrace[] = [];
-  const { argv, input } = probeArgv(r.probe, r.target);
+  const { argv, input } = probeArgv(r.probe, r.target, req.waitS);
   let output = '';
   let traced: { node: string; events: MonitorEvent[]; hooks: Map<string, string> }[] = [];
   try {

@@ -85,7 +85,13 @@ export const reachabilityProbe: ProbeKind<'reachability', ReachabilityProbe, Pla
         const from = t.table.from[i]!;
         const to = p.targets[j]!;
         const where = join(dir, slug, `${from}-${to.name}-${t.port}-${t.protocol}`.replace(/[^A-Za-z0-9.-]+/g, '_'));
-        const req = { from, to: `${to.ip}:${t.port}`, protocol: t.protocol === 'TCP' ? ('tcp' as const) : ('udp' as const) };
+        // it was dropped (twice): the walk of its first packet is what counts, not a longer wait
+        const req = {
+          from,
+          to: `${to.ip}:${t.port}`,
+          protocol: t.protocol === 'TCP' ? ('tcp' as const) : ('udp' as const),
+          waitS: s.timeout,
+        };
         const w = await traceWalk(rt, names.topo, names, req, where, undefined, signal);
         const walk = { ...w, hops: w.hops.map((h) => (h.pcap ? { ...h, pcap: relative(runDir, join(where, h.pcap)) } : h)) };
         traces.push({ from, to: to.name, port: t.port, protocol: t.protocol, walk });
