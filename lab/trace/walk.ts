@@ -8,7 +8,9 @@ import { parseAttempt } from '../probe/connect';
 import { abortError } from '../runtime/executor';
 import type { Runtime } from '../runtime/runtime';
 import type { LabNames } from '../model/names';
-import { policyView } from '../model/proxy';
+import { modelOf } from '../model/lab';
+import { policyView, proxyNodes } from '../model/proxy';
+import { nodePortTargets } from '../proxy/iptables';
 import { lbRoutes } from '../proxy/lb-routes';
 import { parseIp } from '../topology/ipv4';
 import type { Topology } from '../topology/types';
@@ -102,6 +104,15 @@ export function resolveTrace(topo: Topology, names: LabNames, req: TraceRequest,
     const nodeName = external ? route?.node : (t.node ?? topo.nodes.find((n) => names.addressesOf(n.name).includes(t.ip))?.name);
     const via = svc.clusterIP === t.ip ? 'clusterIP' : external ? 'external' : 'nodePort';
     if (!svc.endpoints.length) throw InputError.of('to', '', `service ${svc.id} has no endpoints: nothing would answer`);
+    // kube-proxy's --nodeport-addresses: a node address it leaves out gets no node port rules
+    const pn = via === 'nodePort' ? proxyNodes(topo).find((n) => n.name === nodeName) : undefined;
+    const answering = pn ? nodePortTargets(modelOf(topo).proxy, pn) : 'all';
+    if (answering !== 'all' && !answering.includes(t.ip))
+      throw InputError.of(
+        'to',
+        '',
+        `node ports of ${nodeName} answer on ${answering.join(', ') || 'no address'} (proxy.nodePortAddresses), not on ${t.ip}: kube-proxy has no rule for it there`,
+      );
     // a Local traffic policy: the node that DNATs picks among its own endpoints only (pods and
     // the node itself are short-circuited to all endpoints for a node port, as kube-proxy does)
     const dnatNode = via === 'clusterIP' ? (src.kind === 'pod' ? src.pod.node : src.kind === 'node' ? src.node.name : undefined) : nodeName;
