@@ -1,5 +1,4 @@
 import {
-  base32,
   type Endpoint,
   externallyAccessible,
   markHex,
@@ -7,7 +6,7 @@ import {
   type ProxyModel,
   type ProxyNode,
   type ServicePortModel,
-  sha256,
+  sha256Base32,
   usesFirewall,
 } from '../model/proxy';
 import { contains, parseCidr, parseIp } from '../topology/ipv4';
@@ -39,7 +38,7 @@ const CHAIN_NAME_BASE_LENGTH_MAX = 256 - 16;
 
 /** kube-proxy's hashAndTruncate: first 8 characters of base32(sha256(name)), '-', name; cut to 240. */
 export function hashAndTruncate(name: string): string {
-  const hashed = `${base32(sha256(name).subarray(0, 5))}-${name}`; // 8 base32 characters = 5 bytes
+  const hashed = `${sha256Base32(name, 1)}-${name}`; // 8 base32 characters = 5 bytes
   return hashed.length > CHAIN_NAME_BASE_LENGTH_MAX ? `${hashed.slice(0, CHAIN_NAME_BASE_LENGTH_MAX - 3)}...` : hashed;
 }
 
@@ -185,7 +184,7 @@ export function nftablesTable(model: ProxyModel, node: ProxyNode, services: read
   const chains = new Map<string, ChainDef>();
   const chain = (name: string, base?: BaseChain): ChainDef => {
     let c = chains.get(name);
-    if (!c) chains.set(name, (c = { name, ...(base ? { base } : {}), rules: [] }));
+    if (!c) chains.set(name, (c = base ? { name, base, rules: [] } : { name, rules: [] }));
     return c;
   };
   for (const [name, base] of BASE_CHAINS) chain(name, base);
@@ -257,10 +256,13 @@ export function nftablesTable(model: ProxyModel, node: ProxyNode, services: read
     if (!seenIPs.has(sp.clusterIP)) clusterIPs.elements.push(sp.clusterIP);
     seenIPs.add(sp.clusterIP);
     const v = policyView(sp, node.name);
-    const svcName = nftServiceChain(sp);
-    const localName = nftLocalChain(sp);
-    const extName = nftExternalChain(sp);
-    const fwName = nftFirewallChain(sp);
+    // one hash per service port (its chains share the base) and per endpoint (its chain and affinity set)
+    const spName = `${sp.namespace}/${sp.service}/${p}/${sp.portName}`; // what servicePortChainNameBase hashes
+    const base = hashAndTruncate(spName);
+    const svcName = `service-${base}`;
+    const localName = `local-${base}`;
+    const extName = `external-${base}`;
+    const fwName = `firewall-${base}`;
     // internalTrafficPolicy Local: the cluster IP leads to this node's endpoints only (local-…)
     const internal = sp.internalLocal ? localName : svcName;
     const accessible = externallyAccessible(sp);
@@ -301,14 +303,30 @@ export function nftablesTable(model: ProxyModel, node: ProxyNode, services: read
       // Off-cluster clients of a cluster IP are masqueraded: the reply must come back this way.
       // (No port match: service-ips sent only this IP, protocol and port here.)
       chain(internal).rules.push(`ip daddr ${sp.clusterIP} ip saddr != ${model.clusterCIDR} jump ${MARK_MASQ}`);
-    const epChains = new Map(v.reachable.map((ep) => [ep, nftEndpointChain(sp, ep)])); // hashed once, used twice
-    const affinitySets = new Map(sp.affinitySeconds !== undefined ? v.reachable.map((ep) => [ep, nftAffinitySet(sp, ep)]) : []);
-    for (const a of affinitySets.values())
-      affinity.push({ kind: 'set', name: a, type: 'ipv4_addr', flags: ['dynamic', 'timeout'], timeout: sp.affinitySeconds!, elements: [] });
+    // each endpoint's chain and (ClientIP affinity) set: one hash, both names
+    const sticky = sp.affinitySeconds !== undefined;
+    const epNames = new Map<Endpoint, { chain: string; set: string | undefined }>();
+    for (const ep of v.reachable) {
+      const b = hashAndTruncate(`${spName}__${ep.ip.replaceAll(':', '.')}/${ep.port}`); // servicePortEndpointChainNameBase
+      const set = sticky ? `affinity-${b}` : undefined;
+      epNames.set(ep, { chain: `endpoint-${b}`, set });
+      if (set)
+        affinity.push({
+          kind: 'set',
+          name: set,
+          type: 'ipv4_addr',
+          flags: ['dynamic', 'timeout'],
+          timeout: sp.affinitySeconds!,
+          elements: [],
+        });
+    }
     const toEndpoints = (c: ChainDef, eps: Endpoint[]) => {
+      const names = eps.map((ep) => epNames.get(ep)!);
       // sessionAffinity ClientIP: a client in an endpoint's set (seen within the timeout) goes back there
-      for (const ep of eps) if (affinitySets.has(ep)) c.rules.push(`ip saddr @${affinitySets.get(ep)} goto ${epChains.get(ep)}`);
-      c.rules.push(`numgen random mod ${eps.length} vmap { ${eps.map((ep, i) => `${i} : goto ${epChains.get(ep)}`).join(', ')} }`);
+      if (sticky) for (const n of names) c.rules.push(`ip saddr @${n.set!} goto ${n.chain}`);
+      let vmap = '';
+      for (let i = 0; i < names.length; i++) vmap += `${i ? ', ' : ''}${i} : goto ${names[i]!.chain}`;
+      c.rules.push(`numgen random mod ${eps.length} vmap { ${vmap} }`);
     };
     const described = (eps: Endpoint[]) => eps.map((e) => `${e.ip}:${e.port}`).join(', ');
     if (v.cluster.length) {
@@ -342,12 +360,12 @@ export function nftablesTable(model: ProxyModel, node: ProxyNode, services: read
         if (v.hasExternal) ext.rules.push(`goto ${localName}`);
       }
     }
-    for (const [ep, name] of epChains) {
+    for (const [ep, { chain: name, set }] of epNames) {
       const epc = chain(name);
       epc.note = `${sp.id} endpoint ${ep.ip}:${ep.port} (pod ${ep.pod} on ${ep.node})`;
       // hairpin: an endpoint reaching itself through the service must be masqueraded
       epc.rules.push(`ip saddr ${ep.ip} jump ${MARK_MASQ}`);
-      if (affinitySets.has(ep)) epc.rules.push(`update @${affinitySets.get(ep)} { ip saddr }`);
+      if (set) epc.rules.push(`update @${set} { ip saddr }`);
       epc.rules.push(`meta l4proto ${p} dnat to ${ep.ip}:${ep.port}`);
     }
   }
@@ -374,6 +392,7 @@ export function nftablesTable(model: ProxyModel, node: ProxyNode, services: read
 
 /** The whole table as `nft -f` text: fixed chains, sets and maps, service chains (kube-proxy's order). */
 export function renderNftTable(t: NftTable): string {
+  // one array of lines, pushed into in place (no per-chain arrays: a large table has tens of thousands of chains)
   const out: string[] = [
     ...t.header,
     `# Apply with \`nft -f\`: one transaction replaces the whole table (add, so that delete cannot fail; delete; recreate).`,
@@ -382,33 +401,33 @@ export function renderNftTable(t: NftTable): string {
     `table ${TABLE_FAMILY} ${TABLE_NAME} {`,
     `\tcomment ${quote('rules for kube-proxy')}`,
   ];
-  const serviceChain = (c: ChainDef) => c.name.includes('/');
-  for (const c of t.chains.filter((c) => !serviceChain(c))) out.push('', ...renderChain(c));
-  for (const s of t.sets) out.push('', ...renderSet(s));
-  for (const c of t.chains.filter(serviceChain)) out.push('', ...renderChain(c));
+  const serviceChains: ChainDef[] = [];
+  for (const c of t.chains)
+    if (c.name.includes('/')) serviceChains.push(c);
+    else renderChain(c, out);
+  for (const s of t.sets) renderSet(s, out);
+  for (const c of serviceChains) renderChain(c, out);
   out.push('}');
   return `${out.join('\n')}\n`;
 }
 
-function renderChain(c: ChainDef): string[] {
-  const lines = c.note ? [`\t# ${c.note}`] : [];
-  lines.push(`\tchain ${c.name} {`);
-  if (c.base) lines.push(`\t\ttype ${c.base.type} hook ${c.base.hook} priority ${c.base.priority}; policy accept;`);
-  if (c.comment) lines.push(`\t\tcomment ${quote(c.comment)}`);
-  for (const r of c.rules) lines.push(`\t\t${r}`);
-  lines.push('\t}');
-  return lines;
+/** Appends the chain's lines to out, after an empty line. */
+function renderChain(c: ChainDef, out: string[]): void {
+  out.push('');
+  if (c.note) out.push(`\t# ${c.note}`);
+  out.push(`\tchain ${c.name} {`);
+  if (c.base) out.push(`\t\ttype ${c.base.type} hook ${c.base.hook} priority ${c.base.priority}; policy accept;`);
+  if (c.comment) out.push(`\t\tcomment ${quote(c.comment)}`);
+  for (const r of c.rules) out.push(`\t\t${r}`);
+  out.push('\t}');
 }
 
-function renderSet(s: SetDef): string[] {
-  const lines = [`\t${s.kind} ${s.name} {`, `\t\ttype ${s.type}`];
-  if (s.flags) lines.push(`\t\tflags ${s.flags.join(',')}`);
-  if (s.timeout !== undefined) lines.push(`\t\ttimeout ${s.timeout}s`);
-  if (s.comment !== undefined) lines.push(`\t\tcomment ${quote(s.comment)}`);
-  if (s.elements.length) {
-    const head = '\t\telements = { ';
-    lines.push(head + s.elements.map((e, i) => (i ? `\t\t\t     ${e}` : e)).join(',\n') + ' }');
-  }
-  lines.push('\t}');
-  return lines;
+/** Appends the set's lines to out, after an empty line. */
+function renderSet(s: SetDef, out: string[]): void {
+  out.push('', `\t${s.kind} ${s.name} {`, `\t\ttype ${s.type}`);
+  if (s.flags) out.push(`\t\tflags ${s.flags.join(',')}`);
+  if (s.timeout !== undefined) out.push(`\t\ttimeout ${s.timeout}s`);
+  if (s.comment !== undefined) out.push(`\t\tcomment ${quote(s.comment)}`);
+  if (s.elements.length) out.push(`\t\telements = { ${s.elements.join(',\n\t\t\t     ')} }`);
+  out.push('\t}');
 }

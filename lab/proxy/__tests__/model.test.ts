@@ -1,4 +1,4 @@
-import { base32, proxyModel, proxyNodes, sepChain, svcChain, type ServicePortModel } from '../../model/proxy';
+import { base32, proxyModel, proxyNodes, sepChain, sha256, sha256Base32, svcChain, type ServicePortModel } from '../../model/proxy';
 import { loadTopologyText } from '../../topology/resolve';
 
 // Chain names as they stand in the articles' own `iptables -L` listings (shared/seeds).
@@ -35,6 +35,21 @@ describe("kube-proxy's chain names", () => {
   test("kube-proxy's well-known names: kube-dns over UDP, kubernetes:https", () => {
     expect(svcChain(sp('kube-system/kube-dns:dns', 'UDP'))).toBe('KUBE-SVC-TCOU7JCQXEZGVUNU');
     expect(svcChain(sp('default/kubernetes:https'))).toBe('KUBE-SVC-NPX46M4PTMTKRN6Y');
+  });
+
+  test("sha256Base32 (from the hex digest) is base32 of the digest's first 5 or 10 bytes", () => {
+    const texts = [
+      '',
+      'a',
+      'ns1/svc1:p80tcp',
+      'default/s17/tcp/http__10.42.0.172/8080',
+      'ü/ßvc',
+      ...Array.from({ length: 200 }, (_, i) => `x${i}`),
+    ];
+    for (const t of texts) {
+      expect(sha256Base32(t, 1)).toBe(base32(sha256(t).subarray(0, 5)));
+      expect(sha256Base32(t, 2)).toBe(base32(sha256(t).subarray(0, 10)));
+    }
   });
 
   test('base32 is RFC 4648 (upper case, no hex alphabet)', () => {
