@@ -108,7 +108,13 @@ export function expectedChains(
   let p = pkt;
   for (const hook of hooks) {
     // IPVS rewrites the destination between INPUT and the way out
-    if ((hook === 'ipvs-out' || hook === 'postrouting') && ipvs) p = { ...p, dst: dest.endpoint.ip, dstport: dest.endpoint.port };
+    if ((hook === 'ipvs-out' || hook === 'postrouting') && ipvs)
+      p = {
+        ...p,
+        dst: dest.endpoint.ip,
+        dstport: dest.endpoint.port,
+        ipvs: p.ipvs ?? { vaddr: pkt.dst, vproto: pkt.protocol, vport: pkt.dstport! },
+      };
     if (hook === 'ipvs-out' && !rules!.get('filter')?.has('OUTPUT')) continue;
     const r = hook === 'ipvs-out' ? traceChain(rules!, 'filter', 'OUTPUT', p, ctx) : traceHook(rules!, hook, p, ctx);
     chains.push(...r.chains.filter((c) => entered(rules!, c)));

@@ -15,6 +15,8 @@ export interface TracePacket {
   srcport?: number;
   dstport?: number;
   mark?: number;
+  /** the IPVS virtual service that took the packet (IPVS mode, after INPUT): what `-m ipvs` matches */
+  ipvs?: { vaddr: string; vproto: string; vport: number };
 }
 
 export interface TraceContext {
@@ -42,7 +44,9 @@ export type Match =
   | { kind: 'addrtype'; dir: Dir; neg: boolean } // type LOCAL, the only one accepted
   | { kind: 'random'; probability: number }
   /** -m recent (session affinity): --rcheck asks whether the source was seen lately, --set records it */
-  | { kind: 'recent'; name: string; op: 'rcheck' | 'set'; neg: false };
+  | { kind: 'recent'; name: string; op: 'rcheck' | 'set'; neg: false }
+  /** -m ipvs: the packet belongs to an IPVS connection (--ipvs), of this virtual address, protocol, port */
+  | { kind: 'ipvs'; vaddr?: string; vproto?: string; vport?: number; neg: boolean };
 
 export type Target =
   | { kind: 'jump' | 'goto'; chain: string }
@@ -101,7 +105,7 @@ export class RulesetError extends LabError {
 }
 
 type Fail = (why: string) => never;
-const MODULES = new Set(['tcp', 'udp', 'comment', 'statistic', 'mark', 'conntrack', 'set', 'addrtype', 'recent']);
+const MODULES = new Set(['tcp', 'udp', 'comment', 'statistic', 'mark', 'conntrack', 'set', 'addrtype', 'recent', 'ipvs']);
 const CTSTATES = new Set(['NEW', 'INVALID', 'ESTABLISHED', 'RELATED', 'UNTRACKED', 'DNAT', 'SNAT']);
 const NEGATABLE = new Set([
   '-s',
@@ -266,6 +270,23 @@ function parseRule(text: string, w: string[], line: number, fail: Fail): Rule {
         else if (opt === '--seconds' || opt === '--mask') arg();
         break;
       }
+      // -m ipvs (kube-proxy's KUBE-IPVS-OUT-FILTER: --vaddr A --vproto tcp --vport N), each a property of one match
+      case '--ipvs':
+      case '--vaddr':
+      case '--vproto':
+      case '--vport': {
+        if (!loaded.has('ipvs')) fail(`${opt} without -m ipvs`);
+        if (neg) fail(`! before ${opt} is not supported`);
+        let m = rule.matches.find((x): x is Extract<Match, { kind: 'ipvs' }> => x.kind === 'ipvs');
+        if (!m) add((m = { kind: 'ipvs', neg: false }));
+        if (opt === '--vaddr') {
+          const a = arg();
+          if (parseIp(a) === undefined && !parseCidr(a, false)) fail(`bad address ${a}`);
+          m.vaddr = a;
+        } else if (opt === '--vproto') m.vproto = arg().toLowerCase();
+        else if (opt === '--vport') m.vport = Number(/^\d+$/.exec(arg())?.[0] ?? fail(`bad port in ${opt}`));
+        break;
+      }
       case '--dst-type':
       case '--src-type':
         if (arg() !== 'LOCAL') fail(`only ${opt} LOCAL is supported`);
@@ -373,18 +394,23 @@ function matchOne(m: Exclude<Match, { kind: 'random' }>, rule: Rule, p: TracePac
           : m.kind === 'recent'
             ? // the traced probe is a client not seen before: no affinity entry; --set always matches
               m.op === 'set'
-            : m.kind === 'mark'
-              ? ((p.mark ?? 0) & m.mask) >>> 0 === m.value
-              : m.kind === 'ctstate'
-                ? // the traced packet opens a connection; the DNAT/SNAT states are taken as unset: the
-                  // generated rules test them only for packets to 127.0.0.0/8 (KUBE-FIREWALL), which
-                  // no lab rule DNATs
-                  m.states.includes('NEW')
-                : m.kind === 'set'
-                  ? (ctx.ipsets?.[m.name] ?? failAt(rule, `--match-set ${m.name}: no such set in the context's ipsets`)).some((x) =>
-                      memberMatches(x, m.dirs, p),
-                    )
-                  : ctx.localAddresses.some((a) => inNet(p[m.dir], a));
+            : m.kind === 'ipvs'
+              ? p.ipvs !== undefined &&
+                (m.vaddr === undefined || inNet(p.ipvs.vaddr, m.vaddr)) &&
+                (m.vproto === undefined || m.vproto === p.ipvs.vproto) &&
+                (m.vport === undefined || m.vport === p.ipvs.vport)
+              : m.kind === 'mark'
+                ? ((p.mark ?? 0) & m.mask) >>> 0 === m.value
+                : m.kind === 'ctstate'
+                  ? // the traced packet opens a connection; the DNAT/SNAT states are taken as unset: the
+                    // generated rules test them only for packets to 127.0.0.0/8 (KUBE-FIREWALL), which
+                    // no lab rule DNATs
+                    m.states.includes('NEW')
+                  : m.kind === 'set'
+                    ? (ctx.ipsets?.[m.name] ?? failAt(rule, `--match-set ${m.name}: no such set in the context's ipsets`)).some((x) =>
+                        memberMatches(x, m.dirs, p),
+                      )
+                    : ctx.localAddresses.some((a) => inNet(p[m.dir], a));
   return m.neg ? !r : r;
 }
 

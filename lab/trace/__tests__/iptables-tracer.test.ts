@@ -403,3 +403,35 @@ describe('iptables mode with sessionAffinity: ClientIP on web', () => {
     expect(saved.get('nat')!.get('X')!.rules[0]!.matches).toEqual([{ kind: 'recent', name: 'KUBE-SEP-A', op: 'rcheck', neg: false }]);
   });
 });
+
+describe('-m ipvs (IPVS mode: KUBE-IPVS-OUT-FILTER)', () => {
+  // kube-proxy's rule for a LoadBalancer IP with source ranges: a node reaching its own LB IP
+  const rules = parseRestore(
+    '*filter\n:OUTPUT ACCEPT [0:0]\n:KUBE-IPVS-OUT-FILTER - [0:0]\n-A OUTPUT -j KUBE-IPVS-OUT-FILTER\n' +
+      '-A KUBE-IPVS-OUT-FILTER -s 198.51.100.1 -m ipvs --vaddr 198.51.100.1 --vproto tcp --vport 80 -j DROP\nCOMMIT\n',
+  );
+  const ctx: TraceContext = { localAddresses: LOCAL };
+  const out = { src: '198.51.100.1', dst: '10.42.1.10', protocol: 'tcp' as const, srcport: 40000, dstport: 80 };
+
+  test('reads the virtual address, protocol and port as one match', () => {
+    expect(rules.get('filter')!.get('KUBE-IPVS-OUT-FILTER')!.rules[0]!.matches[1]).toEqual({
+      kind: 'ipvs',
+      vaddr: '198.51.100.1',
+      vproto: 'tcp',
+      vport: 80,
+      neg: false,
+    });
+  });
+
+  test('matches a packet IPVS took for that virtual service, not one of another or none', () => {
+    const taken = traceChain(rules, 'filter', 'OUTPUT', { ...out, ipvs: { vaddr: '198.51.100.1', vproto: 'tcp', vport: 80 } }, ctx);
+    expect(taken.verdict).toBe('drop');
+    const other = traceChain(rules, 'filter', 'OUTPUT', { ...out, ipvs: { vaddr: '198.51.100.1', vproto: 'tcp', vport: 81 } }, ctx);
+    expect(other.verdict).toBe('accept');
+    expect(traceChain(rules, 'filter', 'OUTPUT', out, ctx).verdict).toBe('accept');
+  });
+
+  test('an ipvs option without -m ipvs is refused, naming the line', () => {
+    expect(() => parseRestore('*filter\n:X - [0:0]\n-A X --vaddr 1.2.3.4 -j DROP\nCOMMIT\n')).toThrow(/line 3: --vaddr without -m ipvs/);
+  });
+});
