@@ -19,6 +19,8 @@ export function expectedChains(
   src: Source,
   dest: Destination,
   probe: Probe,
+  /** the nodes' bridge-nf-call-iptables (br_netfilter): a pod's packet then came in over a bridge port (`-m physdev --physdev-is-in`) */
+  bridgeNetfilter?: boolean,
 ): string[] | undefined {
   if (probe.protocol === 'icmp' || dest.kind !== 'service' || walk.dnat?.node !== node) return undefined;
   const local = src.kind === 'node' && src.node.name === node; // the node's own packet: output hook
@@ -87,6 +89,13 @@ export function expectedChains(
     ],
     ipsets,
     preferDestination: `${dest.endpoint.ip}:${dest.endpoint.port}`,
+    // a packet of this node's pods comes in over cni0's ports, seen by the IP hooks as such with
+    // br_netfilter; anyone else's (another node, @lab) over eth0 or the tunnel, never a bridge port
+    ...(src.kind === 'pod' && src.pod.node === node
+      ? bridgeNetfilter === undefined
+        ? {}
+        : { bridgedIn: bridgeNetfilter }
+      : { bridgedIn: false }),
   };
   const pkt: TracePacket = {
     src: src.kind === 'pod' ? src.pod.ip : src.kind === 'lab' ? topo.cluster.underlay.find((u) => u.cidr === n.underlay)!.gateway : n.ip,

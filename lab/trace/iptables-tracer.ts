@@ -24,6 +24,8 @@ export interface TraceContext {
   localAddresses: string[];
   /** ipset name → members as `ipset restore` adds them ("10.43.0.20,tcp:80", "10.42.0.0/16", "32506" in a bitmap:port) */
   ipsets?: Record<string, string[]>;
+  /** the packet came in over a bridge port (br_netfilter): what `-m physdev --physdev-is-in` matches; unknown: such a rule is refused */
+  bridgedIn?: boolean;
   /** "ip:port" of the endpoint observed: a `-m statistic --mode random` branch is taken when it DNATs there */
   preferDestination?: string;
   /** the address MASQUERADE picks (the outgoing interface's); without it the source is left as it was */
@@ -46,7 +48,9 @@ export type Match =
   /** -m recent (session affinity): --rcheck asks whether the source was seen lately, --set records it */
   | { kind: 'recent'; name: string; op: 'rcheck' | 'set'; neg: false }
   /** -m ipvs: the packet belongs to an IPVS connection (--ipvs), of this virtual address, protocol, port */
-  | { kind: 'ipvs'; vaddr?: string; vproto?: string; vport?: number; neg: boolean };
+  | { kind: 'ipvs'; vaddr?: string; vproto?: string; vport?: number; neg: boolean }
+  /** -m physdev --physdev-is-in: the packet came in over a bridge port */
+  | { kind: 'physdev-in'; neg: boolean };
 
 export type Target =
   | { kind: 'jump' | 'goto'; chain: string }
@@ -105,7 +109,7 @@ export class RulesetError extends LabError {
 }
 
 type Fail = (why: string) => never;
-const MODULES = new Set(['tcp', 'udp', 'comment', 'statistic', 'mark', 'conntrack', 'set', 'addrtype', 'recent', 'ipvs']);
+const MODULES = new Set(['tcp', 'udp', 'comment', 'statistic', 'mark', 'conntrack', 'set', 'addrtype', 'recent', 'ipvs', 'physdev']);
 const CTSTATES = new Set(['NEW', 'INVALID', 'ESTABLISHED', 'RELATED', 'UNTRACKED', 'DNAT', 'SNAT']);
 const NEGATABLE = new Set([
   '-s',
@@ -121,6 +125,7 @@ const NEGATABLE = new Set([
   '--match-set',
   '--dst-type',
   '--src-type',
+  '--physdev-is-in',
 ]);
 
 /**
@@ -270,6 +275,11 @@ function parseRule(text: string, w: string[], line: number, fail: Fail): Rule {
         else if (opt === '--seconds' || opt === '--mask') arg();
         break;
       }
+      // -m physdev (kube-proxy's IPVS external-IP rule: ! --physdev-is-in, not from a pod's bridge)
+      case '--physdev-is-in':
+        if (!loaded.has('physdev')) fail(`${opt} without -m physdev`);
+        add({ kind: 'physdev-in', neg });
+        break;
       // -m ipvs (kube-proxy's KUBE-IPVS-OUT-FILTER: --vaddr A --vproto tcp --vport N), each a property of one match
       case '--ipvs':
       case '--vaddr':
@@ -394,23 +404,25 @@ function matchOne(m: Exclude<Match, { kind: 'random' }>, rule: Rule, p: TracePac
           : m.kind === 'recent'
             ? // the traced probe is a client not seen before: no affinity entry; --set always matches
               m.op === 'set'
-            : m.kind === 'ipvs'
-              ? p.ipvs !== undefined &&
-                (m.vaddr === undefined || inNet(p.ipvs.vaddr, m.vaddr)) &&
-                (m.vproto === undefined || m.vproto === p.ipvs.vproto) &&
-                (m.vport === undefined || m.vport === p.ipvs.vport)
-              : m.kind === 'mark'
-                ? ((p.mark ?? 0) & m.mask) >>> 0 === m.value
-                : m.kind === 'ctstate'
-                  ? // the traced packet opens a connection; the DNAT/SNAT states are taken as unset: the
-                    // generated rules test them only for packets to 127.0.0.0/8 (KUBE-FIREWALL), which
-                    // no lab rule DNATs
-                    m.states.includes('NEW')
-                  : m.kind === 'set'
-                    ? (ctx.ipsets?.[m.name] ?? failAt(rule, `--match-set ${m.name}: no such set in the context's ipsets`)).some((x) =>
-                        memberMatches(x, m.dirs, p),
-                      )
-                    : ctx.localAddresses.some((a) => inNet(p[m.dir], a));
+            : m.kind === 'physdev-in'
+              ? (ctx.bridgedIn ?? failAt(rule, 'whether the packet came in over a bridge port (br_netfilter) is not known'))
+              : m.kind === 'ipvs'
+                ? p.ipvs !== undefined &&
+                  (m.vaddr === undefined || inNet(p.ipvs.vaddr, m.vaddr)) &&
+                  (m.vproto === undefined || m.vproto === p.ipvs.vproto) &&
+                  (m.vport === undefined || m.vport === p.ipvs.vport)
+                : m.kind === 'mark'
+                  ? ((p.mark ?? 0) & m.mask) >>> 0 === m.value
+                  : m.kind === 'ctstate'
+                    ? // the traced packet opens a connection; the DNAT/SNAT states are taken as unset: the
+                      // generated rules test them only for packets to 127.0.0.0/8 (KUBE-FIREWALL), which
+                      // no lab rule DNATs
+                      m.states.includes('NEW')
+                    : m.kind === 'set'
+                      ? (ctx.ipsets?.[m.name] ?? failAt(rule, `--match-set ${m.name}: no such set in the context's ipsets`)).some((x) =>
+                          memberMatches(x, m.dirs, p),
+                        )
+                      : ctx.localAddresses.some((a) => inNet(p[m.dir], a));
   return m.neg ? !r : r;
 }
 

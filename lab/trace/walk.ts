@@ -331,7 +331,7 @@ export async function traceWalk(
     if (ipId === undefined) break;
     const nr = nodeRules(t.node, t.events, t.hooks, ipId);
     if (!nr.events.length) continue;
-    const want = expectedChains(topo, t.node, chosen.walk, r.src, chosen.dest, r.probe);
+    const want = expectedChains(topo, t.node, chosen.walk, r.src, chosen.dest, r.probe, bridgeNetfilter);
     if (want) {
       nr.expectedChains = want;
       const missing = firstOutOfOrder(want, nr.chains);

@@ -431,6 +431,18 @@ describe('-m ipvs (IPVS mode: KUBE-IPVS-OUT-FILTER)', () => {
     expect(traceChain(rules, 'filter', 'OUTPUT', out, ctx).verdict).toBe('accept');
   });
 
+  test('-m physdev ! --physdev-is-in: matches what did not come in over a bridge port; unknown, refused', () => {
+    const ext = parseRestore(
+      '*nat\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -m physdev ! --physdev-is-in -m addrtype ! --src-type LOCAL -j ACCEPT\n-A PREROUTING -j DROP\nCOMMIT\n',
+    );
+    const fromLab = { src: '192.168.205.1', dst: '203.0.113.10', protocol: 'tcp' as const, srcport: 40000, dstport: 80 };
+    expect(traceHook(ext, 'prerouting', fromLab, { localAddresses: LOCAL, bridgedIn: false }).verdict).toBe('accept');
+    expect(traceHook(ext, 'prerouting', fromLab, { localAddresses: LOCAL, bridgedIn: true }).verdict).toBe('drop');
+    expect(() => traceHook(ext, 'prerouting', fromLab, { localAddresses: LOCAL })).toThrow(
+      /line 3: whether the packet came in over a bridge port/,
+    );
+  });
+
   test('an ipvs option without -m ipvs is refused, naming the line', () => {
     expect(() => parseRestore('*filter\n:X - [0:0]\n-A X --vaddr 1.2.3.4 -j DROP\nCOMMIT\n')).toThrow(/line 3: --vaddr without -m ipvs/);
   });
