@@ -1,5 +1,5 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { healthCheckDaemon, healthCheckState, planHealthChecks } from '../pods/healthcheck';
+import { type HealthCheck, healthCheckDaemon, healthCheckState, planHealthChecks } from '../pods/healthcheck';
 import type { Runtime } from '../runtime/runtime';
 import { healthCheckDir, healthCheckFile } from '../state/healthcheck';
 import type { Topology } from '../topology/types';
@@ -35,17 +35,43 @@ export async function startHealthChecks(rt: Runtime, topo: Topology): Promise<st
 }
 
 /**
+ * The processes holding a TCP socket listening on `port` in a node's namespace (`ss -p`, read in
+ * that namespace: the pids are those of its runtime's process view), as kube-proxy's health check
+ * server is found by its port.
+ */
+async function listenerPids(rt: Runtime, ns: string, port: number): Promise<string[]> {
+  const r = await rt.run(ns, ['ss', '-H', '-t', '-l', '-n', '-p', 'sport', '=', `:${port}`], { check: false });
+  return [...new Set([...r.stdout.matchAll(/pid=(\d+)/g)].map((m) => m[1]!))];
+}
+
+/**
  * `apply`: the state files rewritten (a running listener answers from the new counts at once);
- * listeners for new ports started; a port gone has its file removed, and its listener then
- * closes every connection unanswered (the node's other processes are not stopped for it).
+ * a port gone (the service removed, switched to externalTrafficPolicy Cluster or given another
+ * health check port) has its listener stopped and its file removed, as kube-proxy closes its
+ * server for the service; listeners for new ports, and any planned one that is not listening
+ * (it died), started. Only the listener is stopped: the node's other processes keep running.
  */
 export async function refeedHealthChecks(rt: Runtime, topo: Topology, old: Topology): Promise<string> {
-  const before = new Set(planHealthChecks(old).map((h) => `${h.node}.${h.port}`));
+  const oldChecks = planHealthChecks(old);
   const now = writeStates(topo);
-  for (const k of before) if (!now.has(k)) rmSync(`${healthCheckDir(topo.name)}/${k}`, { force: true });
-  const fresh = planHealthChecks(topo).filter((h) => !before.has(`${h.node}.${h.port}`));
-  if (fresh.length) await rt.startDaemons(fresh.map((h) => healthCheckDaemon(h, healthCheckFile(topo.name, h.node, h.port))));
-  return now.size ? summary(topo) : 'no health check node ports';
+  const checks = planHealthChecks(topo);
+  const stopped: string[] = [];
+  for (const h of oldChecks) {
+    const key = `${h.node}.${h.port}`;
+    if (now.has(key)) continue;
+    const pids = await listenerPids(rt, h.ns, h.port);
+    if (pids.length) await rt.run(h.ns, ['kill', '-TERM', ...pids], { check: false });
+    rmSync(`${healthCheckDir(topo.name)}/${key}`, { force: true });
+    stopped.push(`${h.node}:${h.port}`);
+  }
+  const missing: HealthCheck[] = [];
+  for (const h of checks) if (!(await listenerPids(rt, h.ns, h.port)).length) missing.push(h);
+  if (missing.length) await rt.startDaemons(missing.map((h) => healthCheckDaemon(h, healthCheckFile(topo.name, h.node, h.port))));
+  const parts = [
+    ...(now.size ? [summary(topo)] : ['no health check node ports']),
+    ...(stopped.length ? [`stopped ${stopped.join(', ')}`] : []),
+  ];
+  return parts.join('; ');
 }
 
 /** `down`: the state files (the listeners died with the namespaces' processes). */

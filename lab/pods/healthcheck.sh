@@ -4,7 +4,8 @@
 # service, else 503; a JSON body naming the service with the count, the count again in
 # X-Load-Balancing-Endpoint-Weight. The state is read per request from $KDL_HC_FILE
 # ("<namespace> <name> <count>"), so `lab apply` re-feeds it by rewriting the file; without the
-# file (the service's health check port went away) the connection closes unanswered.
+# file (the service's health check port went away, its listener being stopped) the connection
+# closes unanswered.
 IFS= read -r -t 2 _ || true
 # read the headers, so closing does not reset a connection that still has unread data
 while IFS= read -r -t 2 line && [ -n "${line%$'\r'}" ]; do :; done

@@ -9,7 +9,8 @@ import type { Daemon } from './servers';
 // the number of its local ready endpoints: 200 when there are any, 503 otherwise; a cloud load
 // balancer sends traffic only to nodes answering 200. Here one socat listener per node and
 // service runs healthcheck.sh, which reads its state file per request. Planned here (pure);
-// started by `up`, re-fed by `apply`, stopped by `down` with the node's namespace (lab/ops/healthcheck.ts).
+// started by `up`, re-fed (and stopped or started per port) by `apply`, stopped by `down` with the
+// node's namespace (lab/ops/healthcheck.ts).
 
 export const HEALTHCHECK_SCRIPT = inRepo('lab', 'pods', 'healthcheck.sh');
 

@@ -6,7 +6,8 @@ import { uniqueLabName } from '../../testing/names';
 import { loadTopologyText } from '../../topology/resolve';
 import type { ProxyMode } from '../../topology/types';
 import { existsSync } from 'node:fs';
-import { healthCheckDir } from '../../state/healthcheck';
+import { healthCheckDir, healthCheckFile } from '../../state/healthcheck';
+import { waitFor } from '../../testing/wait';
 import { apply } from '../apply';
 import { down } from '../down';
 import { up } from '../up';
@@ -140,22 +141,31 @@ describe.each<[ProxyMode]>([['iptables'], ['nftables']])('LoadBalancer and exter
       expect(await healthCheck(lab, NODE1)).toEqual({ status: 503, weight: '0', body: hcBody(0) });
     });
 
-    test('apply re-feeds it: an endpoint added on node1 makes node1 answer 200; down stops the servers', async () => {
-      const next = loadTopologyText(
-        topologyYaml(lab, mode).replace(
-          'pods:\n',
-          'pods:\n  - { name: loc-2, node: node1, ip: 10.42.0.81, labels: { app: loc }, ports: [80] }\n',
-        ),
-        `${lab}.yaml`,
+    test('apply re-feeds it: an endpoint added on node1 makes node1 answer 200; ETP Cluster stops the servers, Local starts them again', async () => {
+      const withLoc2 = topologyYaml(lab, mode).replace(
+        'pods:\n',
+        'pods:\n  - { name: loc-2, node: node1, ip: 10.42.0.81, labels: { app: loc }, ports: [80] }\n',
       );
-      await apply(next, rt);
+      await apply(loadTopologyText(withLoc2, `${lab}.yaml`), rt);
+      expect(await healthCheck(lab, NODE1)).toEqual({ status: 200, weight: '1', body: hcBody(1) });
+      expect(await healthCheck(lab, NODE2)).toEqual({ status: 200, weight: '1', body: hcBody(1) });
+      const listeners = async () => (await host.run(['pgrep', '-f', `TCP-LISTEN:${HC_PORT},`], { check: false })).stdout.trim();
+      expect((await listeners()).split('\n')).toHaveLength(2); // one per node
+      // ETP Cluster: the apiserver drops the health check node port, kube-proxy closes its server
+      const cluster = withLoc2.replace('    externalTrafficPolicy: Local\n', '').replace(`    healthCheckNodePort: ${HC_PORT}\n`, '');
+      await apply(loadTopologyText(cluster, `${lab}.yaml`), rt);
+      await waitFor(async () => (await listeners()) === '', { timeoutMs: 5_000, what: 'the health check listeners to stop' });
+      const refused = await nsRun(labNamespace(lab), ['curl', '-s', '--max-time', '3', `http://${NODE2}:${HC_PORT}/healthz`], false);
+      expect(refused).toBe('');
+      expect(existsSync(healthCheckFile(lab, 'node1', HC_PORT))).toBe(false);
+      // back to Local: listening again on both nodes, answering from the current counts
+      await apply(loadTopologyText(withLoc2, `${lab}.yaml`), rt);
       expect(await healthCheck(lab, NODE1)).toEqual({ status: 200, weight: '1', body: hcBody(1) });
       expect(await healthCheck(lab, NODE2)).toEqual({ status: 200, weight: '1', body: hcBody(1) });
       await down(rt, lab);
       expect(existsSync(healthCheckDir(lab))).toBe(false);
       // no listener of this lab's health check port outlives it (only this lab uses the port here)
-      const left = await host.run(['pgrep', '-f', `TCP-LISTEN:${HC_PORT},`], { check: false });
-      expect(left.stdout.trim()).toBe('');
-    });
+      expect(await listeners()).toBe('');
+    }, 60_000);
   });
 });
