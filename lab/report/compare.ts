@@ -111,7 +111,9 @@ function cniRowsOf(w: Walk): Record<string, string> {
         : 'cni0 (bridge)'
       : '-',
     'on the underlay': wire?.observed?.outer
-      ? `VXLAN udp/${wire.observed.outer.udp.dstport} vni ${wire.observed.outer.vni}`
+      ? wire.observed.outer.ipip
+        ? 'IP-in-IP (IP protocol 4)'
+        : `VXLAN udp/${wire.observed.outer.udp.dstport} vni ${wire.observed.outer.vni}`
       : "the pod's own packet",
     'TTL at the endpoint': last?.observed ? String(last.observed.ip.ttl) : '-',
     'observed = expected': w.differences.length ? `no: ${w.differences.length} difference(s)` : 'yes',

@@ -33,7 +33,7 @@ const HEAD_H = 44;
 
 const hp = (ip: string, port?: number) => (port === undefined ? ip : `${ip}:${port}`);
 
-/** The headers as short lines: outer VXLAN first when encapsulated, then the packet itself. */
+/** The headers as short lines: the outer header first when encapsulated (VXLAN, IP-in-IP), then the packet itself. */
 export function headerLines(h: WalkHeaders): string[] {
   const l4 = h.l4;
   const what = l4?.icmpType
@@ -42,7 +42,11 @@ export function headerLines(h: WalkHeaders): string[] {
   const out: string[] = [];
   if (h.outer) {
     const o = h.outer;
-    out.push(`VXLAN ${o.ip.src} → ${o.ip.dst} udp ${o.udp.srcport} → ${o.udp.dstport} vni ${o.vni} ttl ${o.ip.ttl}`);
+    out.push(
+      o.ipip
+        ? `IPIP ${o.ip.src} → ${o.ip.dst} proto 4 ttl ${o.ip.ttl}`
+        : `VXLAN ${o.ip.src} → ${o.ip.dst} udp ${o.udp.srcport} → ${o.udp.dstport} vni ${o.vni} ttl ${o.ip.ttl}`,
+    );
     if (o.eth) out.push(`outer eth ${o.eth.src} → ${o.eth.dst}`);
   }
   const pre = h.outer ? 'inner ' : '';

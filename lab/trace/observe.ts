@@ -1,16 +1,16 @@
 import type { Layers, Packet } from '../pcap';
 import type { Probe } from './path';
-import type { WalkChange, WalkHeaders } from './types';
+import { encapName, type WalkChange, type WalkHeaders } from './types';
 
 // From captured packets to a walk: which packet at a point is the probe's (its IP id, which
-// forwarding, NAT and VXLAN all keep), its headers, what changed since the previous point and
+// forwarding, NAT, VXLAN and IP-in-IP all keep), its headers, what changed since the previous point and
 // where it differs from what the lab expected.
 
 const PROTO: Record<number, 'icmp' | 'tcp' | 'udp'> = { 1: 'icmp', 6: 'tcp', 17: 'udp' };
 const ICMP_TYPES: Record<number, string> = { 0: 'echo-reply', 3: 'destination-unreachable', 8: 'echo-request', 11: 'time-exceeded' };
 
-/** The packet the probe cares about: the inner one when the frame is VXLAN. */
-const payloadOf = (p: Layers): Layers => (p.vxlan && p.inner ? p.inner : p);
+/** The packet the probe cares about: the inner one when the frame is VXLAN or IP-in-IP. */
+const payloadOf = (p: Layers): Layers => ((p.vxlan || p.ipip) && p.inner ? p.inner : p);
 
 export function headersOf(p: Packet): WalkHeaders | undefined {
   const l = payloadOf(p);
@@ -26,13 +26,11 @@ export function headersOf(p: Packet): WalkHeaders | undefined {
       icmpType: ICMP_TYPES[l.icmp.type] ?? String(l.icmp.type),
       ...(l.icmp.id !== undefined ? { icmpId: l.icmp.id, icmpSeq: l.icmp.seq! } : {}),
     };
-  if (l !== p && p.ip && p.udp && p.vxlan) {
-    h.outer = {
-      ...(p.eth ? { eth: { src: p.eth.src, dst: p.eth.dst } } : {}),
-      ip: { src: p.ip.src, dst: p.ip.dst, ttl: p.ip.ttl },
-      udp: { srcport: p.udp.srcport, dstport: p.udp.dstport },
-      vni: p.vxlan.vni,
-    };
+  if (l !== p && p.ip) {
+    const eth = p.eth ? { eth: { src: p.eth.src, dst: p.eth.dst } } : {};
+    const ip = { src: p.ip.src, dst: p.ip.dst, ttl: p.ip.ttl };
+    if (p.udp && p.vxlan) h.outer = { ...eth, ip, udp: { srcport: p.udp.srcport, dstport: p.udp.dstport }, vni: p.vxlan.vni };
+    else if (p.ipip) h.outer = { ...eth, ip, ipip: true };
   }
   return h;
 }
@@ -65,9 +63,11 @@ export function changesBetween(prev: WalkHeaders | undefined, cur: WalkHeaders):
   if (!prev.outer && cur.outer)
     out.push({
       kind: 'encap',
-      text: `VXLAN encap ${cur.outer.ip.src} → ${cur.outer.ip.dst} udp ${cur.outer.udp.dstport} vni ${cur.outer.vni}`,
+      text: cur.outer.ipip
+        ? `IPIP encap ${cur.outer.ip.src} → ${cur.outer.ip.dst} (IP protocol 4)`
+        : `VXLAN encap ${cur.outer.ip.src} → ${cur.outer.ip.dst} udp ${cur.outer.udp.dstport} vni ${cur.outer.vni}`,
     });
-  if (prev.outer && !cur.outer) out.push({ kind: 'decap', text: `VXLAN decap (vni ${prev.outer.vni})` });
+  if (prev.outer && !cur.outer) out.push({ kind: 'decap', text: prev.outer.ipip ? 'IPIP decap' : `VXLAN decap (vni ${prev.outer.vni})` });
   if (prev.outer && cur.outer && prev.outer.ip.ttl !== cur.outer.ip.ttl)
     out.push({ kind: 'ttl', text: `outer ttl ${prev.outer.ip.ttl} → ${cur.outer.ip.ttl}` });
   if (prev.ip.dst !== cur.ip.dst || prev.l4?.dstport !== cur.l4?.dstport)
@@ -99,16 +99,22 @@ export function differences(expected: WalkHeaders, observed: WalkHeaders, names:
   cmp('ip.ttl', expected.ip.ttl, observed.ip.ttl);
   cmp('ip.protocol', expected.ip.protocol, observed.ip.protocol);
   for (const k of ['srcport', 'dstport', 'icmpType', 'icmpId', 'icmpSeq'] as const) cmp(`l4.${k}`, expected.l4?.[k], observed.l4?.[k]);
-  if (expected.outer && !observed.outer) out.push('expected VXLAN encapsulation, saw the bare packet');
-  else if (!expected.outer && observed.outer) out.push(`expected the bare packet, saw it in VXLAN (vni ${observed.outer.vni})`);
+  if (expected.outer && !observed.outer)
+    out.push(`expected ${expected.outer.ipip ? 'IP-in-IP' : 'VXLAN'} encapsulation, saw the bare packet`);
+  else if (!expected.outer && observed.outer)
+    out.push(`expected the bare packet, saw it in ${observed.outer.ipip ? 'IP-in-IP' : `VXLAN (vni ${observed.outer.vni})`}`);
+  else if (expected.outer && observed.outer && !expected.outer.ipip !== !observed.outer.ipip)
+    out.push(`expected ${encapName(expected.outer)}, saw ${encapName(observed.outer)}`);
   else if (expected.outer && observed.outer) {
     cmp('outer.eth.src', expected.outer.eth?.src, observed.outer.eth?.src);
     cmp('outer.eth.dst', expected.outer.eth?.dst, observed.outer.eth?.dst);
     cmp('outer.ip.src', expected.outer.ip.src, observed.outer.ip.src);
     cmp('outer.ip.dst', expected.outer.ip.dst, observed.outer.ip.dst);
     cmp('outer.ip.ttl', expected.outer.ip.ttl, observed.outer.ip.ttl);
-    cmp('outer.udp.dstport', expected.outer.udp.dstport, observed.outer.udp.dstport);
-    cmp('vxlan.vni', expected.outer.vni, observed.outer.vni);
+    if (!expected.outer.ipip && !observed.outer.ipip) {
+      cmp('outer.udp.dstport', expected.outer.udp.dstport, observed.outer.udp.dstport);
+      cmp('vxlan.vni', expected.outer.vni, observed.outer.vni);
+    }
   }
   return out;
 }

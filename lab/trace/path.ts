@@ -1,4 +1,5 @@
 import {
+  CALICO_IPIP,
   CALICO_VXLAN,
   calicoVethName,
   labNamespace,
@@ -28,7 +29,11 @@ import { policyVerdict } from '../policy/verdict';
 // (MAC ee:ee:ee:ee:ee:ee, the gateway 169.254.1.1 answered by proxy ARP), is routed even to a
 // pod of the same node, and leaves by the destination pod's cali veth; between nodes the
 // routes BIRD learned (bgp: via the node's IP on eth0) or Felix's (vxlan.calico, VNI 4096,
-// UDP 4789; CrossSubnet: direct on one segment).
+// UDP 4789; ipip: tunl0, IP protocol 4 from node IP to node IP, the outer TTL inherited from the
+// inner packet; CrossSubnet: direct on one segment).
+
+/** How pod traffic is encapsulated between nodes: VXLAN (flannel.<vni>, vxlan.calico) or IP-in-IP (tunl0). */
+type Tunnel = { kind: 'vxlan'; dev: string; vni: number; port: number; mac: (n: TopologyNode) => string } | { kind: 'ipip'; dev: string };
 
 /** `lab`: a client outside the cluster, the lab's own namespace (the underlay's gateway address) */
 export type Source = { kind: 'pod'; pod: TopologyPod } | { kind: 'node'; node: TopologyNode } | { kind: 'lab' };
@@ -108,15 +113,19 @@ function openWalk(topo: Topology, src: Source, dest: Destination, probe: Probe, 
   const nodeMac = (n: TopologyNode, ifname: string) => macFor(lab, nodeNamespace(lab, n.name), ifname);
   const inSubnet = (cidr: string, ip: string) => contains(parseCidr(cidr)!, parseIp(ip)!);
   const calico = topo.cluster.calico;
-  // the encapsulation between nodes: flannel.<vni> (8472) or vxlan.calico (4789, VNI 4096)
-  const tunnel = calico
-    ? { dev: CALICO_VXLAN, vni: calico.vni, port: calico.port, mac: (n: TopologyNode) => nodeMac(n, CALICO_VXLAN) }
-    : {
+  // the encapsulation between nodes: flannel.<vni> (8472), vxlan.calico (4789, VNI 4096) or
+  // Calico's tunl0 (IP-in-IP: a layer-3 device, no MACs inside)
+  const tunnel: Tunnel = !calico
+    ? {
+        kind: 'vxlan',
         dev: vxlanName(topo.cluster.vni),
         vni: topo.cluster.vni,
         port: topo.cluster.port,
         mac: (n: TopologyNode) => vtepMac(lab, n.name, topo.cluster.vni),
-      };
+      }
+    : calico.mode === 'ipip'
+      ? { kind: 'ipip', dev: CALICO_IPIP }
+      : { kind: 'vxlan', dev: CALICO_VXLAN, vni: calico.vni, port: calico.port, mac: (n: TopologyNode) => nodeMac(n, CALICO_VXLAN) };
   /** the node's own pod addresses: flannel's /24, Calico's IPAM blocks */
   const holds = (n: TopologyNode, ip: string) => (calico ? (n.blocks ?? []) : [n.podSubnet]).some((b) => inSubnet(b, ip));
   /** where a node hands a packet to its pod: cni0, or (Calico) the pod's own cali veth */
@@ -125,7 +134,7 @@ function openWalk(topo: Topology, src: Source, dest: Destination, probe: Probe, 
   const portMac = (n: TopologyNode) => (calico ? CALICO_HOST_MAC : nodeMac(n, 'cni0'));
   /** the underlay carries it encapsulated from a to b (not for a node's own address) */
   const encapsulated = (a: TopologyNode, b: TopologyNode) =>
-    calico ? calico.mode === 'vxlan' && !(calico.crossSubnet && a.underlay === b.underlay) : topo.cluster.backend === 'vxlan';
+    calico ? calico.mode !== 'bgp' && !(calico.crossSubnet && a.underlay === b.underlay) : topo.cluster.backend === 'vxlan';
 
   const target =
     dest.kind === 'pod'
@@ -264,7 +273,18 @@ function openWalk(topo: Topology, src: Source, dest: Destination, probe: Probe, 
       const next = topo.nodes.find((o) => holds(o, dst)) ?? topo.nodes.find((o) => o.ip === dst);
       if (!next) break;
       const viaTunnel = encapsulated(at, next) && next.ip !== dst;
-      if (viaTunnel) {
+      if (viaTunnel && tunnel.kind === 'ipip') {
+        // tunl0 (`ttl inherit`): the outer header from node IP to node IP takes the inner
+        // packet's TTL as it leaves; a router between the segments lowers the outer one only
+        delete h.eth;
+        const inner = structuredClone(h);
+        push(at.name, 'node', tunnel.dev, inner);
+        const { eth, ttl } = underlay(at, next);
+        const outer = { eth: eth.out, ip: { src: at.ip, dst: next.ip, ttl: h.ip.ttl }, ipip: true as const };
+        push(at.name, 'node', 'eth0', { ...inner, outer });
+        push(next.name, 'node', 'eth0', { ...inner, outer: { ...outer, eth: eth.in, ip: { ...outer.ip, ttl: outer.ip.ttl - ttl } } });
+        push(next.name, 'node', tunnel.dev, inner);
+      } else if (viaTunnel && tunnel.kind === 'vxlan') {
         h.eth = { src: tunnel.mac(at), dst: tunnel.mac(next) };
         const inner = structuredClone(h);
         push(at.name, 'node', tunnel.dev, inner);

@@ -14,7 +14,8 @@ export function headerLine(h: WalkHeaders): string {
   const inner = `${hp(h.ip.src, l4?.srcport)} → ${hp(h.ip.dst, l4?.dstport)} ${what} ttl ${h.ip.ttl}${h.ip.id !== undefined ? ` id ${h.ip.id}` : ''}${h.eth ? `  ${h.eth.src} → ${h.eth.dst}` : ''}`;
   if (!h.outer) return inner;
   const o = h.outer;
-  return `${o.ip.src} → ${o.ip.dst} udp ${o.udp.srcport ?? '*'} → ${o.udp.dstport} vni ${o.vni} ttl ${o.ip.ttl}${o.eth ? `  ${o.eth.src} → ${o.eth.dst}` : ''}\n      ⤷ ${inner}`;
+  const how = o.ipip ? 'ipip (proto 4)' : `udp ${o.udp.srcport ?? '*'} → ${o.udp.dstport} vni ${o.vni}`;
+  return `${o.ip.src} → ${o.ip.dst} ${how} ttl ${o.ip.ttl}${o.eth ? `  ${o.eth.src} → ${o.eth.dst}` : ''}\n      ⤷ ${inner}`;
 }
 
 export function rulesLines(r: NodeRules): string[] {

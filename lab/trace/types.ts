@@ -3,18 +3,34 @@
 // walk the lab expected from the topology and the generated rules. `lab trace` prints it, the
 // scenario `trace` probe stores it in report.json, and the HTML report draws it as a ladder.
 
-/** The headers that matter along a path; `outer` when the packet is VXLAN-encapsulated there. */
+/** The outer header of a VXLAN-encapsulated packet: UDP to the VXLAN port, the VNI. */
+export interface VxlanOuter {
+  eth?: { src: string; dst: string };
+  ip: { src: string; dst: string; ttl: number };
+  udp: { srcport?: number; dstport: number };
+  vni: number;
+  ipip?: undefined;
+}
+
+/** The outer header of an IP-in-IP packet (Calico's tunl0): IP protocol 4, no UDP, no inner Ethernet. */
+export interface IpipOuter {
+  eth?: { src: string; dst: string };
+  ip: { src: string; dst: string; ttl: number };
+  ipip: true;
+}
+
+export type OuterHeaders = VxlanOuter | IpipOuter;
+
+/** An encapsulation in words: `VXLAN udp 4789 vni 4096`, `IPIP (IP protocol 4)`. */
+export const encapName = (o: OuterHeaders): string => (o.ipip ? 'IPIP (IP protocol 4)' : `VXLAN udp ${o.udp.dstport} vni ${o.vni}`);
+
+/** The headers that matter along a path; `outer` when the packet is encapsulated there (VXLAN, IP-in-IP). */
 export interface WalkHeaders {
   eth?: { src: string; dst: string };
   ip: { src: string; dst: string; ttl: number; protocol: string; id?: number };
   /** icmp: type name and id/seq; tcp/udp: ports (tcp with flag names) */
   l4?: { srcport?: number; dstport?: number; icmpType?: string; icmpId?: number; icmpSeq?: number; flags?: string[] };
-  outer?: {
-    eth?: { src: string; dst: string };
-    ip: { src: string; dst: string; ttl: number };
-    udp: { srcport?: number; dstport: number };
-    vni: number;
-  };
+  outer?: OuterHeaders;
 }
 
 /** What changed since the previous point, in words a reader checks against the article. */

@@ -205,9 +205,11 @@ export async function traceWalk(
   if (r.src.kind === 'node' && !nodes.includes(r.src.node.name)) nodes.unshift(r.src.node.name);
 
   mkdirSync(dir, { recursive: true });
-  // the underlay's VXLAN port: flannel's (8472 by default) or vxlan.calico's (4789)
+  // the underlay's VXLAN port: flannel's (8472 by default) or vxlan.calico's (4789); Calico's
+  // tunl0 sends IP-in-IP (IP protocol 4), which a filter on the probe's protocol would miss
   const vxlanPort = topo.cluster.calico?.port ?? topo.cluster.port;
-  const filter = `${r.probe.protocol} or udp port ${vxlanPort}`;
+  const encap = topo.cluster.calico?.mode === 'ipip' ? 'ip proto 4' : `udp port ${vxlanPort}`;
+  const filter = `${r.probe.protocol} or ${encap}`;
   const captures = new Map<string, RunningCapture>();
   const traces: NodeTrace[] = [];
   const { argv, input } = probeArgv(r.probe, r.target, req.waitS);

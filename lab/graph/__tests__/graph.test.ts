@@ -18,6 +18,7 @@ const labs: [string, Topology][] = [
   ['host-gw', loadTopology(join(TOPOLOGIES, 'host-gw.yaml'))],
   ['calico', loadTopology(join(TOPOLOGIES, 'calico.yaml'))],
   ['calico-vxlan', loadTopology(join(TOPOLOGIES, 'calico-vxlan.yaml'))],
+  ['calico-ipip', loadTopology(join(TOPOLOGIES, 'calico-ipip.yaml'))],
 ];
 const [, defaultLab] = labs[0]!;
 
@@ -103,6 +104,30 @@ describe('topology graph model', () => {
       'vxlan.calico 10.42.0.128/32',
     ]);
     expect(g.links[0]).toEqual({ kind: 'vxlan', a: 'node_node1', b: 'node_node2', port: 4789, vni: 4096 });
+  });
+
+  it('Calico ipip CrossSubnet: tunl0 with the tunnel address, direct routes on one segment, IPIP via the node IPs across', () => {
+    const g = topologyGraph(labs[4]![1]);
+    expect(g.nodes.map((n) => `${n.vtep?.name} ${n.vtep?.address} ${n.segment}`)).toEqual([
+      'tunl0 10.42.0.0/32 underlay_0',
+      'tunl0 10.42.0.64/32 underlay_0',
+      'tunl0 10.42.0.128/32 underlay_1',
+    ]);
+    expect(g.links.map((l) => `${l.kind} ${l.a} ${l.b}`)).toEqual([
+      'direct node_node1 node_node2',
+      'ipip node_node1 node_node3',
+      'ipip node_node2 node_node3',
+    ]);
+    expect(g.links[1]).toEqual({
+      kind: 'ipip',
+      a: 'node_node1',
+      b: 'node_node3',
+      routes: [
+        { on: 'node1', to: '10.42.0.128/26', via: '192.168.206.5' },
+        { on: 'node3', to: '10.42.0.0/26', via: '192.168.205.4' },
+      ],
+    });
+    expect(renderGraph(labs[4]![1], 'dot')).toContain('IPIP (proto 4) via tunl0 10.42.0.128/26 via 192.168.206.5');
   });
 
   it('keeps ids unique when names differ only in punctuation', () => {

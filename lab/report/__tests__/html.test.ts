@@ -9,6 +9,9 @@ import type { RunReport, ScenarioReport } from '../types';
 import { walkLadderSvg } from '../walk-svg';
 import { captureOf, failedTtlStep, runReportOf, scenarioOf, skippedStep } from './fixtures/report';
 import { serviceWalk } from './fixtures/walk';
+import { changesBetween } from '../../trace/observe';
+import { expectedWalk } from '../../trace/path';
+import type { Walk } from '../../trace/types';
 
 // index.html from a report: escaping, status badges, the topology graph once per distinct
 // topology, links relative to the run's folder and pointing at its files, walks as ladders.
@@ -234,6 +237,50 @@ describe('packet walk', () => {
     expect(page).toContain('<figure class="topology">');
     expect(page).toContain('KUBE-SEP-PMQPDMKLIC4TLFKA');
     expect(walkHtml(serviceWalk)).not.toContain('<figure class="topology">');
+  });
+
+  it('walkHtml on a Calico ipip lab: tunl0 hops, the IPIP outer header and its encap/decap, tunl0 and IPIP in the drawing', () => {
+    // the walk the lab expects from client to web-3 across the segments, drawn as if seen so
+    const ipip = loadTopology(join(TOPOLOGIES, 'calico-ipip.yaml'));
+    const pod = (name: string) => ipip.pods.find((p) => p.name === name)!;
+    const ew = expectedWalk(ipip, { kind: 'pod', pod: pod('client') }, { kind: 'pod', pod: pod('web-3') }, { protocol: 'icmp', icmpId: 7 });
+    const walk: Walk = {
+      lab: ipip.name,
+      proxy: 'iptables',
+      backend: ipip.cluster.backend,
+      from: 'client',
+      to: 'web-3',
+      protocol: 'icmp',
+      target: { ip: pod('web-3').ip },
+      reached: 'web-3',
+      argv: ['ping', '-c', '1', pod('web-3').ip],
+      ok: true,
+      hops: ew.hops.map((h, i) => ({
+        point: h.point,
+        owner: h.owner,
+        ownerKind: h.ownerKind,
+        interface: h.interface,
+        expected: h.headers,
+        observed: h.headers,
+        changes: changesBetween(ew.hops[i - 1]?.headers, h.headers),
+        differences: [],
+      })),
+      rules: [],
+      differences: [],
+      notes: [],
+    };
+    const page = walkHtml(walk, ipip);
+    const ladder = page.slice(page.indexOf('<figure class="ladder">'), page.indexOf('<figure class="topology">'));
+    expect(ladder).toContain('node1:tunl0');
+    expect(ladder).toContain('IPIP 192.168.205.4 → 192.168.206.5 proto 4 ttl 63');
+    expect(ladder).toContain('IPIP 192.168.205.4 → 192.168.206.5 proto 4 ttl 62');
+    expect(ladder).toContain('IPIP encap 192.168.205.4 → 192.168.206.5 (IP protocol 4)');
+    expect(ladder).toContain('IPIP decap');
+    expect(ladder).not.toContain('VXLAN');
+    const figure = page.slice(page.indexOf('<figure class="topology">'));
+    expect(figure).toContain('tunl0');
+    expect(figure).toContain('IPIP, proto 4 (routes via the node IPs dev tunl0)');
+    expect(figure).toContain('direct, CrossSubnet (routes via eth0)');
   });
 
   it("walkHtml on a Calico lab: the drawing shows the cali veths and BGP's routes, no cni0", () => {

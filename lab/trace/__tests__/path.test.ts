@@ -1,11 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { calicoVethName, macFor, nodeNamespace, podNamespace } from '../../model/kernel-names';
+import { calicoVethName, labNamespace, macFor, nodeNamespace, podNamespace, segmentBridgeName } from '../../model/kernel-names';
 import { vtepMac } from '../../model/kernel-names';
 import { proxyModel } from '../../model/proxy';
+import { expectGoldenFile } from '../../testing/golden';
 import { loadTopology, loadTopologyText } from '../../topology/resolve';
 import type { Topology } from '../../topology/types';
-import { expectedWalk, type Destination, type Source } from '../path';
+import { expectedWalk, type Destination, type ExpectedWalk, type Source } from '../path';
+import { headerLine } from '../text';
+import type { OuterHeaders } from '../types';
 
 // The walk the lab expects, for the default topology (the articles' addresses): node1
 // 192.168.205.4 pods 10.42.0.0/24, node2 .3 10.42.1.0/24, node3 .5 10.42.2.0/24.
@@ -22,11 +25,10 @@ const toService = (tp: Topology, name: string, endpointPod: string): Destination
   const sp = service(tp, name);
   return { kind: 'service', service: sp, endpoint: sp.endpoints.find((e) => e.pod === endpointPod)!, via: 'clusterIP' };
 };
+const outerText = (o: OuterHeaders | undefined) =>
+  !o ? '' : o.ipip ? ` [${o.ip.src}>${o.ip.dst} ipip ttl ${o.ip.ttl}]` : ` [${o.ip.src}>${o.ip.dst}:${o.udp.dstport} vni ${o.vni}]`;
 const summary = (w: ReturnType<typeof expectedWalk>) =>
-  w.hops.map(
-    (h) =>
-      `${h.point} ${h.headers.ip.src}>${h.headers.ip.dst} ttl ${h.headers.ip.ttl}${h.headers.outer ? ` [${h.headers.outer.ip.src}>${h.headers.outer.ip.dst}:${h.headers.outer.udp.dstport} vni ${h.headers.outer.vni}]` : ''}`,
-  );
+  w.hops.map((h) => `${h.point} ${h.headers.ip.src}>${h.headers.ip.dst} ttl ${h.headers.ip.ttl}${outerText(h.headers.outer)}`);
 
 describe('expected walk', () => {
   it('pod to pod across nodes over VXLAN: the article 003 walk', () => {
@@ -322,5 +324,150 @@ describe('expected walk on Calico', () => {
       `node1:${cveth('web-1')} 192.168.205.4>10.42.0.1 ttl 63`,
       'web-1:eth0 192.168.205.4>10.42.0.1 ttl 63',
     ]);
+  });
+});
+
+describe('expected walk on Calico with IP-in-IP and CrossSubnet across two segments', () => {
+  // scenarios/topologies/calico-ipip.yaml: node1 192.168.205.4 and node2 .3 on 192.168.205.0/24,
+  // node3 192.168.206.5 on 192.168.206.0/24 (the lab's namespace routes between them); each
+  // node's tunnel device holds its block's .0, so client is 10.42.0.1, web-2 .65, web-3 .129
+  const IPIP = join(__dirname, '../../../scenarios/topologies/calico-ipip.yaml');
+  const variant = (mode: 'ipip' | 'vxlan', crossSubnet: boolean): Topology =>
+    loadTopologyText(
+      readFileSync(IPIP, 'utf8').replace('mode: ipip, crossSubnet: true,', `mode: ${mode},${crossSubnet ? ' crossSubnet: true,' : ''}`),
+      IPIP,
+      { name: 'p' },
+    );
+  const ipip = variant('ipip', false);
+  const ipipCross = variant('ipip', true);
+  const vxlanCross = variant('vxlan', true);
+  const from = (tp: Topology, name: string): Source => ({ kind: 'pod', pod: tp.pods.find((p) => p.name === name)! });
+  const to = (tp: Topology, name: string): Destination => ({ kind: 'pod', pod: tp.pods.find((p) => p.name === name)! });
+  const ping = { protocol: 'icmp' as const, icmpId: 3 };
+  const mac = (n: string, i: string) => macFor('p', nodeNamespace('p', n), i);
+  const bridge = (seg: number) => macFor('p', labNamespace('p'), segmentBridgeName(seg));
+
+  it('ipip: tunl0 to tunl0 inside, IP protocol 4 from node IP to node IP outside, the outer TTL inherited (63)', () => {
+    const w = expectedWalk(ipip, from(ipip, 'client'), to(ipip, 'web-2'), ping);
+    expect(summary(w)).toEqual([
+      'client:eth0 10.42.0.1>10.42.0.65 ttl 64',
+      `node1:${calicoVethName('client')} 10.42.0.1>10.42.0.65 ttl 64`,
+      'node1:tunl0 10.42.0.1>10.42.0.65 ttl 63',
+      'node1:eth0 10.42.0.1>10.42.0.65 ttl 63 [192.168.205.4>192.168.205.3 ipip ttl 63]',
+      'node2:eth0 10.42.0.1>10.42.0.65 ttl 63 [192.168.205.4>192.168.205.3 ipip ttl 63]',
+      'node2:tunl0 10.42.0.1>10.42.0.65 ttl 63',
+      `node2:${calicoVethName('web-2')} 10.42.0.1>10.42.0.65 ttl 62`,
+      'web-2:eth0 10.42.0.1>10.42.0.65 ttl 62',
+    ]);
+    // a layer-3 tunnel: no Ethernet header inside, the outer frame node1's eth0 → node2's
+    expect(w.hops[2]!.headers.eth).toBeUndefined();
+    expect(w.hops[3]!.headers.eth).toBeUndefined();
+    expect(w.hops[3]!.headers.outer).toEqual({
+      eth: { src: mac('node1', 'eth0'), dst: mac('node2', 'eth0') },
+      ip: { src: '192.168.205.4', dst: '192.168.205.3', ttl: 63 },
+      ipip: true,
+    });
+    expect(w.hops[6]!.headers.eth).toEqual({ src: 'ee:ee:ee:ee:ee:ee', dst: macFor('p', podNamespace('p', 'node2', 'web-2'), 'eth0') });
+  });
+
+  it('ipip CrossSubnet: bare via eth0 to node2 (one segment); to node3 through tunl0, the router lowering the outer TTL only', () => {
+    const direct = expectedWalk(ipipCross, from(ipipCross, 'client'), to(ipipCross, 'web-2'), ping);
+    expect(summary(direct)).toEqual([
+      'client:eth0 10.42.0.1>10.42.0.65 ttl 64',
+      `node1:${calicoVethName('client')} 10.42.0.1>10.42.0.65 ttl 64`,
+      'node1:eth0 10.42.0.1>10.42.0.65 ttl 63',
+      'node2:eth0 10.42.0.1>10.42.0.65 ttl 63',
+      `node2:${calicoVethName('web-2')} 10.42.0.1>10.42.0.65 ttl 62`,
+      'web-2:eth0 10.42.0.1>10.42.0.65 ttl 62',
+    ]);
+    const w = expectedWalk(ipipCross, from(ipipCross, 'client'), to(ipipCross, 'web-3'), ping);
+    // as scenarios/calico-ipip.yaml sees it: outer ttl 63 leaving node1, 62 arriving at node3, inner 63
+    expect(summary(w)).toEqual([
+      'client:eth0 10.42.0.1>10.42.0.129 ttl 64',
+      `node1:${calicoVethName('client')} 10.42.0.1>10.42.0.129 ttl 64`,
+      'node1:tunl0 10.42.0.1>10.42.0.129 ttl 63',
+      'node1:eth0 10.42.0.1>10.42.0.129 ttl 63 [192.168.205.4>192.168.206.5 ipip ttl 63]',
+      'node3:eth0 10.42.0.1>10.42.0.129 ttl 63 [192.168.205.4>192.168.206.5 ipip ttl 62]',
+      'node3:tunl0 10.42.0.1>10.42.0.129 ttl 63',
+      `node3:${calicoVethName('web-3')} 10.42.0.1>10.42.0.129 ttl 62`,
+      'web-3:eth0 10.42.0.1>10.42.0.129 ttl 62',
+    ]);
+    // through the lab's gateway: node1's eth0 → segment 0's bridge, segment 1's bridge → node3's eth0
+    expect(w.hops[3]!.headers.outer!.eth).toEqual({ src: mac('node1', 'eth0'), dst: bridge(0) });
+    expect(w.hops[4]!.headers.outer!.eth).toEqual({ src: bridge(1), dst: mac('node3', 'eth0') });
+  });
+
+  it("ipip: a node's own packet leaves from tunl0's address, the outer TTL 64; on one segment from eth0's, bare", () => {
+    const n1: Source = { kind: 'node', node: ipipCross.nodes[0]! };
+    const w = expectedWalk(ipipCross, n1, to(ipipCross, 'web-3'), ping);
+    expect(summary(w)).toEqual([
+      'node1:tunl0 10.42.0.0>10.42.0.129 ttl 64',
+      'node1:eth0 10.42.0.0>10.42.0.129 ttl 64 [192.168.205.4>192.168.206.5 ipip ttl 64]',
+      'node3:eth0 10.42.0.0>10.42.0.129 ttl 64 [192.168.205.4>192.168.206.5 ipip ttl 63]',
+      'node3:tunl0 10.42.0.0>10.42.0.129 ttl 64',
+      `node3:${calicoVethName('web-3')} 10.42.0.0>10.42.0.129 ttl 63`,
+      'web-3:eth0 10.42.0.0>10.42.0.129 ttl 63',
+    ]);
+    // on one segment (CrossSubnet) from eth0's address, directly
+    expect(expectedWalk(ipipCross, n1, to(ipipCross, 'web-2'), ping).hops[0]!.headers.ip.src).toBe('192.168.205.4');
+  });
+
+  it('vxlan CrossSubnet across two segments: vxlan.calico to node3 through the router, bare to node2', () => {
+    const w = expectedWalk(vxlanCross, from(vxlanCross, 'client'), to(vxlanCross, 'web-3'), ping);
+    expect(summary(w)).toEqual([
+      'client:eth0 10.42.0.1>10.42.0.129 ttl 64',
+      `node1:${calicoVethName('client')} 10.42.0.1>10.42.0.129 ttl 64`,
+      'node1:vxlan.calico 10.42.0.1>10.42.0.129 ttl 63',
+      'node1:eth0 10.42.0.1>10.42.0.129 ttl 63 [192.168.205.4>192.168.206.5:4789 vni 4096]',
+      'node3:eth0 10.42.0.1>10.42.0.129 ttl 63 [192.168.205.4>192.168.206.5:4789 vni 4096]',
+      'node3:vxlan.calico 10.42.0.1>10.42.0.129 ttl 63',
+      `node3:${calicoVethName('web-3')} 10.42.0.1>10.42.0.129 ttl 62`,
+      'web-3:eth0 10.42.0.1>10.42.0.129 ttl 62',
+    ]);
+    // VXLAN's outer TTL is its own (64), lowered by the router; the inner frame between the tunnel MACs
+    expect(w.hops.map((h) => h.headers.outer?.ip.ttl)).toEqual([undefined, undefined, undefined, 64, 63, undefined, undefined, undefined]);
+    expect(w.hops[2]!.headers.eth).toEqual({ src: mac('node1', 'vxlan.calico'), dst: mac('node3', 'vxlan.calico') });
+    const direct = expectedWalk(vxlanCross, from(vxlanCross, 'client'), to(vxlanCross, 'web-2'), ping);
+    expect(direct.hops.map((h) => h.point)).toEqual([
+      'client:eth0',
+      `node1:${calicoVethName('client')}`,
+      'node1:eth0',
+      'node2:eth0',
+      `node2:${calicoVethName('web-2')}`,
+      'web-2:eth0',
+    ]);
+  });
+
+  it('the walks, every header, match the golden file', () => {
+    const cases: [string, Topology, ExpectedWalk][] = [
+      ['ipip client → web-2', ipip, expectedWalk(ipip, from(ipip, 'client'), to(ipip, 'web-2'), ping)],
+      ['ipip CrossSubnet client → web-2', ipipCross, expectedWalk(ipipCross, from(ipipCross, 'client'), to(ipipCross, 'web-2'), ping)],
+      ['ipip CrossSubnet client → web-3', ipipCross, expectedWalk(ipipCross, from(ipipCross, 'client'), to(ipipCross, 'web-3'), ping)],
+      [
+        'ipip CrossSubnet client → service web (web-3), tcp 80',
+        ipipCross,
+        expectedWalk(ipipCross, from(ipipCross, 'client'), toService(ipipCross, 'web', 'web-3'), {
+          protocol: 'tcp',
+          srcport: 40000,
+          dstport: 80,
+        }),
+      ],
+      [
+        'ipip CrossSubnet node1 → web-3',
+        ipipCross,
+        expectedWalk(ipipCross, { kind: 'node', node: ipipCross.nodes[0]! }, to(ipipCross, 'web-3'), ping),
+      ],
+      ['vxlan CrossSubnet client → web-2', vxlanCross, expectedWalk(vxlanCross, from(vxlanCross, 'client'), to(vxlanCross, 'web-2'), ping)],
+      ['vxlan CrossSubnet client → web-3', vxlanCross, expectedWalk(vxlanCross, from(vxlanCross, 'client'), to(vxlanCross, 'web-3'), ping)],
+    ];
+    const text = cases
+      .map(([title, , w]) =>
+        [
+          `# ${title}: reached ${w.reached}${w.dnat ? `, DNAT on ${w.dnat.node} to ${w.dnat.to}` : ''}${w.snat ? `, SNAT on ${w.snat.node} to ${w.snat.to}` : ''}`,
+          ...w.hops.map((h) => `${h.point.padEnd(22)} ${headerLine(h.headers).replace(/\n\s+/g, '\n' + ' '.repeat(23))}`),
+        ].join('\n'),
+      )
+      .join('\n\n');
+    expectGoldenFile(join(__dirname, 'golden', 'calico-encap.walk.txt'), `${text}\n`);
   });
 });
