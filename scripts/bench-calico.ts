@@ -52,17 +52,21 @@ export async function benchCalico(sizes: number[], runs: number, log: (s: string
       f.push(await time(() => up(flannel, rt)));
       await down(rt, flannel.name);
       let bgp = 0;
+      let detail = '';
       const runStages = async (stages: Stage[]) => {
         for (const s of stages) {
-          const t = await time(() => s.run());
-          if (s.title === 'bgp') bgp = t;
+          let d: string | void = undefined;
+          const t = await time(async () => (d = await s.run()));
+          if (s.title !== 'bgp') continue;
+          bgp = t;
+          detail = d ?? '';
         }
       };
       c.push(await time(() => up(calico, rt, { runStages })));
       conv.push(bgp);
       await down(rt, calico.name);
       log(
-        `  ${nodes} nodes run ${r + 1}/${runs}: flannel up ${f.at(-1)!.toFixed(2)} s, calico up ${c.at(-1)!.toFixed(2)} s (BGP converged in ${bgp.toFixed(2)} s)`,
+        `  ${nodes} nodes run ${r + 1}/${runs}: flannel up ${f.at(-1)!.toFixed(2)} s, calico up ${c.at(-1)!.toFixed(2)} s (BGP converged in ${bgp.toFixed(2)} s: ${detail})`,
       );
     }
     rows.push({

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InputError } from '../../errors';
 import { calicoVethName } from '../../model/kernel-names';
@@ -246,6 +247,25 @@ describe('BIRD configuration', () => {
     expect(c1!.peers).toEqual(['192.168.205.3', '192.168.205.5']);
     expect(c1!.text).toContain(`protocol bgp ${meshProtocolName('192.168.205.3')} from mesh {\n  neighbor 192.168.205.3 as 64512;\n}`);
     expect(meshProtocolName('192.168.205.3')).toBe('Mesh_192_168_205_3');
+  });
+  it("the mesh is one-way as Calico's: of each pair the node with the greater IP (as text) connects, the other is passive", () => {
+    const configs = planBird(bgpTopo());
+    const passive = (from: string, to: string) => configs.find((c) => c.node === from)!.sessions.find((s) => s.peer === to)!.passive;
+    // node1 192.168.205.4, node2 .3, node3 .5
+    expect([passive('node1', 'node2'), passive('node2', 'node1')]).toEqual([false, true]);
+    expect([passive('node1', 'node3'), passive('node3', 'node1')]).toEqual([true, false]);
+    expect([passive('node2', 'node3'), passive('node3', 'node2')]).toEqual([true, false]);
+    expect(configs[0]!.text).toContain('protocol bgp Mesh_192_168_205_5 from mesh {\n  neighbor 192.168.205.5 as 64512;\n  passive on;\n}');
+    // compared as text, as Calico's template compares them: .10 is "less" than .9
+    const ten = loadTopologyText(
+      readFileSync(join(REPO, 'scenarios/topologies/calico.yaml'), 'utf8').replace('ip: 192.168.205.5', 'ip: 192.168.205.10'),
+      join(REPO, 'scenarios/topologies/calico.yaml'),
+    );
+    const n3 = planBird(ten).find((c) => c.node === 'node3')!;
+    expect(n3.sessions.map((s) => [s.address, s.passive])).toEqual([
+      ['192.168.205.4', true],
+      ['192.168.205.3', true],
+    ]);
   });
   it('route reflectors (golden/calico-rr.bird.txt): a reflector peers with all, rr client to clients; a client with the reflectors only', () => {
     const t = loadTopology(join(__dirname, 'fixtures', 'calico-rr.yaml'));

@@ -17,6 +17,11 @@ export interface BirdSession {
   protocol: string;
   /** this node reflects the peer's routes to its other peers (a reflector's session to a client) */
   rrClient: boolean;
+  /**
+   * the peer opens the TCP connection, this node only listens: Calico's mesh is one-way, the
+   * node whose IP is the greater (compared as text, as its template's `gt` does) connects
+   */
+  passive: boolean;
 }
 
 export interface BirdConfig {
@@ -42,11 +47,18 @@ export const nodeProtocolName = (peerIp: string) => `Node_${peerIp.replaceAll('.
 export function birdSessions(topo: Topology, n: TopologyNode): BirdSession[] {
   const rrs = topo.cluster.calico?.routeReflectors;
   const others = topo.nodes.filter((o) => o.name !== n.name);
-  if (!rrs) return others.map((o) => ({ peer: o.name, address: o.ip, protocol: meshProtocolName(o.ip), rrClient: false }));
+  if (!rrs)
+    return others.map((o) => ({ peer: o.name, address: o.ip, protocol: meshProtocolName(o.ip), rrClient: false, passive: o.ip > n.ip }));
   const isRr = rrs.includes(n.name);
   return others
     .filter((o) => isRr || rrs.includes(o.name))
-    .map((o) => ({ peer: o.name, address: o.ip, protocol: nodeProtocolName(o.ip), rrClient: isRr && !rrs.includes(o.name) }));
+    .map((o) => ({
+      peer: o.name,
+      address: o.ip,
+      protocol: nodeProtocolName(o.ip),
+      rrClient: isRr && !rrs.includes(o.name),
+      passive: false,
+    }));
 }
 
 export function birdConfig(topo: Topology, n: TopologyNode): BirdConfig {
@@ -97,6 +109,8 @@ export function birdConfig(topo: Topology, n: TopologyNode): BirdConfig {
       '',
       `protocol bgp ${s.protocol} from mesh {`,
       `  neighbor ${s.address} as ${as};`,
+      // Calico's mesh: one connection per pair, no collision of two to resolve
+      ...(s.passive ? ['  passive on;'] : []),
       ...(s.rrClient ? ['  rr client;', `  rr cluster id ${calico.routeReflectorClusterID!};`] : []),
       '}',
     ]),

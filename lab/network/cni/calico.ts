@@ -1,6 +1,7 @@
 import type { Topology, TopologyNode, TopologyPod } from '../../topology/types';
 import { CALICO_IPIP, CALICO_VXLAN, calicoVethName, macFor, nodeNamespace } from '../../model/kernel-names';
 import type { Phase } from '../../plan/types';
+import { birdSessions } from './bird';
 import type { CniKind, CniNodeLines, CniPortLines } from './types';
 
 // Calico's pure-L3 wiring, as its CNI plugin makes it (cni-plugin/pkg/dataplane/linux,
@@ -73,7 +74,15 @@ export const calico: CniKind = {
           ip.push(direct ? `route add ${b} via ${other.ip} dev eth0` : `route add ${b} via ${other.ip} dev ${CALICO_IPIP} onlink`);
       }
     }
-    // bgp: the blackholes and the routes to other nodes come from BIRD (proto bird)
+    // bgp: the blackholes and the routes to other nodes come from BIRD (proto bird). Its peers'
+    // eth0 MACs are written as permanent neighbours, a stand-in for what each real node's own
+    // ARP table would learn: here every namespace's learnt ARP entries count towards one
+    // host-wide limit (gc_thresh3, 1024 on this host; permanent entries do not count), and a
+    // full mesh needs N·(N−1) of them — past ~30 nodes the kernel refused new ones ("neighbor
+    // table overflow"), and sessions hung in Connect with their SYN never sent (docs/benchmarks.md).
+    if (mode === 'bgp')
+      for (const s of birdSessions(topo, n))
+        ip.push(`neigh add ${s.address} lladdr ${macFor(topo.name, nodeNamespace(topo.name, s.peer), 'eth0')} dev eth0 nud permanent`);
     return { sysctls, ip, fdb };
   },
 
