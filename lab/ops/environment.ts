@@ -54,14 +54,10 @@ const RULE_TOOLS: Record<string, string> = {
 
 /** Everything `up` needs from this machine for this topology, checked before anything is created. */
 export async function checkTopologyEnvironment(topo: Topology): Promise<void> {
-  // docker: the rule tools and pod servers are the node image's; this host only holds the
-  // underlay. Each host's engine is checked where the runtime connects to it (an engine that
-  // does not answer is exit 2 before anything is made), so a lab on other machines only needs theirs.
-  if (topo.cluster.dns && topo.runtime === 'docker')
-    throw new LabError(
-      `cluster.dns (${topo.source}) runs on the netns runtime only so far: the node image has no dnsmasq and the pods' resolv.conf is not wired (docs/dns.md); use runtime: netns`,
-      2,
-    );
+  // docker: the rule tools and pod servers (dnsmasq and dig of the cluster DNS too) are the node
+  // image's; this host only holds the underlay. Each host's engine is checked where the runtime
+  // connects to it (an engine that does not answer is exit 2 before anything is made), so a lab
+  // on other machines only needs theirs.
   checkEnvironment(topo.runtime === 'docker' ? NETNS_TOOLS : toolsFor(topo));
   if (topo.cluster.backend === 'calico-ipip') {
     const ipip = await probeIpip();

@@ -26,6 +26,12 @@ export { HOST_SHELL, LABEL_HOST, LABEL_LAB, LABEL_NODE, LABEL_ROLE } from '../do
 /** lab/pods/: the pods' server and connect scripts, mounted read-only at the same path */
 const PODS_DIR = dirname(REPLY_SCRIPT);
 const FAN_OUT = 8;
+/** kills every process in the pod namespaces named as arguments, then waits until none is left (40 × 50 ms) */
+const STOP_SCRIPT = [
+  'pids() { for n; do ip netns pids "$n"; done; }',
+  'p=$(pids "$@"); [ -z "$p" ] || kill -9 $p',
+  'i=0; while [ -n "$(pids "$@")" ] && [ $i -lt 40 ]; do sleep 0.05; i=$((i + 1)); done',
+].join('\n');
 
 /** A machine the lab uses: its engine, and a shell on it. */
 export interface DockerHost {
@@ -330,8 +336,11 @@ export class DockerRuntime implements Runtime {
     const wheres = await Promise.all(names.map(async (n) => ({ n, w: await this.where(n) })));
     const pods = wheres.filter((x): x is { n: string; w: Extract<Where, { kind: 'pod' }> } => x.w.kind === 'pod');
     for (const [container, list] of group(pods, (x) => x.w.container)) {
-      const script = list.map((x) => `for p in $(ip netns pids ${x.n}); do kill -9 $p; done`).join('\n');
-      await (await this.exec(list[0]!.w.host, container)).run(['sh', '-c', script], { check: false });
+      // SIGKILL, then until they are gone (up to 2 s): a daemon restarted next (apply re-feeding
+      // dnsmasq) must find its port free. The names are arguments, not script text.
+      await (
+        await this.exec(list[0]!.w.host, container)
+      ).run(['sh', '-c', STOP_SCRIPT, 'sh', ...list.map((x) => x.n)], { check: false, timeoutMs: 20_000 });
     }
     for (const [host, list] of group(
       wheres.filter((x) => x.w.kind === 'host'),

@@ -16,9 +16,8 @@ const SERVERS = 2;
 
 export const dnsPodName = (i: number) => `kube-dns-${i + 1}`;
 
-/** cluster.dns unset: on, as a cluster has it, unless no kube-proxy would lead to the service (and,
- * for now, on the docker runtime, whose node image has no dnsmasq yet). */
-const dnsByDefault = (input: TopologyInput) => input.proxy.mode !== 'none' && input.runtime !== 'docker';
+/** cluster.dns unset: on, as a cluster has it (either runtime), unless no kube-proxy would lead to the service. */
+const dnsByDefault = (input: TopologyInput) => input.proxy.mode !== 'none';
 
 /** Whether the lab will run its cluster DNS: cluster.dns as written, else the default above. */
 export const dnsWanted = (input: TopologyInput): boolean => input.cluster.dns ?? dnsByDefault(input);

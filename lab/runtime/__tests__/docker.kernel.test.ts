@@ -53,11 +53,11 @@ describeDocker('docker runtime', () => {
         .map((l) => l.split(' ')[0])
         .filter(Boolean)
         .sort(),
-    ).toEqual([`kdl.${LAB}.node1.client`, `kdl.${LAB}.node1.web-1`]);
+    ).toEqual([`kdl.${LAB}.node1.client`, `kdl.${LAB}.node1.kube-system.kube-dns-1`, `kdl.${LAB}.node1.web-1`]);
     expect(labNamespaces(LAB).filter((n) => n.split('.').length === 4)).toEqual([]);
     const s = JSON.parse((await cli(['status', '--name', LAB, '--json'])).stdout);
     expect(s.labs[0]).toMatchObject({ name: LAB, runtime: 'docker', state: 'up' });
-    expect(s.labs[0].pods).toHaveLength(6);
+    expect(s.labs[0].pods).toHaveLength(8); // the default lab's 6 and the cluster DNS's kube-dns-1 and -2
   });
 
   it('cross-node pod traffic rides flannel VXLAN as on netns: ttl 62, hops cni0 → flannel.1 → pod', async () => {
