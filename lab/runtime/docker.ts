@@ -304,7 +304,9 @@ export class DockerRuntime implements Runtime {
         AttachStdout: false,
         AttachStderr: false,
       });
-      await exec.start({ Detach: true });
+      // detached, the engine answers once the process runs; the answer is a stream all the same,
+      // which held its connection to the engine open (a test process could not exit): let it go
+      (await exec.start({ Detach: true }))?.destroy();
     });
     // ready once every port is bound: one look per node container at its pods' socket tables
     const deadline = Date.now() + timeoutMs;
