@@ -1,5 +1,5 @@
 import { parseCidr } from '../topology/ipv4';
-import type { LabPlan, Phase, Step } from '../plan/types';
+import { type LabPlanStream, type Phase, type PhaseStream, type Step, streamOf } from '../plan/types';
 import type { Topology, TopologyPod } from '../topology/types';
 import {
   HOST_TUNNEL_PORT,
@@ -30,19 +30,31 @@ import { cniKind } from './cni';
 //   neighbours  per node: one `bridge -batch` of fdb entries (needs flannel.<vni> to exist)
 //   (lab/plan composes these with kube-proxy's phases: ipsets, proxy, rules — lab/proxy/plan.ts)
 
-/** The network's share of the plan: namespaces, links, addresses, routes, bridges, tunnels. */
-export function planNetwork(topo: Topology): LabPlan {
+/** Every namespace of the lab, lab namespace(s) first, then nodes, then pods: what `up` creates and `status` expects. */
+export function planNamespaces(topo: Topology): string[] {
+  const lab = topo.name;
+  const labNamespaces = topo.hosts.length > 1 ? topo.hosts.map((h) => labNamespaceOn(lab, h.name)) : [labNamespace(lab)];
+  return [
+    ...labNamespaces,
+    ...topo.nodes.map((n) => nodeNamespace(lab, n.name)),
+    ...topo.pods.map((p) => podNamespace(lab, p.node, p.name)),
+  ];
+}
+
+/**
+ * The network's share of the plan: namespaces, links, addresses, routes, bridges, tunnels. The
+ * configure and neighbours phases are streams: their steps are made when applied.
+ */
+export function streamNetwork(topo: Topology): LabPlanStream {
   const lab = topo.name;
   const labNs = labNamespace(lab);
   const { cluster } = topo;
   const cni = cniKind(topo);
   const mac = (ns: string, ifname: string) => macFor(lab, ns, ifname);
   const nodeNs = (n: string) => nodeNamespace(lab, n);
-  const podNs = (pod: { node: string; name: string }) => podNamespace(lab, pod.node, pod.name);
 
   const multiHost = topo.hosts.length > 1;
-  const labNamespaces = multiHost ? topo.hosts.map((h) => labNamespaceOn(lab, h.name)) : [labNs];
-  const namespaces = [...labNamespaces, ...topo.nodes.map((n) => nodeNs(n.name)), ...topo.pods.map(podNs)];
+  const namespaces = planNamespaces(topo);
 
   // --- links: segments with their gateways, then every veth pair -------------------------
   // (with several hosts: one underlay namespace per host, the segment stretched between them)
@@ -93,35 +105,41 @@ export function planNetwork(topo: Topology): LabPlan {
   else underlayOn(undefined, true);
   labSteps.push(...podLinkSteps(topo, topo.pods));
 
-  // --- configure: nodes (eth0 and its default route here, the pod network from the CNI kind)
-  const configure: Step[] = [];
-  const neighbours: Step[] = [];
-  for (const n of topo.nodes) {
-    const ns = nodeNs(n.name);
-    const segPrefix = parseCidr(n.underlay)!.prefix;
-    const own = cni.node(topo, n);
-    const ip: string[] = [
-      'link set lo up',
-      'link set eth0 addrgenmode none',
-      'link set eth0 up',
-      `addr add ${n.ip}/${segPrefix} dev eth0`,
-      // A real node has a default route; this one points at the lab's own gateway (no uplink).
-      `route add default via ${n.gateway} dev eth0`,
-      ...own.ip,
-    ];
-    configure.push({ ns, tool: 'sysctl', lines: ['net.ipv4.ip_forward=1', ...own.sysctls] }, { ns, tool: 'ip', lines: ip });
-    if (own.fdb.length) neighbours.push({ ns, tool: 'bridge', lines: own.fdb });
+  // --- configure: nodes (eth0 and its default route here, the pod network from the CNI kind),
+  // then pods; made node by node as they are applied (a node's batch names every other node)
+  function* configure(): Generator<Step> {
+    for (const n of topo.nodes) {
+      const ns = nodeNs(n.name);
+      const segPrefix = parseCidr(n.underlay)!.prefix;
+      const own = cni.node(topo, n);
+      const ip: string[] = [
+        'link set lo up',
+        'link set eth0 addrgenmode none',
+        'link set eth0 up',
+        `addr add ${n.ip}/${segPrefix} dev eth0`,
+        // A real node has a default route; this one points at the lab's own gateway (no uplink).
+        `route add default via ${n.gateway} dev eth0`,
+        ...own.ip,
+      ];
+      yield { ns, tool: 'sysctl', lines: ['net.ipv4.ip_forward=1', ...own.sysctls] };
+      yield { ns, tool: 'ip', lines: ip };
+    }
+    for (const p of topo.pods) yield podConfigure(topo, p);
+  }
+  function* neighbours(): Generator<Step> {
+    for (const n of topo.nodes) {
+      const fdb = cni.fdb(topo, n);
+      if (fdb.length) yield { ns: nodeNs(n.name), tool: 'bridge', lines: fdb };
+    }
   }
 
-  // --- configure: pods ----------------------------------------------------------------------
-  for (const p of topo.pods) configure.push(podConfigure(topo, p));
-
-  const phases: Phase[] = [
-    ...(hostSteps.length ? [{ name: 'hosts' as const, steps: hostSteps }] : []),
-    { name: 'links', steps: labSteps },
+  const phases: PhaseStream[] = [
+    ...(hostSteps.length ? [streamOf({ name: 'hosts', steps: hostSteps })] : []),
+    streamOf({ name: 'links', steps: labSteps }),
     { name: 'configure', steps: configure },
   ];
-  if (neighbours.length) phases.push({ name: 'neighbours', steps: neighbours });
+  // (stops at the first node with fdb entries: all have them, or none)
+  if (topo.nodes.some((n) => cni.fdb(topo, n).length)) phases.push({ name: 'neighbours', steps: neighbours });
   return { lab, namespaces, phases };
 }
 

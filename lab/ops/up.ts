@@ -1,8 +1,8 @@
 import { isDeepStrictEqual } from 'node:util';
 import { Interrupted, LabError, type StopSignal } from '../errors';
 import { HOST_TUNNEL_PORT, calicoTunnelDev, inLab } from '../model/kernel-names';
-import { type LabPlan, type Phase } from '../plan/types';
-import { planLab } from '../plan';
+import { type LabPlanStream, type Phase, type Step } from '../plan/types';
+import { streamLab } from '../plan';
 import type { Runtime } from '../runtime/runtime';
 import { isAlive, readRecord, removeRecord, writeRecord } from '../state/store';
 import { inspectLabs, type LabView } from '../status/inspect';
@@ -71,7 +71,7 @@ export async function up(topo: Topology, rt: Runtime, opts: UpOptions = {}): Pro
 
   // kube-proxy's kube-ipvs0 is a dummy link; a kernel without dummy (this project's) gets ifb
   const ipvsDevice = topo.proxy.mode === 'ipvs' && topo.runtime === 'netns' && (await probeLinkType('dummy')) ? 'dummy' : 'ifb';
-  const plan = planLab(topo, { ipvsDevice });
+  const plan = streamLab(topo, { ipvsDevice });
   const run = opts.runStages ?? runQuietly;
   let view: LabView | undefined;
   writeRecord({ lab, runtime: rt.kind, status: 'creating', pid: process.pid, createdAt: new Date().toISOString(), topology: topo });
@@ -133,7 +133,7 @@ export async function upFromFile(req: UpRequest): Promise<UpDone> {
 }
 
 function stagesFor(
-  plan: LabPlan,
+  plan: LabPlanStream,
   topo: Topology,
   rt: Runtime,
   interrupted: () => StopSignal | undefined,
@@ -158,9 +158,10 @@ function stagesFor(
     ...plan.phases.map((phase): Stage => ({
       title: phase.name,
       run: async () => {
-        await rt.applySteps(phase.steps);
+        let count = 0;
+        await rt.applySteps(counted(phase.steps(), () => count++));
         await guard(phase.name);
-        return phaseDetail(phase.name, phase.steps.length, topo);
+        return phaseDetail(phase.name, count, topo);
       },
     })),
     {
@@ -221,6 +222,13 @@ function stagesFor(
   ];
 }
 
+function* counted(steps: Iterable<Step>, each: () => void): Generator<Step> {
+  for (const s of steps) {
+    each();
+    yield s;
+  }
+}
+
 function phaseDetail(phase: Phase['name'], batches: number, topo: Topology): string {
   const c = topo.cluster;
   switch (phase) {
@@ -254,8 +262,10 @@ function verifyView(view: LabView, topo: Topology): void {
   const problems: string[] = [];
   const has = (ifs: { name: string; addresses: string[]; state: string }[], name: string, addrPrefix: string) =>
     ifs.some((i) => i.name === name && i.addresses.some((a) => a.startsWith(`${addrPrefix}/`)));
+  const nodes = new Map(view.nodes.map((x) => [x.name, x]));
+  const pods = new Map(view.pods.map((x) => [x.name, x]));
   for (const n of topo.nodes) {
-    const v = view.nodes.find((x) => x.name === n.name);
+    const v = nodes.get(n.name);
     if (!v) problems.push(`node ${n.name}: namespace missing`);
     else {
       if (!has(v.interfaces, 'eth0', n.ip)) problems.push(`node ${n.name}: eth0 lacks ${n.ip}`);
@@ -265,7 +275,7 @@ function verifyView(view: LabView, topo: Topology): void {
     }
   }
   for (const p of topo.pods) {
-    const v = view.pods.find((x) => x.name === p.name);
+    const v = pods.get(p.name);
     if (!v || !has(v.interfaces, 'eth0', p.ip)) problems.push(`pod ${p.name}: eth0 lacks ${p.ip}`);
   }
   if (problems.length) throw new LabError(`the kernel does not hold what was planned:\n  ${problems.join('\n  ')}`);

@@ -38,6 +38,30 @@ export interface LabPlan {
   daemons?: DaemonConfig[];
 }
 
+/**
+ * A phase whose steps are made when they are asked for, one at a time: each call of `steps()`
+ * plans them afresh (pure, the same steps every time). A 1,000-node flannel lab's configure and
+ * neighbours phases are ~3 million lines; `up` writes each step's batch as it is made and
+ * drops it, so they are never all held at once.
+ */
+export interface PhaseStream {
+  name: PhaseName;
+  steps: () => Iterable<Step>;
+}
+
+/** The plan with its phases as streams: what `up` applies. `planLab` is this, made whole. */
+export interface LabPlanStream extends Omit<LabPlan, 'phases'> {
+  phases: PhaseStream[];
+}
+
+/** A phase already made, as a stream (its steps handed out as they are). */
+export const streamOf = (phase: Phase): PhaseStream => ({ name: phase.name, steps: () => phase.steps });
+
+/** Every step of every phase made and held: for golden files, `lab plan` and small labs. */
+export function planOf(stream: LabPlanStream): LabPlan {
+  return { ...stream, phases: stream.phases.map((p) => ({ name: p.name, steps: [...p.steps()] })) };
+}
+
 /** The command a step runs, reading its batch from `file`, or from stdin when no file is given. */
 export function toolCommand(s: Pick<Step, 'tool' | 'append'>, file?: string): string[] {
   switch (s.tool) {

@@ -245,8 +245,9 @@ export class DockerRuntime implements Runtime {
       }
   }
 
-  async applySteps(steps: readonly Step[]): Promise<void> {
-    await pool(steps, async (s) => {
+  async applySteps(steps: Iterable<Step>): Promise<void> {
+    // node containers hold small labs: the phase's steps are made at once
+    await pool([...steps], async (s) => {
       const w = await this.where(s.ns);
       if (w.kind === 'self' || w.kind === 'host') return (await this.on(w.host)).side.apply(w.kind === 'host' ? w.ns : undefined, s);
       const argv = s.tool === 'sysctl' ? ['sysctl', '-q', '-w', ...s.lines] : toolCommand(s);

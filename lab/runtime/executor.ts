@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
+import type { Writable } from 'node:stream';
 import { CommandError, LabError } from '../errors';
 
 // The one seam through which the lab runs commands. Always argv arrays, never a shell string.
@@ -46,8 +47,14 @@ export interface Executor {
   start(argv: readonly string[]): Started;
 }
 
+/** This host's run options: stdin may also be fed as it is made (a phase's batches, planned while applied). */
+export interface LocalRunOptions extends Omit<RunOptions, 'input'> {
+  /** a text, or pieces made as the command reads them: each is written once the pipe has room */
+  input?: string | AsyncIterable<string>;
+}
+
 export class LocalExecutor implements Executor {
-  run(argv: readonly string[], opts: RunOptions = {}): Promise<ExecResult> {
+  run(argv: readonly string[], opts: LocalRunOptions = {}): Promise<ExecResult> {
     const [cmd, ...args] = argv;
     if (!cmd) return Promise.reject(new Error('empty argv'));
     const { signal } = opts;
@@ -77,10 +84,13 @@ export class LocalExecutor implements Executor {
         settled();
         reject(new CommandError(argv, null, e.code === 'ENOENT' ? `${cmd}: command not found` : e.message, opts.where));
       });
+      // the feed failed (its planning threw): the command is stopped and the feed's error is the outcome
+      let feedError: unknown;
       child.on('close', (code, sig) => {
         settled();
         // gone, with whatever it started: the abort is the outcome, not the exit code it died with
         if (signal?.aborted) return reject(abortError(signal));
+        if (feedError !== undefined) return reject(feedError instanceof Error ? feedError : new Error('feeding the command failed'));
         const res: ExecResult = { code, signal: sig, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() };
         if ((opts.check ?? true) && code !== 0) {
           const why = sig && opts.timeoutMs ? `timed out after ${opts.timeoutMs} ms\n${res.stderr}` : res.stderr;
@@ -89,7 +99,13 @@ export class LocalExecutor implements Executor {
       });
       // A command that does not read stdin may close it early; that is not an error.
       child.stdin.on('error', () => undefined);
-      child.stdin.end(opts.input ?? '');
+      const input = opts.input ?? '';
+      if (typeof input === 'string') child.stdin.end(input);
+      else
+        feed(input, child.stdin).catch((e: unknown) => {
+          feedError = e;
+          child.kill('SIGKILL');
+        });
     });
   }
 
@@ -122,6 +138,24 @@ export class LocalExecutor implements Executor {
       exited,
     };
   }
+}
+
+/** Writes each piece as the pipe takes it (waiting for 'drain'), then ends it; a closed pipe ends the feed. */
+async function feed(pieces: AsyncIterable<string>, stdin: Writable): Promise<void> {
+  for await (const piece of pieces) {
+    if (stdin.destroyed) return; // the command exited early: what it says is in its exit code and stderr
+    if (!stdin.write(piece))
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          stdin.off('drain', done);
+          stdin.off('close', done);
+          resolve();
+        };
+        stdin.on('drain', done);
+        stdin.on('close', done);
+      });
+  }
+  stdin.end();
 }
 
 /**

@@ -1,12 +1,12 @@
 import { spawn } from 'node:child_process';
-import { mkdtemp, readdir, readlink, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CommandError, LabError } from '../errors';
 import { PREFIX } from '../model/kernel-names';
 import { type Step, toolCommand } from '../plan/types';
 import type { Daemon } from '../pods/servers';
-import { type Executor, type ExecResult, LocalExecutor, type RunOptions, type Started } from './executor';
+import { type ExecResult, LocalExecutor, type RunOptions, type Started } from './executor';
 import { HostSide } from './host-side';
 import { isBound } from './listening';
 import type { Runtime, RuntimeFile } from './runtime';
@@ -27,7 +27,7 @@ export class NetnsRuntime implements Runtime {
   /** this machine's side: namespaces made, stopped and removed as the docker runtime does on a host */
   private readonly side: HostSide;
 
-  constructor(private readonly exec: Executor = new LocalExecutor()) {
+  constructor(private readonly exec: LocalExecutor = new LocalExecutor()) {
     this.side = new HostSide('', exec, true, { stop: killProcessesIn });
   }
 
@@ -54,11 +54,24 @@ export class NetnsRuntime implements Runtime {
    * The lines are argv words (namespace names, our own temp file paths, sysctl key=value),
    * never a shell.
    */
-  async applySteps(steps: readonly Step[]): Promise<void> {
+  async applySteps(steps: Iterable<Step>): Promise<void> {
     const batchTool = (s: Step) => s.tool === 'ip' || s.tool === 'bridge' || s.tool === 'sysctl';
-    const batched = steps.filter(batchTool);
-    const rules = steps.filter((s) => !batchTool(s));
-    await Promise.all([this.applyBatches(batched), this.applyRules(rules)]);
+    // One pass over the steps (they may be made as they are read): batches go to xargs as they
+    // come, rule batches are kept and run beside the batches' tail.
+    const rules: Step[] = [];
+    let read!: () => void;
+    const allRead = new Promise<void>((resolve) => (read = resolve));
+    const batched = function* (): Generator<Step> {
+      try {
+        for (const s of steps) {
+          if (batchTool(s)) yield s;
+          else rules.push(s);
+        }
+      } finally {
+        read();
+      }
+    };
+    await Promise.all([this.applyBatches(batched()), allRead.then(() => this.applyRules(rules))]);
   }
 
   /**
@@ -90,29 +103,37 @@ export class NetnsRuntime implements Runtime {
     if (errors.length) throw new CommandError(['nsenter', '...'], 1, errors.join('\n'), 'installing rules');
   }
 
-  private async applyBatches(steps: readonly Step[]): Promise<void> {
-    if (!steps.length) return;
+  /**
+   * Each step's batch is written to a file as the step is made and its `nsenter` line handed to
+   * xargs at once: xargs starts the batches while the later ones are still being planned, and a
+   * step's lines are dropped once written (a 1,000-node lab's configure phase is 2 million
+   * lines). The files are removed when the phase is done.
+   */
+  private async applyBatches(steps: Iterator<Step>): Promise<void> {
+    let next = steps.next();
+    if (next.done) return;
     const dir = await mkdtemp(join(tmpdir(), 'kdl-batch-'));
-    try {
-      const files = new Map<string, Step>();
-      const lines: string[] = [];
-      for (const [i, step] of steps.entries()) {
+    const files = new Map<string, Pick<Step, 'ns' | 'tool'>>();
+    async function* xargsLines(): AsyncGenerator<string> {
+      for (let i = 0; !next.done; i++, next = steps.next()) {
+        const step = next.value;
         const enter = `--net=${NETNS_DIR}/${step.ns}`;
         if (step.tool === 'sysctl') {
-          lines.push(`${enter} sysctl -q -w ${step.lines.join(' ')}`);
+          yield `${enter} sysctl -q -w ${step.lines.join(' ')}\n`;
         } else {
           const file = join(dir, `${i}.${step.ns}.${step.tool}`);
           await writeFile(file, step.lines.join('\n') + '\n');
-          files.set(file, step);
-          lines.push(`${enter} ${step.tool} -batch ${file}`);
+          files.set(file, { ns: step.ns, tool: step.tool });
+          yield `${enter} ${step.tool} -batch ${file}\n`;
         }
       }
-      const r = await this.exec.run(['xargs', '-L', '1', '-P', String(FAN_OUT), 'nsenter'], {
-        input: lines.join('\n') + '\n',
-        check: false,
-      });
-      if (r.code !== 0) throw new CommandError(['xargs', 'nsenter', '...'], r.code, explainBatchError(r.stderr, files), 'applying batches');
+    }
+    try {
+      const r = await this.exec.run(['xargs', '-L', '1', '-P', String(FAN_OUT), 'nsenter'], { input: xargsLines(), check: false });
+      if (r.code !== 0)
+        throw new CommandError(['xargs', 'nsenter', '...'], r.code, await explainBatchError(r.stderr, files), 'applying batches');
     } finally {
+      steps.return?.(); // stopped early: the steps left are not made (and the caller hears the reading is over)
       await rm(dir, { recursive: true, force: true });
     }
   }
@@ -255,13 +276,15 @@ async function killProcessesIn(names: readonly string[]): Promise<void> {
   signal(pids, 'SIGKILL');
 }
 
-/** Turns `Command failed FILE:LINE` into the namespace and the line of the batch that failed. */
-function explainBatchError(stderr: string, files: Map<string, Step>): string {
-  return stderr.replace(/Command failed (\S+):(\d+)/g, (all, file: string, line: string) => {
-    const step = files.get(file);
-    const text = step?.lines[Number(line) - 1];
-    return step && text !== undefined ? `${step.tool} batch in ${step.ns}, line ${line}: ${text}` : all;
-  });
+/** Turns `Command failed FILE:LINE` into the namespace and the line of the batch that failed (read back from its file). */
+async function explainBatchError(stderr: string, files: Map<string, Pick<Step, 'ns' | 'tool'>>): Promise<string> {
+  const quoted = new Map<string, string>();
+  for (const [all, file, line] of stderr.matchAll(/Command failed (\S+):(\d+)/g)) {
+    const step = files.get(file!);
+    const text = step && (await readFile(file!, 'utf8').catch(() => undefined))?.split('\n')[Number(line) - 1];
+    if (step && text !== undefined) quoted.set(all, `${step.tool} batch in ${step.ns}, line ${line}: ${text}`);
+  }
+  return stderr.replace(/Command failed (\S+):(\d+)/g, (all) => quoted.get(all) ?? all);
 }
 
 /**

@@ -14,8 +14,11 @@ export interface Runtime {
   createNamespaces(names: readonly string[]): Promise<void>;
   /** stops every process inside, then removes the namespaces; missing ones are fine */
   deleteNamespaces(names: readonly string[]): Promise<void>;
-  /** applies independent steps (one phase of a plan), in parallel where the runtime can */
-  applySteps(steps: readonly Step[]): Promise<void>;
+  /**
+   * applies independent steps (one phase of a plan), in parallel where the runtime can; the
+   * steps may be made as they are read (a phase stream), so a runtime reads them once, in order
+   */
+  applySteps(steps: Iterable<Step>): Promise<void>;
   /** `ip -j -d addr show` of each namespace; a namespace that vanished meanwhile is left out */
   readAddresses(names: readonly string[]): Promise<Map<string, string>>;
   /** starts long-running processes inside namespaces and waits until each listens */

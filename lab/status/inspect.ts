@@ -1,5 +1,5 @@
 import { labNamespace, nodeNamespace, parseNamespace } from '../model/kernel-names';
-import { planLab } from '../plan';
+import { planNamespaces } from '../network/plan';
 import type { Runtime } from '../runtime/runtime';
 import { isAlive, listRecords, readRecord } from '../state/store';
 import { type BgpNodeView, inspectBgp } from './bgp';
@@ -61,7 +61,10 @@ export async function inspectLabs(rt: Runtime, only?: string): Promise<LabView[]
   const byLab = new Map<string, string[]>();
   for (const ns of all) {
     const r = parseNamespace(ns);
-    if (r) byLab.set(r.lab, [...(byLab.get(r.lab) ?? []), ns]);
+    if (!r) continue;
+    const list = byLab.get(r.lab);
+    if (list) list.push(ns);
+    else byLab.set(r.lab, [ns]);
   }
   for (const lab of listRecords()) if (!byLab.has(lab)) byLab.set(lab, []);
   const labs = [...byLab.keys()].filter((l) => only === undefined || l === only).sort();
@@ -72,8 +75,10 @@ async function inspectLab(rt: Runtime, lab: string, namespaces: string[]): Promi
   const json = await rt.readAddresses(namespaces);
   const views = [...json].map(([namespace, text]): NamespaceView => ({ namespace, interfaces: parseIpAddrJson(text) }));
   const rec = readRecord(lab);
-  const expected = rec ? planLab(rec.topology).namespaces : [];
-  const missing = expected.filter((ns) => !namespaces.includes(ns));
+  // (the namespaces alone: planning the whole lab to list them is minutes at 1,000 nodes)
+  const expected = rec ? planNamespaces(rec.topology) : [];
+  const present = new Set(namespaces);
+  const missing = expected.filter((ns) => !present.has(ns));
   let state: LabState = 'unknown';
   if (rec?.status === 'creating') state = isAlive(rec.pid) ? 'creating' : 'interrupted';
   else if (rec?.status === 'up') state = missing.length ? 'incomplete' : 'up';

@@ -38,7 +38,6 @@ export const calico: CniKind = {
       sysctls.push(...port.sysctls);
       ip.push(...port.ip);
     }
-    const fdb: string[] = [];
     const { mode, vni, port, crossSubnet } = spec(topo);
     if (mode === 'vxlan') {
       // What Felix programs in VXLAN mode: the device with the node's tunnel address, then for
@@ -58,7 +57,6 @@ export const calico: CniKind = {
         for (const b of other.blocks ?? [])
           ip.push(direct ? `route add ${b} via ${other.ip} dev eth0` : `route add ${b} via ${other.tunnel!} dev ${CALICO_VXLAN} onlink`);
         ip.push(`neigh add ${other.tunnel!} lladdr ${peerMac} dev ${CALICO_VXLAN} nud permanent`);
-        fdb.push(`fdb add ${peerMac} dev ${CALICO_VXLAN} dst ${other.ip} self permanent`);
       }
     }
     if (mode === 'ipip') {
@@ -83,7 +81,15 @@ export const calico: CniKind = {
     if (mode === 'bgp')
       for (const s of birdSessions(topo, n))
         ip.push(`neigh add ${s.address} lladdr ${macFor(topo.name, nodeNamespace(topo.name, s.peer), 'eth0')} dev eth0 nud permanent`);
-    return { sysctls, ip, fdb };
+    return { sysctls, ip };
+  },
+
+  /** vxlan mode: an fdb entry sending each other node's vxlan.calico MAC to its node IP, as Felix writes it. */
+  fdb(topo: Topology, n: TopologyNode): string[] {
+    if (spec(topo).mode !== 'vxlan') return [];
+    return topo.nodes
+      .filter((o) => o.name !== n.name)
+      .map((other) => `fdb add ${calicoVtepMac(topo, other.name)} dev ${CALICO_VXLAN} dst ${other.ip} self permanent`);
   },
 
   /** The cali veth: up, no address, the sysctls Calico's CNI plugin sets on it, the pod's /32 routed to it. */

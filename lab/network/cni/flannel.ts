@@ -26,7 +26,6 @@ export const flannel: CniKind = {
       'link set cni0 up',
     ];
     for (const p of topo.pods.filter((p) => p.node === n.name)) ip.push(...flannel.port(topo, p).ip);
-    const fdb: string[] = [];
     const others = topo.nodes.filter((o) => o.name !== n.name);
     if (cluster.backend === 'vxlan') {
       ip.push(
@@ -41,12 +40,21 @@ export const flannel: CniKind = {
           `route add ${other.podSubnet} via ${other.vtep!} dev ${vx} onlink`,
           `neigh add ${other.vtep!} lladdr ${peerMac} dev ${vx} nud permanent`,
         );
-        fdb.push(`fdb add ${peerMac} dev ${vx} dst ${other.ip} self permanent`);
       }
     } else {
       for (const other of others) ip.push(`route add ${other.podSubnet} via ${other.ip} dev eth0`);
     }
-    return { sysctls: [], ip, fdb };
+    return { sysctls: [], ip };
+  },
+
+  /** vxlan: an fdb entry sending each other node's VTEP MAC to its node IP, as flanneld writes it. */
+  fdb(topo: Topology, n: TopologyNode): string[] {
+    const { cluster } = topo;
+    if (cluster.backend !== 'vxlan') return [];
+    const vx = vxlanName(cluster.vni);
+    return topo.nodes
+      .filter((o) => o.name !== n.name)
+      .map((other) => `fdb add ${vtepMac(topo.name, other.name, cluster.vni)} dev ${vx} dst ${other.ip} self permanent`);
   },
 
   /** The node's end of the pod's veth as a cni0 port. */

@@ -4,11 +4,10 @@ import type { Topology, TopologyNode, TopologyPod } from '../../topology/types';
 // planner (../plan.ts) builds the underlay, the namespaces, each node's eth0 and the veth pairs;
 // the kind says what the pod network is made of on top: bridges, tunnels, routes, sysctls.
 
-/** A node's share from the CNI: sysctl key=value lines, `ip -batch` lines after eth0, `bridge -batch` lines. */
+/** A node's share from the CNI: sysctl key=value lines, `ip -batch` lines after eth0. */
 export interface CniNodeLines {
   sysctls: string[];
   ip: string[];
-  fdb: string[];
 }
 
 /** The node side of one pod: what `up` does for every pod and `apply` for a pod added later. */
@@ -22,6 +21,8 @@ export interface CniKind {
   hostVeth(topo: Topology, pod: TopologyPod): { name: string; mac: string };
   /** everything on a node after eth0 and its default route, its pods' ports included */
   node(topo: Topology, node: TopologyNode): CniNodeLines;
+  /** the node's `bridge -batch` lines (fdb entries for its tunnel's peers), none for most kinds; asked for apart from `node`, in a later phase */
+  fdb(topo: Topology, node: TopologyNode): string[];
   /** the node side of one pod's veth */
   port(topo: Topology, pod: TopologyPod): CniPortLines;
   /** the pod's own batch: lo, eth0, its address and routes */
