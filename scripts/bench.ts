@@ -21,7 +21,7 @@ import Table from 'cli-table3';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { planLab } from '../lab/plan';
+import { streamLab } from '../lab/plan';
 import { benchPolicy } from './bench-policy';
 import { toolCommand } from '../lab/plan/types';
 import { down } from '../lab/ops/down';
@@ -137,12 +137,14 @@ async function floor(namespaces: number, veths: number): Promise<number> {
  * without Node, planning, state or the read-back. Returns seconds to create.
  */
 async function sameWorkFloor(nodes: number): Promise<number> {
-  const plan = planLab(loadTopologyText(topologyText('benchraw', nodes, 2)));
+  const plan = streamLab(loadTopologyText(topologyText('benchraw', nodes, 2)));
   const dir = await mkdtemp(join(tmpdir(), 'kdl-bench-'));
   const phases: string[] = [];
   for (const phase of plan.phases) {
     const lines: string[] = [];
-    for (const [i, st] of phase.steps.entries()) {
+    let i = 0;
+    for (const st of phase.steps()) {
+      i++;
       const enter = `--net=/run/netns/${st.ns}`;
       if (st.tool === 'sysctl') lines.push(`${enter} sysctl -q -w ${st.lines.join(' ')}`);
       else {
@@ -162,17 +164,31 @@ async function sameWorkFloor(nodes: number): Promise<number> {
   return seconds;
 }
 
-/** The first node's pod pings the last node's (not timed): vxlan across the lab, TTL 64 - 2 routers. */
-async function checkReach(topo: Topology, log: (s: string) => void): Promise<void> {
-  const from = topo.pods[0]!;
-  const to = topo.pods.at(-1)!;
-  const res = await ping(rt, podNamespace(topo.name, from.node, from.name), to.ip, { count: 1 });
-  const ttl = res.replies[0]?.ttl;
+/**
+ * The first node's first pod pings the last node's last pod (not timed): vxlan across the lab,
+ * TTL 64 - 2 routers. (By name: the cluster DNS's pods come after the bench's in the topology.)
+ * The ARP table's limit (gc_thresh3, 1024 learnt entries) is host-wide, shared with every lab on
+ * the machine: while it is full a pod cannot resolve its gateway (ping: "No buffer space
+ * available"), so a ping that got nothing is tried again, up to 5 times, and the tries are said.
+ */
+async function checkReach(topo: Topology, nodes: number, log: (s: string) => void): Promise<void> {
+  const from = topo.pods.find((p) => p.name === 'p0-0')!;
+  const to = topo.pods.find((p) => p.name === `p${nodes - 1}-1`)!;
+  let tries = 0;
+  let res: Awaited<ReturnType<typeof ping>> | undefined;
+  for (; tries < 5 && !res?.replies.length; tries++) {
+    if (tries) await new Promise((r) => setTimeout(r, 2000));
+    res = await ping(rt, podNamespace(topo.name, from.node, from.name), to.ip, { count: 1 });
+  }
+  const ttl = res?.replies[0]?.ttl;
+  const said = res?.output.includes('No buffer space available')
+    ? ' (ping: No buffer space available: the host-wide ARP table was full)'
+    : '';
   if (ttl !== 62)
     throw new Error(
-      `${from.name} (${from.node}) -> ${to.name} (${to.node}) at ${to.ip}: ${ttl === undefined ? 'no reply' : `TTL ${ttl}, not 62`}`,
+      `${from.name} (${from.node}) -> ${to.name} (${to.node}) at ${to.ip}: ${ttl === undefined ? `no reply in ${tries} tries${said}` : `TTL ${ttl}, not 62`}`,
     );
-  log(`    ${from.name} on ${from.node} reaches ${to.name} on ${to.node} (${to.ip}), TTL 62`);
+  log(`    ${from.name} on ${from.node} reaches ${to.name} on ${to.node} (${to.ip}), TTL 62${tries > 1 ? ` (at try ${tries})` : ''}`);
 }
 
 /** A stage runner that logs each stage's seconds (where `up`'s time goes, per size). */
@@ -205,7 +221,13 @@ async function benchUp(sizes: number[], runs: number, o: UpBenchOptions, log: (s
       global.gc?.();
       await resetPeakRss();
       ups.push(await time(() => up(topo, rt, { runStages: timedStages(log) })));
-      if (r === 0) await checkReach(topo, log);
+      if (r === 0)
+        try {
+          await checkReach(topo, nodes, log);
+        } catch (e) {
+          await down(rt, lab); // nothing of the bench's left up
+          throw e;
+        }
       downs.push(await time(() => down(rt, lab)));
       peaks.push(await peakRssMiB());
       cleanups.push(await settle());
