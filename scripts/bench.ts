@@ -25,6 +25,7 @@ import { streamLab } from '../lab/plan';
 import { benchPolicy } from './bench-policy';
 import { toolCommand } from '../lab/plan/types';
 import { down } from '../lab/ops/down';
+import { inspectLabs } from '../lab/status/inspect';
 import { up, type StageRunner } from '../lab/ops/up';
 import { LocalExecutor } from '../lab/runtime/executor';
 import { NetnsRuntime } from '../lab/runtime/netns';
@@ -51,6 +52,10 @@ interface Row {
   floorSeconds: number;
   /** the same batches `up` runs (every address, route, neighbour, fdb entry), replayed raw */
   sameWorkSeconds: number;
+  /** up / same work raw, run by run (each up against the replay of the same run), median: the machine's load changes between runs */
+  sameWorkRatio: number;
+  /** `status` of the lab while it is up (inspectLabs: every namespace's addresses read back), first run */
+  statusSeconds: number;
   ratio: number; // up / floor
   /** the bench process's RSS high-water mark over up + down (VmHWM, reset before each size) */
   peakMiB: number;
@@ -136,7 +141,7 @@ async function floor(namespaces: number, veths: number): Promise<number> {
  * (namespaces) and one `xargs -P 8 nsenter <tool> -batch <file>` per phase: the same objects,
  * without Node, planning, state or the read-back. Returns seconds to create.
  */
-async function sameWorkFloor(nodes: number): Promise<number> {
+async function sameWorkFloor(nodes: number, log: (s: string) => void): Promise<number> {
   const plan = streamLab(loadTopologyText(topologyText('benchraw', nodes, 2)));
   const dir = await mkdtemp(join(tmpdir(), 'kdl-bench-'));
   const phases: string[] = [];
@@ -155,10 +160,14 @@ async function sameWorkFloor(nodes: number): Promise<number> {
     }
     phases.push(lines.join('\n') + '\n');
   }
+  const parts: string[] = [];
   const seconds = await time(async () => {
-    await sh.run(['ip', '-batch', '-'], { input: plan.namespaces.map((n) => `netns add ${n}\n`).join('') });
-    for (const input of phases) await sh.run(['xargs', '-L', '1', '-P', '8', 'nsenter'], { input });
+    const ns = await time(() => sh.run(['ip', '-batch', '-'], { input: plan.namespaces.map((n) => `netns add ${n}\n`).join('') }));
+    parts.push(`namespaces ${ns.toFixed(2)}`);
+    for (const [i, input] of phases.entries())
+      parts.push(`${plan.phases[i]!.name} ${(await time(() => sh.run(['xargs', '-L', '1', '-P', '8', 'nsenter'], { input }))).toFixed(2)}`);
   });
+  log(`    same work raw, phases (s): ${parts.join(', ')}`);
   await down(rt, 'benchraw');
   await rm(dir, { recursive: true, force: true });
   return seconds;
@@ -216,6 +225,7 @@ async function benchUp(sizes: number[], runs: number, o: UpBenchOptions, log: (s
     const peaks: number[] = [];
     const mn: MininetRun[] = [];
     const namespaces = 1 + nodes + pods;
+    let statusS = NaN;
     for (let r = 0; r < runs; r++) {
       await settle();
       global.gc?.();
@@ -224,6 +234,12 @@ async function benchUp(sizes: number[], runs: number, o: UpBenchOptions, log: (s
       if (r === 0)
         try {
           await checkReach(topo, nodes, log);
+          statusS = await time(async () => {
+            const [view] = await inspectLabs(rt, lab);
+            if (view?.state !== 'up' || view.pods.length !== topo.pods.length)
+              throw new Error(`status: the lab is ${view?.state ?? 'gone'}`);
+          });
+          log(`    status (every namespace read back): ${statusS.toFixed(2)} s`);
         } catch (e) {
           await down(rt, lab); // nothing of the bench's left up
           throw e;
@@ -234,7 +250,7 @@ async function benchUp(sizes: number[], runs: number, o: UpBenchOptions, log: (s
       if (o.floors) {
         floors.push(await floor(namespaces, nodes + pods));
         await settle();
-        sameWork.push(await sameWorkFloor(nodes));
+        sameWork.push(await sameWorkFloor(nodes, log));
         await settle();
       }
       if (o.against === 'mininet') {
@@ -259,6 +275,8 @@ async function benchUp(sizes: number[], runs: number, o: UpBenchOptions, log: (s
       cleanupSeconds: round(median(cleanups)),
       floorSeconds: round(floorS),
       sameWorkSeconds: sameWork.length ? round(median(sameWork)) : NaN,
+      sameWorkRatio: sameWork.length ? round(median(sameWork.map((w, i) => ups[i]! / w))) : NaN,
+      statusSeconds: round(statusS),
       ratio: round(upS / floorS),
       peakMiB: Math.round(Math.max(...peaks)),
       ...(mn.length && {
@@ -442,6 +460,7 @@ async function main() {
       'up / floor',
       'same work raw (s)',
       'up / same work',
+      'status (s)',
       ...(mn ? ['mininet hosts', 'mininet up (s)', 'mininet down (s)', 'lab / mininet (up+down)'] : []),
     ],
     style: { head: [] },
@@ -458,7 +477,8 @@ async function main() {
       f(r.floorSeconds),
       f(r.ratio, 2, 'x'),
       f(r.sameWorkSeconds),
-      f(r.upSeconds / r.sameWorkSeconds, 2, 'x'),
+      f(r.sameWorkRatio, 2, 'x'),
+      f(r.statusSeconds),
       ...(r.mininet
         ? [r.mininet.hosts, f(r.mininet.upSeconds), f(r.mininet.downSeconds), f(r.mininet.upRatio, 2, 'x')]
         : mn
@@ -470,7 +490,7 @@ async function main() {
     `median of ${o.runs} runs (floor: the minimum). floor = the same namespaces and veth pairs (one end on a bridge) by raw ip -batch;`,
   );
   console.log(
-    'same work raw = the batches up runs, written out beforehand and replayed by ip -batch + xargs nsenter, without Node or read-back',
+    'same work raw = the batches up runs, written out beforehand and replayed by ip -batch + xargs nsenter, without Node or read-back; up / same work: run by run, median',
   );
   console.log("peak memory = the bench process's RSS high-water mark (VmHWM) over up + down, reset before each run");
   if (mn)
