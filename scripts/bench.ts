@@ -124,10 +124,13 @@ async function floor(namespaces: number, veths: number): Promise<number> {
   const names = Array.from({ length: namespaces }, (_, i) => `kdl.benchfloor.${i}`);
   const create = async () => {
     await sh.run(['ip', '-batch', '-'], { input: names.map((n) => `netns add ${n}\n`).join('') });
-    const lines = ['link add br0 type bridge', 'link set br0 up'];
+    // a bridge takes at most 1023 ports ("Exchange full"): 1,000 a bridge, as the lab's segments
+    const lines: string[] = [];
     for (let i = 0; i < veths; i++) {
+      const br = `br${Math.floor(i / 1000)}`;
+      if (i % 1000 === 0) lines.push(`link add ${br} type bridge`, `link set ${br} up`);
       const peerNs = names[1 + (i % (namespaces - 1))]!;
-      lines.push(`link add v${i} type veth peer name e${i} netns ${peerNs}`, `link set v${i} master br0 up`);
+      lines.push(`link add v${i} type veth peer name e${i} netns ${peerNs}`, `link set v${i} master ${br} up`);
     }
     await sh.run(['ip', '-n', names[0]!, '-batch', '-'], { input: lines.join('\n') + '\n' });
   };
